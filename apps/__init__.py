@@ -1,0 +1,1 @@
+"""User-facing entry points: `python -m apps.<name>` (chat, ask, serve, doctor)."""

@@ -1,0 +1,125 @@
+"""Streamlit page: RAG chat with streamed tokens, cited sources with scores, a model picker and
+document upload. Start it with `python -m apps.chat`."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import models  # noqa: E402,F401  (offline switches first)
+import streamlit as st  # noqa: E402
+
+from graphs.checkpointing import open_checkpointer  # noqa: E402
+from graphs.rag.context import Context  # noqa: E402
+from graphs.rag.graph import compile_rag_graph, knowledge_base  # noqa: E402
+from rag.documents import SUPPORTED_SUFFIXES  # noqa: E402
+from rag.knowledge_base import data_home, ensure_sample_handbook  # noqa: E402
+
+MODEL_PRESETS = ["local", "ollama:llama3.2", "openai:local@http://127.0.0.1:8008/v1", "custom…"]
+
+
+@st.cache_resource(show_spinner=False)
+def rag_graph():
+    """One checkpointer and compiled graph per app process (kept open for its lifetime)."""
+    manager = open_checkpointer()
+    saver = manager.__enter__()
+    return compile_rag_graph(checkpointer=saver)
+
+
+def sidebar() -> Context:
+    with st.sidebar:
+        st.header("Settings")
+        default_model = os.environ.get("HEARTH_MODEL", "local")
+        presets = MODEL_PRESETS if default_model in MODEL_PRESETS else [default_model, *MODEL_PRESETS]
+        choice = st.selectbox("Model", presets, index=presets.index(default_model), key="model_choice")
+        model = st.text_input("Model spec", value="local", key="model_custom") if choice == "custom…" else choice
+        collection = st.text_input("Collection", value="handbook", key="collection")
+        top_k = st.slider("Sources per answer", 1, 8, 4, key="top_k")
+        context = Context(model=model, collection=collection, top_k=top_k)
+        kb = knowledge_base(context.collection, context.index_location, context.embeddings)
+        if collection == "handbook" and kb.count() == 0:
+            with st.spinner("First start: indexing the sample handbook…"):
+                ensure_sample_handbook(kb)
+        st.caption(f"{kb.count()} chunks indexed in '{collection}'")
+        upload(kb)
+        if st.button("New conversation"):
+            st.session_state.thread_id = uuid.uuid4().hex
+            st.session_state.turns = []
+    return context
+
+
+def upload(kb) -> None:
+    files = st.file_uploader("Add documents", type=[s.lstrip(".") for s in SUPPORTED_SUFFIXES],
+                             accept_multiple_files=True, key="uploads")
+    if not files or not st.button("Index uploaded files"):
+        return
+    folder = data_home() / "uploads" / kb.collection
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for f in files:
+        path = folder / Path(f.name).name
+        path.write_bytes(f.getvalue())
+        paths.append(path)
+    bar = st.progress(0.0, text="Indexing…")
+    report = kb.ingest(paths, progress=lambda done, total, name: bar.progress(done / max(total, 1), text=f"Indexing {name}"))
+    bar.empty()
+    st.success(f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged "
+               f"({report.chunks} chunks)")
+    for error in report.errors:
+        st.error(str(error))
+
+
+def show_sources(citations: list[dict]) -> None:
+    if not citations:
+        return
+    with st.expander(f"Sources ({len(citations)})", expanded=False):
+        for c in citations:
+            mark = "**cited**" if c["cited"] else "retrieved"
+            st.markdown(f"**[{c['number']}] {c['label']}** · score {c['score']:.3f} · {mark}")
+            st.caption(c["text"][:600])
+
+
+def main() -> None:
+    st.set_page_config(page_title="Hearth · handbook chat", page_icon="🔥")
+    st.title("Ask the handbook")
+    st.session_state.setdefault("thread_id", uuid.uuid4().hex)
+    st.session_state.setdefault("turns", [])
+    context = sidebar()
+    for turn in st.session_state.turns:
+        with st.chat_message(turn["role"]):
+            st.markdown(turn["content"])
+            show_sources(turn.get("citations", []))
+    question = st.chat_input("Ask about leave, expenses, security, remote work…")
+    if not question:
+        return
+    st.session_state.turns.append({"role": "user", "content": question})
+    with st.chat_message("user"):
+        st.markdown(question)
+    graph = rag_graph()
+    config = {"configurable": {"thread_id": st.session_state.thread_id}}
+    with st.chat_message("assistant"):
+        try:
+            def tokens():
+                for chunk, meta in graph.stream({"messages": [("human", question)]}, config, context=context,
+                                                stream_mode="messages"):
+                    if meta.get("langgraph_node") == "generate_answer" and chunk.content and chunk.type == "AIMessageChunk":
+                        yield chunk.content
+            st.write_stream(tokens())
+        except Exception as exc:  # noqa: BLE001 - shown to the user with its fix
+            st.error(f"{type(exc).__name__}: {exc}")
+            return
+        values = graph.get_state(config).values
+        final = values["messages"][-1]
+        answer = final.additional_kwargs.get("answer_text", final.content)
+        if not final.additional_kwargs.get("answer_text"):
+            st.markdown(answer)
+        citations = values.get("citations", [])
+        show_sources(citations)
+    st.session_state.turns.append({"role": "assistant", "content": answer, "citations": citations})
+
+
+main()

@@ -1,0 +1,1 @@
+"""Retrieval-augmented chat with numbered citations: `graphs/rag/graph.py`."""

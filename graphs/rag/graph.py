@@ -1,0 +1,110 @@
+"""RAG chat: retrieve chunks from a Qdrant collection, answer with numbered citations.
+
+    python -m apps.ask "How many days of annual leave do I get?"     # CLI
+    python -m apps.chat                                              # Streamlit
+    langgraph dev --no-browser                                       # graph "rag" in Studio
+
+    retrieve --(chunks found)--> generate_answer
+             \--(empty index / no match)--> answer_without_sources
+
+Memory across turns comes from the checkpointer the graph is compiled with
+(`graphs.checkpointing.open_checkpointer`): pass `{"configurable": {"thread_id": ...}}`.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Literal
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from graphs.rag import prompts
+from graphs.rag.context import Context
+from graphs.rag.state import InputState, State
+from rag.knowledge_base import KnowledgeBase
+
+CITATION = re.compile(r"\[(\d+)\]")
+
+
+@lru_cache(maxsize=8)
+def knowledge_base(collection: str, location: str, embeddings: str) -> KnowledgeBase:
+    return KnowledgeBase(collection=collection, location=location or None, embeddings=embeddings)
+
+
+def knowledge_base_for(context: Context) -> KnowledgeBase:
+    return knowledge_base(context.collection, context.index_location, context.embeddings)
+
+
+def _text(message: BaseMessage) -> str:
+    return message.content if isinstance(message.content, str) else str(message.content)
+
+
+def retrieve(state: State, runtime: Runtime[Context]) -> dict:
+    context = runtime.context or Context()
+    question = next((_text(m) for m in reversed(state.messages) if m.type == "human"), "")
+    chunks = knowledge_base_for(context).search(question, k=context.top_k) if question else []
+    return {"question": question, "retrieved": chunks, "citations": []}
+
+
+def route_after_retrieve(state: State) -> Literal["generate_answer", "answer_without_sources"]:
+    return "generate_answer" if state.retrieved else "answer_without_sources"
+
+
+def answer_without_sources(state: State, runtime: Runtime[Context]) -> dict:
+    context = runtime.context or Context()
+    empty = knowledge_base_for(context).count() == 0
+    template = prompts.NO_INDEX_ANSWER if empty else prompts.NO_MATCH_ANSWER
+    return {"messages": [AIMessage(content=template.format(collection=context.collection))]}
+
+
+def _history(messages: list[BaseMessage], turns: int) -> list[BaseMessage]:
+    """The last `turns` question/answer pairs before the current question, answers without their source lists."""
+    earlier = [m for m in messages[:-1] if m.type in ("human", "ai")]
+    kept = earlier[-2 * turns:] if turns > 0 else []
+    return [AIMessage(content=m.additional_kwargs.get("answer_text", _text(m))) if m.type == "ai" else m for m in kept]
+
+
+def generate_answer(state: State, runtime: Runtime[Context]) -> dict:
+    from models import load_chat_model
+
+    context = runtime.context or Context()
+    sources = "\n\n".join(
+        prompts.SOURCE_TEMPLATE.format(number=i, title=c.title or c.label, text=c.text.strip())
+        for i, c in enumerate(state.retrieved, start=1)
+    )
+    messages = [SystemMessage(content=prompts.SYSTEM_PROMPT.format(sources=sources)),
+                *_history(state.messages, context.history_turns), HumanMessage(content=state.question)]
+    reply = load_chat_model(context.model).invoke(messages)
+    answer = _text(reply).strip()
+    cited = {int(n) for n in CITATION.findall(answer) if 1 <= int(n) <= len(state.retrieved)}
+    citations = [
+        {"number": i, "source": c.source, "label": c.label, "chunk_index": c.chunk_index, "score": round(c.score, 4),
+         "cited": i in cited, "text": c.text}
+        for i, c in enumerate(state.retrieved, start=1)
+    ]
+    shown = [c for c in citations if c["cited"]] or citations
+    heading = "Sources:" if cited else "Sources consulted:"
+    footer = "\n".join(f"[{c['number']}] {c['label']}" for c in shown)
+    message = AIMessage(content=f"{answer}\n\n{heading}\n{footer}", additional_kwargs={"answer_text": answer},
+                        response_metadata=reply.response_metadata, usage_metadata=getattr(reply, "usage_metadata", None))
+    return {"messages": [message], "citations": citations}
+
+
+builder = StateGraph(State, input_schema=InputState, context_schema=Context)
+builder.add_node(retrieve)
+builder.add_node(generate_answer)
+builder.add_node(answer_without_sources)
+builder.add_edge(START, "retrieve")
+builder.add_conditional_edges("retrieve", route_after_retrieve)
+builder.add_edge("generate_answer", END)
+builder.add_edge("answer_without_sources", END)
+
+graph = builder.compile(name="rag")
+
+
+def compile_rag_graph(checkpointer=None):
+    """The same graph with a checkpointer for multi-turn memory (apps use this)."""
+    return builder.compile(checkpointer=checkpointer, name="rag")

@@ -1,0 +1,172 @@
+"""Tool calls and structured output that small local models cannot get wrong.
+
+The embedded providers (llama.cpp, transformers) do not trust the model to follow a format.
+Every reply that must be machine-readable is decoded under a JSON schema, so only schema-valid
+text can come out. For bound tools the schema is an envelope:
+
+    {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]}   # call tools
+    {"answer": "Hello! How can I help?"}                                       # no tool
+
+With `tool_choice="auto"` both shapes are allowed, so "no tool, answer directly" is a valid
+choice; with "any"/"required" only calls; with a tool's name only that tool.
+
+    >>> schema = reply_schema([{"name": "add", "description": "", "parameters": {
+    ...     "type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}}], "auto")
+    >>> sorted(schema["anyOf"][0]["properties"]), sorted(schema["anyOf"][1]["properties"])
+    (['tool_calls'], ['answer'])
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Sequence
+
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.utils.function_calling import convert_to_openai_tool
+
+MAX_PARALLEL_CALLS = 8
+
+
+def tool_definitions(tools: Sequence[Any]) -> list[dict]:
+    """OpenAI-style function definitions ({name, description, parameters}) for any tool form."""
+    defs = []
+    for tool in tools:
+        function = convert_to_openai_tool(tool)["function"]
+        function.setdefault("parameters", {"type": "object", "properties": {}})
+        function.setdefault("description", "")
+        defs.append(function)
+    return defs
+
+
+def _call_schema(definition: dict) -> dict:
+    parameters = dict(definition["parameters"])
+    parameters.setdefault("type", "object")
+    parameters.setdefault("properties", {})
+    return {
+        "type": "object",
+        "properties": {"name": {"const": definition["name"]}, "arguments": parameters},
+        "required": ["name", "arguments"],
+        "additionalProperties": False,
+    }
+
+
+def normalize_tool_choice(tool_choice: Any, definitions: list[dict]) -> str:
+    """'auto' | 'any' | 'none' | a tool name, from any of LangChain's and OpenAI's spellings."""
+    if tool_choice in (None, "auto", False):
+        return "auto"
+    if tool_choice in ("any", "required", True):
+        return "any"
+    if tool_choice == "none":
+        return "none"
+    if isinstance(tool_choice, dict):
+        tool_choice = tool_choice.get("function", {}).get("name") or tool_choice.get("name")
+    names = [d["name"] for d in definitions]
+    if tool_choice not in names:
+        raise ValueError(f"tool_choice {tool_choice!r} is not one of the bound tools {names}.")
+    return tool_choice
+
+
+def reply_schema(definitions: list[dict], tool_choice: str, parallel: bool = True) -> dict:
+    """The JSON schema a reply is decoded under, given the bound tools and the choice."""
+    chosen = definitions if tool_choice in ("auto", "any") else [d for d in definitions if d["name"] == tool_choice]
+    calls = [_call_schema(d) for d in chosen]
+    items = calls[0] if len(calls) == 1 else {"anyOf": calls}
+    call_reply = {
+        "type": "object",
+        "properties": {
+            "tool_calls": {
+                "type": "array",
+                "items": items,
+                "minItems": 1,
+                "maxItems": MAX_PARALLEL_CALLS if parallel else 1,
+            }
+        },
+        "required": ["tool_calls"],
+        "additionalProperties": False,
+    }
+    if tool_choice != "auto":
+        return call_reply
+    answer_reply = {
+        "type": "object",
+        "properties": {"answer": {"type": "string"}},
+        "required": ["answer"],
+        "additionalProperties": False,
+    }
+    return {"anyOf": [call_reply, answer_reply]}
+
+
+def tools_instruction(definitions: list[dict], tool_choice: str) -> str:
+    """The system-prompt text that tells the model which tools exist and how to reply."""
+    lines = ["You can call these tools:"]
+    for d in definitions:
+        lines.append(f"- {d['name']}: {d['description']} Arguments (JSON schema): {json.dumps(d['parameters'])}")
+    lines.append('To call tools reply {"tool_calls": [{"name": ..., "arguments": {...}}]}.')
+    if tool_choice == "auto":
+        lines.append('If no tool fits the request, reply {"answer": "..."} with your answer instead.')
+    return "\n".join(lines)
+
+
+def parse_reply(text: str) -> tuple[str, list[dict]]:
+    """Content and LangChain tool calls from an envelope reply.
+
+    >>> parse_reply('{"tool_calls": [{"name": "add", "arguments": {"a": 1}}]}')[1][0]["args"]
+    {'a': 1}
+    >>> parse_reply('{"answer": "hi"}')
+    ('hi', [])
+    """
+    data = json.loads(text)
+    if "answer" in data:
+        return data["answer"], []
+    calls = [
+        {"name": c["name"], "args": c["arguments"], "id": f"call_{uuid.uuid4().hex[:24]}", "type": "tool_call"}
+        for c in data["tool_calls"]
+    ]
+    return "", calls
+
+
+def to_chat_dicts(messages: Sequence[BaseMessage], system_extra: str | None = None) -> list[dict]:
+    """LangChain messages as role/content dicts for a chat template that knows only
+    system/user/assistant. Tool calls are shown in the envelope format the model replies in,
+    and tool results come back as user turns that name the tool."""
+    out: list[dict] = []
+    for m in messages:
+        content = m.content if isinstance(m.content, str) else _text_of(m.content)
+        if m.type == "system":
+            out.append({"role": "system", "content": content})
+        elif m.type == "human":
+            out.append({"role": "user", "content": content})
+        elif m.type == "ai":
+            calls = getattr(m, "tool_calls", None) or []
+            if calls:
+                content = json.dumps({"tool_calls": [{"name": c["name"], "arguments": c["args"]} for c in calls]})
+            out.append({"role": "assistant", "content": content})
+        elif isinstance(m, ToolMessage) or m.type == "tool":
+            name = getattr(m, "name", None) or "tool"
+            out.append({"role": "user", "content": f"Result of tool {name}: {content}"})
+        else:
+            out.append({"role": "user", "content": content})
+    if system_extra:
+        if out and out[0]["role"] == "system":
+            out[0] = {"role": "system", "content": out[0]["content"] + "\n\n" + system_extra}
+        else:
+            out.insert(0, {"role": "system", "content": system_extra})
+    # Chat templates want alternating turns; merge consecutive user turns (several tool results).
+    merged: list[dict] = []
+    for d in out:
+        if merged and d["role"] == "user" and merged[-1]["role"] == "user":
+            merged[-1] = {"role": "user", "content": merged[-1]["content"] + "\n" + d["content"]}
+        else:
+            merged.append(d)
+    return merged
+
+
+def _text_of(parts: list) -> str:
+    return "".join(p if isinstance(p, str) else p.get("text", "") for p in parts)
+
+
+def ai_message_from_reply(text: str, *, constrained_tools: bool, **metadata) -> AIMessage:
+    if not constrained_tools:
+        return AIMessage(content=text, response_metadata=metadata)
+    content, calls = parse_reply(text)
+    return AIMessage(content=content, tool_calls=calls, response_metadata=metadata)

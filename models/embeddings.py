@@ -1,0 +1,90 @@
+"""Embedding models by spec: the bundled all-MiniLM-L6-v2 by default.
+
+    >>> emb = load_embeddings("local")                       # doctest: +SKIP
+    >>> len(emb.embed_query("annual leave"))                  # doctest: +SKIP
+    384
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+from pydantic import BaseModel, PrivateAttr
+
+from models.bundled import minilm_folder
+from models.spec import EMBEDDING_PROVIDERS, ModelSpec, ModelSpecError, parse_model_spec
+
+
+@lru_cache(maxsize=4)
+def open_sentence_transformer(folder: str):
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(folder, device="cpu", local_files_only=True), threading.Lock()
+
+
+class SentenceTransformerEmbeddings(BaseModel, Embeddings):
+    """A sentence-transformers folder on the CPU, loaded on first use."""
+
+    folder: str
+    batch_size: int = 64
+    normalize: bool = True
+    _dimension: int | None = PrivateAttr(default=None)
+
+    def _model(self):
+        return open_sentence_transformer(self.folder)
+
+    @property
+    def dimension(self) -> int:
+        model, _ = self._model()
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter())
+
+    def embed_documents(self, texts: list[str], *, show_progress: bool = False) -> list[list[float]]:
+        if not texts:
+            return []
+        model, lock = self._model()
+        with lock:
+            vectors = model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=self.normalize,
+                                   show_progress_bar=show_progress, convert_to_numpy=True)
+        return vectors.tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+
+def embedding_dimension(embeddings: Embeddings) -> int:
+    """Vector size of any Embeddings (asks the model once when it has no `dimension`)."""
+    dim = getattr(embeddings, "dimension", None)
+    return int(dim) if dim else len(embeddings.embed_query("dimension probe"))
+
+
+@lru_cache(maxsize=8)
+def _load(spec: ModelSpec) -> Any:
+    if spec.provider == "local":
+        return SentenceTransformerEmbeddings(folder=str(minilm_folder()))
+    if spec.provider == "hf":
+        return SentenceTransformerEmbeddings(folder=spec.name)
+    if spec.provider == "ollama":
+        from langchain_ollama import OllamaEmbeddings
+
+        return OllamaEmbeddings(model=spec.name, **({"base_url": spec.url} if spec.url else {}))
+    from langchain_openai import OpenAIEmbeddings
+
+    # check_embedding_ctx_length=False: send text, not tiktoken ids, which only OpenAI accepts.
+    return OpenAIEmbeddings(model=spec.name, base_url=spec.url, api_key=spec.options.get("api_key", "not-needed"),
+                            check_embedding_ctx_length=False)
+
+
+def load_embeddings(spec: str | ModelSpec | None = None) -> Embeddings:
+    """Embeddings for 'local' (bundled MiniLM), 'hf:FOLDER', 'ollama:NAME[@URL]',
+    'openai:NAME@URL' or 'vllm:NAME@URL'. Cached per spec; nothing loads until first use."""
+    parsed = parse_model_spec(spec, providers=EMBEDDING_PROVIDERS)
+    if parsed.provider == "hf":
+        from pathlib import Path
+
+        if not (Path(parsed.name) / "config.json").is_file():
+            raise ModelSpecError(f"{parsed.name!r} is not a sentence-transformers folder (no config.json).")
+    return _load(parsed)

@@ -1,0 +1,138 @@
+"""llama.cpp in-process: the embedded default (`local`) and any GGUF file (`gguf:PATH`).
+
+    >>> from models import load_chat_model
+    >>> llm = load_chat_model("local")                       # bundled SmolLM2-135M-Instruct
+    >>> llm.invoke("Say hi").content                          # doctest: +SKIP
+
+One `Llama` is opened per (file, context, threads) and shared by every chat model that names
+it; calls into it are serialised because a llama.cpp context is not re-entrant.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator
+
+from pydantic import PrivateAttr
+
+from models.embedded import EmbeddedChatModel
+from models.runtime import default_threads
+from models.spec import ModelSpecError
+
+
+class ContextWindowError(ValueError):
+    """The prompt does not fit the model's context window."""
+
+
+@lru_cache(maxsize=4)
+def open_llama(model_path: str, n_ctx: int, n_threads: int):
+    """Load a GGUF once per (path, context, threads)."""
+    path = Path(model_path)
+    if not path.is_file():
+        raise ModelSpecError(f"Model file {model_path!r} does not exist. Check the path in the 'gguf:' spec.")
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"GGUF":
+            raise ModelSpecError(f"{model_path!r} is not a GGUF file (bad magic bytes). Convert it with llama.cpp's convert_hf_to_gguf.py.")
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:  # pragma: no cover - setup problem
+        raise ModelSpecError("llama-cpp-python is not installed. Run `./dev setup`.") from exc
+    try:
+        llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                      n_batch=512, verbose=False)
+    except ValueError as exc:
+        raise ModelSpecError(f"llama.cpp could not load {model_path!r}: {exc}. The file may be truncated; download or convert it again.") from exc
+    return llama, threading.Lock()
+
+
+@lru_cache(maxsize=64)
+def _grammar_text(schema_json: str) -> str:
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    return json_schema_to_gbnf(schema_json)
+
+
+def _grammar(schema: dict | None):
+    if schema is None:
+        return None
+    from llama_cpp import LlamaGrammar
+
+    return LlamaGrammar.from_string(_grammar_text(json.dumps(schema, sort_keys=True)), verbose=False)
+
+
+class LlamaCppChatModel(EmbeddedChatModel):
+    """A LangChain chat model over a GGUF file, run by llama.cpp in this process."""
+
+    model_path: str
+    n_ctx: int = 4096
+    n_threads: int = 0  # 0: every core, at most 4
+    seed: int = 0
+
+    _load_seconds: float | None = PrivateAttr(default=None)
+
+    @property
+    def _llm_type(self) -> str:
+        return "llama.cpp"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_path": self.model_path, "n_ctx": self.n_ctx, "n_threads": self.threads}
+
+    @property
+    def threads(self) -> int:
+        return self.n_threads or default_threads()
+
+    @property
+    def llama(self):
+        llama, _ = self._open()
+        return llama
+
+    def _open(self):
+        start = time.perf_counter()
+        opened = open_llama(self.model_path, self.n_ctx, self.threads)
+        if self._load_seconds is None:
+            self._load_seconds = time.perf_counter() - start
+        return opened
+
+    def _call(self, messages: list[dict], json_schema: dict | None, max_tokens: int, temperature: float,
+              stop: list[str] | None, stream: bool):
+        llama, lock = self._open()
+        kwargs = dict(messages=messages, max_tokens=max_tokens, temperature=temperature, stop=stop or [],
+                      grammar=_grammar(json_schema), stream=stream, seed=self.seed)
+        return llama, lock, kwargs
+
+    def _complete(self, messages, *, json_schema, max_tokens, temperature, stop):
+        llama, lock, kwargs = self._call(messages, json_schema, max_tokens, temperature, stop, stream=False)
+        with lock:
+            try:
+                result = llama.create_chat_completion(**kwargs)
+            except ValueError as exc:
+                raise _context_error(exc, self.n_ctx) from exc
+        choice = result["choices"][0]
+        meta = {"model": Path(self.model_path).name, "finish_reason": choice.get("finish_reason"),
+                "usage": result.get("usage", {})}
+        return choice["message"].get("content") or "", meta
+
+    def _complete_stream(self, messages, *, json_schema, max_tokens, temperature, stop) -> Iterator[str]:
+        llama, lock, kwargs = self._call(messages, json_schema, max_tokens, temperature, stop, stream=True)
+        with lock:
+            try:
+                for part in llama.create_chat_completion(**kwargs):
+                    piece = part["choices"][0]["delta"].get("content")
+                    if piece:
+                        yield piece
+            except ValueError as exc:
+                raise _context_error(exc, self.n_ctx) from exc
+
+
+def _context_error(exc: ValueError, n_ctx: int) -> Exception:
+    if "context window" in str(exc) or "exceed" in str(exc):
+        return ContextWindowError(
+            f"The prompt does not fit the model's {n_ctx}-token context ({exc}). Ask a shorter question, "
+            f"retrieve fewer chunks, or raise it in the spec, e.g. 'local?n_ctx={n_ctx * 2}'."
+        )
+    return exc

@@ -1,0 +1,1 @@
+"""Retrieval parts: loading, chunking, embedding stores and retrievers."""

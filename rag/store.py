@@ -1,0 +1,181 @@
+"""The vector store: Qdrant, in local mode in a folder (default) or a server by URL.
+
+    store = QdrantStore.open(".hearth/qdrant", "handbook", dimension=384)   # embedded, on disk
+    store = QdrantStore.open("http://127.0.0.1:6333", "handbook", dimension=384)  # a server
+    store.search(vector, k=4)  ->  [ScoredChunk(...), ...]
+
+Local mode holds a file lock on its folder, so one process at a time may open it; a second
+gets `VectorStoreLockedError` naming the fix instead of Qdrant's raw RuntimeError.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Sequence
+
+
+class VectorStoreError(RuntimeError):
+    """A vector store that cannot be opened or used as asked."""
+
+
+class VectorStoreLockedError(VectorStoreError):
+    """The local Qdrant folder is open in another process."""
+
+
+@dataclass
+class ScoredChunk:
+    """A retrieved chunk: its text, where it came from, and how well it matched."""
+
+    text: str
+    source: str
+    chunk_index: int
+    score: float
+    title: str = ""
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """Short citation label: file name and chunk (and page when known)."""
+        page = self.metadata.get("page")
+        where = f"p.{page}, " if page else ""
+        return f"{Path(self.source).name} ({where}chunk {self.chunk_index})"
+
+
+_client_lock = threading.Lock()
+
+
+@lru_cache(maxsize=8)
+def _open_client(location: str):
+    from qdrant_client import QdrantClient
+
+    if location.startswith(("http://", "https://")):
+        return QdrantClient(url=location, timeout=30)
+    folder = Path(location).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return QdrantClient(path=str(folder))
+    except RuntimeError as exc:
+        if "already accessed" in str(exc):
+            raise VectorStoreLockedError(
+                f"The vector index at {folder} is open in another process (a chat app, `langgraph dev` or "
+                "another `apps.ask`). Stop that process, point this one at another folder with "
+                "--index-dir, or run a Qdrant server and pass its URL (--qdrant-url http://127.0.0.1:6333)."
+            ) from exc
+        raise
+
+
+def open_qdrant_client(location: str):
+    """One client per location per process (local mode cannot be opened twice)."""
+    with _client_lock:
+        return _open_client(str(location))
+
+
+class QdrantStore:
+    """Chunks with their vectors in one Qdrant collection; payload carries text and source."""
+
+    def __init__(self, client, collection: str, dimension: int, is_server: bool = False):
+        self.client = client
+        self.is_server = is_server
+        self.collection = collection
+        self.dimension = dimension
+
+    @classmethod
+    def open(cls, location: str, collection: str, dimension: int) -> "QdrantStore":
+        store = cls(open_qdrant_client(location), collection, dimension,
+                    is_server=str(location).startswith(("http://", "https://")))
+        store._check_dimension()
+        return store
+
+    def _check_dimension(self) -> None:
+        if not self.client.collection_exists(self.collection):
+            return
+        info = self.client.get_collection(self.collection)
+        size = info.config.params.vectors.size
+        if size != self.dimension:
+            raise VectorStoreError(
+                f"Collection {self.collection!r} holds {size}-dimensional vectors but the embedding model "
+                f"makes {self.dimension}. Use the embedding model it was built with, or a new --collection."
+            )
+
+    def _ensure_collection(self) -> None:
+        from qdrant_client.models import Distance, PayloadSchemaType, VectorParams
+
+        if self.client.collection_exists(self.collection):
+            return
+        self.client.create_collection(self.collection, vectors_config=VectorParams(size=self.dimension, distance=Distance.COSINE))
+        if self.is_server:  # local mode has no payload indexes (filters still work there)
+            self.client.create_payload_index(self.collection, "source", PayloadSchemaType.KEYWORD)
+
+    def count(self) -> int:
+        if not self.client.collection_exists(self.collection):
+            return 0
+        return self.client.count(self.collection, exact=True).count
+
+    def replace_source(self, source: str, content_hash: str, chunks: Sequence, vectors: Sequence[Sequence[float]]) -> None:
+        """Put a file's new chunks in, then take its old ones out: a failure in between leaves the
+        old version searchable, never a half-written file."""
+        from qdrant_client.models import PointStruct
+
+        if len(chunks) != len(vectors):
+            raise ValueError("chunks and vectors differ in length")
+        self._ensure_collection()
+        points = [
+            PointStruct(
+                id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{source}#{content_hash}#{c.chunk_index}")),
+                vector=list(v),
+                payload={"text": c.text, "source": source, "chunk_index": c.chunk_index, "title": c.title,
+                         "content_hash": content_hash, **{k: v for k, v in c.metadata.items() if k not in ("text",)}},
+            )
+            for c, v in zip(chunks, vectors)
+        ]
+        if points:
+            self.client.upsert(self.collection, points=points, wait=True)
+        self._delete(source, keep_hash=content_hash)
+
+    def delete_source(self, source: str) -> None:
+        if self.client.collection_exists(self.collection):
+            self._delete(source, keep_hash=None)
+
+    def _delete(self, source: str, keep_hash: str | None) -> None:
+        from qdrant_client.models import FieldCondition, Filter, FilterSelector, MatchValue
+
+        must_not = [FieldCondition(key="content_hash", match=MatchValue(value=keep_hash))] if keep_hash else None
+        selector = FilterSelector(filter=Filter(must=[FieldCondition(key="source", match=MatchValue(value=source))],
+                                                must_not=must_not))
+        self.client.delete(self.collection, points_selector=selector, wait=True)
+
+    def source_hashes(self) -> dict[str, str]:
+        """source -> content hash of what is indexed (to skip unchanged files)."""
+        if not self.client.collection_exists(self.collection):
+            return {}
+        found: dict[str, str] = {}
+        offset = None
+        while True:
+            points, offset = self.client.scroll(self.collection, limit=512, offset=offset,
+                                                with_payload=["source", "content_hash"], with_vectors=False)
+            for p in points:
+                found[p.payload["source"]] = p.payload.get("content_hash", "")
+            if offset is None:
+                return found
+
+    def search(self, vector: Sequence[float], k: int = 4, sources: Iterable[str] | None = None) -> list[ScoredChunk]:
+        from qdrant_client.models import FieldCondition, Filter, MatchAny
+
+        if not self.client.collection_exists(self.collection):
+            return []
+        query_filter = None
+        if sources:
+            query_filter = Filter(must=[FieldCondition(key="source", match=MatchAny(any=list(sources)))])
+        hits = self.client.query_points(self.collection, query=list(vector), limit=k, query_filter=query_filter,
+                                        with_payload=True).points
+        return [_to_chunk(h.payload, h.score) for h in hits]
+
+
+def _to_chunk(payload: dict, score: float) -> ScoredChunk:
+    meta = {k: v for k, v in payload.items() if k not in ("text", "source", "chunk_index", "title")}
+    return ScoredChunk(text=payload["text"], source=payload["source"], chunk_index=int(payload["chunk_index"]),
+                       score=float(score), title=payload.get("title", ""), metadata=meta)

@@ -1,0 +1,115 @@
+"""apps.serve over real HTTP with the real embedded models (SmolLM2 on llama.cpp, MiniLM),
+driven by the project's own `openai:` providers (LangChain's ChatOpenAI / OpenAIEmbeddings)."""
+
+from __future__ import annotations
+
+import math
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+from langchain_core.messages import AIMessage
+from langchain_core.tools import tool
+from pydantic import BaseModel
+
+from models import load_chat_model, load_embeddings
+
+pytestmark = pytest.mark.slow
+
+
+@tool
+def get_weather(city: str) -> str:
+    """Current weather for a city."""
+    return f"sunny in {city}"
+
+
+class CityFact(BaseModel):
+    city: str
+    country: str
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def base_url():
+    import uvicorn
+
+    from apps.serve import create_app
+
+    port = _free_port()
+    config = uvicorn.Config(create_app("local", "local"), host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="apps.serve", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or not thread.is_alive():
+            server.should_exit = True
+            pytest.fail("apps.serve did not come up on /health within 30 s")
+        time.sleep(0.05)
+    yield f"{url}/v1"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_models_list(base_url):
+    data = httpx.get(f"{base_url}/models", timeout=5).json()["data"]
+    assert [m["id"] for m in data] == ["local"]
+
+
+def test_invoke_returns_text(base_url):
+    llm = load_chat_model(f"openai:local@{base_url}?max_tokens=32")
+    reply = llm.invoke("Say hello")
+    assert isinstance(reply, AIMessage)
+    assert reply.content.strip()
+    assert reply.usage_metadata and reply.usage_metadata["output_tokens"] > 0
+
+
+def test_stream_yields_several_chunks(base_url):
+    llm = load_chat_model(f"openai:local@{base_url}?max_tokens=32")
+    chunks = [c for c in llm.stream("Write a sentence about the sea.")]
+    texts = [c.content for c in chunks if c.content]
+    assert len(texts) >= 3
+    assert "".join(texts).strip()
+
+
+def test_bound_tool_is_called_with_valid_arguments(base_url):
+    llm = load_chat_model(f"openai:local@{base_url}?max_tokens=96")
+    reply = llm.bind_tools([get_weather], tool_choice="any").invoke("What is the weather in Oslo?")
+    assert isinstance(reply, AIMessage)
+    assert reply.tool_calls, reply
+    call = reply.tool_calls[0]
+    assert call["name"] == "get_weather"
+    get_weather.args_schema.model_validate(call["args"])
+    assert call["id"]
+
+
+def test_structured_output_through_json_schema(base_url):
+    llm = load_chat_model(f"openai:local@{base_url}?max_tokens=96")
+    result = llm.with_structured_output(CityFact).invoke("Name a city and its country.")
+    assert isinstance(result, CityFact)
+
+
+def test_embeddings_match_the_in_process_model(base_url):
+    remote = load_embeddings(f"openai:minilm@{base_url}")
+    text = "How many days of annual leave do I get?"
+    served = remote.embed_query(text)
+    local = load_embeddings("local").embed_query(text)
+    assert len(served) == 384
+    dot = sum(a * b for a, b in zip(served, local))
+    cosine = dot / (math.sqrt(sum(a * a for a in served)) * math.sqrt(sum(b * b for b in local)))
+    assert cosine > 0.99
+    assert len(remote.embed_documents(["one", "two", "three"])) == 3
