@@ -241,7 +241,8 @@ async def _load(getter: Callable[[], Any], spec: str, flag: str):
     try:
         return await run_in_threadpool(getter)
     except ModelSpecError as exc:
-        raise APIError(503, f"The model {spec!r} cannot be loaded: {exc} Restart the server with a working {flag} spec.",
+        raise APIError(503, f"The model {spec!r} cannot be loaded: {exc} "
+                            f"Restart the server with a working {flag} spec.",
                        type="server_error", code="model_not_available") from exc
     except (ImportError, OSError) as exc:
         raise APIError(503, f"The model {spec!r} cannot be loaded: {type(exc).__name__}: {exc}. "
@@ -350,7 +351,8 @@ def configure(model: Any, body: ChatCompletionRequest):
         try:
             runnable = model.bind_tools(tools, tool_choice=choice, **extra)
         except NotImplementedError as exc:
-            raise APIError(400, f"The served model {type(model).__name__} does not support tools.", param="tools") from exc
+            raise APIError(400, f"The served model {type(model).__name__} does not support tools.",
+                           param="tools") from exc
         except (ValueError, TypeError, KeyError) as exc:
             raise APIError(400, f"The tools could not be bound: {exc}", param="tools") from exc
     kwargs: dict[str, Any] = {}
@@ -400,6 +402,7 @@ def completion_body(message: Any, *, completion_id: str, model: str, created: in
     if calls:
         out_message["tool_calls"] = calls
     meta = getattr(message, "response_metadata", None) or {}
+    finish = _finish_reason(meta.get("finish_reason") or meta.get("done_reason"), bool(calls))
     body = {
         "id": completion_id,
         "object": "chat.completion",
@@ -407,7 +410,7 @@ def completion_body(message: Any, *, completion_id: str, model: str, created: in
         "model": model,
         "system_fingerprint": None,
         "choices": [{"index": 0, "message": out_message, "logprobs": None,
-                     "finish_reason": _finish_reason(meta.get("finish_reason") or meta.get("done_reason"), bool(calls))}],
+                     "finish_reason": finish}],
     }
     usage = _usage(getattr(message, "usage_metadata", None))
     if usage:

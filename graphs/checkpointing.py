@@ -2,7 +2,7 @@
 
     with open_checkpointer() as saver:                                   # .hearth/checkpoints.sqlite
     with open_checkpointer("postgresql://user:pw@127.0.0.1:5432/db") as saver:
-    with open_checkpointer("sqlite:///tmp/memory.sqlite") as saver:
+    with open_checkpointer("sqlite:////tmp/memory.sqlite") as saver:    # absolute: four slashes
         graph = compile_rag_graph(checkpointer=saver)
 """
 

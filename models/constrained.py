@@ -25,7 +25,8 @@ from typing import Any, Sequence
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-MAX_PARALLEL_CALLS = 8
+# Small models tend to repeat a call until the array limit; identical calls are merged anyway.
+MAX_PARALLEL_CALLS = 4
 
 
 def tool_definitions(tools: Sequence[Any]) -> list[dict]:
@@ -107,21 +108,40 @@ def tools_instruction(definitions: list[dict], tool_choice: str) -> str:
     return "\n".join(lines)
 
 
-def parse_reply(text: str) -> tuple[str, list[dict]]:
-    """Content and LangChain tool calls from an envelope reply.
+class IncompleteOutputError(ValueError):
+    """A constrained reply was cut off (by max_tokens) before its JSON was complete."""
+
+
+def parse_json_reply(text: str, finish_reason: str | None = None):
+    """Parse a schema-constrained reply, explaining a cut-off one instead of a bare JSONDecodeError."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise IncompleteOutputError(
+            f"The model's structured reply stopped before its JSON was complete (finish_reason={finish_reason!r}, "
+            f"{len(text)} characters). Raise max_tokens (e.g. '?max_tokens=1024' in the model spec or "
+            f".bind(max_tokens=1024)). Reply so far: {text[:200]!r}"
+        ) from exc
+
+
+def parse_reply(text: str, finish_reason: str | None = None) -> tuple[str, list[dict]]:
+    """Content and LangChain tool calls from an envelope reply; identical repeated calls are merged.
 
     >>> parse_reply('{"tool_calls": [{"name": "add", "arguments": {"a": 1}}]}')[1][0]["args"]
     {'a': 1}
     >>> parse_reply('{"answer": "hi"}')
     ('hi', [])
     """
-    data = json.loads(text)
+    data = parse_json_reply(text, finish_reason)
     if "answer" in data:
         return data["answer"], []
-    calls = [
-        {"name": c["name"], "args": c["arguments"], "id": f"call_{uuid.uuid4().hex[:24]}", "type": "tool_call"}
-        for c in data["tool_calls"]
-    ]
+    calls, seen = [], set()
+    for c in data["tool_calls"]:
+        key = json.dumps([c["name"], c["arguments"]], sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            calls.append({"name": c["name"], "args": c["arguments"], "id": f"call_{uuid.uuid4().hex[:24]}",
+                          "type": "tool_call"})
     return "", calls
 
 
@@ -168,5 +188,5 @@ def _text_of(parts: list) -> str:
 def ai_message_from_reply(text: str, *, constrained_tools: bool, **metadata) -> AIMessage:
     if not constrained_tools:
         return AIMessage(content=text, response_metadata=metadata)
-    content, calls = parse_reply(text)
+    content, calls = parse_reply(text, metadata.get("finish_reason"))
     return AIMessage(content=content, tool_calls=calls, response_metadata=metadata)

@@ -111,6 +111,7 @@ class EmbeddedChatModel(BaseChatModel):
             parser: Runnable = PydanticOutputParser(pydantic_object=schema)
         else:
             parser = JsonOutputParser()
+        parser = _explain_cut_off_json | parser
         if not include_raw:
             return llm | parser
 
@@ -123,6 +124,13 @@ class EmbeddedChatModel(BaseChatModel):
         return RunnableMap(raw=llm) | RunnablePassthrough.assign(result=RunnableLambda(parse_or_record)) | RunnableLambda(
             lambda x: {"raw": x["raw"], **x["result"]}
         )
+
+
+@RunnableLambda
+def _explain_cut_off_json(message: AIMessage) -> AIMessage:
+    """Raise IncompleteOutputError (which names the fix) when a structured reply was cut off."""
+    constrained.parse_json_reply(message.content, message.response_metadata.get("finish_reason"))
+    return message
 
 
 def _schema_of_response_format(response_format: Any) -> dict | None:

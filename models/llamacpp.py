@@ -10,6 +10,7 @@ it; calls into it are serialised because a llama.cpp context is not re-entrant.
 
 from __future__ import annotations
 
+import atexit
 import json
 import threading
 import time
@@ -28,9 +29,29 @@ class ContextWindowError(ValueError):
     """The prompt does not fit the model's context window."""
 
 
-@lru_cache(maxsize=4)
+_OPEN: dict[tuple, tuple] = {}
+_OPEN_LOCK = threading.Lock()
+
+
 def open_llama(model_path: str, n_ctx: int, n_threads: int):
-    """Load a GGUF once per (path, context, threads)."""
+    """Load a GGUF once per (path, context, threads); returns (Llama, lock for its calls)."""
+    key = (model_path, n_ctx, n_threads)
+    with _OPEN_LOCK:
+        if key not in _OPEN:
+            _OPEN[key] = _load_llama(model_path, n_ctx, n_threads)
+        return _OPEN[key]
+
+
+@atexit.register
+def close_all_llamas() -> None:
+    """Free models before interpreter shutdown (llama.cpp's own finaliser fails that late)."""
+    with _OPEN_LOCK:
+        for llama, _ in _OPEN.values():
+            llama.close()
+        _OPEN.clear()
+
+
+def _load_llama(model_path: str, n_ctx: int, n_threads: int):
     path = Path(model_path)
     if not path.is_file():
         raise ModelSpecError(f"Model file {model_path!r} does not exist. Check the path in the 'gguf:' spec.")

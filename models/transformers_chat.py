@@ -31,9 +31,42 @@ def open_transformers(folder: str, n_threads: int):
 
     torch.set_num_threads(n_threads)
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, torch_dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch.float32)
     model.eval()
     return model, tokenizer, threading.Lock()
+
+
+@lru_cache(maxsize=2)
+def _enforcer_tokenizer_data(folder: str, tokenizer):
+    """lm-format-enforcer's view of the vocabulary (one decode per token: built once per model).
+    Built here because its transformers integration imports a module transformers 5 removed."""
+    from lmformatenforcer import TokenEnforcerTokenizerData
+
+    special = set(tokenizer.all_special_ids)
+    zero = tokenizer.encode("0", add_special_tokens=False)[-1]
+    regular = []
+    for token_id in range(len(tokenizer)):
+        if token_id in special:
+            continue
+        # Decoding after "0" keeps a leading space that decoding alone would drop.
+        after_zero = tokenizer.decode([zero, token_id])[1:]
+        regular.append((token_id, after_zero, len(after_zero) > len(tokenizer.decode([token_id]))))
+
+    def decode(tokens: list[int]) -> str:
+        return tokenizer.decode(tokens).rstrip("\ufffd")
+
+    return TokenEnforcerTokenizerData(regular, decode, tokenizer.eos_token_id, False, len(tokenizer))
+
+
+def schema_constraint(folder: str, tokenizer, json_schema: dict):
+    """A `prefix_allowed_tokens_fn` that lets `generate` emit only JSON valid under `json_schema`."""
+    from lmformatenforcer import CharacterLevelParserConfig, JsonSchemaParser, TokenEnforcer
+
+    # Compact JSON in field order: whitespace runs and free key order only let a weak model
+    # wander until max_tokens cuts the object short.
+    config = CharacterLevelParserConfig(max_consecutive_whitespaces=1, force_json_field_order=True)
+    enforcer = TokenEnforcer(_enforcer_tokenizer_data(folder, tokenizer), JsonSchemaParser(json_schema, config=config))
+    return lambda batch_id, sequence: enforcer.get_allowed_tokens(sequence.tolist()).allowed_tokens
 
 
 class TransformersChatModel(EmbeddedChatModel):
@@ -63,11 +96,7 @@ class TransformersChatModel(EmbeddedChatModel):
         else:
             kwargs.update(do_sample=False)
         if json_schema is not None:
-            from lmformatenforcer import JsonSchemaParser
-            from lmformatenforcer.integrations.transformers import build_transformers_prefix_allowed_tokens_fn
-
-            kwargs["prefix_allowed_tokens_fn"] = build_transformers_prefix_allowed_tokens_fn(
-                tokenizer, JsonSchemaParser(json_schema))
+            kwargs["prefix_allowed_tokens_fn"] = schema_constraint(self.folder, tokenizer, json_schema)
         return model, tokenizer, lock, kwargs
 
     def _complete(self, messages, *, json_schema, max_tokens, temperature, stop):

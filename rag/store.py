@@ -10,10 +10,10 @@ gets `VectorStoreLockedError` naming the fix instead of Qdrant's raw RuntimeErro
 
 from __future__ import annotations
 
+import atexit
 import threading
 import uuid
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -46,9 +46,18 @@ class ScoredChunk:
 
 
 _client_lock = threading.Lock()
+_clients: dict[str, object] = {}
 
 
-@lru_cache(maxsize=8)
+@atexit.register
+def close_all_clients() -> None:
+    """Close clients (and release local-mode folder locks) before interpreter shutdown."""
+    with _client_lock:
+        for client in _clients.values():
+            client.close()
+        _clients.clear()
+
+
 def _open_client(location: str):
     from qdrant_client import QdrantClient
 
@@ -71,7 +80,9 @@ def _open_client(location: str):
 def open_qdrant_client(location: str):
     """One client per location per process (local mode cannot be opened twice)."""
     with _client_lock:
-        return _open_client(str(location))
+        if str(location) not in _clients:
+            _clients[str(location)] = _open_client(str(location))
+        return _clients[str(location)]
 
 
 class QdrantStore:

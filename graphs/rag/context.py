@@ -24,5 +24,13 @@ class Context:
         "description": "Qdrant local-mode folder or server URL; empty = $QDRANT_URL or .hearth/qdrant. Env: HEARTH_INDEX."})
     top_k: int = field(default_factory=_env("HEARTH_TOP_K", 4, int), metadata={
         "description": "Chunks retrieved per question. Env: HEARTH_TOP_K."})
+    evidence_sentences: int = field(default_factory=_env("HEARTH_EVIDENCE_SENTENCES", -1, int), metadata={
+        "description": "Show the model only this many best-matching sentences of the retrieved chunks (0 = whole "
+                       "chunks; -1 = auto: 2 for the bundled 135M model, whole chunks otherwise). Env: HEARTH_EVIDENCE_SENTENCES."})
     history_turns: int = field(default_factory=_env("HEARTH_HISTORY_TURNS", 3, int), metadata={
         "description": "Earlier question/answer pairs shown to the model. Env: HEARTH_HISTORY_TURNS."})
+
+    def evidence_limit(self) -> int:
+        if self.evidence_sentences >= 0:
+            return self.evidence_sentences
+        return 2 if self.model.split("?")[0] == "local" else 0

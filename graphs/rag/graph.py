@@ -24,6 +24,7 @@ from langgraph.runtime import Runtime
 from graphs.rag import prompts
 from graphs.rag.context import Context
 from graphs.rag.state import InputState, State
+from rag.evidence import attribute, select_evidence
 from rag.knowledge_base import KnowledgeBase
 
 CITATION = re.compile(r"\[(\d+)\]")
@@ -67,22 +68,42 @@ def _history(messages: list[BaseMessage], turns: int) -> list[BaseMessage]:
     return [AIMessage(content=m.additional_kwargs.get("answer_text", _text(m))) if m.type == "ai" else m for m in kept]
 
 
+def _sources_text(state: State, context: Context, kb: KnowledgeBase) -> tuple[str, list]:
+    """The numbered sources the model sees, and the evidence sentences ranked best first."""
+    limit = context.evidence_limit()
+    evidence = select_evidence(state.question, state.retrieved, kb.embeddings, limit=max(limit, 2 * len(state.retrieved)))
+    if limit > 0 and evidence:
+        # best first, as measured; each sentence keeps its chunk's number
+        return "\n".join(prompts.EVIDENCE_SOURCE.format(number=e.number, sentence=e.sentence)
+                         for e in evidence[:limit]), evidence
+    text = "\n\n".join(
+        prompts.CHUNK_SOURCE.format(number=i, title=c.title or c.label, text=c.text.strip())
+        for i, c in enumerate(state.retrieved, start=1)
+    )
+    return text, evidence
+
+
 def generate_answer(state: State, runtime: Runtime[Context]) -> dict:
     from models import load_chat_model
 
     context = runtime.context or Context()
-    sources = "\n\n".join(
-        prompts.SOURCE_TEMPLATE.format(number=i, title=c.title or c.label, text=c.text.strip())
-        for i, c in enumerate(state.retrieved, start=1)
-    )
-    messages = [SystemMessage(content=prompts.SYSTEM_PROMPT.format(sources=sources)),
-                *_history(state.messages, context.history_turns), HumanMessage(content=state.question)]
+    sources, evidence = _sources_text(state, context, knowledge_base_for(context))
+    messages = [SystemMessage(content=prompts.SYSTEM_PROMPT), *_history(state.messages, context.history_turns),
+                HumanMessage(content=prompts.USER_PROMPT.format(sources=sources, question=state.question))]
     reply = load_chat_model(context.model).invoke(messages)
     answer = _text(reply).strip()
     cited = {int(n) for n in CITATION.findall(answer) if 1 <= int(n) <= len(state.retrieved)}
+    cited_by = "model"
+    if not cited and (restated := attribute(answer, evidence)) is not None:
+        # The model restated a source without its marker: cite the source it restated.
+        answer, cited, cited_by = f"{answer} [{restated}]", {restated}, "overlap"
+    best_sentence: dict[int, str] = {}
+    for e in evidence:
+        best_sentence.setdefault(e.number, e.sentence)
     citations = [
         {"number": i, "source": c.source, "label": c.label, "chunk_index": c.chunk_index, "score": round(c.score, 4),
-         "cited": i in cited, "text": c.text}
+         "cited": i in cited, "cited_by": cited_by if i in cited else None, "evidence": best_sentence.get(i, ""),
+         "text": c.text}
         for i, c in enumerate(state.retrieved, start=1)
     ]
     shown = [c for c in citations if c["cited"]] or citations

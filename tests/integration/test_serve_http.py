@@ -88,9 +88,12 @@ def test_stream_yields_several_chunks(base_url):
 
 def test_bound_tool_is_called_with_valid_arguments(base_url):
     llm = load_chat_model(f"openai:local@{base_url}?max_tokens=96")
-    reply = llm.bind_tools([get_weather], tool_choice="any").invoke("What is the weather in Oslo?")
+    # One call: with parallel calls allowed the 135M model tends to repeat the same call up to
+    # the envelope's limit, which costs tokens (and time) without testing anything more.
+    bound = llm.bind_tools([get_weather], tool_choice="any", parallel_tool_calls=False)
+    reply = bound.invoke("What is the weather in Oslo?")
     assert isinstance(reply, AIMessage)
-    assert reply.tool_calls, reply
+    assert len(reply.tool_calls) == 1, reply
     call = reply.tool_calls[0]
     assert call["name"] == "get_weather"
     get_weather.args_schema.model_validate(call["args"])

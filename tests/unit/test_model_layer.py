@@ -155,3 +155,18 @@ def test_streaming_yields_tokens_and_tool_chunks():
     for c in chunks[1:]:
         merged += c
     assert merged.tool_calls[0]["args"] == {"a": 1, "b": 1}
+
+
+def test_cut_off_reply_names_the_fix():
+    llm = ScriptedChatModel(replies=['{"tool_calls": [{"name": "add", "argu', '{"vendor": "AC'], calls=[])
+    with pytest.raises(constrained.IncompleteOutputError, match="Raise max_tokens"):
+        llm.bind_tools([add], tool_choice="any").invoke("1+1")
+    with pytest.raises(constrained.IncompleteOutputError, match="Raise max_tokens"):
+        llm.with_structured_output(Invoice).invoke("x")
+
+
+def test_identical_repeated_calls_are_merged():
+    call = {"name": "add", "arguments": {"a": 1, "b": 2}}
+    other = {"name": "add", "arguments": {"a": 2, "b": 2}}
+    _, calls = constrained.parse_reply(json.dumps({"tool_calls": [call, call, other, call]}))
+    assert [c["args"] for c in calls] == [{"a": 1, "b": 2}, {"a": 2, "b": 2}]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langgraph.checkpoint.memory import InMemorySaver
 
@@ -17,6 +18,7 @@ class FakeKnowledgeBase:
     def __init__(self, chunks):
         self.chunks = chunks
         self.queries = []
+        self.embeddings = DeterministicFakeEmbedding(size=16)
 
     def count(self):
         return len(self.chunks)
@@ -56,13 +58,28 @@ def fake_parts(monkeypatch):
 def test_answer_cites_numbered_sources(fake_parts):
     kb, llm = fake_parts
     graph = rag_graph.compile_rag_graph()
-    state = graph.invoke({"messages": [("human", "How many days of annual leave?")]}, context=Context())
+    state = graph.invoke({"messages": [("human", "How many days of annual leave?")]},
+                         context=Context(evidence_sentences=0))
     answer = state["messages"][-1]
     assert answer.additional_kwargs["answer_text"] == "You get 25 days [1]."
     assert "Sources:\n[1] annual-leave.md (chunk 0)" in answer.content
     assert [c["cited"] for c in state["citations"]] == [True, False]
-    prompt = llm.seen[0][0].content
+    prompt = llm.seen[0][-1].content
     assert "[1] Annual leave\nFull-time employees get 25 days" in prompt
+    assert prompt.endswith("Question: How many days of annual leave?\nAnswer:")
+
+
+def test_small_model_sees_evidence_sentences_with_their_chunk_numbers(fake_parts):
+    kb, llm = fake_parts
+    state = rag_graph.compile_rag_graph().invoke({"messages": [("human", "Carry over?")]},
+                                                 context=Context(model="local", evidence_sentences=-1))
+    prompt = llm.seen[0][-1].content
+    lines = [l for l in prompt.splitlines() if l.startswith("[")]
+    assert len(lines) == 2
+    assert set(lines) == {"[1] Full-time employees get 25 days of paid annual leave.",
+                          "[2] Up to 5 days carry over until 31 March."}
+    assert all(c["evidence"] for c in state["citations"])
+    assert Context(model="ollama:qwen2.5").evidence_limit() == 0
 
 
 def test_uncited_answer_lists_the_sources_consulted(fake_parts, monkeypatch):
@@ -81,7 +98,8 @@ def test_memory_across_turns_with_a_checkpointer(fake_parts):
     assert len(state["messages"]) == 4
     second_prompt = [m.content for m in llm.seen[1]]
     # history shows the earlier turn, with the answer's text but not its source list
-    assert second_prompt[1:] == ["How many days of annual leave?", "You get 25 days [1].", "Can I carry any over?"]
+    assert second_prompt[1:3] == ["How many days of annual leave?", "You get 25 days [1]."]
+    assert second_prompt[3].endswith("Question: Can I carry any over?\nAnswer:")
 
 
 def test_question_before_any_ingestion_explains_what_to_do(monkeypatch):

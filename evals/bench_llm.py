@@ -1,0 +1,860 @@
+"""Local LLM throughput and tool-call reliability: raw llama.cpp vs. the framework vs. transformers.
+
+    python -m evals.bench_llm                       # full run, about 8-10 minutes on 2 cores
+    python -m evals.bench_llm --quick               # smoke test: 1 repeat, 32 tokens, 10 tool requests
+    python -m evals.bench_llm --quick --threads 1 --loads idle --skip-transformers \
+        --tool-requests 5 --tool-modes constrained_auto constrained_any            # < 1 minute (the test)
+    python -m evals.bench_llm --out out/bench_llm --tokens 96 --repeats 3
+
+Writes `bench_llm.json` (every raw measurement, machine info, versions) and `bench_llm.md`
+(the tables, also printed to stdout) into `--out` (default `out/bench_llm/`).
+
+## Throughput: three paths over the same weights (bundled SmolLM2-135M-Instruct, Q4_1 GGUF)
+
+- (a) raw llama-cpp-python: `Llama(...).create_chat_completion(messages, stream=True,
+  temperature=0, max_tokens=N)`, opened with the same settings as the framework
+  (`n_ctx=4096, n_batch=512, n_threads=n_threads_batch=T`).
+- (b) the framework: `load_chat_model("local?n_threads=T&temperature=0&max_tokens=N")` invoked
+  inside a one-node LangGraph `StateGraph`, consumed with `graph.stream(stream_mode="messages")`.
+  What it adds on top of (a): LangChain message conversion, callbacks, LangGraph's runner.
+- (c) transformers `generate` (greedy, `max_new_tokens=N`) on the same GGUF, dequantized to
+  float32 by `AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)`, with
+  `torch.set_num_threads(T)`. Needs the `gguf` package; when it is missing the column is skipped
+  and the reason recorded.
+
+The prompt is a fixed system + user chat of about 200 tokens (so prefill is measurable) that asks
+for a long answer, so every path decodes all N tokens. Each measurement clears llama.cpp's
+prefix cache first (`Llama.reset()`), otherwise repeats would skip the prefill.
+
+    time to first token (TTFT)  from the call to the first streamed token (the first content
+                                chunk for (a) and (b), a StoppingCriteria timestamp for (c))
+    prefill tok/s               prompt tokens / TTFT
+    decode tok/s                (completion tokens - 1) / (total time - TTFT)
+
+The first token comes out of the prefill itself, so the decode interval holds completion - 1
+token steps. Completion tokens are counted exactly: from llama.cpp's evaluated-token counter for
+(a) and (b), from the StoppingCriteria calls for (c). Each measurement runs `--repeats` times
+(interleaved a, b, c) and the median is reported.
+
+Conditions: threads T in {1, 2} x load in {idle, busy}. "busy" keeps one core 100% busy with a
+separate Python process (`while True: pass`) started before the condition and killed after it.
+
+Why the busy condition does not collapse: llama.cpp here is built with OpenMP, whose worker
+threads busy-wait at every barrier. With 2 threads on 2 cores and one core taken by another
+process, a spinning thread burns whole time slices waiting for one that is not scheduled, and
+decode fell from ~44-75 to <1 tok/s (../shared/MACHINE.md). `import models` sets
+`OMP_WAIT_POLICY=PASSIVE` (models/runtime.py) before libgomp initialises, so waiting threads sleep.
+This module therefore imports `models` before anything that loads llama.cpp or torch. The extra
+row "(a) raw, OMP_WAIT_POLICY unset" (2 threads, busy, skipped under --quick or with
+--skip-unset) runs (a) in a subprocess whose environment lacks the variable and does not import
+`models`, with a hard timeout; when it times out, the rate is computed from the tokens that
+arrived.
+
+## Tool calls: schema-valid rate with and without constraints
+
+50 varied requests (weather, math, unit conversion, email, calendar, search, timers, smart home,
+and small talk that needs no tool) over 8 tools given as JSON schemas. Model:
+`load_chat_model("local?temperature=0")` (2 threads and max_tokens=512, the framework defaults).
+Unconstrained replies are capped at 192 tokens (`.bind(max_tokens=192)`) to keep the run short:
+an envelope with one call is 20-80 tokens, and a 135M model left free mostly writes prose.
+
+- constrained, auto: `.bind_tools(TOOLS)`: the reply is decoded under the envelope grammar
+  (`models.constrained.reply_schema`). Valid = a direct answer, or tool calls whose names exist
+  and whose arguments validate (`jsonschema`) against the tool's parameters.
+- constrained, any: `.bind_tools(TOOLS, tool_choice="any")`: valid = tool calls as above.
+- constrained, auto, one call (only with `--tool-modes ... constrained_auto_single`):
+  `.bind_tools(TOOLS, parallel_tool_calls=False)`.
+- unconstrained: the same system prompt text (`models.constrained.tools_instruction(...)`),
+  plain `model.invoke(...)` without bind_tools; the reply text is parsed with
+  `models.constrained.parse_reply` and validated the same way ("strict"). "lenient" also accepts
+  the first JSON object found anywhere in the reply (code fences, prose around it).
+
+Grammar-constrained text can only fail to parse when generation stopped before the JSON closed
+(max_tokens); such replies raise `JSONDecodeError` inside `invoke()` and count as invalid
+("cut off"). Every request, reply and verdict is in the JSON file.
+
+The tool schemas use only what llama-cpp-python's JSON-schema-to-grammar converter enforces
+(types, enums, required, additionalProperties, a date pattern); it ignores minimum/maximum.
+"""
+
+from __future__ import annotations
+
+# `models` first: configure_runtime() sets OMP_WAIT_POLICY=PASSIVE (and the offline switches)
+# before libgomp is loaded by llama.cpp or torch.
+import models  # noqa: I001
+from models import load_chat_model
+from models import constrained
+from models.bundled import smollm2_gguf_path
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import os
+import platform
+import queue
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+
+N_CTX = 4096
+N_BATCH = 512
+UNCONSTRAINED_MAX_TOKENS = 192
+UNSET_TIMEOUT_S = 60.0
+UNSET_MAX_TOKENS = 32
+
+SYSTEM_PROMPT = "You are a knowledgeable, patient assistant who writes long, detailed, well-organised answers."
+
+# About 200 prompt tokens with the chat template around it (checked at run time and recorded).
+USER_PROMPT = (
+    "I am preparing a talk for a local gardening club about growing vegetables in a small city "
+    "garden. Most members have a balcony or a small yard with only four to six hours of sun a day, "
+    "heavy clay soil or containers, and very little time on weekdays. Some of them are retired, "
+    "some have young children, and a few have never grown anything before. They have asked about "
+    "tomatoes, beans, lettuce, herbs, potatoes in bags, and whether composting kitchen scraps is "
+    "worth the effort in a flat. They also want to know how to water during hot summers without "
+    "wasting water, how to deal with slugs and aphids without strong chemicals, and which tools are "
+    "really needed at the start. Please write a long, friendly, step by step guide that I can read "
+    "out loud: start with planning the space, then soil and containers, then choosing plants, then "
+    "sowing and planting, then watering, then pests, then harvesting, and end with a short summary."
+)
+MESSAGES = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": USER_PROMPT}]
+
+BUSY_LOOP = "while True:\n    pass\n"
+
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# throughput
+# ---------------------------------------------------------------------------------------------
+def rates(prompt_tokens: int, completion_tokens: int, ttft: float, total: float) -> dict:
+    """One measurement's numbers.
+
+    >>> r = rates(200, 97, 1.0, 3.0)
+    >>> r["prefill_tps"], r["decode_tps"]
+    (200.0, 48.0)
+    """
+    decode_time = total - ttft
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "ttft_s": round(ttft, 4),
+        "total_s": round(total, 4),
+        "prefill_tps": round(prompt_tokens / ttft, 2) if ttft > 0 else None,
+        "decode_tps": round((completion_tokens - 1) / decode_time, 2) if completion_tokens > 1 and decode_time > 0 else None,
+    }
+
+
+def generated_tokens(llama, prompt_tokens: int, max_tokens: int) -> int:
+    """Tokens a finished llama-cpp-python completion produced, from its evaluated-token counter.
+
+    llama-cpp-python evaluates each sampled token before sampling the next, except the last one
+    when it stops at max_tokens (an end-of-generation token is never counted). So a run that hit
+    the limit shows max_tokens - 1 generated tokens in `n_tokens`; one that ended earlier shows
+    all of them.
+    """
+    evaluated = llama.n_tokens - prompt_tokens
+    return max_tokens if evaluated >= max_tokens - 1 else evaluated
+
+
+def open_raw_llama(model_path: str, threads: int):
+    from llama_cpp import Llama  # after `import models`: OMP_WAIT_POLICY is already set
+
+    return Llama(model_path=model_path, n_ctx=N_CTX, n_threads=threads, n_threads_batch=threads,
+                 n_batch=N_BATCH, verbose=False)
+
+
+def prompt_token_count(llama) -> int:
+    """Prompt tokens of MESSAGES under the model's chat template (one 1-token completion; also a warm-up)."""
+    llama.reset()
+    out = llama.create_chat_completion(messages=MESSAGES, max_tokens=1, temperature=0.0)
+    return out["usage"]["prompt_tokens"]
+
+
+def measure_raw(llama, prompt_tokens: int, max_tokens: int) -> dict:
+    """(a) raw llama-cpp-python, streamed."""
+    llama.reset()  # drop the prefix cache so the prompt is processed again
+    finish = None
+    first = None
+    start = time.perf_counter()
+    for part in llama.create_chat_completion(messages=MESSAGES, max_tokens=max_tokens, temperature=0.0,
+                                             stream=True, seed=0):
+        choice = part["choices"][0]
+        if first is None and choice["delta"].get("content"):
+            first = time.perf_counter()
+        finish = choice.get("finish_reason") or finish
+    end = time.perf_counter()
+    result = rates(prompt_tokens, generated_tokens(llama, prompt_tokens, max_tokens), first - start, end - start)
+    result["finish_reason"] = finish
+    return result
+
+
+class ChatState(TypedDict):
+    messages: Annotated[list, add_messages]
+
+
+def build_chat_graph(spec: str):
+    """A one-node LangGraph graph whose node calls the framework's chat model."""
+    def call_model(state: ChatState) -> dict:
+        return {"messages": [load_chat_model(spec).invoke(state["messages"])]}
+
+    builder = StateGraph(ChatState)
+    builder.add_node(call_model)
+    builder.add_edge(START, "call_model")
+    builder.add_edge("call_model", END)
+    return builder.compile(name="bench_llm")
+
+
+def measure_framework(graph, model, prompt_tokens: int, max_tokens: int) -> dict:
+    """(b) the framework's chat model in a LangGraph node, streamed with stream_mode="messages"."""
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    model.llama.reset()
+    inputs = {"messages": [SystemMessage(SYSTEM_PROMPT), HumanMessage(USER_PROMPT)]}
+    first = None
+    start = time.perf_counter()
+    for chunk, _meta in graph.stream(inputs, stream_mode="messages"):
+        if first is None and chunk.content:
+            first = time.perf_counter()
+    end = time.perf_counter()
+    return rates(prompt_tokens, generated_tokens(model.llama, prompt_tokens, max_tokens), first - start, end - start)
+
+
+class TransformersRunner:
+    """(c) transformers generate on the GGUF's weights, dequantized to float32."""
+
+    def __init__(self, gguf_path: Path):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.torch = torch
+        start = time.perf_counter()
+        self.tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
+        self.model = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name,
+                                                          torch_dtype=torch.float32)
+        self.model.eval()
+        self.load_s = time.perf_counter() - start
+        if self.tokenizer.chat_template:
+            prompt = self.tokenizer.apply_chat_template(MESSAGES, tokenize=False, add_generation_prompt=True)
+        else:  # SmolLM2's template is ChatML
+            prompt = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in MESSAGES)
+            prompt += "<|im_start|>assistant\n"
+        self.inputs = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+        self.prompt_tokens = int(self.inputs["input_ids"].shape[1])
+
+    def measure(self, threads: int, max_tokens: int) -> dict:
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        torch = self.torch
+        stamps: list[float] = []
+
+        class Stamp(StoppingCriteria):
+            """Called once after every generated token: records when, never stops."""
+
+            def __call__(self, input_ids, scores, **kwargs):
+                stamps.append(time.perf_counter())
+                return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+        self.torch.set_num_threads(threads)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        start = time.perf_counter()
+        with self.torch.inference_mode():
+            out = self.model.generate(**self.inputs, max_new_tokens=max_tokens, do_sample=False, pad_token_id=pad,
+                                      stopping_criteria=StoppingCriteriaList([Stamp()]))
+        end = time.perf_counter()
+        completion = int(out.shape[1] - self.prompt_tokens)
+        return rates(self.prompt_tokens, completion, stamps[0] - start, end - start)
+
+
+class BusyCore:
+    """Keeps one core busy with a separate Python process for the duration of a `with` block."""
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([sys.executable, "-c", BUSY_LOOP])
+        time.sleep(0.3)  # let it get scheduled before measuring
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+
+
+# The unset-OMP_WAIT_POLICY worker must not import `models` (that would set the variable again).
+RAW_WORKER = r"""
+import sys, time
+from llama_cpp import Llama
+path, threads, max_tokens = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+messages = [{"role": "system", "content": sys.argv[4]}, {"role": "user", "content": sys.argv[5]}]
+llama = Llama(model_path=path, n_ctx=%d, n_threads=threads, n_threads_batch=threads, n_batch=%d, verbose=False)
+print("READY", llama.n_tokens, flush=True)
+print("START", time.perf_counter(), flush=True)
+for part in llama.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.0, stream=True, seed=0):
+    if part["choices"][0]["delta"].get("content"):
+        print("TOKEN", time.perf_counter(), flush=True)
+print("END", time.perf_counter(), llama.n_tokens, flush=True)
+""" % (N_CTX, N_BATCH)
+
+
+def measure_raw_without_wait_policy(model_path: str, threads: int, prompt_tokens: int, max_tokens: int,
+                                    timeout_s: float) -> dict:
+    """(a) in a subprocess whose environment lacks OMP_WAIT_POLICY; rates from what arrived in time."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    proc = subprocess.Popen([sys.executable, "-c", RAW_WORKER, model_path, str(threads), str(max_tokens),
+                             SYSTEM_PROMPT, USER_PROMPT], env=env, stdout=subprocess.PIPE, text=True)
+    lines: queue.Queue = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line.split()) for line in proc.stdout], daemon=True)
+    reader.start()
+    deadline = time.monotonic() + timeout_s
+    start = end = None
+    tokens: list[float] = []
+    timed_out = False
+    n_tokens_end = None
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            timed_out = True
+            break
+        try:
+            fields = lines.get(timeout=min(left, 1.0))
+        except queue.Empty:
+            if proc.poll() is not None and lines.empty() and not reader.is_alive():
+                break
+            continue
+        if fields[0] == "START":
+            start = float(fields[1])
+        elif fields[0] == "TOKEN":
+            tokens.append(float(fields[1]))
+        elif fields[0] == "END":
+            end, n_tokens_end = float(fields[1]), int(fields[2])
+            break
+    now_in_child_clock = None
+    if timed_out:
+        proc.kill()
+        # perf_counter is CLOCK_MONOTONIC on Linux, shared with the child process
+        now_in_child_clock = time.perf_counter()
+    proc.wait()
+    result: dict[str, Any] = {"timed_out": timed_out, "timeout_s": timeout_s, "max_tokens": max_tokens,
+                              "streamed_chunks": len(tokens)}
+    if start is None or not tokens:
+        result.update(prompt_tokens=prompt_tokens, ttft_s=None, prefill_tps=None, decode_tps=None,
+                      note="no token arrived before the timeout")
+        if start is not None and now_in_child_clock is not None:
+            result["prefill_tps_upper_bound"] = round(prompt_tokens / (now_in_child_clock - start), 2)
+        return result
+    if timed_out:
+        # decode rate over the chunks that did arrive (one chunk per token for this plain-ASCII prose)
+        result.update(rates(prompt_tokens, len(tokens), tokens[0] - start, tokens[-1] - start))
+    else:
+        completion = max_tokens if n_tokens_end - prompt_tokens >= max_tokens - 1 else n_tokens_end - prompt_tokens
+        result.update(rates(prompt_tokens, completion, tokens[0] - start, end - start))
+    return result
+
+
+def median_of(runs: list[dict], key: str) -> float | None:
+    values = [r[key] for r in runs if r.get(key) is not None]
+    return round(statistics.median(values), 2) if values else None
+
+
+def run_throughput(args, model_path: Path) -> dict:
+    """Every condition, interleaving (a), (b), (c) per repeat."""
+    conditions: list[dict] = []
+    transformers_runner = None
+    transformers_error = None
+    missing = [name for name in ("gguf", "accelerate") if importlib.util.find_spec(name) is None]
+    if args.skip_transformers:
+        transformers_error = "skipped (--skip-transformers)"
+    elif missing:
+        transformers_error = (f"transformers' GGUF loader needs {' and '.join(missing)}, not installed in this "
+                              f"environment (pip install {' '.join(missing)})")
+        log(f"(c) skipped: {transformers_error}")
+    else:
+        try:
+            log("loading transformers model from the GGUF (dequantizing to float32) ...")
+            transformers_runner = TransformersRunner(model_path)
+            log(f"  loaded in {transformers_runner.load_s:.1f}s, prompt {transformers_runner.prompt_tokens} tokens")
+        except Exception as exc:  # noqa: BLE001 - recorded in the report instead of aborting the run
+            transformers_error = f"{type(exc).__name__}: {exc}"
+            log(f"  transformers skipped: {transformers_error}")
+
+    prompt_tokens = None
+    for threads in args.threads:
+        spec = f"local?n_threads={threads}&temperature=0&max_tokens={args.tokens}"
+        raw = open_raw_llama(str(model_path), threads)
+        prompt_tokens = prompt_token_count(raw)
+        model = load_chat_model(spec)
+        graph = build_chat_graph(spec)
+        # warm-up of each path (first calls allocate buffers)
+        measure_raw(raw, prompt_tokens, 4)
+        _warm_framework(graph, model)
+        if transformers_runner is not None:
+            transformers_runner.measure(threads, 4)
+        for load in args.loads:
+            name = f"{threads} thread{'s' if threads > 1 else ''}, {'idle' if load == 'idle' else '1 core busy'}"
+            runs: dict[str, list[dict]] = {"a": [], "b": [], "c": []}
+            log(f"[{name}] load average before: {os.getloadavg()[0]:.2f}")
+            with BusyCore() if load == "busy" else contextlib.nullcontext():
+                for rep in range(args.repeats):
+                    runs["a"].append(measure_raw(raw, prompt_tokens, args.tokens))
+                    log(_line(name, "a", rep, runs["a"][-1]))
+                    runs["b"].append(measure_framework(graph, model, prompt_tokens, args.tokens))
+                    log(_line(name, "b", rep, runs["b"][-1]))
+                    if transformers_runner is not None:
+                        runs["c"].append(transformers_runner.measure(threads, args.tokens))
+                        log(_line(name, "c", rep, runs["c"][-1]))
+            conditions.append({
+                "condition": name, "threads": threads, "load": load, "load_average_after": os.getloadavg(),
+                "runs": runs,
+                "median": {k: {"decode_tps": median_of(v, "decode_tps"), "prefill_tps": median_of(v, "prefill_tps"),
+                               "ttft_s": median_of(v, "ttft_s")} for k, v in runs.items() if v},
+            })
+        del raw
+
+    unset = None
+    if not args.skip_unset and not args.quick and 2 in args.threads and "busy" in args.loads:
+        log(f"(a) raw with OMP_WAIT_POLICY unset, 2 threads, 1 core busy (subprocess, {UNSET_TIMEOUT_S:.0f}s cap) ...")
+        with BusyCore():
+            unset = measure_raw_without_wait_policy(str(model_path), 2, prompt_tokens, min(args.tokens, UNSET_MAX_TOKENS),
+                                                    UNSET_TIMEOUT_S)
+        log(f"  {unset}")
+    return {"prompt_tokens": prompt_tokens,
+            "transformers_prompt_tokens": transformers_runner.prompt_tokens if transformers_runner else None,
+            "transformers_load_s": round(transformers_runner.load_s, 2) if transformers_runner else None,
+            "transformers_error": transformers_error, "conditions": conditions, "omp_wait_policy_unset": unset}
+
+
+def _warm_framework(graph, model) -> None:
+    from langchain_core.messages import HumanMessage
+
+    model.llama.reset()
+    for _ in graph.stream({"messages": [HumanMessage("Hi")]}, stream_mode="messages"):
+        pass
+
+
+def _line(condition: str, path: str, rep: int, r: dict) -> str:
+    return (f"[{condition}] ({path}) run {rep + 1}: prefill {r['prefill_tps']} tok/s, decode {r['decode_tps']} tok/s "
+            f"({r['prompt_tokens']} prompt, {r['completion_tokens']} completion, ttft {r['ttft_s']}s)")
+
+
+# ---------------------------------------------------------------------------------------------
+# tool calls
+# ---------------------------------------------------------------------------------------------
+def _function(name: str, description: str, properties: dict, required: list[str]) -> dict:
+    return {"type": "function", "function": {"name": name, "description": description, "parameters": {
+        "type": "object", "properties": properties, "required": required, "additionalProperties": False}}}
+
+
+TOOLS = [
+    _function("get_weather", "Current weather or forecast for a city.", {
+        "city": {"type": "string", "description": "City name, e.g. 'Oslo'"},
+        "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+    }, ["city"]),
+    _function("calculate", "Evaluate an arithmetic expression.", {
+        "expression": {"type": "string", "description": "e.g. '(12 + 7) * 3'"},
+    }, ["expression"]),
+    _function("convert_units", "Convert a quantity from one unit to another.", {
+        "value": {"type": "number"},
+        "from_unit": {"type": "string", "description": "e.g. 'km', 'lb', 'celsius'"},
+        "to_unit": {"type": "string"},
+    }, ["value", "from_unit", "to_unit"]),
+    _function("send_email", "Send an email.", {
+        "to": {"type": "string", "description": "Recipient email address"},
+        "subject": {"type": "string"},
+        "body": {"type": "string"},
+    }, ["to", "subject", "body"]),
+    _function("create_event", "Add an event to the calendar.", {
+        "title": {"type": "string"},
+        "date": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "description": "YYYY-MM-DD"},
+        "time": {"type": "string", "description": "HH:MM, 24-hour"},
+        "duration_minutes": {"type": "integer"},
+    }, ["title", "date"]),
+    _function("web_search", "Search the web.", {
+        "query": {"type": "string"},
+        "max_results": {"type": "integer"},
+    }, ["query"]),
+    _function("set_timer", "Start a countdown timer.", {
+        "minutes": {"type": "number"},
+        "label": {"type": "string"},
+    }, ["minutes"]),
+    _function("control_device", "Control a smart-home device.", {
+        "device": {"type": "string", "description": "e.g. 'living room lights', 'thermostat'"},
+        "action": {"type": "string", "enum": ["turn_on", "turn_off", "dim", "set_temperature", "lock", "unlock"]},
+        "value": {"type": "number", "description": "Brightness percent or temperature, when needed"},
+    }, ["device", "action"]),
+]
+
+# (request, the tool a person would expect, or None for a direct answer); the expectation is
+# reported, not scored: validity is what counts.
+TOOL_REQUESTS: list[tuple[str, str | None]] = [
+    ("What's the weather like in Paris right now?", "get_weather"),
+    ("Will it rain in Tokyo tomorrow?", "get_weather"),
+    ("How hot is it in Phoenix in fahrenheit?", "get_weather"),
+    ("Do I need a jacket in Berlin today?", "get_weather"),
+    ("Weather forecast for Cape Town please.", "get_weather"),
+    ("What is 17 times 23?", "calculate"),
+    ("Compute (145 + 389) / 6.", "calculate"),
+    ("What's the square root of 1764?", "calculate"),
+    ("If I split a 86 euro bill among 4 people, how much does each pay?", "calculate"),
+    ("Calculate 2 to the power of 16.", "calculate"),
+    ("Convert 5 miles to kilometers.", "convert_units"),
+    ("How many pounds is 72 kilograms?", "convert_units"),
+    ("What is 100 degrees fahrenheit in celsius?", "convert_units"),
+    ("Convert 3.5 liters to gallons.", "convert_units"),
+    ("How many inches are in 180 centimeters?", "convert_units"),
+    ("Email bob@example.com that the meeting moved to 3pm.", "send_email"),
+    ("Send an email to my landlord at anna.k@rentco.com saying the heating is broken.", "send_email"),
+    ("Write to team@acme.io with subject 'Release' and tell them version 2.1 shipped.", "send_email"),
+    ("Let sarah@uni.edu know I will be late to class by email.", "send_email"),
+    ("Email support@shop.com asking for a refund on order 5521.", "send_email"),
+    ("Put a dentist appointment on my calendar for 2025-03-14 at 09:30.", "create_event"),
+    ("Schedule a team lunch on 2025-06-02 at noon for 90 minutes.", "create_event"),
+    ("Add 'Mom's birthday' to my calendar on 2025-11-08.", "create_event"),
+    ("Create an event called Project review on 2025-04-01 at 14:00.", "create_event"),
+    ("Block two hours on 2025-05-20 at 10:00 for deep work.", "create_event"),
+    ("Search the web for the best hiking trails near Denver.", "web_search"),
+    ("Find recent news about the James Webb telescope.", "web_search"),
+    ("Look up reviews of the Framework laptop, top 3 results.", "web_search"),
+    ("Who won the 2022 World Cup? Search it.", "web_search"),
+    ("Find a recipe for vegan lasagna online.", "web_search"),
+    ("Set a timer for 10 minutes.", "set_timer"),
+    ("Start a 25 minute pomodoro timer.", "set_timer"),
+    ("Remind me in 3 minutes that the tea is ready.", "set_timer"),
+    ("Timer for 45 minutes labeled 'bread in oven'.", "set_timer"),
+    ("Count down 90 seconds for the eggs.", "set_timer"),
+    ("Turn off the living room lights.", "control_device"),
+    ("Set the thermostat to 21 degrees.", "control_device"),
+    ("Dim the bedroom lamp to 30 percent.", "control_device"),
+    ("Lock the front door.", "control_device"),
+    ("Switch on the kitchen fan.", "control_device"),
+    ("Hi there! How are you today?", None),
+    ("Thanks, that was really helpful.", None),
+    ("Tell me a short joke.", None),
+    ("What's your name?", None),
+    ("Good morning!", None),
+    ("Can you explain what a noun is?", None),
+    ("Say something encouraging, I have an exam tomorrow.", None),
+    ("What does 'bonjour' mean?", None),
+    ("Write a haiku about autumn.", None),
+    ("Goodbye, talk to you later!", None),
+]
+
+TOOL_SYSTEM_PROMPT = "You are a helpful assistant."
+
+# What invoke() raises when a constrained envelope was cut off (newer models.constrained names it).
+CUT_OFF_ERRORS: tuple[type[Exception], ...] = tuple(
+    {json.JSONDecodeError, getattr(constrained, "IncompleteOutputError", json.JSONDecodeError)})
+
+
+def tool_parameters() -> dict[str, dict]:
+    return {d["name"]: d["parameters"] for d in constrained.tool_definitions(TOOLS)}
+
+
+def check_calls(calls: list[dict], parameters: dict[str, dict]) -> str | None:
+    """None when every call names a known tool with schema-valid args, else why not.
+
+    >>> params = {"add": {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}}
+    >>> check_calls([{"name": "add", "args": {"a": 1}}], params) is None
+    True
+    >>> check_calls([{"name": "add", "args": {"a": "x"}}], params)
+    "bad args for add: 'x' is not of type 'integer'"
+    """
+    import jsonschema
+
+    for call in calls:
+        if call.get("name") not in parameters:
+            return f"unknown tool {call.get('name')!r}"
+        try:
+            jsonschema.validate(call.get("args"), parameters[call["name"]])
+        except jsonschema.ValidationError as exc:
+            return f"bad args for {call['name']}: {exc.message}"
+    return None
+
+
+def first_json_object(text: str) -> str | None:
+    """The first decodable JSON object in free text (code fences, prose around it).
+
+    >>> first_json_object('Sure! ```json\\n{"answer": "hi"}\\n``` done')
+    '{"answer": "hi"}'
+    """
+    decoder = json.JSONDecoder()
+    for i, char in enumerate(text):
+        if char == "{":
+            try:
+                obj, end = decoder.raw_decode(text, i)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(obj, dict):
+                return text[i:i + end - i]
+    return None
+
+
+def judge_envelope(text: str, parameters: dict[str, dict], allow_answer: bool) -> dict:
+    """Parse an envelope reply with `constrained.parse_reply` and validate it."""
+    try:
+        content, calls = constrained.parse_reply(text)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is an invalid reply
+        return {"valid": False, "kind": "unparseable", "error": f"{type(exc).__name__}: {exc}"[:200]}
+    return judge_message(content, calls, parameters, allow_answer)
+
+
+def judge_message(content: Any, calls: list[dict], parameters: dict[str, dict], allow_answer: bool) -> dict:
+    if calls:
+        error = check_calls(calls, parameters)
+        return {"valid": error is None, "kind": "tool", "error": error,
+                "calls": [{"name": c.get("name"), "args": c.get("args")} for c in calls]}
+    if not allow_answer:
+        return {"valid": False, "kind": "answer", "error": "no tool call although tool_choice='any'"}
+    if not isinstance(content, str):
+        return {"valid": False, "kind": "answer", "error": "answer is not a string"}
+    return {"valid": True, "kind": "answer", "error": None, "answer": content[:200]}
+
+
+# key -> (label, bind_tools keyword arguments, or None for no bind_tools)
+TOOL_MODES: dict[str, tuple[str, dict | None]] = {
+    "constrained_auto": ("constrained: `bind_tools(TOOLS)` (auto)", {}),
+    "constrained_any": ("constrained: `bind_tools(TOOLS, tool_choice=\"any\")`", {"tool_choice": "any"}),
+    "constrained_auto_single": ("constrained: `bind_tools(TOOLS, parallel_tool_calls=False)` (auto, one call)",
+                                {"parallel_tool_calls": False}),
+    "unconstrained": ("unconstrained: tools in system prompt, `parse_reply` (strict; max_tokens=192)", None),
+}
+
+DEFAULT_TOOL_MODES = ["constrained_auto", "constrained_any", "unconstrained"]
+
+
+def run_tool_calls(requests: list[tuple[str, str | None]], modes: list[str]) -> dict:
+    from langchain_core.messages import HumanMessage, SystemMessage
+    from tqdm import tqdm
+
+    spec = "local?temperature=0"
+    model = load_chat_model(spec)
+    parameters = tool_parameters()
+    definitions = constrained.tool_definitions(TOOLS)
+    unconstrained_system = TOOL_SYSTEM_PROMPT + "\n\n" + constrained.tools_instruction(definitions, "auto")
+    results: dict[str, list[dict]] = {name: [] for name in modes}
+    seconds: dict[str, float] = {name: 0.0 for name in modes}
+    load_before = os.getloadavg()
+    for name in modes:
+        bind = TOOL_MODES[name][1]
+        runnable = model.bind(max_tokens=UNCONSTRAINED_MAX_TOKENS) if bind is None else model.bind_tools(TOOLS, **bind)
+        allow_answer = bind is None or bind.get("tool_choice") in (None, "auto")
+        for text, expected in tqdm(requests, desc=f"tool calls, {name}", file=sys.stderr, leave=True):
+            start = time.perf_counter()
+            record: dict[str, Any] = {"request": text, "expected": expected}
+            try:
+                if bind is None:
+                    reply = runnable.invoke([SystemMessage(unconstrained_system), HumanMessage(text)])
+                    raw = reply.content if isinstance(reply.content, str) else str(reply.content)
+                    record["reply"] = raw[:400]
+                    record.update(judge_envelope(raw.strip(), parameters, allow_answer=True))
+                    lenient_text = first_json_object(raw)
+                    lenient = judge_envelope(lenient_text, parameters, True) if lenient_text else {"valid": False}
+                    record["lenient_valid"] = lenient["valid"]
+                    record["lenient_kind"] = lenient.get("kind")
+                else:
+                    reply = runnable.invoke([SystemMessage(TOOL_SYSTEM_PROMPT), HumanMessage(text)])
+                    record.update(judge_message(reply.content, reply.tool_calls, parameters, allow_answer))
+            except CUT_OFF_ERRORS as exc:
+                # Grammar-constrained text is JSON unless generation stopped before it closed: the
+                # envelope was cut off at max_tokens, and parsing it raised inside invoke().
+                record.update(valid=False, kind="cut_off", error=f"{type(exc).__name__}: {exc}"[:300])
+            except Exception as exc:  # noqa: BLE001 - recorded, the evaluation goes on
+                record.update(valid=False, kind="error", error=f"{type(exc).__name__}: {exc}"[:300])
+            record["seconds"] = round(time.perf_counter() - start, 3)
+            seconds[name] += record["seconds"]
+            results[name].append(record)
+    summary = {}
+    for name, records in results.items():
+        n = len(records)
+        summary[name] = {
+            "n": n,
+            "valid": sum(r["valid"] for r in records),
+            "chose_tool": sum(r.get("kind") == "tool" for r in records),
+            "valid_tool_calls": sum(r["valid"] and r.get("kind") == "tool" for r in records),
+            "direct_answers": sum(r.get("kind") == "answer" for r in records),
+            "cut_off": sum(r.get("kind") == "cut_off" for r in records),
+            "errors": sum(r.get("kind") == "error" for r in records),
+            "expected_tool_match": sum(
+                (r.get("kind") == "tool" and r["expected"] is not None and r.get("calls") and r["calls"][0]["name"] == r["expected"])
+                or (r.get("kind") == "answer" and r["expected"] is None)
+                for r in records),
+            "seconds": round(seconds[name], 1),
+        }
+        if name == "unconstrained":
+            summary[name]["lenient_valid"] = sum(r.get("lenient_valid", False) for r in records)
+            summary[name]["lenient_chose_tool"] = sum(r.get("lenient_kind") == "tool" for r in records)
+            summary[name]["lenient_valid_tool_calls"] = sum(
+                r.get("lenient_valid", False) and r.get("lenient_kind") == "tool" for r in records)
+    return {"model_spec": spec, "tools": TOOLS, "load_average_before": load_before, "summary": summary,
+            "results": results}
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------------------------
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _ratio(num: float | None, den: float | None) -> float | None:
+    return num / den if num is not None and den else None
+
+
+def render_markdown(report: dict) -> str:
+    t = report["throughput"]
+    args = report["args"]
+    lines = [
+        "# bench_llm: SmolLM2-135M-Instruct Q4_1 on this machine",
+        "",
+        f"{report['machine']['cpu_count']} CPUs; prompt {t['prompt_tokens']} tokens, {args['tokens']} decode tokens, "
+        f"median of {args['repeats']}; (a) raw llama-cpp-python, (b) framework chat model in a LangGraph node, "
+        f"(c) transformers generate on the same weights (float32). Tokens/s; target (b)/(a) ≥ 0.95. "
+        f"Load average at start: {report['machine']['load_average_at_start'][0]:.2f} "
+        f"(\"idle\" means no load added by this benchmark).",
+        "",
+        "| condition | (a) decode | (b) decode | (c) decode | (b)/(a) | (c)/(a) "
+        "| (a) prefill | (b) prefill | (c) prefill | (b)/(a) | (c)/(a) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for cond in t["conditions"]:
+        m = cond["median"]
+        a, b, c = m.get("a", {}), m.get("b", {}), m.get("c", {})
+        cells = [cond["condition"]]
+        for key in ("decode_tps", "prefill_tps"):
+            cells += [_fmt(a.get(key)), _fmt(b.get(key)), _fmt(c.get(key)),
+                      _fmt(_ratio(b.get(key), a.get(key)), 2), _fmt(_ratio(c.get(key), a.get(key)), 2)]
+        lines.append("| " + " | ".join(cells) + " |")
+    unset = t.get("omp_wait_policy_unset")
+    if unset:
+        decode = _fmt(unset.get("decode_tps"), 2)
+        prefill = _fmt(unset.get("prefill_tps"), 1)
+        if unset.get("timed_out"):
+            decode += f" (cut at {unset['timeout_s']:.0f} s, {unset['streamed_chunks']} tokens)"
+        lines.append(f"| 2 threads, 1 core busy, (a) raw, OMP_WAIT_POLICY unset | {decode} | — | — | — | — "
+                     f"| {prefill} | — | — | — | — |")
+    lines.append("")
+    if t.get("transformers_error"):
+        lines.append(f"(c) not measured: {t['transformers_error']}")
+        lines.append("")
+    lines.append("Prefill = prompt tokens / time to first token; decode = (completion − 1) / (total − TTFT). "
+                 "`import models` sets OMP_WAIT_POLICY=PASSIVE before llama.cpp loads: that is what keeps the "
+                 "busy-core rows from collapsing (see the unset row when measured).")
+    tc = report.get("tool_calls")
+    if tc:
+        s = tc["summary"]
+        lines += [
+            "",
+            f"## Tool calls ({s['constrained_auto']['n']} requests, {len(tc['tools'])} tools, `{tc['model_spec']}`)",
+            "",
+            "| mode | valid | chose a tool | valid tool calls | direct answers | cut off at max_tokens "
+            "| expected tool (or answer) | seconds |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, r in s.items():
+            n = r["n"]
+            lines.append(f"| {TOOL_MODES[name][0]} | {r['valid']}/{n} | {r['chose_tool']}/{n} | {r['valid_tool_calls']}/{n} "
+                         f"| {r['direct_answers']}/{n} | {r['cut_off']}/{n} | {r['expected_tool_match']}/{n} | {r['seconds']} |")
+            if name == "unconstrained":
+                lines.append(f"| unconstrained, lenient (first JSON object anywhere in the reply) | {r['lenient_valid']}/{n} "
+                             f"| {r['lenient_chose_tool']}/{n} | {r['lenient_valid_tool_calls']}/{n} | — | — | — | — |")
+        lines += ["", "Valid = a direct answer (auto modes only), or tool calls whose names exist and whose arguments "
+                  "validate against the tool's JSON schema (`jsonschema`). \"chose a tool\" counts parsed replies "
+                  "only; a reply cut off at max_tokens raised `JSONDecodeError` inside `invoke()`."]
+    return "\n".join(lines) + "\n"
+
+
+def machine_info(model_path: Path) -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for package in ("llama_cpp_python", "torch", "transformers", "gguf", "langgraph", "langchain-core"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    try:
+        import gguf  # noqa: F401  (may come from PYTHONPATH rather than an installed distribution)
+
+        versions["gguf_importable"] = True
+    except ImportError:
+        versions["gguf_importable"] = False
+    return {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "python": platform.python_version(),
+        "model_file": str(model_path),
+        "model_bytes": model_path.stat().st_size,
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
+        "load_average_at_start": os.getloadavg(),
+        "versions": versions,
+    }
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m evals.bench_llm", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="out/bench_llm", help="output folder (default out/bench_llm)")
+    parser.add_argument("--tokens", type=int, default=None, help="decode tokens per measurement (default 96; 32 with --quick)")
+    parser.add_argument("--repeats", type=int, default=None, help="runs per measurement, median reported (default 3; 1 with --quick)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (default 1 2)")
+    parser.add_argument("--loads", nargs="+", choices=["idle", "busy"], default=["idle", "busy"])
+    parser.add_argument("--tool-requests", type=int, default=None, help="how many of the 50 tool requests (default 50; 10 with --quick)")
+    parser.add_argument("--tool-modes", nargs="+", choices=list(TOOL_MODES), default=DEFAULT_TOOL_MODES,
+                        help=f"tool-call modes (default {' '.join(DEFAULT_TOOL_MODES)})")
+    parser.add_argument("--skip-transformers", action="store_true", help="leave out (c)")
+    parser.add_argument("--skip-tools", action="store_true", help="leave out the tool-call evaluation")
+    parser.add_argument("--skip-unset", action="store_true", help="leave out the OMP_WAIT_POLICY-unset row")
+    parser.add_argument("--quick", action="store_true", help="smoke test: 1 repeat, 32 tokens, 10 tool requests")
+    args = parser.parse_args(argv)
+    args.tokens = args.tokens or (32 if args.quick else 96)
+    args.repeats = args.repeats or (1 if args.quick else 3)
+    if args.tool_requests is None:
+        args.tool_requests = 10 if args.quick else len(TOOL_REQUESTS)
+    if args.tokens < 2:
+        parser.error("--tokens must be at least 2")
+    return args
+
+
+def pick_requests(n: int) -> list[tuple[str, str | None]]:
+    """n requests spread over all categories (every k-th), so a small n stays varied."""
+    if n >= len(TOOL_REQUESTS):
+        return list(TOOL_REQUESTS)
+    step = len(TOOL_REQUESTS) / n
+    return [TOOL_REQUESTS[int(i * step)] for i in range(n)]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model_path = smollm2_gguf_path()
+    started = time.perf_counter()
+    report: dict[str, Any] = {
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "args": vars(args),
+        "machine": machine_info(model_path),
+        "prompt": {"system": SYSTEM_PROMPT, "user": USER_PROMPT},
+    }
+    report["throughput"] = run_throughput(args, model_path)
+    if not args.skip_tools:
+        report["tool_calls"] = run_tool_calls(pick_requests(args.tool_requests), args.tool_modes)
+    report["elapsed_s"] = round(time.perf_counter() - started, 1)
+    markdown = render_markdown(report)
+    (out / "bench_llm.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    (out / "bench_llm.md").write_text(markdown, encoding="utf-8")
+    log(f"wrote {out / 'bench_llm.json'} and {out / 'bench_llm.md'} in {report['elapsed_s']}s")
+    print(markdown)
+    return report
+
+
+if __name__ == "__main__":
+    main()
