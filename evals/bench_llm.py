@@ -663,6 +663,7 @@ def run_tool_calls(requests: list[tuple[str, str | None]], modes: list[str]) -> 
                 else:
                     reply = runnable.invoke([SystemMessage(TOOL_SYSTEM_PROMPT), HumanMessage(text)])
                     record.update(judge_message(reply.content, reply.tool_calls, parameters, allow_answer))
+                record["output_tokens"] = (reply.usage_metadata or {}).get("output_tokens")
             except CUT_OFF_ERRORS as exc:
                 # Grammar-constrained text is JSON unless generation stopped before it closed: the
                 # envelope was cut off at max_tokens, and parsing it raised inside invoke().
@@ -688,6 +689,7 @@ def run_tool_calls(requests: list[tuple[str, str | None]], modes: list[str]) -> 
                 or (r.get("kind") == "answer" and r["expected"] is None)
                 for r in records),
             "seconds": round(seconds[name], 1),
+            "output_tokens": sum(r.get("output_tokens") or 0 for r in records),
         }
         if name == "unconstrained":
             summary[name]["lenient_valid"] = sum(r.get("lenient_valid", False) for r in records)

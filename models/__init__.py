@@ -39,7 +39,8 @@ def _build_chat_model(spec: ModelSpec) -> BaseChatModel:
             raise ModelSpecError(f"GGUF file {str(path)!r} does not exist. Check the path after 'gguf:'.")
         return LlamaCppChatModel(model_path=str(path), n_ctx=spec.option("n_ctx", 4096, int),
                                  n_threads=spec.option("n_threads", 0, int), temperature=temperature,
-                                 max_tokens=max_tokens, seed=spec.option("seed", 0, int))
+                                 max_tokens=max_tokens, seed=spec.option("seed", 0, int),
+                                 max_string_length=spec.option("max_string", 256, int))
     if spec.provider == "hf":
         from models.transformers_chat import TransformersChatModel
 
@@ -47,7 +48,8 @@ def _build_chat_model(spec: ModelSpec) -> BaseChatModel:
         if not (folder / "config.json").is_file():
             raise ModelSpecError(f"{str(folder)!r} is not a transformers folder (no config.json). Point 'hf:' at what save_pretrained() wrote.")
         return TransformersChatModel(folder=str(folder), n_threads=spec.option("n_threads", 0, int),
-                                     temperature=temperature, max_tokens=max_tokens)
+                                     temperature=temperature, max_tokens=max_tokens,
+                                     max_string_length=spec.option("max_string", 256, int))
     if spec.provider == "ollama":
         from langchain_ollama import ChatOllama
 

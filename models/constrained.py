@@ -97,6 +97,30 @@ def reply_schema(definitions: list[dict], tool_choice: str, parallel: bool = Tru
     return {"anyOf": [call_reply, answer_reply]}
 
 
+def bound_for_decoding(schema, max_string: int = 256, max_items: int = 16):
+    """A copy of `schema` with a length cap on every unbounded string and array.
+
+    Small models can repeat inside a string ("santos_marcos_santos_...") until max_tokens cuts
+    the JSON short. A cap lets the grammar close the value; anything it admits is still valid
+    under the original schema, since only limits the original did not set are added.
+
+    >>> bound_for_decoding({"type": "object", "properties": {"to": {"type": "string"}}})["properties"]["to"]
+    {'type': 'string', 'maxLength': 256}
+    """
+    if isinstance(schema, list):
+        return [bound_for_decoding(s, max_string, max_items) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: bound_for_decoding(v, max_string, max_items) if k not in ("enum", "const", "default", "examples") else v
+           for k, v in schema.items()}
+    kind = out.get("type")
+    if kind == "string" and "maxLength" not in out and not {"enum", "const", "format", "pattern"} & out.keys():
+        out["maxLength"] = max_string
+    if kind == "array" and "maxItems" not in out:
+        out["maxItems"] = max_items
+    return out
+
+
 def tools_instruction(definitions: list[dict], tool_choice: str) -> str:
     """The system-prompt text that tells the model which tools exist and how to reply."""
     lines = ["You can call these tools:"]

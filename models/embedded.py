@@ -28,6 +28,7 @@ class EmbeddedChatModel(BaseChatModel):
 
     temperature: float = 0.2
     max_tokens: int = 512
+    max_string_length: int = 256  # cap on unbounded strings while decoding under a schema
 
     # -- what a backend implements -------------------------------------------------------
     def _complete(self, messages: list[dict], *, json_schema: dict | None, max_tokens: int,
@@ -43,7 +44,8 @@ class EmbeddedChatModel(BaseChatModel):
         """Chat dicts, the schema to decode under, whether the reply is a tool envelope, options."""
         tools = kwargs.pop("tools", None)
         tool_choice = kwargs.pop("tool_choice", None)
-        parallel = kwargs.pop("parallel_tool_calls", True)
+        # One call per reply unless asked: small models repeat a call until the array is full.
+        parallel = kwargs.pop("parallel_tool_calls", False)
         response_format = kwargs.pop("response_format", None)
         kwargs.pop("ls_structured_output_format", None)
         options = {
@@ -54,12 +56,14 @@ class EmbeddedChatModel(BaseChatModel):
             definitions = constrained.tool_definitions(tools)
             choice = constrained.normalize_tool_choice(tool_choice, definitions)
             if choice != "none":
-                schema = constrained.reply_schema(definitions, choice, parallel=parallel is not False)
+                schema = constrained.reply_schema(definitions, choice, parallel=bool(parallel))
+                schema = constrained.bound_for_decoding(schema, self.max_string_length)
                 chat = constrained.to_chat_dicts(messages, constrained.tools_instruction(definitions, choice))
                 return chat, schema, True, options
         schema = _schema_of_response_format(response_format)
         extra = None
         if schema is not None:
+            schema = constrained.bound_for_decoding(schema, self.max_string_length)
             extra = "Reply with a JSON object that follows this schema: " + json.dumps(schema)
         return constrained.to_chat_dicts(messages, extra), schema, False, options
 

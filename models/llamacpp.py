@@ -82,7 +82,8 @@ def _grammar(schema: dict | None):
         return None
     from llama_cpp import LlamaGrammar
 
-    return LlamaGrammar.from_string(_grammar_text(json.dumps(schema, sort_keys=True)), verbose=False)
+    # Key order is kept: the grammar emits properties in schema order ("name" before "arguments").
+    return LlamaGrammar.from_string(_grammar_text(json.dumps(schema)), verbose=False)
 
 
 class LlamaCppChatModel(EmbeddedChatModel):

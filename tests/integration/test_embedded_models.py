@@ -48,7 +48,7 @@ REQUESTS = [
 
 @pytest.fixture(scope="module")
 def llm():
-    return load_chat_model("local?temperature=0&max_tokens=96")
+    return load_chat_model("local?temperature=0&max_tokens=160&max_string=96")
 
 
 def test_plain_generation_and_streaming(llm):
@@ -60,7 +60,7 @@ def test_plain_generation_and_streaming(llm):
 
 
 def test_same_spec_is_cached():
-    assert load_chat_model("local?temperature=0&max_tokens=96") is load_chat_model("local?temperature=0&max_tokens=96")
+    assert load_chat_model("local?temperature=0&max_tokens=160") is load_chat_model("local?temperature=0&max_tokens=160")
 
 
 @pytest.mark.parametrize("choice", ["auto", "any"])

@@ -104,12 +104,19 @@ def test_reply_schema_accepts_calls_and_direct_answers_only():
 def test_bind_tools_decodes_under_the_envelope_and_returns_tool_calls():
     llm = ScriptedChatModel(replies=['{"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}, '
                                      '{"name": "add", "arguments": {"a": 2, "b": 3}}]}'], calls=[])
-    reply = llm.bind_tools([get_weather, add]).invoke("Weather in Oslo, and 2+3?")
+    reply = llm.bind_tools([get_weather, add], parallel_tool_calls=True).invoke("Weather in Oslo, and 2+3?")
     assert [c["name"] for c in reply.tool_calls] == ["get_weather", "add"]
     assert reply.tool_calls[1]["args"] == {"a": 2, "b": 3}
     asked = llm.calls[0]
     assert "anyOf" in asked["schema"]  # auto: call or answer
+    assert asked["schema"]["anyOf"][0]["properties"]["tool_calls"]["maxItems"] == constrained.MAX_PARALLEL_CALLS
     assert "get_weather" in asked["messages"][0]["content"]  # the tools are described to the model
+
+
+def test_one_call_per_reply_unless_parallel_calls_are_asked_for():
+    llm = ScriptedChatModel(replies=['{"answer": "ok"}'], calls=[])
+    llm.bind_tools([add]).invoke("hi")
+    assert llm.calls[0]["schema"]["anyOf"][0]["properties"]["tool_calls"]["maxItems"] == 1
 
 
 def test_direct_answer_choice_gives_plain_content():
@@ -170,3 +177,15 @@ def test_identical_repeated_calls_are_merged():
     other = {"name": "add", "arguments": {"a": 2, "b": 2}}
     _, calls = constrained.parse_reply(json.dumps({"tool_calls": [call, call, other, call]}))
     assert [c["args"] for c in calls] == [{"a": 1, "b": 2}, {"a": 2, "b": 2}]
+
+
+def test_decoding_schema_caps_unbounded_strings_and_arrays_only():
+    llm = ScriptedChatModel(replies=['{"answer": "ok"}'], calls=[], max_string_length=64)
+    llm.bind_tools([get_weather]).invoke("hi")
+    schema = llm.calls[0]["schema"]
+    assert schema["anyOf"][1]["properties"]["answer"]["maxLength"] == 64
+    city = schema["anyOf"][0]["properties"]["tool_calls"]["items"]["properties"]["arguments"]["properties"]["city"]
+    assert city["maxLength"] == 64
+    kept = constrained.bound_for_decoding({"type": "string", "enum": ["a"]})
+    assert "maxLength" not in kept
+    assert constrained.bound_for_decoding({"type": "array", "maxItems": 2})["maxItems"] == 2
