@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -23,11 +24,15 @@ MODEL_PRESETS = ["local", "ollama:llama3.2", "openai:local@http://127.0.0.1:8008
 
 
 @st.cache_resource(show_spinner=False)
+def rag_memory() -> ExitStack:
+    """One checkpointer per app process, open for its lifetime (the stack holds the connection)."""
+    stack = ExitStack()
+    stack.saver = stack.enter_context(open_checkpointer())
+    return stack
+
+
 def rag_graph():
-    """One checkpointer and compiled graph per app process (kept open for its lifetime)."""
-    manager = open_checkpointer()
-    saver = manager.__enter__()
-    return compile_rag_graph(checkpointer=saver)
+    return compile_rag_graph(checkpointer=rag_memory().saver)
 
 
 def sidebar() -> Context:
