@@ -6,6 +6,7 @@ import os
 import uuid
 
 import pytest
+from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 import graphs.rag.graph as rag_graph
@@ -21,6 +22,8 @@ needs_postgres = pytest.mark.skipif(not URL, reason="TEST_POSTGRES_URL is not se
 
 
 class OneChunkKnowledgeBase:
+    embeddings = DeterministicFakeEmbedding(size=8)
+
     def count(self):
         return 1
 
