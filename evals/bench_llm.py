@@ -1,6 +1,6 @@
 """Local LLM throughput and tool-call reliability: raw llama.cpp vs. the framework vs. transformers.
 
-    python -m evals.bench_llm                       # full run, about 8-10 minutes on 2 cores
+    python -m evals.bench_llm                       # full run (see "Run time" below)
     python -m evals.bench_llm --quick               # smoke test: 1 repeat, 32 tokens, 10 tool requests
     python -m evals.bench_llm --quick --threads 1 --loads idle --skip-transformers \
         --tool-requests 5 --tool-modes constrained_auto constrained_any            # < 1 minute (the test)
@@ -72,6 +72,11 @@ an envelope with one call is 20-80 tokens, and a 135M model left free mostly wri
 Grammar-constrained text can only fail to parse when generation stopped before the JSON closed
 (max_tokens); such replies raise `JSONDecodeError` inside `invoke()` and count as invalid
 ("cut off"). Every request, reply and verdict is in the JSON file.
+
+Run time: measured once with other processes keeping the load average near 3 (decode about 3x
+slower than on an idle machine): 25 minutes, 4 for throughput (without (c)) and 21 for the 150
+tool-call requests, which emit up to 4 parallel calls each and sometimes run to max_tokens=512.
+On an idle machine that scales to roughly 8-10 minutes, plus 1-2 for (c); estimated, not measured.
 
 The tool schemas use only what llama-cpp-python's JSON-schema-to-grammar converter enforces
 (types, enums, required, additionalProperties, a date pattern); it ignores minimum/maximum.
@@ -242,7 +247,7 @@ class TransformersRunner:
         start = time.perf_counter()
         self.tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
         self.model = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name,
-                                                          torch_dtype=torch.float32)
+                                                          dtype=torch.float32)
         self.model.eval()
         self.load_s = time.perf_counter() - start
         if self.tokenizer.chat_template:
@@ -603,7 +608,7 @@ def judge_envelope(text: str, parameters: dict[str, dict], allow_answer: bool) -
     try:
         content, calls = constrained.parse_reply(text)
     except Exception as exc:  # noqa: BLE001 - any parse failure is an invalid reply
-        return {"valid": False, "kind": "unparseable", "error": f"{type(exc).__name__}: {exc}"[:200]}
+        return {"valid": False, "kind": "unparseable", "error": f"not an envelope ({type(exc).__name__})"}
     return judge_message(content, calls, parameters, allow_answer)
 
 
@@ -721,7 +726,7 @@ def render_markdown(report: dict) -> str:
         f"median of {args['repeats']}; (a) raw llama-cpp-python, (b) framework chat model in a LangGraph node, "
         f"(c) transformers generate on the same weights (float32). Tokens/s; target (b)/(a) ≥ 0.95. "
         f"Load average at start: {report['machine']['load_average_at_start'][0]:.2f} "
-        f"(\"idle\" means no load added by this benchmark).",
+        f"(\"idle\" means no load added by this benchmark). Whole run: {report.get('elapsed_s', 0):.0f} s.",
         "",
         "| condition | (a) decode | (b) decode | (c) decode | (b)/(a) | (c)/(a) "
         "| (a) prefill | (b) prefill | (c) prefill | (b)/(a) | (c)/(a) |",
@@ -748,8 +753,17 @@ def render_markdown(report: dict) -> str:
         lines.append(f"(c) not measured: {t['transformers_error']}")
         lines.append("")
     lines.append("Prefill = prompt tokens / time to first token; decode = (completion − 1) / (total − TTFT). "
-                 "`import models` sets OMP_WAIT_POLICY=PASSIVE before llama.cpp loads: that is what keeps the "
-                 "busy-core rows from collapsing (see the unset row when measured).")
+                 "`import models` sets OMP_WAIT_POLICY=PASSIVE before llama.cpp loads, so llama.cpp's OpenMP "
+                 "threads sleep instead of spinning while they wait; ../shared/MACHINE.md measured decode "
+                 "falling below 1 tok/s with 2 threads and one core busy without it.")
+    busy2 = next((c for c in t["conditions"] if c["threads"] == 2 and c["load"] == "busy"), None)
+    if unset and busy2 and unset.get("decode_tps") and busy2["median"].get("a", {}).get("decode_tps"):
+        with_policy = busy2["median"]["a"]
+        lines.append(f"In this run, 2 threads with one core busy: decode {unset['decode_tps']:.1f} tok/s with the "
+                     f"variable unset vs. {with_policy['decode_tps']:.1f} with PASSIVE "
+                     f"(×{unset['decode_tps'] / with_policy['decode_tps']:.2f}), prefill "
+                     f"{_fmt(unset.get('prefill_tps'))} vs. {_fmt(with_policy.get('prefill_tps'))} "
+                     f"(machine load average {report['machine']['load_average_at_start'][0]:.1f} at start).")
     tc = report.get("tool_calls")
     if tc:
         s = tc["summary"]
@@ -770,7 +784,8 @@ def render_markdown(report: dict) -> str:
                              f"| {r['lenient_chose_tool']}/{n} | {r['lenient_valid_tool_calls']}/{n} | — | — | — | — |")
         lines += ["", "Valid = a direct answer (auto modes only), or tool calls whose names exist and whose arguments "
                   "validate against the tool's JSON schema (`jsonschema`). \"chose a tool\" counts parsed replies "
-                  "only; a reply cut off at max_tokens raised `JSONDecodeError` inside `invoke()`."]
+                  "only; a constrained reply cut off at max_tokens raises inside `invoke()` "
+                  "(`IncompleteOutputError`) and counts as invalid."]
     return "\n".join(lines) + "\n"
 
 

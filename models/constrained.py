@@ -141,6 +141,11 @@ def parse_json_reply(text: str, finish_reason: str | None = None):
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
+        if finish_reason != "length":
+            raise ValueError(
+                f"The model's reply is not the JSON its schema asked for ({exc}). Constrained decoding only "
+                f"applies to in-process models; check that the server honours response_format. Reply: {text[:200]!r}"
+            ) from exc
         raise IncompleteOutputError(
             f"The model's structured reply stopped before its JSON was complete (finish_reason={finish_reason!r}, "
             f"{len(text)} characters). Raise max_tokens (e.g. '?max_tokens=1024' in the model spec or "

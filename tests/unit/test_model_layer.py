@@ -21,6 +21,7 @@ class ScriptedChatModel(EmbeddedChatModel):
 
     replies: list[str]
     calls: list[dict] = []
+    finish_reason: str = "stop"
 
     @property
     def _llm_type(self) -> str:
@@ -28,7 +29,7 @@ class ScriptedChatModel(EmbeddedChatModel):
 
     def _complete(self, messages, *, json_schema, max_tokens, temperature, stop):
         self.calls.append({"messages": messages, "schema": json_schema, "max_tokens": max_tokens})
-        return self.replies.pop(0), {"finish_reason": "stop"}
+        return self.replies.pop(0), {"finish_reason": self.finish_reason}
 
     def _complete_stream(self, messages, *, json_schema, max_tokens, temperature, stop):
         text, _ = self._complete(messages, json_schema=json_schema, max_tokens=max_tokens,
@@ -165,7 +166,8 @@ def test_streaming_yields_tokens_and_tool_chunks():
 
 
 def test_cut_off_reply_names_the_fix():
-    llm = ScriptedChatModel(replies=['{"tool_calls": [{"name": "add", "argu', '{"vendor": "AC'], calls=[])
+    llm = ScriptedChatModel(replies=['{"tool_calls": [{"name": "add", "argu', '{"vendor": "AC'], calls=[],
+                            finish_reason="length")
     with pytest.raises(constrained.IncompleteOutputError, match="Raise max_tokens"):
         llm.bind_tools([add], tool_choice="any").invoke("1+1")
     with pytest.raises(constrained.IncompleteOutputError, match="Raise max_tokens"):
@@ -189,3 +191,10 @@ def test_decoding_schema_caps_unbounded_strings_and_arrays_only():
     kept = constrained.bound_for_decoding({"type": "string", "enum": ["a"]})
     assert "maxLength" not in kept
     assert constrained.bound_for_decoding({"type": "array", "maxItems": 2})["maxItems"] == 2
+
+
+def test_prose_instead_of_json_is_not_blamed_on_max_tokens():
+    llm = ScriptedChatModel(replies=["Sure! The vendor is ACME."], calls=[])
+    with pytest.raises(ValueError, match="response_format") as caught:
+        llm.with_structured_output(Invoice).invoke("x")
+    assert not isinstance(caught.value, constrained.IncompleteOutputError)
