@@ -19,7 +19,8 @@ PAGE = Path(__file__).with_name("chat_page.py")
 def streamlit_command(page: Path, port: int, address: str) -> list[str]:
     return [sys.executable, "-m", "streamlit", "run", str(page), "--server.port", str(port),
             "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false",
-            "--server.fileWatcherType", "none", "--global.developmentMode", "false"]
+            "--server.fileWatcherType", "none", "--global.developmentMode", "false",
+            "--client.toolbarMode", "viewer"]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -81,11 +81,16 @@ def upload(kb) -> None:
 def show_sources(citations: list[dict]) -> None:
     if not citations:
         return
+    cited = [c for c in citations if c["cited"]]
+    if cited:
+        st.caption("Cited: " + " · ".join(f"[{c['number']}] {c['label']}" for c in cited))
     with st.expander(f"Sources ({len(citations)})", expanded=False):
         for c in citations:
-            mark = "**cited**" if c["cited"] else "retrieved"
+            mark = {"model": "**cited**", "overlap": "**cited** (restated)"}.get(c.get("cited_by"), "retrieved")
             st.markdown(f"**[{c['number']}] {c['label']}** · score {c['score']:.3f} · {mark}")
-            st.caption(c["text"][:600])
+            if c.get("evidence"):
+                st.markdown(f"> {c['evidence']}")
+            st.text(c["text"][:600])  # raw text: a chunk's markdown headings must not render as page headings
 
 
 def main() -> None:
@@ -107,21 +112,22 @@ def main() -> None:
     graph = rag_graph()
     config = {"configurable": {"thread_id": st.session_state.thread_id}}
     with st.chat_message("assistant"):
+        placeholder = st.empty()
         try:
             def tokens():
                 for chunk, meta in graph.stream({"messages": [("human", question)]}, config, context=context,
                                                 stream_mode="messages"):
                     if meta.get("langgraph_node") == "generate_answer" and chunk.content and chunk.type == "AIMessageChunk":
                         yield chunk.content
-            st.write_stream(tokens())
+            placeholder.write_stream(tokens())
         except Exception as exc:  # noqa: BLE001 - shown to the user with its fix
             st.error(f"{type(exc).__name__}: {exc}")
             return
         values = graph.get_state(config).values
         final = values["messages"][-1]
+        # The final text can differ from the streamed tokens (a citation attributed afterwards).
         answer = final.additional_kwargs.get("answer_text", final.content)
-        if not final.additional_kwargs.get("answer_text"):
-            st.markdown(answer)
+        placeholder.markdown(answer)
         citations = values.get("citations", [])
         show_sources(citations)
     st.session_state.turns.append({"role": "assistant", "content": answer, "citations": citations})

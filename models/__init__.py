@@ -28,7 +28,9 @@ DEFAULT_EMBEDDINGS = "local"
 
 @lru_cache(maxsize=16)
 def _build_chat_model(spec: ModelSpec) -> BaseChatModel:
-    temperature = spec.option("temperature", 0.2, float)
+    # In-process small models answer best greedily; served models keep a little sampling.
+    embedded = spec.provider in ("local", "gguf", "hf")
+    temperature = spec.option("temperature", 0.0 if embedded else 0.2, float)
     max_tokens = spec.option("max_tokens", 512, int)
     if spec.provider in ("local", "gguf"):
         from models.bundled import smollm2_gguf_path
