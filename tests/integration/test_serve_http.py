@@ -116,3 +116,25 @@ def test_embeddings_match_the_in_process_model(base_url):
     cosine = dot / (math.sqrt(sum(a * a for a in served)) * math.sqrt(sum(b * b for b in local)))
     assert cosine > 0.99
     assert len(remote.embed_documents(["one", "two", "three"])) == 3
+
+
+def test_vllm_spec_speaks_the_same_api(base_url):
+    """`vllm:` reaches vLLM through its OpenAI-compatible API: the same client code path."""
+    llm = load_chat_model(f"vllm:local@{base_url}?max_tokens=96")
+    reply = llm.bind_tools([get_weather], tool_choice="get_weather").invoke("Weather in Lisbon?")
+    assert reply.tool_calls[0]["name"] == "get_weather"
+
+
+def test_rag_graph_answers_through_the_served_model(base_url, tmp_path):
+    """Scale-out by configuration: the same RAG graph with its model behind HTTP."""
+    from graphs.rag.context import Context
+    from graphs.rag.graph import compile_rag_graph, knowledge_base
+    from rag.knowledge_base import SAMPLE_HANDBOOK
+
+    index = str(tmp_path / "qdrant")
+    knowledge_base("handbook", index, "local").ingest([SAMPLE_HANDBOOK / "annual-leave.md"])
+    context = Context(model=f"openai:local@{base_url}?max_tokens=64", index_location=index, top_k=2)
+    state = compile_rag_graph().invoke({"messages": [("human", "How many days of annual leave do I get?")]},
+                                       context=context)
+    assert state["messages"][-1].additional_kwargs["answer_text"].strip()
+    assert all(c["label"].startswith("annual-leave.md") for c in state["citations"])
