@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.metadata
-import ipaddress
 import json
 import os
 import socket
@@ -33,6 +32,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, TypedDict
 from urllib.parse import urlsplit
+
+from models.runtime import is_loopback  # stdlib only: loads nothing
 
 try:  # sets the offline switches before anything else loads; a broken install is reported, not raised
     import models  # noqa: F401
@@ -99,28 +100,8 @@ class _Failed(Exception):
 # --------------------------------------------------------------------------------------------
 # 8. network auditor: installed before the other checks, reported after them
 # --------------------------------------------------------------------------------------------
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback", ""}
 _WATCHED_EVENTS = frozenset({"socket.connect", "socket.sendto", "socket.sendmsg", "socket.getaddrinfo",
                              "socket.gethostbyname", "socket.gethostbyaddr"})
-
-
-def is_loopback(host) -> bool:
-    """True for loopback (and unspecified) addresses and names; a hostname that needs DNS is not."""
-    if host is None:
-        return True
-    if isinstance(host, (bytes, bytearray)):
-        host = bytes(host).decode(errors="replace")
-    host = str(host).strip("[]").lower()
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        address = ipaddress.ip_address(host.split("%")[0])
-    except ValueError:
-        return False
-    mapped = getattr(address, "ipv4_mapped", None)
-    if mapped is not None:
-        address = mapped
-    return address.is_loopback or address.is_unspecified
 
 
 class NetworkAuditor:

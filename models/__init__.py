@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-
-from langchain_core.language_models import BaseChatModel
+from typing import TYPE_CHECKING
 
 from models.runtime import configure_runtime
 from models.spec import ModelSpec, ModelSpecError, parse_model_spec
 
 configure_runtime()
+
+if TYPE_CHECKING:  # importing `models` stays cheap: no LangChain until a model is built
+    from langchain_core.language_models import BaseChatModel
 
 DEFAULT_CHAT_MODEL = "local"
 DEFAULT_EMBEDDINGS = "local"

@@ -6,6 +6,7 @@ loads nothing). Values a user has already set are kept.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -58,3 +59,29 @@ def configure_runtime() -> None:
 def default_threads() -> int:
     """Threads for in-process inference: every core, at most 4 (decode is memory-bound)."""
     return max(1, min(4, os.cpu_count() or 1))
+
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback", ""}
+
+
+def is_loopback(host) -> bool:
+    """True for loopback (and unspecified) addresses and names; a hostname that needs DNS is not.
+
+    >>> [is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "::ffff:127.0.0.1", "10.0.0.1", "pypi.org")]
+    [True, True, True, True, False, False]
+    """
+    if host is None:
+        return True
+    if isinstance(host, (bytes, bytearray)):
+        host = bytes(host).decode(errors="replace")
+    host = str(host).strip("[]").lower()
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        address = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    if mapped is not None:
+        address = mapped
+    return address.is_loopback or address.is_unspecified

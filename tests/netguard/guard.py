@@ -8,31 +8,15 @@ the caller swallows (telemetry usually does) still fails the test that caused it
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
 import traceback
 
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", ""}
+from models.runtime import is_loopback
 
 
 class OutboundNetworkBlocked(ConnectionRefusedError):
     pass
-
-
-def _is_loopback(host) -> bool:
-    if host is None:
-        return True
-    if isinstance(host, bytes):
-        host = host.decode()
-    host = str(host).strip("[]")
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        address = ipaddress.ip_address(host.split("%")[0])
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_unspecified
 
 
 def install(log_path: str) -> None:
@@ -49,7 +33,7 @@ def install(log_path: str) -> None:
     real_getaddrinfo, real_sendto = socket.getaddrinfo, socket.socket.sendto
 
     def _check(sock, address, what):
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not is_loopback(address[0]):
             record(what, address)
 
     def connect(self, address):
@@ -66,7 +50,7 @@ def install(log_path: str) -> None:
         return real_sendto(self, data, *args)
 
     def getaddrinfo(host, *args, **kwargs):
-        if not _is_loopback(host):
+        if not is_loopback(host):
             record("resolve", host)
         return real_getaddrinfo(host, *args, **kwargs)
 

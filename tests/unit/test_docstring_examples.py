@@ -1,0 +1,16 @@
+"""The worked examples in module docstrings are tests too."""
+
+import doctest
+
+import pytest
+
+import models.constrained
+import models.runtime
+import models.spec
+import rag.evidence
+
+
+@pytest.mark.parametrize("module", [models.constrained, models.runtime, models.spec, rag.evidence])
+def test_docstring_examples(module):
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
