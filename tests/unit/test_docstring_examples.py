@@ -7,10 +7,13 @@ import pytest
 import models.constrained
 import models.runtime
 import models.spec
+import evals.ir_metrics
 import rag.evidence
+import rag.retrievers
 
 
-@pytest.mark.parametrize("module", [models.constrained, models.runtime, models.spec, rag.evidence])
+@pytest.mark.parametrize("module", [models.constrained, models.runtime, models.spec, rag.evidence, rag.retrievers,
+                                    evals.ir_metrics])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

@@ -1,0 +1,78 @@
+"""Ranking metrics and a BEIR-format loader, for retrieval benchmarks.
+
+    corpus, queries, qrels = load_beir("../shared/data/cranfield", split="dev")
+    ndcg_at_k(["d3", "d1"], {"d1": 2, "d3": 1}, k=10)
+
+nDCG uses graded gains 2^rel - 1 and a log2(rank + 1) discount (Järvelin and Kekäläinen, 2002,
+in the exponential-gain form that BEIR's pytrec_eval numbers use).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Mapping, Sequence
+
+
+def dcg(gains: Sequence[float]) -> float:
+    return sum((2 ** g - 1) / math.log2(i + 2) for i, g in enumerate(gains))
+
+
+def ndcg_at_k(ranked_ids: Sequence[str], relevance: Mapping[str, int], k: int = 10) -> float:
+    """Normalised discounted cumulative gain of the first k ids.
+
+    >>> round(ndcg_at_k(["a", "b"], {"b": 1}, k=10), 4)
+    0.6309
+    """
+    ideal = dcg(sorted(relevance.values(), reverse=True)[:k])
+    if ideal == 0:
+        return 0.0
+    return dcg([relevance.get(doc_id, 0) for doc_id in ranked_ids[:k]]) / ideal
+
+
+def recall_at_k(ranked_ids: Sequence[str], relevance: Mapping[str, int], k: int = 100) -> float:
+    relevant = {d for d, r in relevance.items() if r > 0}
+    return len(relevant & set(ranked_ids[:k])) / len(relevant) if relevant else 0.0
+
+
+def mrr_at_k(ranked_ids: Sequence[str], relevance: Mapping[str, int], k: int = 10) -> float:
+    for rank, doc_id in enumerate(ranked_ids[:k], start=1):
+        if relevance.get(doc_id, 0) > 0:
+            return 1.0 / rank
+    return 0.0
+
+
+def load_beir(folder: str | Path, split: str = "test"):
+    """(corpus {id: {"title", "text"}}, queries {id: text}, qrels {query id: {doc id: grade}})
+    from a BEIR folder: corpus.jsonl, queries.jsonl or queries.<split>.jsonl, qrels/<split>.tsv."""
+    folder = Path(folder)
+    qrels_path = folder / "qrels" / f"{split}.tsv"
+    if not qrels_path.is_file():
+        raise FileNotFoundError(f"No {qrels_path}: is {folder} a BEIR folder, and does it have the '{split}' split?")
+    corpus = {}
+    with open(folder / "corpus.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                row = json.loads(line)
+                corpus[str(row["_id"])] = {"title": row.get("title", ""), "text": row.get("text", "")}
+    queries_path = folder / f"queries.{split}.jsonl"
+    if not queries_path.is_file():
+        queries_path = folder / "queries.jsonl"
+    queries = {}
+    with open(queries_path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                row = json.loads(line)
+                queries[str(row["_id"])] = row["text"]
+    qrels: dict[str, dict[str, int]] = {}
+    with open(qrels_path, encoding="utf-8") as fh:
+        reader = csv.reader(fh, delimiter="\t")
+        header = next(reader)
+        if header[0].isdigit():  # no header row
+            reader = iter([header, *reader])
+        for query_id, doc_id, grade in reader:
+            qrels.setdefault(query_id, {})[doc_id] = int(grade)
+    queries = {q: text for q, text in queries.items() if q in qrels}
+    return corpus, queries, qrels
