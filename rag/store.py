@@ -63,6 +63,8 @@ def _open_client(location: str):
 
     if location.startswith(("http://", "https://")):
         return QdrantClient(url=location, timeout=30)
+    if location == ":memory:":  # benchmarks and throwaway indexes
+        return QdrantClient(location=":memory:")
     folder = Path(location).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
     try:
@@ -129,23 +131,28 @@ class QdrantStore:
     def replace_source(self, source: str, content_hash: str, chunks: Sequence, vectors: Sequence[Sequence[float]]) -> None:
         """Put a file's new chunks in, then take its old ones out: a failure in between leaves the
         old version searchable, never a half-written file."""
+        self.upsert_chunks(chunks, vectors, source=source, content_hash=content_hash)
+        self._delete(source, keep_hash=content_hash)
+
+    def upsert_chunks(self, chunks: Sequence, vectors: Sequence[Sequence[float]], *, source: str | None = None,
+                      content_hash: str = "", batch_size: int = 256) -> None:
+        """Add chunks in batches (ids derive from source, hash and chunk index, so re-adding replaces)."""
         from qdrant_client.models import PointStruct
 
         if len(chunks) != len(vectors):
             raise ValueError("chunks and vectors differ in length")
         self._ensure_collection()
-        points = [
-            PointStruct(
-                id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{source}#{content_hash}#{c.chunk_index}")),
+        points = []
+        for c, v in zip(chunks, vectors):
+            origin = source or c.source
+            points.append(PointStruct(
+                id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{origin}#{content_hash}#{c.chunk_index}")),
                 vector=list(v),
-                payload={"text": c.text, "source": source, "chunk_index": c.chunk_index, "title": c.title,
-                         "content_hash": content_hash, **{k: v for k, v in c.metadata.items() if k not in ("text",)}},
-            )
-            for c, v in zip(chunks, vectors)
-        ]
-        if points:
-            self.client.upsert(self.collection, points=points, wait=True)
-        self._delete(source, keep_hash=content_hash)
+                payload={"text": c.text, "source": origin, "chunk_index": c.chunk_index, "title": c.title,
+                         "content_hash": content_hash, **{k: v for k, v in c.metadata.items() if k != "text"}},
+            ))
+        for start in range(0, len(points), batch_size):
+            self.client.upsert(self.collection, points=points[start:start + batch_size], wait=True)
 
     def delete_source(self, source: str) -> None:
         if self.client.collection_exists(self.collection):

@@ -1,0 +1,27 @@
+"""`python -m evals.retrieval` end to end on a tiny BEIR folder written by the test."""
+
+import json
+
+import pytest
+
+from evals import retrieval
+
+pytestmark = pytest.mark.slow
+
+
+def test_retrieval_benchmark_writes_json_and_markdown(tmp_path):
+    data = tmp_path / "beir"
+    (data / "qrels").mkdir(parents=True)
+    docs = {"1": "Full-time employees get 25 days of paid annual leave.", "2": "Report incidents within one hour.",
+            "3": "Trains are booked for trips under four hours.", "4": "Laptops must use full-disk encryption."}
+    (data / "corpus.jsonl").write_text("".join(json.dumps({"_id": i, "title": "", "text": t}) + "\n" for i, t in docs.items()))
+    (data / "queries.dev.jsonl").write_text(json.dumps({"_id": "q1", "text": "how much annual leave"}) + "\n"
+                                            + json.dumps({"_id": "q2", "text": "disk encryption on laptops"}) + "\n")
+    (data / "qrels" / "dev.tsv").write_text("query-id\tcorpus-id\tscore\nq1\t1\t2\nq2\t4\t1\n")
+    out = tmp_path / "out"
+    assert retrieval.main(["--data", str(data), "--split", "dev", "--skip-llamaindex", "--out", str(out)]) == 0
+    result = json.loads((out / "retrieval.json").read_text())
+    by_system = {r["system"]: r for r in result["rows"]}
+    assert by_system["hybrid RRF"]["ndcg@10"] == pytest.approx(1.0)
+    assert result["build"]["documents"] == 4
+    assert "| hybrid RRF |" in (out / "retrieval.md").read_text()
