@@ -25,14 +25,14 @@ MODEL_PRESETS = ["local", "ollama:llama3.2", "openai:local@http://127.0.0.1:8008
 
 @st.cache_resource(show_spinner=False)
 def rag_memory() -> ExitStack:
-    """One checkpointer per app process, open for its lifetime (the stack holds the connection)."""
+    """One checkpointer and compiled graph per app process; the stack keeps the connection open."""
     stack = ExitStack()
-    stack.saver = stack.enter_context(open_checkpointer())
+    stack.graph = compile_rag_graph(checkpointer=stack.enter_context(open_checkpointer()))
     return stack
 
 
 def rag_graph():
-    return compile_rag_graph(checkpointer=rag_memory().saver)
+    return rag_memory().graph
 
 
 def sidebar() -> Context:

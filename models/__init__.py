@@ -34,6 +34,7 @@ def _build_chat_model(spec: ModelSpec) -> BaseChatModel:
     embedded = spec.provider in ("local", "gguf", "hf")
     temperature = spec.option("temperature", 0.0 if embedded else 0.2, float)
     max_tokens = spec.option("max_tokens", 512, int)
+    max_string = spec.option("max_string", 256, int)  # in-process models: cap on unbounded JSON strings
     if spec.provider in ("local", "gguf"):
         from models.bundled import smollm2_gguf_path
         from models.llamacpp import LlamaCppChatModel
@@ -44,7 +45,7 @@ def _build_chat_model(spec: ModelSpec) -> BaseChatModel:
         return LlamaCppChatModel(model_path=str(path), n_ctx=spec.option("n_ctx", 4096, int),
                                  n_threads=spec.option("n_threads", 0, int), temperature=temperature,
                                  max_tokens=max_tokens, seed=spec.option("seed", 0, int),
-                                 max_string_length=spec.option("max_string", 256, int))
+                                 max_string_length=max_string)
     if spec.provider == "hf":
         from models.transformers_chat import TransformersChatModel
 
@@ -53,7 +54,7 @@ def _build_chat_model(spec: ModelSpec) -> BaseChatModel:
             raise ModelSpecError(f"{str(folder)!r} is not a transformers folder (no config.json). Point 'hf:' at what save_pretrained() wrote.")
         return TransformersChatModel(folder=str(folder), n_threads=spec.option("n_threads", 0, int),
                                      temperature=temperature, max_tokens=max_tokens,
-                                     max_string_length=spec.option("max_string", 256, int))
+                                     max_string_length=max_string)
     if spec.provider == "ollama":
         from langchain_ollama import ChatOllama
 

@@ -149,7 +149,7 @@ class QdrantStore:
                 id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{origin}#{content_hash}#{c.chunk_index}")),
                 vector=list(v),
                 payload={"text": c.text, "source": origin, "chunk_index": c.chunk_index, "title": c.title,
-                         "content_hash": content_hash, **{k: v for k, v in c.metadata.items() if k != "text"}},
+                         "content_hash": content_hash, **{key: value for key, value in c.metadata.items() if key != "text"}},
             ))
         for start in range(0, len(points), batch_size):
             self.client.upsert(self.collection, points=points[start:start + batch_size], wait=True)
