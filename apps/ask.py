@@ -4,6 +4,7 @@
     python -m apps.ask --ingest ~/docs --collection mydocs "What is our refund policy?"
     python -m apps.ask --json --thread me "And how many can I carry over?"     # multi-turn
     python -m apps.ask --model ollama:qwen2.5:7b "..."
+    python -m apps.ask --mode rag_agentic "Plan a 3-day trip to Lisbon"           # see --list-modes
 
 The first run indexes the sample handbook (data/handbook) when the default collection is empty.
 """
@@ -20,56 +21,75 @@ from tqdm import tqdm
 import models  # noqa: F401  (offline switches before anything else loads)
 
 
-def ingest_with_progress(kb, paths) -> None:
-    bar = tqdm(total=0, unit="file", desc="Indexing", file=sys.stderr)
+def progress_bar(description: str):
+    """A progress(done, total, name) callback drawing a tqdm bar on stderr, opened on first call."""
+    bar = None
 
-    def progress(done: int, total: int, name: str) -> None:
+    def progress(done: int, total: int, name: str = "") -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="file", desc=description, file=sys.stderr)
         bar.total = total
         bar.n = done
-        bar.set_postfix_str(name[-40:])
+        bar.set_postfix_str(str(name)[-40:])
         bar.refresh()
+        if done >= total:
+            bar.close()
 
-    report = kb.ingest(paths, progress=progress)
-    bar.close()
+    return progress
+
+
+def ingest_with_progress(kb, paths) -> None:
+    report = kb.ingest(paths, progress=progress_bar("Indexing"))
     print(report.summary(), file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m apps.ask", description=__doc__.splitlines()[0])
     parser.add_argument("question", nargs="?", help="the question; omit with --ingest to only index")
+    parser.add_argument("--mode", default="rag", help="which graph answers (default rag; --list-modes shows all)")
+    parser.add_argument("--list-modes", action="store_true", help="list the modes with an example question and exit")
     parser.add_argument("--ingest", nargs="+", metavar="PATH", help="files or folders to index first (txt, md, html, pdf)")
-    parser.add_argument("--collection", default="handbook")
+    parser.add_argument("--collection", default=None, help="collection to search (default: the mode's demo collection)")
     parser.add_argument("--model", default=None, help="chat model spec (default: local)")
     parser.add_argument("--embeddings", default="local")
     parser.add_argument("--index-dir", default="", help="Qdrant folder or server URL (default .hearth/qdrant)")
-    parser.add_argument("--top-k", type=int, default=4)
+    parser.add_argument("--top-k", type=int, default=None)
     parser.add_argument("--thread", default=None, help="conversation id: reuse it to keep memory across calls")
     parser.add_argument("--checkpoints", default=None, help="sqlite:///PATH or postgresql://... (default .hearth/checkpoints.sqlite)")
     parser.add_argument("--json", action="store_true", help="print the answer and citations as JSON")
     args = parser.parse_args(argv)
+    from graphs.chat_modes import MODES, UnknownModeError, get_mode
+
+    if args.list_modes:
+        for mode in MODES.values():
+            print(f"{mode.name:20} {mode.title}\n{'':20} e.g. python -m apps.ask --mode {mode.name} {json.dumps(mode.example)}")
+        return 0
+    try:
+        mode = get_mode(args.mode)
+    except UnknownModeError as exc:
+        parser.error(str(exc))
     if not args.question and not args.ingest:
         parser.error("give a question, --ingest PATH, or both")
 
     from graphs.checkpointing import open_checkpointer
-    from graphs.rag.context import Context
-    from graphs.rag.graph import compile_rag_graph, knowledge_base
+    from graphs.rag.graph import knowledge_base
     from models.spec import ModelSpecError
-    from rag.knowledge_base import ensure_sample_handbook
     from rag.store import VectorStoreError
 
-    context = Context(collection=args.collection, embeddings=args.embeddings, index_location=args.index_dir,
-                      top_k=args.top_k, **({"model": args.model} if args.model else {}))
+    context = mode.make_context(collection=args.collection, embeddings=args.embeddings,
+                                index_location=args.index_dir or None, top_k=args.top_k, model=args.model)
     try:
-        kb = knowledge_base(context.collection, context.index_location, context.embeddings)
         if args.ingest:
-            ingest_with_progress(kb, args.ingest)
-        elif args.collection == "handbook" and kb.count() == 0:
-            print("First run: indexing the sample handbook (data/handbook).", file=sys.stderr)
-            ensure_sample_handbook(kb)
+            if not hasattr(context, "collection"):
+                parser.error(f"--ingest indexes documents into a collection; mode {mode.name} has none")
+            ingest_with_progress(knowledge_base(context.collection, context.index_location, context.embeddings), args.ingest)
+        elif mode.prepare:
+            mode.prepare_data(context, progress_bar("Indexing the demo data"))
         if not args.question:
             return 0
         with open_checkpointer(args.checkpoints) as saver:
-            graph = compile_rag_graph(checkpointer=saver)
+            graph = mode.compile(checkpointer=saver)
             config = {"configurable": {"thread_id": args.thread or uuid.uuid4().hex}}
             state = graph.invoke({"messages": [("human", args.question)]}, config, context=context)
     except (ModelSpecError, VectorStoreError, ValueError) as exc:

@@ -1,4 +1,5 @@
-"""Streamlit page: RAG chat with streamed tokens, cited sources with scores, a model picker and
+"""Streamlit page: chat over the RAG graphs (mode picker: rag, rag_hybrid, rag_conversational,
+rag_agentic, rag_graph) with streamed tokens, cited sources with scores, a model picker and
 document upload. Start it with `python -m apps.chat`."""
 
 from __future__ import annotations
@@ -14,47 +15,58 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import models  # noqa: E402,F401  (offline switches first)
 import streamlit as st  # noqa: E402
 
+from graphs.chat_modes import MODES, ChatMode  # noqa: E402
 from graphs.checkpointing import open_checkpointer  # noqa: E402
-from graphs.rag.context import Context  # noqa: E402
-from graphs.rag.graph import compile_rag_graph, knowledge_base  # noqa: E402
+from graphs.rag.graph import knowledge_base  # noqa: E402
 from rag.documents import SUPPORTED_SUFFIXES  # noqa: E402
-from rag.knowledge_base import data_home, ensure_sample_handbook  # noqa: E402
+from rag.knowledge_base import data_home  # noqa: E402
 
 MODEL_PRESETS = ["local", "ollama:llama3.2", "openai:local@http://127.0.0.1:8008/v1", "custom…"]
 
 
 @st.cache_resource(show_spinner=False)
-def rag_memory() -> ExitStack:
-    """One checkpointer and compiled graph per app process; the stack keeps the connection open."""
+def chat_memory() -> ExitStack:
+    """One checkpointer per app process; the stack keeps its connection open."""
     stack = ExitStack()
-    stack.graph = compile_rag_graph(checkpointer=stack.enter_context(open_checkpointer()))
+    stack.checkpointer = stack.enter_context(open_checkpointer())
     return stack
 
 
-def rag_graph():
-    return rag_memory().graph
+@st.cache_resource(show_spinner=False)
+def compiled_graph(mode_name: str):
+    """Each mode's graph is compiled once per process, all sharing the one checkpointer."""
+    return MODES[mode_name].compile(checkpointer=chat_memory().checkpointer)
 
 
-def sidebar() -> Context:
+def sidebar() -> tuple[ChatMode, object]:
     with st.sidebar:
         st.header("Settings")
+        names = list(MODES)
+        mode = MODES[st.selectbox("Mode", names, format_func=lambda n: f"{n}: {MODES[n].title}", key="mode")]
+        if st.session_state.get("thread_mode") != mode.name:  # a new conversation per mode
+            st.session_state.thread_mode = mode.name
+            st.session_state.thread_id = uuid.uuid4().hex
+            st.session_state.turns = []
         default_model = os.environ.get("HEARTH_MODEL", "local")
         presets = MODEL_PRESETS if default_model in MODEL_PRESETS else [default_model, *MODEL_PRESETS]
         choice = st.selectbox("Model", presets, index=presets.index(default_model), key="model_choice")
         model = st.text_input("Model spec", value="local", key="model_custom") if choice == "custom…" else choice
-        collection = st.text_input("Collection", value="handbook", key="collection")
-        top_k = st.slider("Sources per answer", 1, 8, 4, key="top_k")
-        context = Context(model=model, collection=collection, top_k=top_k)
-        kb = knowledge_base(context.collection, context.index_location, context.embeddings)
-        if collection == "handbook" and kb.count() == 0:
-            with st.spinner("First start: indexing the sample handbook…"):
-                ensure_sample_handbook(kb)
-        st.caption(f"{kb.count()} chunks indexed in '{collection}'")
-        upload(kb)
+        context = mode.make_context(model=model)
+        if hasattr(context, "collection"):
+            collection = st.text_input("Collection", value=context.collection, key=f"collection_{mode.name}")
+            top_k = st.slider("Sources per answer", 1, 8, getattr(context, "top_k", 4), key="top_k")
+            context = mode.make_context(model=model, collection=collection, top_k=top_k)
+        if mode.prepare:
+            with st.spinner("First start: indexing the demo data…"):
+                mode.prepare_data(context)
+        if hasattr(context, "collection"):
+            kb = knowledge_base(context.collection, context.index_location, context.embeddings)
+            st.caption(f"{kb.count()} chunks indexed in '{context.collection}'")
+            upload(kb)
         if st.button("New conversation"):
             st.session_state.thread_id = uuid.uuid4().hex
             st.session_state.turns = []
-    return context
+    return mode, context
 
 
 def upload(kb) -> None:
@@ -87,29 +99,31 @@ def show_sources(citations: list[dict]) -> None:
     with st.expander(f"Sources ({len(citations)})", expanded=False):
         for c in citations:
             mark = {"model": "**cited**", "overlap": "**cited** (restated)"}.get(c.get("cited_by"), "retrieved")
-            st.markdown(f"**[{c['number']}] {c['label']}** · score {c['score']:.3f} · {mark}")
+            score = f" · score {c['score']:.3f}" if isinstance(c.get("score"), (int, float)) else ""
+            st.markdown(f"**[{c['number']}] {c.get('label', c.get('source', ''))}**{score} · {mark}")
             if c.get("evidence"):
                 st.markdown(f"> {c['evidence']}")
-            st.text(c["text"][:600])  # raw text: a chunk's markdown headings must not render as page headings
+            if c.get("text"):
+                st.text(c["text"][:600])  # raw text: a chunk's markdown headings must not render as page headings
 
 
 def main() -> None:
-    st.set_page_config(page_title="Hearth · handbook chat", page_icon="🔥")
-    st.title("Ask the handbook")
+    st.set_page_config(page_title="Hearth · chat", page_icon="🔥")
     st.session_state.setdefault("thread_id", uuid.uuid4().hex)
     st.session_state.setdefault("turns", [])
-    context = sidebar()
+    mode, context = sidebar()
+    st.title("Ask the handbook" if mode.name == "rag" else mode.title)
     for turn in st.session_state.turns:
         with st.chat_message(turn["role"]):
             st.markdown(turn["content"])
             show_sources(turn.get("citations", []))
-    question = st.chat_input("Ask about leave, expenses, security, remote work…")
+    question = st.chat_input(mode.placeholder)
     if not question:
         return
     st.session_state.turns.append({"role": "user", "content": question})
     with st.chat_message("user"):
         st.markdown(question)
-    graph = rag_graph()
+    graph = compiled_graph(mode.name)
     config = {"configurable": {"thread_id": st.session_state.thread_id}}
     with st.chat_message("assistant"):
         placeholder = st.empty()
@@ -117,7 +131,7 @@ def main() -> None:
             def tokens():
                 for chunk, meta in graph.stream({"messages": [("human", question)]}, config, context=context,
                                                 stream_mode="messages"):
-                    if meta.get("langgraph_node") == "generate_answer" and chunk.content and chunk.type == "AIMessageChunk":
+                    if meta.get("langgraph_node") in mode.answer_nodes and chunk.content and chunk.type == "AIMessageChunk":
                         yield chunk.content
             placeholder.write_stream(tokens())
         except Exception as exc:  # noqa: BLE001 - shown to the user with its fix
