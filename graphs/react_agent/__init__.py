@@ -1,0 +1,1 @@
+"""ReAct agent: the model calls tools until it can answer; risky calls wait for confirmation."""

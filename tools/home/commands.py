@@ -1,0 +1,139 @@
+"""A sentence matcher for common home commands, tried before the model (like Home Assistant's
+"prefer handling commands locally"): fast, exact, and the model is asked only about the rest.
+
+    from tools.home.commands import CommandMatcher
+    matcher = CommandMatcher(entities)                 # {entity_id: Entity}, e.g. HomeToolbox(...).entities
+    matcher.match("make it warmer in here")           # [{"name": "climate_change_temperature", "args": {...}}]
+    matcher.match("turn off the kitchen light")       # [{"name": "light_turn_off", "args": {"entity_id": "light.kitchen"}}]
+    matcher.match("write me a poem")                   # None: not a command it knows
+
+Each rule names the tool it calls; the entity comes from the words of its friendly name and
+area, limited to the domains the tool acts on. A sentence with two commands joined by "and"
+gives two calls.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tools.home.house import Entity
+
+NUMBER = r"(\d+(?:\.\d+)?)"
+WARMER = r"\b(warmer|hotter|heat (?:it )?up|turn up the (?:heat|heating|thermostat|temperature)|too cold|freezing)\b"
+COOLER = r"\b(cooler|colder|cool (?:it )?down|turn down the (?:heat|heating|thermostat|temperature)|too (?:hot|warm))\b"
+STOP_WORDS = {"the", "a", "an", "in", "on", "off", "to", "of", "please", "my", "and", "turn", "switch", "set", "is", "it",
+              "what", "s", "light", "lights", "lamp", "door", "blinds", "shades", "here", "room", "at", "percent", "by"}
+DOMAIN_WORDS = {"light": ("light", "lights", "lamp", "lamps"), "fan": ("fan",), "switch": ("coffee", "maker", "machine"),
+                "lock": ("lock", "door"), "cover": ("blinds", "shades", "garage", "curtains"),
+                "climate": ("thermostat", "heating", "temperature", "heat"),
+                "alarm_control_panel": ("alarm",)}
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+class CommandMatcher:
+    def __init__(self, entities: dict[str, Entity]):
+        self.entities = entities
+
+    def resolve(self, text: str, domains: tuple[str, ...]) -> str | None:
+        """The entity of these domains whose name and area share the most words with the text."""
+        words = _words(text) - STOP_WORDS
+        candidates = [e for e in self.entities.values() if e.domain in domains]
+        if not candidates:
+            return None
+        scored = []
+        for e in candidates:
+            name_words = _words(e.friendly_name) | _words(e.area) | _words(e.entity_id.split(".", 1)[1])
+            scored.append((len(words & (name_words - STOP_WORDS)), e.entity_id))
+        scored.sort(key=lambda s: -s[0])
+        best_score, best = scored[0]
+        if best_score == 0:
+            return best if len(candidates) == 1 else None
+        if len(scored) > 1 and scored[1][0] == best_score:
+            return None  # ambiguous: leave it to the model (or a question back)
+        return best
+
+    def match(self, text: str) -> list[dict] | None:
+        parts = [p for p in re.split(r"\s*(?:,|\band then\b|\band\b)\s*(?=(?:turn|switch|set|lock|unlock|open|close|dim|make|arm|disarm)\b)",
+                                     text.lower()) if p.strip()]
+        calls = []
+        for part in parts:
+            call = self._match_one(part)
+            if call is None:
+                return None
+            calls.append(call)
+        return calls or None
+
+    def _call(self, name: str, entity_id: str | None, **args) -> dict | None:
+        if entity_id is None:
+            return None
+        return {"name": name, "args": {"entity_id": entity_id, **args}}
+
+    def _match_one(self, text: str) -> dict | None:
+        text = text.strip().rstrip(".!?")
+        number = re.search(NUMBER + r"\s*(?:%|percent|degrees|°)?", text)
+        value = float(number.group(1)) if number else None
+        if re.search(WARMER, text) or re.search(COOLER, text):
+            sign = 1 if re.search(WARMER, text) else -1
+            by = re.search(r"\bby " + NUMBER, text)
+            change = sign * (float(by.group(1)) if by else 1.0)
+            return self._call("climate_change_temperature", self.resolve(text, ("climate",)), change=change)
+        if re.search(r"\b(thermostat|heating|temperature)\b.*\bto\b", text) and value is not None:
+            return self._call("climate_set_temperature", self.resolve(text, ("climate",)), temperature=value)
+        if m := re.search(r"\b(?:mode|thermostat) to (heat|cool|auto|off)\b", text):
+            return self._call("climate_set_hvac_mode", self.resolve(text, ("climate",)), hvac_mode=m.group(1))
+        if re.search(r"\b(what|how)\b.*\b(temperature|warm|cold|humid|humidity)\b", text):
+            kind = "humidity" if "humid" in text else "temperature"
+            sensors = {k: e for k, e in self.entities.items() if e.domain == "sensor" and kind in k}
+            entity = CommandMatcher(sensors).resolve(text, ("sensor",)) or next(iter(sensors), None)
+            return self._call("get_state", entity)
+        if m := re.search(r"\bis (?:the )?(.+?) (locked|unlocked|open|closed|on|off)\b", text):
+            domain = ("lock",) if m.group(2) in ("locked", "unlocked") else ("light", "cover", "switch", "fan", "lock")
+            return self._call("get_state", self.resolve(m.group(1), domain))
+        if re.search(r"\bunlock\b", text):
+            return self._call("lock_unlock", self.resolve(text, ("lock",)))
+        if re.search(r"\block\b", text):
+            return self._call("lock_lock", self.resolve(text, ("lock",)))
+        if re.search(r"\bdisarm\b", text):
+            return self._call("alarm_control_panel_alarm_disarm", self.resolve(text, ("alarm_control_panel",)),
+                              **({"code": number.group(1)} if number else {}))
+        if m := re.search(r"\barm\b.*?\b(away|home)?\b", text) if re.search(r"\barm\b", text) else None:
+            service = "alarm_control_panel_alarm_arm_home" if "home" in text else "alarm_control_panel_alarm_arm_away"
+            return self._call(service, self.resolve(text, ("alarm_control_panel",)), **({"code": number.group(1)} if number else {}))
+        if re.search(r"\b(open|raise|close|lower|shut|set)\b", text) and re.search(r"\b(blinds|shades|garage|curtains)\b", text):
+            entity = self.resolve(text, ("cover",))
+            if re.search(r"\bhalf(?:way)?\b", text):
+                return self._call("cover_set_cover_position", entity, position=50)
+            if value is not None:
+                return self._call("cover_set_cover_position", entity, position=int(value))
+            opening = re.search(r"\b(open|raise)\b", text) is not None
+            return self._call("cover_open_cover" if opening else "cover_close_cover", entity)
+        if re.search(r"\b(dim|dimmer|darker)\b", text) and value is None:
+            return self._call("light_change_brightness", self.resolve(text, ("light",)), change=-20)
+        if re.search(r"\b(brighten|brighter)\b", text) and value is None:
+            return self._call("light_change_brightness", self.resolve(text, ("light",)), change=20)
+        on = re.search(r"\b(turn|switch|put) on\b|\bon\b$|\bstart\b", text)
+        off = re.search(r"\b(turn|switch|put) off\b|\boff\b$|\bstop\b", text)
+        domains = tuple(d for d in ("light", "fan", "switch") if _words(text) & set(DOMAIN_WORDS[d])) or ("light", "fan", "switch")
+        if (re.search(r"\b(dim|set|brightness)\b", text) and value is not None) or (on and value is not None):
+            entity = self.resolve(text, ("light",))
+            return self._call("light_turn_on", entity, brightness_pct=int(value))
+        if on or off:
+            entity = self.resolve(text, domains)
+            if entity is None:
+                return None
+            domain = entity.split(".")[0]
+            return self._call(f"{domain}_turn_{'on' if on else 'off'}", entity)
+        return None
+
+
+def describe_call(name: str, args: dict, entities: dict[str, Entity]) -> str:
+    """A short phrase for a confirmation question: 'unlock Front door'."""
+    entity = entities.get(args.get("entity_id", ""))
+    target = entity.friendly_name if entity else args.get("entity_id", "the device")
+    verb = {"lock_unlock": "unlock", "lock_lock": "lock", "cover_open_cover": "open",
+            "cover_close_cover": "close", "alarm_control_panel_alarm_disarm": "disarm",
+            "cover_set_cover_position": f"open to {args.get('position')}%"}.get(name, name.replace("_", " "))
+    return f"{verb} {target}"

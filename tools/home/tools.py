@@ -1,0 +1,179 @@
+"""Agent tools generated from the entities a user exposes, as Home Assistant's Assist does.
+
+    from tools.home.tools import home_tools
+    tools = home_tools()                                   # every entity the hub has, via HEARTH_HUB_URL
+    tools = home_tools(exposed=["light.kitchen", "climate.thermostat"])
+
+One tool per service that an exposed entity offers (`light_turn_on(entity_id, brightness_pct)`),
+plus `get_state` and two relative tools people ask for ("make it warmer", "dim the lights").
+Arguments are typed: `entity_id` is an enum of the exposed entities of that domain and numbers
+carry their ranges, so a grammar-constrained model can only produce calls the house accepts, and
+anything else (an unknown or unexposed entity, a value out of range) is refused with a message
+saying what is valid. Tools whose action is risky (unlock, disarm, open the garage) carry
+`metadata["risky"]`; the agent asks for confirmation before it runs them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, create_model
+
+from tools.home.client import HomeAssistantClient, HomeHubError
+from tools.home.house import SERVICES, Entity, ServiceCallError, check_field, validate_service_call
+from tools.home.house import Field as ServiceField
+
+SERVICE_BY_TOOL_NAME = {f"{s.domain}_{s.name}": s for s in SERVICES.values()}
+
+
+def entities_from_states(states: list[dict]) -> dict[str, Entity]:
+    """Entities as the agent sees them, from the hub's /api/states answer."""
+    out = {}
+    for s in states:
+        attrs = dict(s.get("attributes", {}))
+        name = attrs.pop("friendly_name", s["entity_id"])
+        area = attrs.pop("area", "")
+        risky = ("open_cover", "set_cover_position") if "garage" in s["entity_id"] else ()
+        out[s["entity_id"]] = Entity(s["entity_id"], str(s.get("state")), name, area, attrs, risky)
+    return out
+
+
+def _python_type(spec: ServiceField):
+    if spec.kind == "integer":
+        return int
+    if spec.kind == "number":
+        return float
+    if spec.kind == "choice":
+        return Literal[spec.choices]
+    return str
+
+
+def _arguments_model(name: str, entity_ids: list[str], fields: tuple[ServiceField, ...], extra: dict | None = None) -> type[BaseModel]:
+    definitions: dict[str, Any] = {"entity_id": (Literal[tuple(entity_ids)], Field(description="The device to act on"))}
+    for f in fields:
+        bounds = {k: v for k, v in (("ge", f.minimum), ("le", f.maximum)) if v is not None}
+        described = f"{f.description}" + (f" ({f.minimum:g}-{f.maximum:g} {f.unit})" if bounds else "")
+        default = ... if f.required else None
+        annotation = _python_type(f) if f.required else (_python_type(f) | None)
+        definitions[f.name] = (annotation, Field(default, description=described, **bounds))
+    definitions.update(extra or {})
+    return create_model(f"{name}_arguments", **definitions)
+
+
+class HomeToolbox:
+    """Builds the tools for one hub and one set of exposed entities, and runs their calls."""
+
+    def __init__(self, client: HomeAssistantClient | None = None, exposed: list[str] | None = None):
+        self.client = client or HomeAssistantClient()
+        self.entities = entities_from_states(self.client.states())
+        if exposed is not None:
+            missing = [e for e in exposed if e not in self.entities]
+            if missing:
+                raise HomeHubError(f"Cannot expose unknown entities: {', '.join(missing)}. "
+                                   f"The hub has: {', '.join(self.entities)}.")
+            self.entities = {e: self.entities[e] for e in exposed}
+
+    def by_domain(self, domain: str) -> list[str]:
+        return [e for e in self.entities if e.startswith(domain + ".")]
+
+    def describe(self) -> str:
+        """One line per exposed entity, for the system prompt."""
+        return "\n".join(f"- {e.entity_id} ({e.friendly_name}, {e.area}): {e.state}" for e in self.entities.values())
+
+    def is_risky(self, tool_name: str, arguments: dict) -> bool:
+        """Whether this call needs the user's confirmation (unlock, disarm, open the garage...)."""
+        service = SERVICE_BY_TOOL_NAME.get(tool_name)
+        entity = self.entities.get(arguments.get("entity_id", ""))
+        return bool(service and entity and entity.is_risky(service))
+
+    def call(self, domain: str, service: str, data: dict) -> str:
+        """Validate against the exposed entities, call the hub, say what changed."""
+        data = {k: v for k, v in data.items() if v is not None}
+        entity_id = data.get("entity_id")
+        if entity_id not in self.entities:
+            raise ServiceCallError(f"{entity_id!r} is not an exposed device. Exposed {domain} devices: "
+                                   f"{', '.join(self.by_domain(domain)) or 'none'}.")
+        validate_service_call(domain, service, data, self.entities)
+        changed = self.client.call_service(domain, service, data)
+        for state in changed:
+            self.entities.update(entities_from_states([state]))
+        name = self.entities[entity_id].friendly_name
+        if not changed:
+            return f"{name} was already {self.entities[entity_id].state}; nothing changed."
+        return "; ".join(_describe_state(s) for s in changed)
+
+    def get_state(self, entity_id: str) -> str:
+        state = self.client.state(entity_id)
+        self.entities.update(entities_from_states([state]))
+        return _describe_state(state)
+
+    def tools(self) -> list:
+        from langchain_core.tools import StructuredTool
+
+        tools = []
+        every = list(self.entities)
+        tools.append(StructuredTool.from_function(
+            func=lambda entity_id: self.get_state(entity_id), name="get_state",
+            description="Read a device's or sensor's current state (e.g. a temperature).",
+            args_schema=_arguments_model("get_state", every, ())))
+        for service in SERVICES.values():
+            ids = self.by_domain(service.domain)
+            if not ids:
+                continue
+            name = f"{service.domain}_{service.name}"
+            risky = any(self.entities[e].is_risky(service) for e in ids)
+
+            def run(_domain=service.domain, _service=service.name, **data) -> str:
+                return self.call(_domain, _service, data)
+
+            devices = ", ".join(self.entities[e].friendly_name for e in ids)
+            tools.append(StructuredTool.from_function(
+                func=run, name=name, description=f"{service.description}. Devices: {devices}.",
+                args_schema=_arguments_model(name, ids, service.fields), metadata={"risky": risky}))
+        if climates := self.by_domain("climate"):
+            tools.append(StructuredTool.from_function(
+                func=self.change_temperature, name="climate_change_temperature",
+                description="Make it warmer (positive change) or cooler (negative change) than the current set point.",
+                args_schema=_arguments_model("climate_change_temperature", climates, (), {
+                    "change": (float, Field(description="Degrees to add to the set point (-5 to 5)", ge=-5, le=5))})))
+        if lights := self.by_domain("light"):
+            tools.append(StructuredTool.from_function(
+                func=self.change_brightness, name="light_change_brightness",
+                description="Make a light brighter (positive change) or dimmer (negative change), in percent.",
+                args_schema=_arguments_model("light_change_brightness", lights, (), {
+                    "change": (int, Field(description="Percentage points to add (-100 to 100)", ge=-100, le=100))})))
+        return tools
+
+    def change_temperature(self, entity_id: str, change: float) -> str:
+        current = float(self.entities[entity_id].attributes.get("temperature", 20.0))
+        target = check_field(round(current + change, 1), SERVICES["climate.set_temperature"].fields[0])
+        return self.call("climate", "set_temperature", {"entity_id": entity_id, "temperature": target})
+
+    def change_brightness(self, entity_id: str, change: int) -> str:
+        entity = self.entities[entity_id]
+        current = int(entity.attributes.get("brightness_pct") or 0) if entity.state == "on" else 0
+        target = max(0, min(100, current + change))
+        if target == 0:
+            return self.call("light", "turn_off", {"entity_id": entity_id})
+        return self.call("light", "turn_on", {"entity_id": entity_id, "brightness_pct": target})
+
+
+def _describe_state(state: dict) -> str:
+    attrs = state.get("attributes", {})
+    name = attrs.get("friendly_name", state["entity_id"])
+    domain = state["entity_id"].split(".")[0]
+    details = []
+    if domain == "climate":
+        details.append(f"set to {attrs.get('temperature')}°C, currently {attrs.get('current_temperature')}°C")
+    elif domain == "light" and state["state"] == "on":
+        details.append(f"at {attrs.get('brightness_pct')}%")
+    elif domain == "cover":
+        details.append(f"{attrs.get('current_position')}% open")
+    elif domain == "fan" and state["state"] == "on":
+        details.append(f"at {attrs.get('percentage')}%")
+    unit = attrs.get("unit_of_measurement", "") if domain == "sensor" else ""
+    return f"{name} is {state['state']}{unit}" + (f" ({', '.join(details)})" if details else "")
+
+
+def home_tools(client: HomeAssistantClient | None = None, exposed: list[str] | None = None) -> list:
+    return HomeToolbox(client, exposed).tools()

@@ -1,0 +1,339 @@
+"""Lab tools for agents: train tokenizers and language models, compare, evaluate, sample.
+
+    from tools.labs import LAB_TOOLS, train_bpe_tokenizer, job_status
+    started = train_bpe_tokenizer.invoke({"corpus": "legal", "vocab_size": 2000})   # {"job_id": ..., "state": "queued"}
+    job_status.invoke({"job_id": started["job_id"]})                                # progress, then the result
+    compare_tokenizers.invoke({"text_or_corpus": "legal", "tokenizer_path": ".../legal-bpe-2000.model"})
+
+Long work (`train_bpe_tokenizer`, `pretrain_minigpt`) runs as a background job (tools.jobs) and
+returns a job id at once; `job_status` reports progress and, when done, the result. The rest
+answer directly. Every tool has a pydantic argument schema: the JSON schema a model sees (and
+that constrained decoding enforces) carries the allowed corpora and numeric ranges, and a bad
+value comes back as an error message that says what to pass instead.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Literal, Optional
+
+from langchain_core.tools import StructuredTool, ToolException
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from tools import jobs
+
+Corpus = Literal["legal", "alice", "xquad_en", "xquad_de", "pubmedqa"]
+CORPUS_DESCRIPTIONS = {"legal": "three US court opinions", "alice": "Alice's Adventures in Wonderland",
+                       "xquad_en": "XQuAD English Wikipedia paragraphs", "xquad_de": "XQuAD German paragraphs",
+                       "pubmedqa": "PubMedQA biomedical abstracts"}
+TOKENIZER_CHOICES = ("ours-bpe", "sentencepiece", "bert-wordpiece", "smollm2", "cl100k_base", "o200k_base")
+MIN_VOCAB, MAX_VOCAB = 257, 32768
+COMPARE_DEFAULT_CHARS = 200_000
+
+
+def lab_home() -> Path:
+    """Where lab outputs (tokenizers, checkpoints) go: $HEARTH_HOME/labs (default .hearth/labs)."""
+    from rag.knowledge_base import data_home
+
+    return data_home() / "labs"
+
+
+def _corpus_error(value: str) -> str:
+    return (f"Unknown corpus {value!r}: use one of " + ", ".join(f"{k} ({v})" for k, v in CORPUS_DESCRIPTIONS.items()) + ".")
+
+
+class _Args(BaseModel):
+    @field_validator("corpus", mode="before", check_fields=False)
+    @classmethod
+    def _known_corpus(cls, value):
+        if isinstance(value, str) and value.strip().lower() in CORPUS_DESCRIPTIONS:
+            return value.strip().lower()
+        raise ValueError(_corpus_error(value))
+
+
+class TrainBPEArgs(_Args):
+    corpus: Corpus = Field(description="Training corpus name.")
+    vocab_size: int = Field(description=f"Tokens in the vocabulary, {MIN_VOCAB}..{MAX_VOCAB} (256 bytes + merges).",
+                            json_schema_extra={"minimum": MIN_VOCAB, "maximum": MAX_VOCAB})
+    max_chars: Optional[int] = Field(default=None, description="Train on the first N characters only (faster).")
+
+    @field_validator("vocab_size")
+    @classmethod
+    def _vocab_range(cls, value: int) -> int:
+        if not MIN_VOCAB <= value <= MAX_VOCAB:
+            raise ValueError(f"vocab_size={value} is out of range: pass {MIN_VOCAB}..{MAX_VOCAB} (a byte-level BPE "
+                             "has 256 byte tokens plus at least one merge), e.g. vocab_size=2000.")
+        return value
+
+
+class CompareArgs(BaseModel):
+    text_or_corpus: str = Field(description="A corpus name (legal, alice, xquad_en, xquad_de, pubmedqa) or the text itself.")
+    tokenizer_path: Optional[str] = Field(default=None, description="Our trained BPE (.model file, from "
+                                          "train_bpe_tokenizer's result); empty = the default legal BPE.")
+    names: Optional[list[Literal[TOKENIZER_CHOICES]]] = Field(  # type: ignore[valid-type]
+        default=None, description="Tokenizers to compare; cl100k_base = GPT-4, o200k_base = GPT-4o. "
+                                  "Default: ours-bpe and cl100k_base.")
+    max_chars: int = Field(default=COMPARE_DEFAULT_CHARS, description="Characters of a corpus to tokenize.")
+
+
+class NGramArgs(_Args):
+    corpus: Corpus = Field(description="Training corpus name.")
+    order: int = Field(default=4, description="n of the character n-gram, 1..8.", json_schema_extra={"minimum": 1, "maximum": 8})
+    k: float = Field(default=0.1, description="Add-k smoothing constant (> 0; 1 = Laplace).")
+    max_chars: Optional[int] = Field(default=None, description="Read only the first N characters.")
+    sample_chars: int = Field(default=200, description="Characters to generate as a sample.")
+    seed: int = Field(default=0, description="Sampling seed.")
+
+    @field_validator("order")
+    @classmethod
+    def _order_range(cls, value: int) -> int:
+        if not 1 <= value <= 8:
+            raise ValueError(f"order={value} is out of range: pass 1..8 (4 is a good start).")
+        return value
+
+
+class PretrainArgs(_Args):
+    corpus: Corpus = Field(description="Training corpus name.")
+    steps: int = Field(default=200, description="Optimizer steps, 1..5000.", json_schema_extra={"minimum": 1, "maximum": 5000})
+    position: Literal["rope", "alibi", "sinusoidal", "learned"] = Field(default="rope", description="Position encoding.")
+    n_layer: int = Field(default=2, description="Transformer blocks, 1..8.")
+    n_embd: int = Field(default=64, description="Model width (divisible by 4), 16..512.")
+    block_size: int = Field(default=64, description="Training context length in characters, 8..1024.")
+    max_chars: Optional[int] = Field(default=200_000, description="Train on the first N characters.")
+
+    @field_validator("steps")
+    @classmethod
+    def _steps_range(cls, value: int) -> int:
+        if not 1 <= value <= 5000:
+            raise ValueError(f"steps={value} is out of range: pass 1..5000 (200 takes about a minute on a CPU).")
+        return value
+
+    @field_validator("n_embd")
+    @classmethod
+    def _width(cls, value: int) -> int:
+        if not 16 <= value <= 512 or value % 4:
+            raise ValueError(f"n_embd={value} must be 16..512 and divisible by 4 (the 4 attention heads), e.g. 64.")
+        return value
+
+    @field_validator("n_layer")
+    @classmethod
+    def _layers(cls, value: int) -> int:
+        if not 1 <= value <= 8:
+            raise ValueError(f"n_layer={value} is out of range: pass 1..8, e.g. 2.")
+        return value
+
+    @field_validator("block_size")
+    @classmethod
+    def _block(cls, value: int) -> int:
+        if not 8 <= value <= 1024:
+            raise ValueError(f"block_size={value} is out of range: pass 8..1024, e.g. 64.")
+        return value
+
+
+class CheckpointArgs(BaseModel):
+    checkpoint: str = Field(description="A mini-GPT checkpoint folder or ckpt.pt, or the job id of a finished pretrain_minigpt job.")
+
+
+class PerplexityArgs(CheckpointArgs):
+    corpus: Optional[Corpus] = Field(default=None, description="Evaluate on this corpus's held-out 10%; default: the training corpus.")
+    context_length: Optional[int] = Field(default=None, description="Evaluation window; default the training length.")
+    max_windows: int = Field(default=64, description="Windows to evaluate (more = slower, more exact).")
+
+    @field_validator("corpus", mode="before")
+    @classmethod
+    def _known_corpus(cls, value):
+        if value is None or (isinstance(value, str) and value.strip().lower() in CORPUS_DESCRIPTIONS):
+            return value.strip().lower() if isinstance(value, str) else value
+        raise ValueError(_corpus_error(value))
+
+
+class SampleArgs(CheckpointArgs):
+    prompt: str = Field(default="", description="Text to continue.")
+    tokens: int = Field(default=200, description="Tokens (characters) to generate, 1..2000.")
+    temperature: float = Field(default=0.8, description="0 = greedy; higher = more random.")
+    top_k: Optional[int] = Field(default=20, description="Sample only from the k most likely tokens.")
+    seed: int = Field(default=0)
+
+
+class JobArgs(BaseModel):
+    job_id: str = Field(description="The id returned by a background tool (train_bpe_tokenizer, pretrain_minigpt).")
+
+
+# ---- the work itself (plain functions; the tools below validate and wrap them) ----------------
+
+def run_bpe_training(progress, corpus: str, vocab_size: int, max_chars: int | None = None) -> dict:
+    from training.corpora import load_corpus
+    from training.tokenizers.bpe import train_bpe
+
+    progress(0.0, f"reading {corpus}")
+    text = load_corpus(corpus, max_chars=max_chars)
+    started = time.perf_counter()
+
+    def merge_progress(done: int, total: int) -> None:
+        if done == total or done % 50 == 0:
+            progress(done / max(1, total), f"merge {done}/{total}")
+
+    tokenizer = train_bpe(text, vocab_size, progress=merge_progress)
+    prefix = lab_home() / "tokenizers" / (f"{corpus}-bpe-{vocab_size}" + (f"-first{max_chars}" if max_chars else ""))
+    model_path, vocab_path = tokenizer.save(prefix)
+    return {"tokenizer_path": str(model_path), "vocab_path": str(vocab_path), "corpus": corpus,
+            "vocab_size": tokenizer.vocab_size, "merges": len(tokenizer.merges), "training_chars": len(text),
+            "seconds": round(time.perf_counter() - started, 2)}
+
+
+def run_comparison(text_or_corpus: str, tokenizer_path: str | None = None, names: list[str] | None = None,
+                   max_chars: int = COMPARE_DEFAULT_CHARS) -> dict:
+    from dataclasses import asdict
+
+    import models  # noqa: F401  (TIKTOKEN_CACHE_DIR: GPT-4's tokenizer files ship with llama-index)
+    from training.corpora import load_corpus
+    from training.tokenizers.compare import compare_tokenizers as compare
+
+    key = text_or_corpus.strip().lower()
+    is_corpus = key in CORPUS_DESCRIPTIONS
+    text = load_corpus(key, max_chars=max_chars) if is_corpus else text_or_corpus
+    if not text.strip():
+        raise ValueError("Nothing to tokenize: pass a corpus name (e.g. 'legal') or a non-empty text.")
+    if tokenizer_path and not Path(tokenizer_path).exists() and not Path(f"{tokenizer_path}.model").exists():
+        raise ValueError(f"No tokenizer at {tokenizer_path!r}: pass the tokenizer_path from a finished "
+                         "train_bpe_tokenizer job (job_status shows it), or leave it empty for the default BPE.")
+    names = list(dict.fromkeys(names or ["ours-bpe", "cl100k_base"]))
+    rows = [asdict(r) for r in compare(text, names, bpe_path=tokenizer_path)]
+    for row in rows:
+        row["tokens_per_word"] = round(row["tokens_per_word"], 3)
+        row["chars_per_token"] = round(row["chars_per_token"], 3)
+    return {"text": key if is_corpus else f"{len(text)} characters of text", "characters": len(text),
+            "tokenizer_path": tokenizer_path, "rows": rows}
+
+
+def run_ngram(corpus: str, order: int = 4, k: float = 0.1, max_chars: int | None = None, sample_chars: int = 200,
+              seed: int = 0) -> dict:
+    from training.corpora import load_corpus
+    from training.ngram import NGramModel, train_test_split
+
+    train_text, test_text = train_test_split(load_corpus(corpus, max_chars=max_chars))
+    lm = NGramModel(order=order, k=k).fit(train_text)
+    return {**lm.summary(), "corpus": corpus, "train_chars": len(train_text),
+            "held_out_perplexity": round(lm.perplexity(test_text), 3), "sample": lm.generate(sample_chars, seed=seed)}
+
+
+def run_pretraining(progress, corpus: str, steps: int = 200, position: str = "rope", n_layer: int = 2, n_embd: int = 64,
+                    block_size: int = 64, max_chars: int | None = 200_000) -> dict:
+    from training.minigpt.train import TrainConfig, train
+
+    out_dir = lab_home() / "minigpt" / f"{corpus}-{position}-L{n_layer}-d{n_embd}-T{block_size}"
+    config = TrainConfig(data=corpus, max_chars=max_chars, position=position, n_layer=n_layer, n_embd=n_embd,
+                         block_size=block_size, steps=steps, eval_interval=max(1, steps // 5),
+                         checkpoint_interval=max(1, steps // 5), warmup_steps=min(20, max(1, steps // 5)),
+                         out_dir=str(out_dir), mlruns=str(lab_home() / "mlruns"))
+    return train(config, progress=progress)
+
+
+def resolve_checkpoint(checkpoint: str) -> str:
+    """A checkpoint path, or the checkpoint of a finished pretrain_minigpt job."""
+    try:
+        job = jobs.status(checkpoint)
+    except KeyError:
+        return checkpoint
+    if job["state"] != "done":
+        raise ValueError(f"Job {checkpoint} is {job['state']} ({job['message']}); wait until job_status says done.")
+    if not isinstance(job["result"], dict) or "checkpoint" not in job["result"]:
+        raise ValueError(f"Job {checkpoint} did not produce a mini-GPT checkpoint; pass a pretrain_minigpt job id.")
+    return job["result"]["checkpoint"]
+
+
+def run_perplexity(checkpoint: str, corpus: str | None = None, context_length: int | None = None, max_windows: int = 64) -> dict:
+    from training.corpora import load_corpus
+    from training.minigpt.data import split_ids
+    from training.minigpt.train import evaluate_perplexity as evaluate, load_model
+
+    model, tokenizer, ckpt = load_model(resolve_checkpoint(checkpoint))
+    config = ckpt["train_config"]
+    corpus = corpus or config["data"]
+    _, val = split_ids(tokenizer.encode(load_corpus(corpus, max_chars=config["max_chars"])))
+    length = context_length or config["block_size"]
+    return {"checkpoint": checkpoint, "corpus": corpus, "context_length": length, "trained_on": config["data"],
+            "perplexity": round(evaluate(model, val, length, max_windows=max_windows), 3)}
+
+
+def run_sampling(checkpoint: str, prompt: str = "", tokens: int = 200, temperature: float = 0.8, top_k: int | None = 20,
+                 seed: int = 0) -> dict:
+    from training.minigpt.sample import sample_text as sample
+
+    if not 1 <= tokens <= 2000:
+        raise ValueError(f"tokens={tokens} is out of range: pass 1..2000.")
+    text = sample(resolve_checkpoint(checkpoint), prompt, tokens, temperature=temperature, top_k=top_k, seed=seed)
+    return {"checkpoint": checkpoint, "prompt": prompt, "text": text}
+
+
+# ---- tools -----------------------------------------------------------------------------------
+
+def _start_bpe(corpus: str, vocab_size: int, max_chars: int | None = None) -> dict:
+    job_id = jobs.submit("train_bpe", run_bpe_training, corpus=corpus, vocab_size=vocab_size, max_chars=max_chars)
+    return {"job_id": job_id, "state": "queued", "note": "Training in the background; call job_status with this job_id."}
+
+
+def _start_pretraining(corpus: str, steps: int = 200, position: str = "rope", n_layer: int = 2, n_embd: int = 64,
+                       block_size: int = 64, max_chars: int | None = 200_000) -> dict:
+    job_id = jobs.submit("pretrain_minigpt", run_pretraining, corpus=corpus, steps=steps, position=position,
+                         n_layer=n_layer, n_embd=n_embd, block_size=block_size, max_chars=max_chars)
+    return {"job_id": job_id, "state": "queued", "note": "Pretraining in the background; call job_status with this job_id."}
+
+
+def _job_status(job_id: str) -> dict:
+    try:
+        job = jobs.status(job_id)
+    except KeyError as exc:
+        raise ValueError(str(exc.args[0])) from exc
+    job.pop("traceback", None)
+    return job
+
+
+def _validation_message(error: ValidationError) -> str:
+    messages = []
+    for e in error.errors():
+        where = ".".join(str(p) for p in e.get("loc", ())) or "arguments"
+        messages.append(f"{where}: {str(e.get('msg', '')).removeprefix('Value error, ')}")
+    return "Invalid arguments. " + "; ".join(messages)
+
+
+def _tool(fn, name: str, schema: type[BaseModel], description: str) -> StructuredTool:
+    def run(**kwargs):
+        try:
+            return fn(**kwargs)
+        except (ValueError, FileNotFoundError) as exc:   # CorpusError is a ValueError
+            raise ToolException(str(exc)) from exc
+
+    run.__name__, run.__doc__ = name, description
+    return StructuredTool.from_function(func=run, name=name, description=description, args_schema=schema,
+                                        handle_tool_error=True, handle_validation_error=_validation_message)
+
+
+train_bpe_tokenizer = _tool(
+    _start_bpe, "train_bpe_tokenizer", TrainBPEArgs,
+    "Start training a byte-level BPE tokenizer on a corpus in the background. Returns a job_id; "
+    "job_status(job_id) gives progress and, when done, tokenizer_path.")
+compare_tokenizers = _tool(
+    run_comparison, "compare_tokenizers", CompareArgs,
+    "Tokenize a corpus or text with several tokenizers and report tokens, tokens per word, characters per token "
+    "and exact round trip for each. cl100k_base is GPT-4's tokenizer, o200k_base GPT-4o's.")
+train_ngram_model = _tool(
+    run_ngram, "train_ngram_model", NGramArgs,
+    "Train a character n-gram language model (add-k smoothing) on a corpus; returns held-out perplexity and a sample.")
+pretrain_minigpt = _tool(
+    _start_pretraining, "pretrain_minigpt", PretrainArgs,
+    "Start pretraining a small character-level GPT on a corpus in the background. Returns a job_id; "
+    "job_status(job_id) gives progress and, when done, the checkpoint and validation perplexity.")
+evaluate_perplexity = _tool(
+    run_perplexity, "evaluate_perplexity", PerplexityArgs,
+    "Perplexity of a trained mini-GPT checkpoint on the held-out part of a corpus.")
+sample_text = _tool(
+    run_sampling, "sample_text", SampleArgs, "Generate text from a trained mini-GPT checkpoint.")
+job_status = _tool(
+    _job_status, "job_status", JobArgs,
+    "State (queued, running, done, failed), progress and result of a background job.")
+
+LAB_TOOLS: list[StructuredTool] = [train_bpe_tokenizer, compare_tokenizers, train_ngram_model, pretrain_minigpt,
+                                   evaluate_perplexity, sample_text, job_status]
+TOOLS_BY_NAME = {t.name: t for t in LAB_TOOLS}
