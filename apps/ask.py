@@ -75,12 +75,18 @@ def main(argv: list[str] | None = None) -> int:
     from graphs.checkpointing import open_checkpointer
     from graphs.rag.graph import knowledge_base
     from models.spec import ModelSpecError
+    from rag.graph_store import GraphStoreError
     from rag.store import VectorStoreError
 
     context = mode.make_context(collection=args.collection, embeddings=args.embeddings,
                                 index_location=args.index_dir or None, top_k=args.top_k, model=args.model)
     try:
-        if args.ingest:
+        if args.ingest and hasattr(context, "graph_store"):
+            from graphs.rag_graph.ingest import ingest
+
+            report = ingest(args.ingest, context.graph_store, context.model, progress=progress_bar("Extracting"))
+            print(report.summary(), file=sys.stderr)
+        elif args.ingest:
             if not hasattr(context, "collection"):
                 parser.error(f"--ingest indexes documents into a collection; mode {mode.name} has none")
             ingest_with_progress(knowledge_base(context.collection, context.index_location, context.embeddings), args.ingest)
@@ -92,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             graph = mode.compile(checkpointer=saver)
             config = {"configurable": {"thread_id": args.thread or uuid.uuid4().hex}}
             state = graph.invoke({"messages": [("human", args.question)]}, config, context=context)
-    except (ModelSpecError, VectorStoreError, ValueError) as exc:
+    except (ModelSpecError, VectorStoreError, GraphStoreError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     answer = state["messages"][-1]

@@ -54,6 +54,9 @@ class ChatMode:
 MODES: dict[str, ChatMode] = {m.name: m for m in [
     ChatMode("rag", "RAG: dense retrieval with cited evidence", "How many days of annual leave do I get?",
              "graphs.chat_modes:prepare_handbook", hint="Ask about leave, expenses, security, remote work…"),
+    ChatMode("rag_graph", "Graph RAG: people, films and genres in a graph store, read-only Cypher with cited paths",
+             "Recommend a thriller starring an actor who also worked with Christopher Nolan",
+             "graphs.rag_graph.ingest:prepare_movies", answer_nodes=()),
 ]}
 
 

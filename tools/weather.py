@@ -11,9 +11,7 @@ It calls HEARTH_WEATHER_URL; when that is unset it starts the project's fixture 
 from __future__ import annotations
 
 import os
-import socket
 import threading
-import time
 
 from langchain_core.tools import tool
 from pydantic import BaseModel, Field
@@ -33,19 +31,10 @@ def weather_service_url() -> str:
         return url.rstrip("/")
     with _lock:
         if _started_url is None:
-            import uvicorn
-
             from apps.weather_service import create_app
+            from tools.local_server import serve_in_thread
 
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-            threading.Thread(target=server.run, name="weather-fixture-service", daemon=True).start()
-            deadline = time.monotonic() + 10
-            while not server.started and time.monotonic() < deadline:
-                time.sleep(0.02)
-            _started_url = f"http://127.0.0.1:{port}"
+            _started_url = serve_in_thread(create_app(), name="weather-fixture-service")
     return _started_url
 
 
