@@ -22,8 +22,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(command: list[str], ready_url: str, *, env: dict | None = None, timeout: float = 120.0, log: Path):
-    """Run `command` until the block ends; wait until `ready_url` answers 200 first."""
+def running(command: list[str], ready_url: str, *, env: dict | None = None, timeout: float = 120.0, log: Path,
+            headers: dict | None = None):
+    """Run `command` until the block ends; wait until `ready_url` answers 200 first (sent with `headers`)."""
     with open(log, "w") as out:
         proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
@@ -33,7 +34,7 @@ def running(command: list[str], ready_url: str, *, env: dict | None = None, time
                 if proc.poll() is not None:
                     raise RuntimeError(f"{command[:3]} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
                 try:
-                    if httpx.get(ready_url, timeout=2).status_code == 200:
+                    if httpx.get(ready_url, timeout=2, headers=headers).status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass
