@@ -89,7 +89,7 @@ class CommandMatcher:
             sensors = {k: e for k, e in self.entities.items() if e.domain == "sensor" and kind in k}
             entity = CommandMatcher(sensors).resolve(text, ("sensor",)) or next(iter(sensors), None)
             return self._call("get_state", entity)
-        if m := re.search(r"\bis (?:the )?(.+?) (locked|unlocked|open|closed|on|off)\b", text):
+        if m := re.search(r"\b(?:is|are) (?:the )?(.+?) (locked|unlocked|open|closed|on|off)\b", text):
             domain = ("lock",) if m.group(2) in ("locked", "unlocked") else ("light", "cover", "switch", "fan", "lock")
             return self._call("get_state", self.resolve(m.group(1), domain))
         if re.search(r"\bunlock\b", text):
@@ -100,7 +100,8 @@ class CommandMatcher:
             return self._call("alarm_control_panel_alarm_disarm", self.resolve(text, ("alarm_control_panel",)),
                               **({"code": number.group(1)} if number else {}))
         if m := re.search(r"\barm\b.*?\b(away|home)?\b", text) if re.search(r"\barm\b", text) else None:
-            service = "alarm_control_panel_alarm_arm_home" if "home" in text else "alarm_control_panel_alarm_arm_away"
+            at_home = re.search(r"\bhome mode\b|\bat home\b|\bstay\b", text) and "away" not in text
+            service = "alarm_control_panel_alarm_arm_home" if at_home else "alarm_control_panel_alarm_arm_away"
             return self._call(service, self.resolve(text, ("alarm_control_panel",)), **({"code": number.group(1)} if number else {}))
         if re.search(r"\b(open|raise|close|lower|shut|set)\b", text) and re.search(r"\b(blinds|shades|garage|curtains)\b", text):
             entity = self.resolve(text, ("cover",))
@@ -118,6 +119,8 @@ class CommandMatcher:
         off = re.search(r"\b(turn|switch|put) off\b|\boff\b$|\bstop\b", text)
         domains = tuple(d for d in ("light", "fan", "switch") if _words(text) & set(DOMAIN_WORDS[d])) or ("light", "fan", "switch")
         if (re.search(r"\b(dim|set|brightness)\b", text) and value is not None) or (on and value is not None):
+            if "fan" in domains and len(domains) == 1:
+                return self._call("fan_turn_on", self.resolve(text, ("fan",)), percentage=int(value))
             entity = self.resolve(text, ("light",))
             return self._call("light_turn_on", entity, brightness_pct=int(value))
         if on or off:

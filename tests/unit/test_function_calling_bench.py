@@ -1,0 +1,80 @@
+"""The function-calling benchmark's BFCL-style checker and its data loading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evals.function_calling import (ast_check, load_category, load_home_commands, run_home, schema_valid,
+                                    to_json_schema, tool_name, value_matches)
+
+BFCL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "bfcl"
+FUNCTIONS = [{"name": "spotify.play", "description": "Play songs",
+              "parameters": {"type": "dict", "properties": {"artist": {"type": "string"}, "duration": {"type": "integer"},
+                                                            "volume": {"type": "float"}},
+                             "required": ["artist", "duration"]}}]
+ANSWER = [{"spotify.play": {"artist": ["Taylor Swift"], "duration": [20], "volume": ["", 0.5]}},
+          {"spotify.play": {"artist": ["Maroon 5"], "duration": [15], "volume": [""]}}]
+
+
+def call(**args):
+    return {"name": "spotify_play", "args": args}
+
+
+def test_bfcl_types_become_json_schema():
+    schema = to_json_schema(FUNCTIONS[0]["parameters"])
+    assert schema["type"] == "object" and schema["properties"]["volume"]["type"] == "number"
+    assert to_json_schema({"type": "tuple", "items": {"type": "float"}}) == {"type": "array", "items": {"type": "number"}}
+    assert tool_name("math.gcd") == "math_gcd"
+
+
+def test_parallel_calls_match_in_any_order_and_optional_arguments_may_be_left_out():
+    assert ast_check([call(artist="maroon 5", duration=15), call(artist="Taylor Swift", duration=20)], ANSWER, FUNCTIONS) == (True, "match")
+
+
+@pytest.mark.parametrize("calls, reason", [
+    ([call(artist="Taylor Swift", duration=20)], "1 call(s) instead of 2"),
+    ([call(artist="Taylor Swift", duration=21), call(artist="Maroon 5", duration=15)], "duration=21"),
+    ([call(artist="Taylor Swift"), call(artist="Maroon 5", duration=15)], "missing required argument duration"),
+    ([call(artist="Taylor Swift", duration=20, speed=2), call(artist="Maroon 5", duration=15)], "unknown argument"),
+    ([{"name": "youtube_play", "args": {}}, call(artist="Maroon 5", duration=15)], "instead of spotify.play"),
+    ([], "no call"),
+])
+def test_wrong_calls_are_rejected_with_the_reason(calls, reason):
+    correct, why = ast_check(calls, ANSWER, FUNCTIONS)
+    assert not correct and reason in why
+
+
+def test_irrelevance_is_correct_only_without_a_call():
+    assert ast_check([], None, FUNCTIONS) == (True, "no call")
+    assert not ast_check([call(artist="x", duration=1)], None, FUNCTIONS)[0]
+
+
+def test_value_matching_follows_bfcl():
+    assert value_matches("New York, NY", ["new york ny"]) and value_matches(3, [3.0]) and not value_matches(True, [1])
+    assert value_matches([1, 2], [[1.0, 2.0]]) and not value_matches([1], [[1, 2]])
+
+
+def test_schema_validity():
+    assert schema_valid([call(artist="a", duration=3)], FUNCTIONS)
+    assert not schema_valid([call(artist="a", duration="three")], FUNCTIONS)
+    assert not schema_valid([{"name": "nope", "args": {}}], FUNCTIONS)
+
+
+@pytest.mark.skipif(not BFCL.is_dir(), reason="../shared/data/bfcl is not beside the repository")
+def test_bfcl_categories_load_with_answers():
+    simple = load_category(BFCL, "simple_python", 3)
+    assert len(simple) == 3 and simple[0]["answer"] and simple[0]["functions"]
+    assert load_category(BFCL, "irrelevance", 2)[0]["answer"] is None
+
+
+def test_home_command_set_is_scored_with_the_matcher():
+    commands = load_home_commands()
+    assert len(commands) >= 100 and {c["category"] for c in commands} >= {"climate", "locks", "multi", "irrelevant"}
+    records = run_home("unused", None, ["matcher"])
+    by_id = {r["id"]: r for r in records}
+    warmer = next(c for c in commands if c["text"] == "make it warmer in here")
+    assert by_id[warmer["id"]]["correct"]
+    assert all(r["correct"] for r in records if r["category"] == "irrelevant")  # never acts on small talk
+    assert all(r["schema_valid"] for r in records if r["called"])
