@@ -1,0 +1,1 @@
+"""Market analysts as a LangGraph supervisor graph: news collector, sentiment analyst, price analyst, manager."""
