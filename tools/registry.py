@@ -1,7 +1,8 @@
 """Toolsets: the tools an agent gets, chosen by name.
 
     from tools.registry import load_toolset
-    toolset = load_toolset("basic")                      # calculator, weather, knowledge search
+    toolset = load_toolset("basic")                      # calculator, weather, knowledge search, SQL question
+    toolset = load_toolset("market")                     # headlines, sentiment, price statistics
     toolset = load_toolset("home", hub_url="http://127.0.0.1:8123", exposed=["light.kitchen"])
     toolset.tools, toolset.notes, toolset.is_risky("lock_unlock", {"entity_id": "lock.front_door"})
 
@@ -32,10 +33,18 @@ class Toolset:
 def basic_toolset(collection: str = "handbook", **_) -> Toolset:
     from tools.calculator import calculator
     from tools.knowledge import knowledge_search_tool
+    from tools.sql_tool import SQL_TOOLS
     from tools.weather import get_weather
 
-    return Toolset("basic", [calculator, get_weather, knowledge_search_tool(collection)],
-                   notes="Use calculator for arithmetic, get_weather for weather, search_knowledge for company policies.")
+    return Toolset("basic", [calculator, get_weather, knowledge_search_tool(collection), *SQL_TOOLS],
+                   notes="Use calculator for arithmetic, get_weather for weather, search_knowledge for company policies, "
+                         "ask_database for questions about sales, orders, customers and products.")
+
+
+def market_toolset(**_) -> Toolset:
+    from tools.market import market_tools
+
+    return Toolset("market", market_tools(), notes="Sample market data: tickers ACME, BRGT, CLDX, DYNA, ECOV.")
 
 
 def home_toolset(hub_url: str = "", token: str = "", exposed: list[str] | None = None, **_) -> Toolset:
@@ -49,7 +58,7 @@ def home_toolset(hub_url: str = "", token: str = "", exposed: list[str] | None =
                    match_command=matcher.match, describe_call=lambda name, args: describe_call(name, args, box.entities))
 
 
-TOOLSETS: dict[str, Callable[..., Toolset]] = {"basic": basic_toolset, "home": home_toolset}
+TOOLSETS: dict[str, Callable[..., Toolset]] = {"basic": basic_toolset, "home": home_toolset, "market": market_toolset}
 
 
 def load_toolset(name: str, **settings) -> Toolset:

@@ -34,6 +34,11 @@ def test_rag_graph_runs_through_the_dev_server(tmp_path):
         base = f"http://127.0.0.1:{port}"
         assistants = httpx.post(f"{base}/assistants/search", json={"graph_id": "rag"}, timeout=30).json()
         assert assistants and assistants[0]["graph_id"] == "rag"
+        # every registered graph loaded at start (an import error or a model built at import would show here)
+        listed = {a["graph_id"] for a in httpx.post(f"{base}/assistants/search", json={"limit": 100}, timeout=30).json()}
+        assert listed == set(json.loads((ROOT / "langgraph.json").read_text())["graphs"])
+        schemas = httpx.get(f"{base}/assistants/{assistants[0]['assistant_id']}/schemas", timeout=30)
+        assert schemas.status_code == 200
         thread = httpx.post(f"{base}/threads", json={}, timeout=30).json()["thread_id"]
         result = httpx.post(
             f"{base}/threads/{thread}/runs/wait",
