@@ -54,6 +54,12 @@ class ChatMode:
 MODES: dict[str, ChatMode] = {m.name: m for m in [
     ChatMode("rag", "RAG: dense retrieval with cited evidence", "How many days of annual leave do I get?",
              "graphs.chat_modes:prepare_handbook", hint="Ask about leave, expenses, security, remote work…"),
+    ChatMode("rag_conversational", "Conversational RAG: follow-ups rewritten from the last turns",
+             "How many days of annual leave do I get?", "graphs.chat_modes:prepare_handbook",
+             hint="Ask, then follow up: “And how many can I carry over?”"),
+    ChatMode("rag_agentic", "Agentic RAG: sub-questions retrieved in parallel, one cited answer", "Plan a 3-day trip to Lisbon",
+             "graphs.rag_agentic.graph:prepare_travel_guides", answer_nodes=("synthesize_answer",),
+             hint="Ask for a trip plan or a several-part question about Lisbon"),
     ChatMode("rag_graph", "Graph RAG: people, films and genres in a graph store, read-only Cypher with cited paths",
              "Recommend a thriller starring an actor who also worked with Christopher Nolan",
              "graphs.rag_graph.ingest:prepare_movies", answer_nodes=()),

@@ -26,5 +26,7 @@ def knowledge_search_tool(collection: str = "handbook", k: int = 3, location: st
         return "\n".join(f"[{i}] {h.label}: {' '.join(h.text.split())[:300]}" for i, h in enumerate(hits, 1))
 
     return StructuredTool.from_function(func=search, name="search_knowledge",
-                                        description=f"Search the '{collection}' document collection.",
+                                        description=(f"Look up facts in the '{collection}' documents"
+                                                     + (": company policies on leave, holidays, expenses, travel, security, "
+                                                        "remote work, benefits and onboarding." if collection == "handbook" else ".")),
                                         args_schema=KnowledgeQuery)

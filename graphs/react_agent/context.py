@@ -27,6 +27,12 @@ class Context:
     tool_shortlist: int = field(default_factory=_env("HEARTH_TOOL_SHORTLIST", 4, int), metadata={
         "description": "Show the model only the N tools whose descriptions best match the request (0 = all). "
                        "Small models choose far better among a few tools. Env: HEARTH_TOOL_SHORTLIST."})
+    tool_routing_threshold: float = field(default_factory=_env("HEARTH_TOOL_ROUTING", 0.25, float), metadata={
+        "description": "When one tool's description matches the request at least this well (cosine, bundled "
+                       "embeddings) and clearly better than the others, the model is asked only for that tool's "
+                       "arguments (0 = off). Env: HEARTH_TOOL_ROUTING."})
+    tool_routing_margin: float = field(default_factory=_env("HEARTH_TOOL_ROUTING_MARGIN", 0.1, float), metadata={
+        "description": "How far ahead of the next tool the routed tool must be. Env: HEARTH_TOOL_ROUTING_MARGIN."})
     embeddings: str = field(default_factory=_env("HEARTH_EMBEDDINGS", "local"), metadata={
         "description": "Embedding model spec used to shortlist tools. Env: HEARTH_EMBEDDINGS."})
     local_commands: bool = field(default_factory=_env("HEARTH_LOCAL_COMMANDS", "1", lambda v: v not in ("0", "false", "")), metadata={

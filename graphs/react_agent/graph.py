@@ -74,7 +74,12 @@ def plan(state: State, runtime: Runtime[Context]) -> dict:
     system = SystemMessage(content=prompts.SYSTEM_PROMPT.format(toolset_notes=toolset.notes))
     request = next((m.content for m in reversed(state.messages) if m.type == "human"), "")
     tools = shortlist_tools(toolset.tools, str(request), context.tool_shortlist, context.embeddings)
-    model = load_chat_model(context.model).bind_tools(tools, tool_choice="auto", parallel_tool_calls=True)
+    routed = None if _tools_already_ran(state) else route_to_tool(
+        tools, str(request), context.tool_routing_threshold, context.tool_routing_margin, context.embeddings)
+    if routed is not None:
+        model = load_chat_model(context.model).bind_tools([routed], tool_choice=routed.name)
+    else:
+        model = load_chat_model(context.model).bind_tools(tools, tool_choice="auto", parallel_tool_calls=True)
     reply = model.invoke([system, *state.messages])
     if reply.tool_calls and _repeats_a_done_call(state, reply.tool_calls):
         # Small models often ask again for what they already have: answer from the results instead.
@@ -82,20 +87,36 @@ def plan(state: State, runtime: Runtime[Context]) -> dict:
     return {"messages": [reply]}
 
 
-def shortlist_tools(tools: list, request: str, limit: int, embeddings_spec: str) -> list:
-    """The `limit` tools whose name and description are closest to the request (all when limit is 0)."""
-    if limit <= 0 or len(tools) <= limit or not request:
-        return tools
+def rank_tools(tools: list, request: str, embeddings_spec: str) -> list[tuple[object, float]]:
+    """(tool, cosine similarity of its name and description to the request), best first."""
     import numpy as np
 
     from models import load_embeddings
 
-    embeddings = load_embeddings(embeddings_spec)
     vectors = np.array(_tool_vectors(embeddings_spec, tuple(f"{t.name.replace('_', ' ')}: {t.description}" for t in tools)))
-    query = np.array(embeddings.embed_query(request))
+    query = np.array(load_embeddings(embeddings_spec).embed_query(request))
     scores = vectors @ query / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(query) + 1e-9)
-    keep = sorted(np.argsort(-scores)[:limit])
-    return [tools[i] for i in keep]
+    return sorted(zip(tools, scores.tolist()), key=lambda pair: -pair[1])
+
+
+def shortlist_tools(tools: list, request: str, limit: int, embeddings_spec: str) -> list:
+    """The `limit` tools whose name and description are closest to the request, in their original order
+    (all of them when limit is 0)."""
+    if limit <= 0 or len(tools) <= limit or not request:
+        return tools
+    kept = {id(t) for t, _ in rank_tools(tools, request, embeddings_spec)[:limit]}
+    return [t for t in tools if id(t) in kept]
+
+
+def route_to_tool(tools: list, request: str, threshold: float, margin: float, embeddings_spec: str):
+    """The one tool the request clearly asks for (similarity >= threshold and ahead of the next by
+    `margin`), or None. Small models then only fill in the arguments, under the tool's schema."""
+    if threshold <= 0 or not tools or not request:
+        return None
+    ranked = rank_tools(tools, request, embeddings_spec)
+    best, score = ranked[0]
+    runner_up = ranked[1][1] if len(ranked) > 1 else -1.0
+    return best if score >= threshold and score - runner_up >= margin else None
 
 
 @lru_cache(maxsize=32)
@@ -103,6 +124,16 @@ def _tool_vectors(embeddings_spec: str, descriptions: tuple[str, ...]) -> list:
     from models import load_embeddings
 
     return load_embeddings(embeddings_spec).embed_documents(list(descriptions))
+
+
+def _tools_already_ran(state: State) -> bool:
+    """Whether a tool has answered since the last human message (then the model should answer, not be forced)."""
+    for message in reversed(state.messages):
+        if message.type == "human":
+            return False
+        if isinstance(message, ToolMessage):
+            return True
+    return False
 
 
 def _repeats_a_done_call(state: State, calls: list[dict]) -> bool:

@@ -1,0 +1,1 @@
+"""Agentic RAG: sub-questions retrieved in parallel (`Send`), one cited answer: `graphs/rag_agentic/graph.py`."""
