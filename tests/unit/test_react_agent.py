@@ -65,7 +65,7 @@ def scripted(monkeypatch, replies):
 
 def run(graph, text, thread="t", **context):
     return graph.invoke({"messages": [("human", text)]}, {"configurable": {"thread_id": thread}},
-                        context=Context(toolset="home", tool_shortlist=0, **context))
+                        context=Context(toolset="home", tool_shortlist=0, tool_routing_threshold=0, **context))
 
 
 def thermostat(hub):
@@ -122,7 +122,7 @@ def test_recursion_limit_gives_a_graceful_answer(home, monkeypatch):
     scripted(monkeypatch, loop)
     graph = agent.builder.compile(checkpointer=InMemorySaver())
     out = graph.invoke({"messages": [("human", "check the lights")]}, {"configurable": {"thread_id": "r"}, "recursion_limit": 6},
-                       context=Context(toolset="home", tool_shortlist=0, local_commands=False))
+                       context=Context(toolset="home", tool_shortlist=0, tool_routing_threshold=0, local_commands=False))
     assert out["messages"][-1].content.startswith("I stopped after")
 
 
@@ -134,7 +134,7 @@ def test_risky_action_waits_for_confirmation(home, hub, monkeypatch, answer, loc
     assert first["__interrupt__"][0].value["question"] == "Do you want me to unlock Front door? (yes/no)"
     assert hub.get("/api/states/lock.front_door", headers=AUTH).json()["state"] == "locked"  # nothing yet
     final = graph.invoke(Command(resume=answer), {"configurable": {"thread_id": answer}},
-                         context=Context(toolset="home", tool_shortlist=0))
+                         context=Context(toolset="home", tool_shortlist=0, tool_routing_threshold=0))
     assert hub.get("/api/states/lock.front_door", headers=AUTH).json()["state"] == locked_after
     assert ("unlocked" in final["messages"][-1].content) == (answer == "yes")
 
@@ -142,5 +142,5 @@ def test_risky_action_waits_for_confirmation(home, hub, monkeypatch, answer, loc
 def test_model_answers_directly_when_no_tool_fits(monkeypatch):
     llm = scripted(monkeypatch, [AIMessage(content="2 + 2 = 4")])
     monkeypatch.setattr(agent, "toolset_for", lambda context: Toolset("basic", [calculator]))
-    out = agent.graph.invoke({"messages": [("human", "what is 2+2")]}, context=Context(toolset="basic", tool_shortlist=0))
+    out = agent.graph.invoke({"messages": [("human", "what is 2+2")]}, context=Context(toolset="basic", tool_shortlist=0, tool_routing_threshold=0))
     assert out["messages"][-1].content == "2 + 2 = 4" and llm.offered == [["calculator"]]
