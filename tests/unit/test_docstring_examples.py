@@ -8,12 +8,14 @@ import models.constrained
 import models.runtime
 import models.spec
 import evals.ir_metrics
+import graphs.analysts.graph
 import rag.evidence
 import rag.retrievers
+import tools.market
 
 
 @pytest.mark.parametrize("module", [models.constrained, models.runtime, models.spec, rag.evidence, rag.retrievers,
-                                    evals.ir_metrics])
+                                    evals.ir_metrics, tools.market, graphs.analysts.graph])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
