@@ -3,7 +3,7 @@
     python -m apps.chat                      # http://127.0.0.1:8501
     python -m apps.chat --port 8600 --model ollama:qwen2.5:7b
 
-The page itself is apps/chat_page.py; this module starts Streamlit on it, offline and quiet.
+The page itself is apps/ui/chat_page.py; this module starts Streamlit on it, offline and quiet.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-PAGE = Path(__file__).with_name("chat_page.py")
+PAGE = Path(__file__).parent / "ui" / "chat_page.py"
 
 
 def streamlit_command(page: Path, port: int, address: str) -> list[str]:

@@ -18,7 +18,7 @@ import sys
 import uuid
 from pathlib import Path
 
-PAGE = Path(__file__).with_name("home_page.py")
+PAGE = Path(__file__).parent / "ui" / "home_page.py"
 
 
 def ensure_hub() -> str:

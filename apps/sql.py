@@ -3,7 +3,7 @@
     python -m apps.sql                                          # http://127.0.0.1:8502, sample business DB
     python -m apps.sql --db postgresql://hearth:hearth@127.0.0.1:5432/hearth_test --model ollama:qwen2.5:7b
 
-The page itself is apps/sql_page.py; this module starts Streamlit on it, offline and quiet.
+The page itself is apps/ui/sql_page.py; this module starts Streamlit on it, offline and quiet.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from apps.chat import streamlit_command
 
-PAGE = Path(__file__).with_name("sql_page.py")
+PAGE = Path(__file__).parent / "ui" / "sql_page.py"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,7 +6,7 @@
     python -m apps.tokenizers --text "Straße über 👋 def f(x): return x"     # table only, no Streamlit
     python -m apps.tokenizers --file notes.txt --names ours-bpe,cl100k_base --show-tokens
 
-The page itself is apps/tokenizers_page.py; the statistics come from training.tokenizers.compare.
+The page itself is apps/ui/tokenizers_page.py; the statistics come from training.tokenizers.compare.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from apps.chat import streamlit_command
 
-PAGE = Path(__file__).with_name("tokenizers_page.py")
+PAGE = Path(__file__).parent / "ui" / "tokenizers_page.py"
 
 
 def print_comparison(text: str, names: list[str] | None, bpe_path: str | None, show_tokens: bool) -> None:

@@ -6,7 +6,7 @@
                          "database": "../shared/data/geoquery/geography.sqlite"})
     agent_model.bind_tools(SQL_TOOLS)
 
-`answer_database_question` is the one entry point the apps share (apps/sql_ask.py, apps/sql_page.py):
+`answer_database_question` is the one entry point the apps share (apps/sql_ask.py, apps/ui/sql_page.py):
 it calls graphs.text2sql.graph.answer_question and returns an SQLAnswer with the answer, the SQL,
 the result table, the chart spec, every attempt, and an error message when nothing ran.
 """

@@ -20,7 +20,7 @@ def test_chat_page_answers_with_cited_sources(tmp_path, monkeypatch):
 
     monkeypatch.setenv("HEARTH_INDEX", str(tmp_path / "qdrant"))
     monkeypatch.setenv("HEARTH_CHECKPOINTS", f"sqlite:///{tmp_path / 'memory.sqlite'}")
-    at = AppTest.from_file(str(ROOT / "apps" / "chat_page.py"), default_timeout=240)
+    at = AppTest.from_file(str(ROOT / "apps" / "ui" / "chat_page.py"), default_timeout=240)
     at.run()
     assert not at.exception
     assert any("chunks indexed in 'handbook'" in c.value for c in at.sidebar.caption)

@@ -74,7 +74,7 @@ def test_streamlit_page_confirms_before_unlocking(hub, monkeypatch):
 
     monkeypatch.setenv("HEARTH_HUB_URL", hub)
     monkeypatch.setenv("HEARTH_HUB_TOKEN", TOKEN)
-    at = AppTest.from_file(str(ROOT / "apps" / "home_page.py"), default_timeout=120).run()
+    at = AppTest.from_file(str(ROOT / "apps" / "ui" / "home_page.py"), default_timeout=120).run()
     assert not at.exception
     assert any("Front door" in m.value for m in at.markdown)  # the device panel
     at.chat_input[0].set_value("unlock the front door").run()

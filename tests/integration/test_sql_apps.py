@@ -1,4 +1,4 @@
-"""The SQL apps: `python -m apps.sql_ask`, the `ask_database` tool and the Streamlit page (apps/sql_page.py).
+"""The SQL apps: `python -m apps.sql_ask`, the `ask_database` tool and the Streamlit page (apps/ui/sql_page.py).
 
 Most tests replace graphs.text2sql.graph with a scripted fake answer_question that runs fixed SQL on the
 real sample database through SQLDatabase, so the apps' own behaviour (printing, exit codes, tables,
@@ -152,7 +152,7 @@ def test_normalize_accepts_the_flat_result_shape_too():
 def test_page_shows_sql_table_chart_attempts_and_history(fake_engine, sample):
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(ROOT / "apps" / "sql_page.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "apps" / "ui" / "sql_page.py"), default_timeout=60)
     at.run()
     assert not at.exception
     assert at.sidebar.text_input(key="database").value == str(sample)
@@ -181,7 +181,7 @@ def test_page_shows_sql_table_chart_attempts_and_history(fake_engine, sample):
 def test_page_explains_a_database_that_does_not_open(fake_engine, tmp_path):
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(ROOT / "apps" / "sql_page.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "apps" / "ui" / "sql_page.py"), default_timeout=60)
     at.run()
     at.sidebar.text_input(key="database").set_value(str(tmp_path / "gone.sqlite")).run()
     assert any("No SQLite database at" in e.value for e in at.sidebar.error)

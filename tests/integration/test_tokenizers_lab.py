@@ -52,7 +52,7 @@ def test_cli_table_compares_all_six_tokenizers():
 def test_dashboard_page_tokenizes_side_by_side(tmp_path):
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(ROOT / "apps" / "tokenizers_page.py"), default_timeout=180)
+    at = AppTest.from_file(str(ROOT / "apps" / "ui" / "tokenizers_page.py"), default_timeout=180)
     at.run()
     assert not at.exception and not at.error
     assert at.dataframe[0].value.index.tolist() == ALL_SIX

@@ -8,11 +8,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-# Streamlit puts this file's folder first on sys.path, where apps/tokenizers.py would shadow the
-# `tokenizers` package that sentence-transformers imports: import from the project root instead.
-_APPS = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _APPS]
-sys.path.insert(0, str(_APPS.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project root (see apps/ui/__init__.py)
 
 import models  # noqa: E402,F401  (offline switches first)
 import streamlit as st  # noqa: E402

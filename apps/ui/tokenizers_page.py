@@ -7,11 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-# Streamlit puts this script's folder first on sys.path, where apps/tokenizers.py would shadow the
-# Hugging Face `tokenizers` package; use the repository root instead.
-_APPS = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _APPS]
-sys.path.insert(0, str(_APPS.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project root (see apps/ui/__init__.py)
 
 import models  # noqa: E402,F401  (offline switches first)
 import pandas as pd  # noqa: E402

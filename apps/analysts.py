@@ -1,0 +1,98 @@
+"""Multi-agent market analysts: a daily report with a price chart, from the CLI or Streamlit.
+
+    python -m apps.analysts "Daily report for ACME and CLDX on 2026-11-27"                 # LangGraph team
+    python -m apps.analysts "Daily report for ACME and CLDX on 2026-11-27" --engine autogen # AutoGen team
+    python -m apps.analysts "Daily report for ECOV" --model "local?max_tokens=96" --out /tmp/reports --trace
+    python -m apps.analysts --ui                                                            # http://127.0.0.1:8501
+
+The CLI prints the report's path, then the report. `--trace` adds the LangGraph supervisor's
+routing decisions or the AutoGen team's tool calls. Sample data only names ACME, BRGT, CLDX, DYNA
+and ECOV (invented companies; see agents/market/data.py). The Streamlit page is
+apps/analysts_page.py; `--ui` starts Streamlit on it, offline and quiet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from apps.chat import streamlit_command
+
+PAGE = Path(__file__).with_name("analysts_page.py")
+ENGINES = ("langgraph", "autogen")
+
+
+def run_langgraph_report(request: str, *, model: str = "local", out_dir: str | Path = "out/analysts",
+                         **context_fields) -> dict:
+    """The LangGraph supervisor team's run: {report, chart_path, day, tickers, routing, messages}.
+    Other `graphs.analysts.context.Context` fields (model_routing, model_notes, ...) pass through;
+    unset ones come from the environment."""
+    from graphs.analysts.context import Context
+    from graphs.analysts.graph import graph
+
+    context = Context(model=model, out_dir=str(out_dir), **context_fields)
+    state = graph.invoke({"messages": [("human", request)]}, context=context)
+    return {"report": state["report"], "chart_path": state["chart_path"], "day": state["day"],
+            "tickers": state["tickers"], "routing": state["routing"],
+            "messages": [{"name": m.name or m.type, "content": m.content} for m in state["messages"]]}
+
+
+def run_report(request: str, *, engine: str = "langgraph", model: str = "local",
+               out_dir: str | Path = "out/analysts") -> dict:
+    """Either team's run; adds `engine` and `report_path` (report-<day>.md beside the chart)."""
+    if engine not in ENGINES:
+        raise ValueError(f"Unknown engine {engine!r}: use one of {', '.join(ENGINES)}.")
+    if engine == "autogen":
+        from agents.market.autogen_team import run_autogen_report
+
+        result = run_autogen_report(request, model=model, out_dir=out_dir)
+    else:
+        result = run_langgraph_report(request, model=model, out_dir=out_dir)
+    return {**result, "engine": engine, "report_path": str(Path(out_dir) / f"report-{result['day']}.md")}
+
+
+def trace_lines(result: dict) -> list[str]:
+    """What the team did, one line per supervisor decision (LangGraph) or tool call (AutoGen)."""
+    if result["engine"] == "langgraph":
+        return [f"supervisor -> {r['next']} (from {', '.join(r['candidates'])}; decided by {r['decided_by']})"
+                for r in result["routing"]]
+    return [f"{c['agent']}: {c['name']}({json.dumps(c['arguments'])})" + (" -> error" if c["is_error"] else "")
+            for c in result["tool_calls"]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m apps.analysts", description="Market analysts' daily report")
+    parser.add_argument("request", nargs="?", help='e.g. "Daily report for ACME and CLDX on 2026-11-27"')
+    parser.add_argument("--engine", choices=ENGINES, default="langgraph")
+    parser.add_argument("--model", default=os.environ.get("HEARTH_MODEL", "local"), help="chat model spec")
+    parser.add_argument("--out", default=os.environ.get("HEARTH_REPORT_DIR", "out/analysts"), help="report folder")
+    parser.add_argument("--trace", action="store_true", help="also print routing decisions / tool calls")
+    parser.add_argument("--ui", action="store_true", help="start the Streamlit page instead")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("HEARTH_PORT", 8501)))
+    parser.add_argument("--address", default="127.0.0.1")
+    args = parser.parse_args(argv)
+    import models  # noqa: F401  (offline switches, inherited by Streamlit)
+
+    if args.ui:
+        os.environ["HEARTH_MODEL"] = args.model
+        print(f"Starting the analysts on http://{args.address}:{args.port} (Ctrl+C to stop)", flush=True)
+        os.execv(sys.executable, streamlit_command(PAGE, args.port, args.address))
+    if not args.request:
+        parser.error('give a request, e.g. "Daily report for ACME and CLDX on 2026-11-27", or --ui')
+    try:
+        result = run_report(args.request, engine=args.engine, model=args.model, out_dir=args.out)
+    except ValueError as exc:  # unknown ticker, bad date
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(result["report_path"])
+    print(result["report"])
+    if args.trace:
+        print("\n".join(["", f"# {args.engine} trace", *trace_lines(result)]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
