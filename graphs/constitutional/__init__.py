@@ -1,0 +1,1 @@
+"""Constitutional critique-and-revise: draft, critique against each principle, revise: `graphs/constitutional/graph.py`."""

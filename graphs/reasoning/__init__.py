@@ -1,0 +1,1 @@
+"""Chain-of-thought versus direct answering with constrained answers: `graphs/reasoning/graph.py`."""
