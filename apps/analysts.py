@@ -8,7 +8,7 @@
 The CLI prints the report's path, then the report. `--trace` adds the LangGraph supervisor's
 routing decisions or the AutoGen team's tool calls. Sample data only names ACME, BRGT, CLDX, DYNA
 and ECOV (invented companies; see agents/market/data.py). The Streamlit page is
-apps/analysts_page.py; `--ui` starts Streamlit on it, offline and quiet.
+apps/ui/analysts_page.py; `--ui` starts Streamlit on it, offline and quiet.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from apps.chat import streamlit_command
 
-PAGE = Path(__file__).with_name("analysts_page.py")
+PAGE = Path(__file__).parent / "ui" / "analysts_page.py"
 ENGINES = ("langgraph", "autogen")
 
 

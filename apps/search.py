@@ -6,7 +6,7 @@
     python -m apps.search --data ../shared/data/pubmedqa_pqal --limit 100 --query "..."
 
 The first run embeds the 1,000 abstracts into the collection "pubmedqa" (one to two minutes on a
-laptop CPU, with a progress bar); later runs reuse the index. The page is apps/search_page.py.
+laptop CPU, with a progress bar); later runs reuse the index. The page is apps/ui/search_page.py.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from apps.chat import streamlit_command
 
-PAGE = Path(__file__).with_name("search_page.py")
+PAGE = Path(__file__).parent / "ui" / "search_page.py"
 
 
 def open_index(data: str, collection: str, index_dir: str, limit: int | None):

@@ -12,15 +12,18 @@
         else:
             print(item.source, len(item.text))
 
-Supported formats: plain text and Markdown (UTF-8), HTML, and PDF with a text
+Supported formats: plain text and Markdown (UTF-8, UTF-16/32 with or without a byte-order
+mark, or Windows-1252 / Latin-1 with a warning), HTML, and PDF with a text
 layer. PDFs record where each page starts (`metadata["page_starts"]`, character
 offsets into `text`) so that chunks and citations can name the page.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +31,7 @@ from typing import Iterable, Iterator
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 MAX_FILE_BYTES = 20 * 1024 * 1024
+log = logging.getLogger(__name__)
 
 _FORMATS = {
     ".txt": "text",
@@ -61,8 +65,12 @@ class SourceDocument:
 # --------------------------------------------------------------------------- loading
 
 
-def load_document(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> SourceDocument:
-    """Read one file into a SourceDocument, or raise DocumentError saying what to do."""
+def load_document(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES, encoding: str | None = None) -> SourceDocument:
+    """Read one file into a SourceDocument, or raise DocumentError saying what to do.
+
+    Text and Markdown files may be in any encoding `decode_text` detects, or the `encoding` given;
+    `metadata["encoding"]` says which was used and `metadata["warnings"]` lists guesses.
+    """
     source = str(path)
     p = Path(path)
     suffix = p.suffix.lower()
@@ -98,7 +106,12 @@ def load_document(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> Sourc
     elif fmt == "html":
         text, title = _read_html(data, source)
     else:
-        text = _decode_text(data, source)
+        text, used, warnings = decode_text(data, source, encoding)
+        metadata["encoding"] = used
+        if warnings:
+            metadata["warnings"] = warnings
+            for warning in warnings:
+                log.warning(warning)
         title = _markdown_title(text)
 
     if not text.strip():
@@ -106,8 +119,8 @@ def load_document(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> Sourc
     return SourceDocument(text=text, source=source, title=title or p.stem, metadata=metadata)
 
 
-def iter_documents(paths: Iterable[str | Path], *, recursive: bool = True,
-                   max_bytes: int = MAX_FILE_BYTES) -> Iterator[SourceDocument | DocumentError]:
+def iter_documents(paths: Iterable[str | Path], *, recursive: bool = True, max_bytes: int = MAX_FILE_BYTES,
+                   encoding: str | None = None) -> Iterator[SourceDocument | DocumentError]:
     """Load files and folders one by one, yielding a DocumentError for each failure.
 
     Folders expand to their supported files in sorted order (into subfolders too
@@ -126,14 +139,14 @@ def iter_documents(paths: Iterable[str | Path], *, recursive: bool = True,
                                     f"({', '.join(SUPPORTED_SUFFIXES)}). Add files or point "
                                     "at another folder.", source=str(path))
             for f in files:
-                yield _try_load(f, max_bytes)
+                yield _try_load(f, max_bytes, encoding)
         else:
-            yield _try_load(path, max_bytes)
+            yield _try_load(path, max_bytes, encoding)
 
 
-def _try_load(path: str | Path, max_bytes: int) -> SourceDocument | DocumentError:
+def _try_load(path: str | Path, max_bytes: int, encoding: str | None) -> SourceDocument | DocumentError:
     try:
-        return load_document(path, max_bytes=max_bytes)
+        return load_document(path, max_bytes=max_bytes, encoding=encoding)
     except DocumentError as err:
         return err
     except OSError as err:  # permissions, a file removed mid-batch, ...
@@ -155,19 +168,81 @@ def _expand_folder(folder: Path, recursive: bool) -> list[Path]:
 # --------------------------------------------------------------------------- text and Markdown
 
 
-def _decode_text(data: bytes, source: str) -> str:
-    if b"\x00" in data:
-        raise _binary(source)
+_BOMS = (  # longest first: the UTF-32 LE mark starts with the UTF-16 LE one
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Control characters that never occur in text (tab, newlines and form feed excluded); C1 controls
+# (U+0080-U+009F) are what binary bytes become when read as Latin-1.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+
+
+def decode_text(data: bytes, source: str, encoding: str | None = None) -> tuple[str, str, list[str]]:
+    """Bytes of a text file -> (text, encoding used, warnings).
+
+    Tried in order: the `encoding` given, a byte-order mark (UTF-8, UTF-16, UTF-32), UTF-8,
+    UTF-16 without a mark (every other byte NUL), then Windows-1252 / Latin-1 with a warning,
+    since those accept any byte and can be wrong. Bytes that decode only to control characters
+    are binary: DocumentError.
+
+    >>> decode_text("Café".encode("utf-16"), "x.txt")[:2]
+    ('Café', 'utf-16')
+    >>> text, used, warnings = decode_text(b"Caf\\xe9 au lait", "x.txt")
+    >>> text, used, len(warnings)
+    ('Café au lait', 'cp1252', 1)
+    """
+    if encoding:
+        try:
+            return data.decode(encoding), encoding, []
+        except (UnicodeDecodeError, LookupError) as err:
+            raise DocumentError(f"{source}: cannot be decoded as {encoding} ({err}). Leave the encoding "
+                                "out to detect it, or name the file's real encoding.", source=source) from err
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec), codec, []
+            except UnicodeDecodeError:
+                break  # a mark followed by garbage: fall through to the checks below
     try:
-        # utf-8-sig reads plain UTF-8 too, and drops a BOM that would otherwise
-        # end up glued to the first heading.
-        return data.decode("utf-8-sig")
+        return _text_or_binary(data.decode("utf-8"), source), "utf-8", []
     except UnicodeDecodeError:
         pass
-    text = data.decode("utf-8-sig", errors="replace")
-    if text.count("\ufffd") > _MAX_UNDECODABLE * max(len(text), 1):
+    utf16 = _utf16_without_bom(data)
+    if utf16:
+        return _text_or_binary(data.decode(utf16), source), utf16, []
+    if b"\x00" in data:
+        raise _binary(source)
+    for codec in ("cp1252", "latin-1"):
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        warning = (f"{source}: not UTF-8; read as {codec}. If accented letters look wrong, convert the file "
+                   f"(iconv -f REAL_ENCODING -t UTF-8) or pass encoding=\"...\".")
+        return _text_or_binary(text, source), codec, [warning]
+    raise _binary(source)  # unreachable: latin-1 decodes every byte
+
+
+def _text_or_binary(text: str, source: str) -> str:
+    if len(_CONTROL.findall(text)) > _MAX_UNDECODABLE * max(len(text), 1):
         raise _binary(source)
     return text
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """'utf-16-le' / 'utf-16-be' when the bytes look like mostly-ASCII UTF-16 without a mark."""
+    if len(data) < 4 or len(data) % 2:
+        return None
+    even_nuls, odd_nuls = data[0::2].count(0), data[1::2].count(0)
+    half = len(data) // 2
+    for codec, nuls, other in (("utf-16-le", odd_nuls, even_nuls), ("utf-16-be", even_nuls, odd_nuls)):
+        if nuls > 0.7 * half and other < 0.05 * half:
+            try:
+                data.decode(codec)
+            except UnicodeDecodeError:
+                return None
+            return codec
+    return None
 
 
 _ATX_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$")
@@ -336,8 +411,8 @@ def _empty(source: str) -> DocumentError:
 
 
 def _binary(source: str) -> DocumentError:
-    return DocumentError(f"{source}: looks binary, not UTF-8 text. Save it as UTF-8 text, or give "
-                         f"it the right suffix if it is another format "
+    return DocumentError(f"{source}: looks binary, not text in any encoding tried (UTF-8/16/32, Windows-1252). "
+                         f"Save it as UTF-8 text, or give it the right suffix if it is another format "
                          f"({', '.join(SUPPORTED_SUFFIXES)}).", source=source)
 
 

@@ -17,9 +17,6 @@ per ticker, clearly marked as such.
 
 from __future__ import annotations
 
-import re
-from datetime import date
-from pathlib import Path
 from typing import Literal
 
 from langchain_core.messages import AIMessage, HumanMessage
@@ -45,19 +42,15 @@ def data_source():
 
 
 def parse_request(text: str, context: Context) -> tuple[str, list[str]]:
-    """(day, tickers) named in the request, else the context's defaults.
+    """(day, tickers) named in the request, else the context's defaults (see agents.market.report).
 
     >>> parse_request("report for acme and CLDX on 2026-11-20", Context(default_tickers="ACME,BRGT,CLDX"))
     ('2026-11-20', ['ACME', 'CLDX'])
     """
-    known = [t.strip().upper() for t in context.default_tickers.split(",") if t.strip()]
-    known += [t for t in data_source().tickers() if t not in known]
-    named = [t for t in known if re.search(rf"\b{t}\b", text, flags=re.IGNORECASE)]
-    defaults = [t.strip().upper() for t in context.default_tickers.split(",") if t.strip()]
-    found = re.search(r"\d{4}-\d{2}-\d{2}", text)
-    day = found.group(0) if found else context.default_day
-    date.fromisoformat(day)  # raises ValueError naming the bad date
-    return day, named or defaults
+    from agents.market.report import parse_request as parse
+
+    defaults = [t.strip() for t in context.default_tickers.split(",") if t.strip()]
+    return parse(text, source=data_source(), default_tickers=defaults, default_day=context.default_day)
 
 
 def ready(state: State) -> list[str]:
@@ -90,18 +83,10 @@ def supervisor(state: State, runtime: Runtime[Context]) -> Command:
     return Command(goto=choice, update=update)
 
 
-def _tools():
-    from tools.market import market_tools
-
-    return {t.name: t for t in market_tools(data_source())}
-
-
 def news_collector(state: State) -> dict:
-    tools = _tools()
-    headlines = {}
-    for ticker in state.tickers:
-        text = tools["get_headlines"].invoke({"ticker": ticker, "day": state.day})
-        headlines[ticker] = [line[2:].rsplit(" (", 1)[0] for line in text.splitlines() if line.startswith("- ")]
+    from agents.market.report import collect_headlines
+
+    headlines = collect_headlines(data_source(), state.tickers, state.day)
     count = sum(map(len, headlines.values()))
     return {"headlines": headlines, "done": [*state.done, "news_collector"],
             "messages": [AIMessage(content=f"News collector: {count} headlines for {', '.join(state.tickers)} on {state.day}.",
@@ -109,65 +94,32 @@ def news_collector(state: State) -> dict:
 
 
 def sentiment_analyst(state: State) -> dict:
-    from tools.market import headline_sentiment
+    from agents.market.report import score_sentiment
 
-    sentiment = {}
-    for ticker, titles in state.headlines.items():
-        scored = [[headline_sentiment(t), t] for t in titles]
-        mean = sum(s for s, _ in scored) / len(scored) if scored else 0.0
-        sentiment[ticker] = {"mean": round(mean, 2), "scored": scored}
+    sentiment = score_sentiment(state.headlines)
     summary = ", ".join(f"{t} {v['mean']:+.2f}" for t, v in sentiment.items())
     return {"sentiment": sentiment, "done": [*state.done, "sentiment_analyst"],
             "messages": [AIMessage(content=f"Sentiment analyst: {summary}.", name="sentiment_analyst")]}
 
 
 def price_analyst(state: State, runtime: Runtime[Context]) -> dict:
-    from tools.market import price_statistics
+    from agents.market.report import collect_price_statistics
 
     context = runtime.context or Context()
-    source = data_source()
-    prices = {t: price_statistics(source, t, state.day, context.lookback_days) for t in state.tickers}
+    prices = collect_price_statistics(data_source(), state.tickers, state.day, context.lookback_days)
     summary = ", ".join(f"{t} {p['change_pct']:+.1f}% ({p['trend']})" for t, p in prices.items())
     return {"prices": prices, "done": [*state.done, "price_analyst"],
             "messages": [AIMessage(content=f"Price analyst ({context.lookback_days} days): {summary}.", name="price_analyst")]}
 
 
-def signal(sentiment: float, price: dict) -> str:
-    """A plain rule, stated in the report: news tone and price trend agreeing, or not."""
-    trend = {"up": 1, "down": -1}.get(price["trend"], 0)
-    tone = 1 if sentiment > 0.2 else -1 if sentiment < -0.2 else 0
-    if tone and tone == trend:
-        return "positive" if tone > 0 else "negative"
-    return "mixed" if tone or trend else "neutral"
-
-
 def manager(state: State, runtime: Runtime[Context]) -> dict:
-    from tools.market import plot_prices
+    from agents.market.report import Findings, write_report
 
     context = runtime.context or Context()
-    source = data_source()
-    out = Path(context.out_dir)
-    chart = plot_prices(source, state.tickers, state.day, context.lookback_days, out / f"prices-{state.day}.png")
-    lines = [f"# Daily market report, {state.day}", "",
-             f"Tickers: {', '.join(state.tickers)} · prices over {context.lookback_days} trading days · "
-             f"signal = news tone and price trend agreeing", "",
-             "| ticker | close | day | period | trend | volatility | news tone | signal |",
-             "|---|---:|---:|---:|---|---:|---:|---|"]
-    for t in state.tickers:
-        p, s = state.prices[t], state.sentiment.get(t, {"mean": 0.0, "scored": []})
-        lines.append(f"| {t} | {p['last_close']:.2f} | {p['day_change_pct']:+.2f}% | {p['change_pct']:+.2f}% | {p['trend']} | "
-                     f"{p['volatility_pct']:.2f}% | {s['mean']:+.2f} | {signal(s['mean'], p)} |")
-    lines += ["", f"![Closing prices]({chart.name})", ""]
-    for t in state.tickers:
-        company, _ = source.company(t) if hasattr(source, "company") else (t, "")
-        lines.append(f"## {t} · {company}")
-        for score, title in state.sentiment.get(t, {}).get("scored", []):
-            lines.append(f"- {title} ({score:+.1f})")
-        if context.model_notes:
-            lines.append(f"\n*Model note:* {_model_note(context, t, company, state)}")
-        lines.append("")
-    report = "\n".join(lines)
-    (out / f"report-{state.day}.md").write_text(report, encoding="utf-8")
+    findings = Findings(day=state.day, tickers=state.tickers, lookback_days=context.lookback_days,
+                        headlines=state.headlines, sentiment=state.sentiment, prices=state.prices)
+    note = (lambda ticker, company: _model_note(context, ticker, company, state)) if context.model_notes else None
+    report, chart = write_report(data_source(), findings, context.out_dir, note)
     return {"report": report, "chart_path": str(chart), "done": [*state.done, "manager"],
             "messages": [AIMessage(content=report, name="manager")]}
 

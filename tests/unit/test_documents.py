@@ -196,7 +196,7 @@ def test_binary_file_named_txt(tmp_path):
 
     with pytest.raises(DocumentError, match="looks binary") as err:
         load_document(f)
-    assert "image.txt" in str(err.value)
+    assert "image.txt" in str(err.value) and "Save it as UTF-8" in str(err.value)
 
 
 def test_mostly_undecodable_text_without_nuls_is_binary(tmp_path):
@@ -206,11 +206,36 @@ def test_mostly_undecodable_text_without_nuls_is_binary(tmp_path):
         load_document(f)
 
 
-def test_a_few_undecodable_bytes_are_tolerated(tmp_path):
+def test_windows_1252_text_is_read_with_a_warning(tmp_path, caplog):
     f = tmp_path / "mostly-fine.txt"
-    f.write_bytes(b"Caf\xe9 opening hours are 08:00 to 18:00 every weekday. " * 3)
+    f.write_bytes("Café opening hours are 08:00 to 18:00 – every weekday. ".encode("cp1252") * 3)
     doc = load_document(f)
-    assert "opening hours" in doc.text
+    assert "Café opening hours" in doc.text and "–" in doc.text  # nothing replaced by U+FFFD
+    assert doc.metadata["encoding"] == "cp1252"
+    [warning] = doc.metadata["warnings"]
+    assert "mostly-fine.txt" in warning and "not UTF-8" in warning and "encoding=" in warning
+    assert "not UTF-8" in caplog.text
+
+
+@pytest.mark.parametrize("codec, expected", [("utf-16", "utf-16"), ("utf-32", "utf-32"),
+                                             ("utf-16-le", "utf-16-le"), ("utf-16-be", "utf-16-be"),
+                                             ("utf-8", "utf-8")])
+def test_unicode_encodings_are_detected(tmp_path, codec, expected):
+    f = tmp_path / "notes.md"
+    f.write_bytes("# Grüße\n\nLeave is 25 days — ask Zoë.\n".encode(codec))
+    doc = load_document(f)
+    assert doc.title == "Grüße" and "ask Zoë" in doc.text
+    assert doc.metadata["encoding"] == expected and "warnings" not in doc.metadata
+
+
+def test_explicit_encoding_wins_and_a_wrong_one_names_the_fix(tmp_path):
+    f = tmp_path / "cyrillic.txt"
+    f.write_bytes("Отпуск 25 дней".encode("koi8-r"))
+    assert load_document(f, encoding="koi8-r").text == "Отпуск 25 дней"
+    [item] = iter_documents([f], encoding="koi8-r")
+    assert item.metadata["encoding"] == "koi8-r"
+    with pytest.raises(DocumentError, match="cannot be decoded as ascii.*Leave the encoding out"):
+        load_document(f, encoding="ascii")
 
 
 def test_corrupt_pdf(tmp_path):
@@ -351,3 +376,12 @@ def test_whole_handbook_loads():
     leave = next(d for d in items if Path(d.source).name == "annual-leave.md")
     assert "25 days" in leave.text
     assert any("25 days" in d.text for d in items)
+
+
+def test_docstring_examples():
+    import doctest
+
+    import rag.documents
+
+    result = doctest.testmod(rag.documents)
+    assert result.attempted >= 3 and result.failed == 0

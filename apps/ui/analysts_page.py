@@ -9,7 +9,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project root (see apps/ui/__init__.py)
 
 import models  # noqa: E402,F401  (offline switches first)
 import streamlit as st  # noqa: E402

@@ -7,10 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-# Streamlit puts this folder first on sys.path, where a module apps/<name>.py would shadow the package
-# of the same name (apps/tokenizers.py hides `tokenizers`); imports must resolve from the project root.
-sys.path[:] = [p for p in sys.path if not p or Path(p).resolve() != Path(__file__).resolve().parent]
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project root (see apps/ui/__init__.py)
 
 import models  # noqa: E402,F401  (offline switches first)
 import streamlit as st  # noqa: E402
