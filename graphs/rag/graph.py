@@ -68,31 +68,37 @@ def _history(messages: list[BaseMessage], turns: int) -> list[BaseMessage]:
     return [AIMessage(content=m.additional_kwargs.get("answer_text", _text(m))) if m.type == "ai" else m for m in kept]
 
 
-def _sources_text(state: State, context: Context, kb: KnowledgeBase) -> tuple[str, list]:
+def _sources_text(question: str, retrieved: list, context: Context, kb: KnowledgeBase) -> tuple[str, list]:
     """The numbered sources the model sees, and the evidence sentences ranked best first."""
     limit = context.evidence_limit()
-    evidence = select_evidence(state.question, state.retrieved, kb.embeddings, limit=max(limit, 2 * len(state.retrieved)))
+    evidence = select_evidence(question, retrieved, kb.embeddings, limit=max(limit, 2 * len(retrieved)))
     if limit > 0 and evidence:
         # best first, as measured; each sentence keeps its chunk's number
         return "\n".join(prompts.EVIDENCE_SOURCE.format(number=e.number, sentence=e.sentence)
                          for e in evidence[:limit]), evidence
     text = "\n\n".join(
         prompts.CHUNK_SOURCE.format(number=i, title=c.title or c.label, text=c.text.strip())
-        for i, c in enumerate(state.retrieved, start=1)
+        for i, c in enumerate(retrieved, start=1)
     )
     return text, evidence
 
 
-def generate_answer(state: State, runtime: Runtime[Context]) -> dict:
+def answer_with_citations(question: str, retrieved: list, context: Context,
+                          history: list[BaseMessage] | None = None) -> tuple[AIMessage, list[dict]]:
+    """Ask the chat model to answer `question` from the numbered `retrieved` chunks; returns the
+    answer message (text + source list; `additional_kwargs["answer_text"]` holds the bare answer)
+    and the citation records. Other RAG graphs call this with the chunks they found.
+
+    `context` is this graph's Context or any dataclass with the same fields (model, collection,
+    index_location, embeddings, evidence_sentences, history_turns)."""
     from models import load_chat_model
 
-    context = runtime.context or Context()
-    sources, evidence = _sources_text(state, context, knowledge_base_for(context))
-    messages = [SystemMessage(content=prompts.SYSTEM_PROMPT), *_history(state.messages, context.history_turns),
-                HumanMessage(content=prompts.USER_PROMPT.format(sources=sources, question=state.question))]
+    sources, evidence = _sources_text(question, retrieved, context, knowledge_base_for(context))
+    messages = [SystemMessage(content=prompts.SYSTEM_PROMPT), *(history or []),
+                HumanMessage(content=prompts.USER_PROMPT.format(sources=sources, question=question))]
     reply = load_chat_model(context.model).invoke(messages)
     answer = _text(reply).strip()
-    cited = {int(n) for n in CITATION.findall(answer) if 1 <= int(n) <= len(state.retrieved)}
+    cited = {int(n) for n in CITATION.findall(answer) if 1 <= int(n) <= len(retrieved)}
     cited_by = "model"
     if not cited and (restated := attribute(answer, evidence)) is not None:
         # The model restated a source without its marker: cite the source it restated.
@@ -104,13 +110,20 @@ def generate_answer(state: State, runtime: Runtime[Context]) -> dict:
         {"number": i, "source": c.source, "label": c.label, "chunk_index": c.chunk_index, "score": round(c.score, 4),
          "cited": i in cited, "cited_by": cited_by if i in cited else None, "evidence": best_sentence.get(i, ""),
          "text": c.text}
-        for i, c in enumerate(state.retrieved, start=1)
+        for i, c in enumerate(retrieved, start=1)
     ]
     shown = [c for c in citations if c["cited"]] or citations
     heading = "Sources:" if cited else "Sources consulted:"
     footer = "\n".join(f"[{c['number']}] {c['label']}" for c in shown)
     message = AIMessage(content=f"{answer}\n\n{heading}\n{footer}", additional_kwargs={"answer_text": answer},
                         response_metadata=reply.response_metadata, usage_metadata=getattr(reply, "usage_metadata", None))
+    return message, citations
+
+
+def generate_answer(state: State, runtime: Runtime[Context]) -> dict:
+    context = runtime.context or Context()
+    message, citations = answer_with_citations(state.question, state.retrieved, context,
+                                               _history(state.messages, context.history_turns))
     return {"messages": [message], "citations": citations}
 
 

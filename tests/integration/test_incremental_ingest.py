@@ -74,13 +74,12 @@ def test_reingest_embeds_nothing_and_edits_replace_their_chunks(tmp_path, docs):
     assert kb.count() == 3
 
 
-@pytest.mark.xfail(strict=True, reason="KnowledgeBase.ingest does not yet remove the chunks of files that "
-                   "were deleted from an ingested folder (change requested from the knowledge-base owner)")
 def test_deleted_file_leaves_the_index_on_reingest(tmp_path, docs):
     kb, _ = counting_kb(tmp_path, "deletions")
     kb.ingest([docs])
     (docs / "parking.md").unlink()
-    kb.ingest([docs])
+    report = kb.ingest([docs])
+    assert [Path(r).name for r in report.removed] == ["parking.md"] and "1 removed" in report.summary()
     assert sources(kb) == {"pets.md", "lunch.txt"}
     assert not any("garage" in h.text for h in kb.search("when does the garage open", k=3))
 

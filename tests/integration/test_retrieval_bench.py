@@ -23,5 +23,9 @@ def test_retrieval_benchmark_writes_json_and_markdown(tmp_path):
     result = json.loads((out / "retrieval.json").read_text())
     by_system = {r["system"]: r for r in result["rows"]}
     assert by_system["hybrid RRF"]["ndcg@10"] == pytest.approx(1.0)
+    assert by_system["best pipeline: hybrid RRF + dense feedback"]["ndcg@10"] == pytest.approx(1.0)
+    assert by_system["bm25 (rank_bm25)"]["recall@100"] == pytest.approx(1.0)
+    assert all(r["p50_ms"] > 0 and r["build_s"] is not None for r in result["rows"])
     assert result["build"]["documents"] == 4
-    assert "| hybrid RRF |" in (out / "retrieval.md").read_text()
+    markdown = (out / "retrieval.md").read_text()
+    assert "| hybrid RRF |" in markdown and "of raw throughput" in markdown

@@ -10,6 +10,8 @@ import models.spec
 import evals.ir_metrics
 import graphs.analysts.graph
 import rag.evidence
+import rag.mmr
+import rag.rerank
 import rag.retrievers
 import tools.market
 

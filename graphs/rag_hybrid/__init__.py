@@ -1,0 +1,1 @@
+"""Hybrid retrieval (BM25 + dense, fused, reranked) with numbered citations: `graphs/rag_hybrid/graph.py`."""
