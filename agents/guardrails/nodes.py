@@ -39,7 +39,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
-import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
@@ -50,6 +49,7 @@ from langgraph.graph import END, START, StateGraph
 
 from agents.guardrails.injection import EmbeddingInjectionDetector, InjectionVerdict, check_injection
 from agents.guardrails.pii import ALL_KINDS, redact_pii
+from graphs.settings import env
 
 log = logging.getLogger(__name__)
 
@@ -59,22 +59,19 @@ BLOCKED_ANSWER = ("I can't act on that request: {reason}. This assistant's guard
                   "its instructions or reveal its prompt. If that was not your intent, ask the question on its own.")
 
 
-def _env(name: str, default: str):
-    return lambda: os.environ.get(name, default)
-
 
 @dataclass(kw_only=True)
 class GuardrailsSettings:
-    guards: str = field(default_factory=_env("HEARTH_GUARDRAILS", "input,retrieved,output"), metadata={
+    guards: str = field(default_factory=env("HEARTH_GUARDRAILS", "input,retrieved,output"), metadata={
         "description": "Comma-separated guards to switch on: input, retrieved, output; 'off' for none. Env: HEARTH_GUARDRAILS."})
-    embeddings: str = field(default_factory=_env("HEARTH_GUARDRAILS_EMBEDDINGS", ""), metadata={
+    embeddings: str = field(default_factory=env("HEARTH_GUARDRAILS_EMBEDDINGS", ""), metadata={
         "description": "Embedding spec for the semantic injection check (e.g. local); empty = rules only. "
                        "Env: HEARTH_GUARDRAILS_EMBEDDINGS."})
-    threshold: float = field(default_factory=lambda: float(os.environ.get("HEARTH_GUARDRAILS_THRESHOLD", "0.45")), metadata={
+    threshold: float = field(default_factory=env("HEARTH_GUARDRAILS_THRESHOLD", 0.45, float), metadata={
         "description": "Cosine similarity to an attack exemplar that counts as an attack. Env: HEARTH_GUARDRAILS_THRESHOLD."})
-    pii_kinds: str = field(default_factory=_env("HEARTH_GUARDRAILS_PII", ",".join(ALL_KINDS)), metadata={
+    pii_kinds: str = field(default_factory=env("HEARTH_GUARDRAILS_PII", ",".join(ALL_KINDS)), metadata={
         "description": f"PII kinds the output guard redacts ({', '.join(ALL_KINDS)}). Env: HEARTH_GUARDRAILS_PII."})
-    engine: str = field(default_factory=_env("HEARTH_GUARDRAILS_ENGINE", "builtin"), metadata={
+    engine: str = field(default_factory=env("HEARTH_GUARDRAILS_ENGINE", "builtin"), metadata={
         "description": "builtin (call the checks) or guardrails-ai (run them as guardrails-ai validators). "
                        "Env: HEARTH_GUARDRAILS_ENGINE."})
 

@@ -7,10 +7,8 @@ import os
 from dataclasses import dataclass, field
 
 from graphs.constitutional.prompts import DEFAULT_PRINCIPLES
+from graphs.settings import env
 
-
-def _env(name: str, default, cast=str):
-    return lambda: cast(os.environ.get(name, default))
 
 
 def _principles_from_env() -> list[str]:
@@ -21,15 +19,15 @@ def _principles_from_env() -> list[str]:
 
 @dataclass(kw_only=True)
 class Context:
-    model: str = field(default_factory=_env("HEARTH_MODEL", "local"), metadata={
+    model: str = field(default_factory=env("HEARTH_MODEL", "local"), metadata={
         "description": "Chat model spec (local, gguf:PATH, ollama:NAME, vllm:NAME@URL, openai:NAME@URL). Env: HEARTH_MODEL."})
     principles: list[str] = field(default_factory=_principles_from_env, metadata={
         "description": "The principles each draft is critiqued against, one check per principle. "
                        "Env: HEARTH_PRINCIPLES (separated by ';')."})
-    max_revisions: int = field(default_factory=_env("HEARTH_MAX_REVISIONS", 1, int), metadata={
+    max_revisions: int = field(default_factory=env("HEARTH_MAX_REVISIONS", 1, int), metadata={
         "description": "Critique-and-revise rounds at most; after the last revision the answer is final. "
                        "Env: HEARTH_MAX_REVISIONS."})
-    critique_chars: int = field(default_factory=_env("HEARTH_CRITIQUE_CHARS", 200, int), metadata={
+    critique_chars: int = field(default_factory=env("HEARTH_CRITIQUE_CHARS", 200, int), metadata={
         "description": "Longest critique the model may write (the JSON is grammar-constrained to it). "
                        "Env: HEARTH_CRITIQUE_CHARS."})
 

@@ -3,24 +3,21 @@ environment variable when set; a value passed explicitly always wins."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
-
-def _env(name: str, default, cast=str):
-    return lambda: cast(os.environ.get(name, default))
+from graphs.settings import env
 
 
 @dataclass(kw_only=True)
 class Context:
-    model: str = field(default_factory=_env("HEARTH_MODEL", "local"), metadata={
+    model: str = field(default_factory=env("HEARTH_MODEL", "local"), metadata={
         "description": "Chat model spec for what the request parser cannot settle: local, gguf:PATH, hf:PATH, "
                        "ollama:NAME, vllm:NAME@URL, openai:NAME@URL. Env: HEARTH_MODEL."})
-    max_chars: int = field(default_factory=_env("HEARTH_LAB_MAX_CHARS", 0, int), metadata={
+    max_chars: int = field(default_factory=env("HEARTH_LAB_MAX_CHARS", 0, int), metadata={
         "description": "Use only the first N characters of a corpus for training and comparison (0 = the whole "
                        "corpus, unless the request names a size). Env: HEARTH_LAB_MAX_CHARS."})
-    wait_seconds: float = field(default_factory=_env("HEARTH_LAB_WAIT_SECONDS", 60, float), metadata={
+    wait_seconds: float = field(default_factory=env("HEARTH_LAB_WAIT_SECONDS", 60, float), metadata={
         "description": "How long one turn waits for a background job before answering with its id and progress "
                        "(a later turn, e.g. 'status?', picks it up). Env: HEARTH_LAB_WAIT_SECONDS."})
-    poll_seconds: float = field(default_factory=_env("HEARTH_LAB_POLL_SECONDS", 2, float), metadata={
+    poll_seconds: float = field(default_factory=env("HEARTH_LAB_POLL_SECONDS", 2, float), metadata={
         "description": "Seconds between two looks at a running job. Env: HEARTH_LAB_POLL_SECONDS."})

@@ -4,30 +4,27 @@ a value passed explicitly always wins."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
-
-def _env(name: str, default, cast=str):
-    return lambda: cast(os.environ.get(name, default))
+from graphs.settings import env
 
 
 @dataclass(kw_only=True)
 class Context:
-    model: str = field(default_factory=_env("HEARTH_MODEL", "local"), metadata={
+    model: str = field(default_factory=env("HEARTH_MODEL", "local"), metadata={
         "description": "Chat model spec: local, gguf:PATH, hf:PATH, ollama:NAME, vllm:NAME@URL, openai:NAME@URL. Env: HEARTH_MODEL."})
-    embeddings: str = field(default_factory=_env("HEARTH_EMBEDDINGS", "local"), metadata={
+    embeddings: str = field(default_factory=env("HEARTH_EMBEDDINGS", "local"), metadata={
         "description": "Embedding model spec (local = bundled all-MiniLM-L6-v2). Env: HEARTH_EMBEDDINGS."})
-    collection: str = field(default_factory=_env("HEARTH_COLLECTION", "handbook"), metadata={
+    collection: str = field(default_factory=env("HEARTH_COLLECTION", "handbook"), metadata={
         "description": "Qdrant collection to search. Env: HEARTH_COLLECTION."})
-    index_location: str = field(default_factory=_env("HEARTH_INDEX", ""), metadata={
+    index_location: str = field(default_factory=env("HEARTH_INDEX", ""), metadata={
         "description": "Qdrant local-mode folder or server URL; empty = $QDRANT_URL or .hearth/qdrant. Env: HEARTH_INDEX."})
-    top_k: int = field(default_factory=_env("HEARTH_TOP_K", 4, int), metadata={
+    top_k: int = field(default_factory=env("HEARTH_TOP_K", 4, int), metadata={
         "description": "Chunks retrieved per question. Env: HEARTH_TOP_K."})
-    evidence_sentences: int = field(default_factory=_env("HEARTH_EVIDENCE_SENTENCES", -1, int), metadata={
+    evidence_sentences: int = field(default_factory=env("HEARTH_EVIDENCE_SENTENCES", -1, int), metadata={
         "description": "Show the model only this many best-matching sentences of the retrieved chunks (0 = whole "
                        "chunks; -1 = auto: 2 for the bundled 135M model, whole chunks otherwise). Env: HEARTH_EVIDENCE_SENTENCES."})
-    history_turns: int = field(default_factory=_env("HEARTH_HISTORY_TURNS", 3, int), metadata={
+    history_turns: int = field(default_factory=env("HEARTH_HISTORY_TURNS", 3, int), metadata={
         "description": "Earlier question/answer pairs shown to the model. Env: HEARTH_HISTORY_TURNS."})
 
     def evidence_limit(self) -> int:

@@ -127,15 +127,21 @@ def generate_answer(state: State, runtime: Runtime[Context]) -> dict:
     return {"messages": [message], "citations": citations}
 
 
-builder = StateGraph(State, input_schema=InputState, context_schema=Context)
-builder.add_node(retrieve)
-builder.add_node(generate_answer)
-builder.add_node(answer_without_sources)
-builder.add_edge(START, "retrieve")
-builder.add_conditional_edges("retrieve", route_after_retrieve)
-builder.add_edge("generate_answer", END)
-builder.add_edge("answer_without_sources", END)
+def rag_builder(retrieve_node=retrieve, state_schema=State, input_schema=InputState, context_schema=Context) -> StateGraph:
+    """retrieve -> generate_answer | answer_without_sources, with any retrieval step (rag_hybrid
+    passes its own) and State/Context classes that extend this graph's."""
+    wiring = StateGraph(state_schema, input_schema=input_schema, context_schema=context_schema)
+    wiring.add_node("retrieve", retrieve_node)
+    wiring.add_node(generate_answer)
+    wiring.add_node(answer_without_sources)
+    wiring.add_edge(START, "retrieve")
+    wiring.add_conditional_edges("retrieve", route_after_retrieve)
+    wiring.add_edge("generate_answer", END)
+    wiring.add_edge("answer_without_sources", END)
+    return wiring
 
+
+builder = rag_builder()
 graph = builder.compile(name="rag")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from graphs.rag.context import Context as RagContext
-from graphs.rag.context import _env
+from graphs.settings import env
 
 LOCAL_MODEL = "local"
 MODE_CHOICES = ("auto", "model", "template")
@@ -16,20 +16,20 @@ MODE_CHOICES = ("auto", "model", "template")
 
 @dataclass(kw_only=True)
 class Context(RagContext):
-    collection: str = field(default_factory=_env("HEARTH_COLLECTION", "travel"), metadata={
+    collection: str = field(default_factory=env("HEARTH_COLLECTION", "travel"), metadata={
         "description": "Qdrant collection to search ('travel' = the bundled Lisbon guides, indexed on first use). "
                        "Env: HEARTH_COLLECTION."})
-    max_sub_questions: int = field(default_factory=_env("HEARTH_MAX_SUB_QUESTIONS", 8, int), metadata={
+    max_sub_questions: int = field(default_factory=env("HEARTH_MAX_SUB_QUESTIONS", 8, int), metadata={
         "description": "At most this many sub-questions, each retrieved in parallel. Env: HEARTH_MAX_SUB_QUESTIONS."})
-    planner: str = field(default_factory=_env("HEARTH_PLANNER", "auto"), metadata={
+    planner: str = field(default_factory=env("HEARTH_PLANNER", "auto"), metadata={
         "description": "Who splits the question: 'model' (structured output, checked; fallbacks below), 'template' "
                        "(day-by-day topics for trip plans, a split at 'and' / '?' otherwise) or 'auto' (template for "
                        "trip plans on the bundled 135M model, model otherwise). Env: HEARTH_PLANNER."})
-    synthesis: str = field(default_factory=_env("HEARTH_SYNTHESIS", "auto"), metadata={
+    synthesis: str = field(default_factory=env("HEARTH_SYNTHESIS", "auto"), metadata={
         "description": "Who writes the answer: 'model' (one call over all numbered evidence, checked), 'template' "
                        "(the best evidence sentences per sub-question or day, cited) or 'auto' (template on the "
                        "bundled 135M model, model otherwise). Env: HEARTH_SYNTHESIS."})
-    sentences_per_sub_question: int = field(default_factory=_env("HEARTH_SENTENCES_PER_SUB_QUESTION", 2, int), metadata={
+    sentences_per_sub_question: int = field(default_factory=env("HEARTH_SENTENCES_PER_SUB_QUESTION", 2, int), metadata={
         "description": "Evidence sentences per sub-question in a templated answer. Env: HEARTH_SENTENCES_PER_SUB_QUESTION."})
 
     def __post_init__(self) -> None:

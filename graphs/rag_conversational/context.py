@@ -7,19 +7,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from graphs.rag.context import Context as RagContext
-from graphs.rag.context import _env
+from graphs.settings import env
 
 REWRITE_CHOICES = ("model", "keywords")
 
 
 @dataclass(kw_only=True)
 class Context(RagContext):
-    rewrite_with: str = field(default_factory=_env("HEARTH_REWRITE_WITH", "model"), metadata={
+    rewrite_with: str = field(default_factory=env("HEARTH_REWRITE_WITH", "model"), metadata={
         "description": "How a follow-up question becomes a standalone one: 'model' (structured output, checked, "
                        "keywords of the earlier question as the fallback) or 'keywords' (no model call). "
                        "history_turns sets how many earlier turns it may look at. Env: HEARTH_REWRITE_WITH."})
 
-    answer_history_turns: int = field(default_factory=_env("HEARTH_ANSWER_HISTORY_TURNS", -1, int), metadata={
+    answer_history_turns: int = field(default_factory=env("HEARTH_ANSWER_HISTORY_TURNS", -1, int), metadata={
         "description": "Earlier turns shown to the model that answers the standalone question (-1 = auto: none for "
                        "the bundled 135M model, which copied its previous answer when shown it; history_turns "
                        "otherwise). Env: HEARTH_ANSWER_HISTORY_TURNS."})

@@ -3,29 +3,26 @@ environment variable when set; a value passed explicitly always wins."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
-
-def _env(name: str, default, cast=str):
-    return lambda: cast(os.environ.get(name, default))
+from graphs.settings import env
 
 
 @dataclass(kw_only=True)
 class Context:
-    model: str = field(default_factory=_env("HEARTH_MODEL", "local"), metadata={
+    model: str = field(default_factory=env("HEARTH_MODEL", "local"), metadata={
         "description": "Chat model spec: local, gguf:PATH, hf:PATH, ollama:NAME, vllm:NAME@URL, openai:NAME@URL. "
                        "Env: HEARTH_MODEL."})
-    graph_store: str = field(default_factory=_env("HEARTH_GRAPH", ""), metadata={
+    graph_store: str = field(default_factory=env("HEARTH_GRAPH", ""), metadata={
         "description": "Graph store: a folder for the embedded Kùzu database (empty = .hearth/graph), :memory:, "
                        "or a Neo4j URL bolt://user:password@host:7687. Env: HEARTH_GRAPH."})
-    free_cypher: str = field(default_factory=_env("HEARTH_FREE_CYPHER", "auto"), metadata={
+    free_cypher: str = field(default_factory=env("HEARTH_FREE_CYPHER", "auto"), metadata={
         "description": "Let the model write Cypher (validated, read-only, parameterised) when no traversal fits: "
                        "on, off, or auto (off for the bundled 135M model, on for others). Env: HEARTH_FREE_CYPHER."})
-    planner: str = field(default_factory=_env("HEARTH_GRAPH_PLANNER", "auto"), metadata={
+    planner: str = field(default_factory=env("HEARTH_GRAPH_PLANNER", "auto"), metadata={
         "description": "Who picks the traversal: auto (rules, the model only to break a tie), model (the model "
                        "always picks among the fitting ones, under a schema constraint), rules. Env: HEARTH_GRAPH_PLANNER."})
-    max_listed: int = field(default_factory=_env("HEARTH_GRAPH_MAX_LISTED", 8, int), metadata={
+    max_listed: int = field(default_factory=env("HEARTH_GRAPH_MAX_LISTED", 8, int), metadata={
         "description": "Most results named in an answer. Env: HEARTH_GRAPH_MAX_LISTED."})
 
     def model_writes_cypher(self) -> bool:

