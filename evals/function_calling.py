@@ -228,8 +228,11 @@ def run_bfcl(model_spec: str, folder: Path, categories: list[str], limit: int | 
 
 
 def load_home_commands(path: Path = HOME_COMMANDS, limit: int | None = None) -> list[dict]:
+    """The command set; with `limit`, an evenly spaced sample so every category stays represented."""
     items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return items[:limit] if limit else items
+    if not limit or limit >= len(items):
+        return items
+    return [items[round(i * len(items) / limit)] for i in range(limit)]
 
 
 def home_toolbox():
@@ -327,7 +330,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--modes", nargs="+", default=["constrained", "unconstrained"], choices=["constrained", "unconstrained"])
     parser.add_argument("--home-systems", nargs="+", default=["model", "model+shortlist", "matcher", "matcher+model"],
                         choices=["model", "model+shortlist", "matcher", "matcher+model"])
-    parser.add_argument("--home-limit", type=int, default=0, help="home commands to score (0 = all)")
+    parser.add_argument("--home-limit", type=int, default=0, help="home commands to score, an evenly spaced sample (0 = all)")
     parser.add_argument("--home-only", action="store_true")
     parser.add_argument("--skip-home", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "out" / "function_calling"))
