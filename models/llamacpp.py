@@ -158,3 +158,28 @@ def _context_error(exc: ValueError, n_ctx: int) -> Exception:
             f"retrieve fewer chunks, or raise it in the spec, e.g. 'local?n_ctx={n_ctx * 2}'."
         )
     return exc
+
+
+def complete_with_grammar(model, messages, gbnf: str, max_tokens: int = 256, stop: list[str] | None = None) -> str:
+    """Reply text decoded under a raw GBNF grammar (only text the grammar accepts can come out).
+
+    `model` is a `LlamaCppChatModel` (what `load_chat_model("local")` or `"gguf:PATH"` returns);
+    `messages` is a prompt string or role/content dicts. Greedy, with the model's seed.
+
+        >>> from models import load_chat_model                          # doctest: +SKIP
+        >>> complete_with_grammar(load_chat_model("local"), "Pick a colour.", 'root ::= "red" | "blue"')  # doctest: +SKIP
+        'red'
+    """
+    from llama_cpp import LlamaGrammar
+
+    if not isinstance(model, LlamaCppChatModel):
+        raise TypeError(f"complete_with_grammar needs a llama.cpp model (spec 'local' or 'gguf:PATH'), got {type(model).__name__}.")
+    chat = [{"role": "user", "content": messages}] if isinstance(messages, str) else list(messages)
+    llama, lock = model._open()
+    with lock:
+        try:
+            result = llama.create_chat_completion(messages=chat, max_tokens=max_tokens, temperature=0.0, stop=stop or [],
+                                                  grammar=LlamaGrammar.from_string(gbnf, verbose=False), seed=model.seed)
+        except ValueError as exc:
+            raise _context_error(exc, model.n_ctx) from exc
+    return result["choices"][0]["message"].get("content") or ""

@@ -1,0 +1,54 @@
+"""The text-to-SQL graph on the real embedded model (SmolLM2-135M, llama.cpp), real SQLite files:
+the sample business database and GeoQuery's geography database (../shared/data/geoquery)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from graphs.text2sql.graph import answer_question, database_profile, open_database
+
+pytestmark = pytest.mark.slow
+
+GEOQUERY = Path(__file__).resolve().parents[3] / "shared" / "data" / "geoquery"
+
+
+def test_business_questions_on_the_sample_database():
+    from tools.sample_business import ensure_sample_database
+
+    url = str(ensure_sample_database())
+    db = open_database(url)
+    out = answer_question("How many customers do we have in each segment?", url, "local", similarity="tfidf")
+    expected = db.run("SELECT segment, COUNT(*) FROM customers GROUP BY segment").rows
+    assert Counter(map(tuple, out["result"]["rows"])) == Counter(map(tuple, expected))
+    assert out["chart"] == {"kind": "bar", "x": out["result"]["columns"][0], "y": out["result"]["columns"][1]}
+    # A question unlike every stored example goes to the model; whatever it writes is checked before it runs.
+    out = answer_question("Which products cost more than 500?", url, "local", similarity="tfidf", max_attempts=1)
+    for attempt in out["attempts"]:
+        assert attempt["ok"] or attempt["error_kind"] in ("syntax", "unknown_identifier", "type", "empty_result", "timeout", "unsafe", "other")
+    assert out["attempt"] == 1 and all(re.match(r"(?is)\s*select\b", a["sql"]) for a in out["attempts"])
+
+
+@pytest.mark.skipif(not (GEOQUERY / "geography.sqlite").is_file(), reason="GeoQuery data not found at ../shared/data/geoquery")
+def test_geoquery_dev_items_with_the_train_split_as_examples():
+    from evals.text2sql import load_split, same_result
+    from graphs.text2sql.examples import ExampleStore
+
+    url = str(GEOQUERY / "geography.sqlite")
+    store = ExampleStore(similarity="tfidf", normalize=database_profile(url)[2].mask)
+    store.extend((q["question"], q["query"]) for q in load_split(GEOQUERY, "train"))
+    dev = {q["question"]: q for q in load_split(GEOQUERY, "dev")}
+    db = open_database(url)
+    right = 0
+    for question in ("what is the biggest city in arizona", "what states border delaware"):
+        out = answer_question(question, url, "local", example_store=store, similarity="tfidf")
+        right += same_result(out["result"]["rows"] if out["result"] else None, db.run(dev[question]["query"]).rows, False)
+    assert right == 2
+    # The model path (examples not trusted): its SQL must use the question's value, never an example's.
+    out = answer_question("how many people live in washington", url, "local", example_store=store, example_trust=2.0, max_attempts=1)
+    model_sql = out["attempts"][0]["sql"]
+    literals = re.findall(r"'([^']*)'", model_sql)
+    assert out["attempts"][0]["source"] == "model" and literals and set(literals) <= {"washington", "usa"}
