@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error(f"--ingest indexes documents into a collection; mode {mode.name} has none")
             ingest_with_progress(knowledge_base(context.collection, context.index_location, context.embeddings), args.ingest)
         elif mode.prepare:
-            mode.prepare_data(context, progress_bar("Indexing the demo data"))
+            mode.prepare_data(context, progress_bar(f"First run: indexing {mode.demo_data}"))
         if not args.question:
             return 0
         with open_checkpointer(args.checkpoints) as saver:

@@ -24,6 +24,7 @@ class ChatMode:
     prepare: str = ""  # "module:function" that indexes the demo data when empty; called with (context, progress)
     answer_nodes: tuple[str, ...] = ("generate_answer",)  # nodes whose streamed tokens are the answer
     hint: str = ""  # the chat box placeholder; default "e.g. <example>"
+    demo_data: str = "the sample handbook (data/handbook)"  # what `prepare` indexes, for progress messages
 
     @property
     def placeholder(self) -> str:
@@ -61,10 +62,11 @@ MODES: dict[str, ChatMode] = {m.name: m for m in [
              hint="Ask, then follow up: “And how many can I carry over?”"),
     ChatMode("rag_agentic", "Agentic RAG: sub-questions retrieved in parallel, one cited answer", "Plan a 3-day trip to Lisbon",
              "graphs.rag_agentic.graph:prepare_travel_guides", answer_nodes=("synthesize_answer",),
+             demo_data="the Lisbon travel guides (data/travel)",
              hint="Ask for a trip plan or a several-part question about Lisbon"),
     ChatMode("rag_graph", "Graph RAG: people, films and genres in a graph store, read-only Cypher with cited paths",
              "Recommend a thriller starring an actor who also worked with Christopher Nolan",
-             "graphs.rag_graph.ingest:prepare_movies", answer_nodes=()),
+             "graphs.rag_graph.ingest:prepare_movies", answer_nodes=(), demo_data="the film descriptions (data/movies)"),
 ]}
 
 

@@ -163,6 +163,22 @@ SAMPLE_EXAMPLES = [
     {"question": "What is the average list price of products in each category?",
      "sql": "SELECT c.name AS category, ROUND(AVG(p.unit_price), 2) AS average_price FROM products AS p "
             "JOIN categories AS c ON c.id = p.category_id GROUP BY c.name ORDER BY average_price DESC"},
+    {"question": "Top 3 customers by revenue",
+     "sql": f"SELECT cu.name AS customer, ROUND({_REVENUE}, 2) AS revenue FROM order_items AS oi "
+            "JOIN orders AS o ON o.id = oi.order_id JOIN customers AS cu ON cu.id = o.customer_id "
+            "GROUP BY cu.id, cu.name ORDER BY revenue DESC LIMIT 3"},
+    {"question": "Which product category had the highest revenue in Q3 2025?",
+     "sql": f"SELECT c.name AS category, ROUND({_REVENUE}, 2) AS revenue FROM order_items AS oi "
+            "JOIN orders AS o ON o.id = oi.order_id JOIN products AS p ON p.id = oi.product_id "
+            "JOIN categories AS c ON c.id = p.category_id "
+            "WHERE o.order_date >= '2025-07-01' AND o.order_date < '2025-10-01' "
+            "GROUP BY c.name ORDER BY revenue DESC LIMIT 1"},
+    {"question": "Average order value by region in Q1 2025",
+     "sql": "SELECT region, ROUND(AVG(order_total), 2) AS average_order_value FROM (SELECT o.id, cu.region AS region, "
+            f"{_REVENUE} AS order_total FROM orders AS o JOIN order_items AS oi ON oi.order_id = o.id "
+            "JOIN customers AS cu ON cu.id = o.customer_id "
+            "WHERE o.order_date >= '2025-01-01' AND o.order_date < '2025-04-01' GROUP BY o.id, cu.region) AS totals "
+            "GROUP BY region ORDER BY average_order_value DESC"},
     {"question": "Average order value in 2025",
      "sql": "SELECT ROUND(AVG(order_total), 2) AS average_order_value FROM (SELECT o.id, "
             f"{_REVENUE} AS order_total FROM orders AS o JOIN order_items AS oi ON oi.order_id = o.id "

@@ -57,7 +57,7 @@ def sidebar() -> tuple[ChatMode, object]:
             top_k = st.slider("Sources per answer", 1, 8, getattr(context, "top_k", 4), key="top_k")
             context = mode.make_context(model=model, collection=collection, top_k=top_k)
         if mode.prepare:
-            with st.spinner("First start: indexing the demo data…"):
+            with st.spinner(f"First start: indexing {mode.demo_data}…"):
                 mode.prepare_data(context)
         if hasattr(context, "collection"):
             kb = knowledge_base(context.collection, context.index_location, context.embeddings)

@@ -42,5 +42,9 @@ class Context:
         "description": "Row cap of a result. Env: HEARTH_SQL_MAX_ROWS."})
     max_tokens: int = field(default_factory=_env("HEARTH_SQL_MAX_TOKENS", 160, int), metadata={
         "description": "Token budget of one generated query. Env: HEARTH_SQL_MAX_TOKENS."})
+    today: str = field(default_factory=_env("HEARTH_SQL_TODAY", ""), metadata={
+        "description": "Reference date (YYYY-MM-DD) for 'last quarter', 'this year', ...; empty = the end date the "
+                       "database's documentation gives ('covers ... to YYYY-MM-DD'), else the latest date in the data. "
+                       "Env: HEARTH_SQL_TODAY."})
     example_store: Any = field(default=None, metadata={
         "description": "An ExampleStore object to use instead of the `examples` file (benchmarks, tests)."})

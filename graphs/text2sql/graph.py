@@ -12,6 +12,13 @@ sqlglot validation and repair, read-only execution, and self-correction.
     try_examples --(an adapted example ran with rows)--> answer, else --> generate_sql
     check_sql --(ran with rows, or out of attempts)--> answer, else (error fed back) --> generate_sql
 
+Periods ("Q2 2025", "last quarter", "between March and May 2025") and "top N" are linked by code
+(`periods.py`, reference date = the `today` option, else the database documentation's end date,
+else the latest date in the data): an example's dates and LIMIT are replaced by the question's, and
+the model's SQL gets the question's period (replaced, or added when missing). The shortcut takes
+an example only when, besides the similarity, its other numbers and its table/column words
+(values counted as their columns) equal the question's (`example_fits`).
+
 `check_sql` repairs each candidate with sqlglot (unknown identifiers -> closest real ones,
 literals -> the question's linked values), validates it against the live schema, allows only a
 single read-only SELECT (`tools.sql_safety.check_read_only`), runs it read-only with a timeout
@@ -34,8 +41,9 @@ from langgraph.runtime import Runtime
 from graphs.text2sql import prompts
 from graphs.text2sql.context import Context
 from graphs.text2sql.examples import Example, ExampleStore
+from graphs.text2sql.periods import Period, adapt_periods, add_period, find_periods, has_period, mask_numbers
 from graphs.text2sql.repair import adapt_example, plain_style, repair_sql
-from graphs.text2sql.schema_linking import LinkedSchema, ValueIndex, ValueMatch, link_schema
+from graphs.text2sql.schema_linking import LinkedSchema, ValueIndex, ValueMatch, link_schema, singular, words
 from graphs.text2sql.state import InputState, State
 from graphs.text2sql.validation import Feedback, classify_execution_error, schema_mapping, validate_sql
 
@@ -64,9 +72,21 @@ def database_profile(url: str) -> tuple[dict, dict, ValueIndex]:
     return columns, schema_mapping(db), ValueIndex.from_database(db)
 
 
+class QuestionShape:
+    """A question's shape for finding similar examples: cell values -> their column names, periods ->
+    'period', the N of 'top N' -> 'n'. `shape("Top 5 customers in West in Q2 2025")` ->
+    'top n customers in region in period'."""
+
+    def __init__(self, values: ValueIndex):
+        self.values = values
+
+    def __call__(self, question: str) -> str:
+        return self.values.mask(mask_numbers(question))
+
+
 @lru_cache(maxsize=8)
 def _example_store(path: str, similarity: str, url: str) -> ExampleStore:
-    store = ExampleStore(path, similarity=similarity, normalize=database_profile(url)[2].mask)
+    store = ExampleStore(path, similarity=similarity, normalize=QuestionShape(database_profile(url)[2]))
     if not store.items and _is_sample_database(url):
         # The sample business database ships with its documentation and worked examples (kept in memory).
         from tools.sample_business import SAMPLE_DOCUMENTATION, SAMPLE_EXAMPLES
@@ -84,6 +104,38 @@ def _is_sample_database(url: str) -> bool:
         return Path(url).resolve() == default_sample_path().resolve()
     except (OSError, ValueError):
         return False
+
+
+@lru_cache(maxsize=8)
+def _latest_date_in_data(url: str) -> str:
+    """The latest ISO date held by a date-like column ('...date...' in its name or type), or ''."""
+    db = open_database(url)
+    latest = ""
+    for table, columns in database_profile(url)[0].items():
+        for column in columns:
+            if "date" in column.name.lower() or "date" in str(column.type or "").lower():
+                try:
+                    values = db.distinct_values(table, column.name, limit=100000)
+                except Exception:  # noqa: BLE001 - a column we cannot read gives no date
+                    continue
+                dates = [str(v)[:10] for v in values if v is not None and re.match(r"\d{4}-\d{2}-\d{2}", str(v))]
+                latest = max([latest, *dates])
+    return latest
+
+
+def reference_date(context: Context, url: str, store: ExampleStore | None = None) -> str:
+    """'Today' for 'last quarter', 'this year', ...: the `today` option, else the end date the
+    database's documentation states ('covers 2024-01-01 to 2025-12-31'), else the latest date in the data,
+    else the real date."""
+    if context.today:
+        return context.today
+    for note in (e.text for e in (store.items if store else []) if e.kind == "documentation"):
+        found = re.search(r"\bcovers\b.*?\bto\s+(\d{4}-\d{2}-\d{2})", note)
+        if found:
+            return found.group(1)
+    import datetime as dt
+
+    return _latest_date_in_data(url) or dt.date.today().isoformat()
 
 
 def example_store_for(context: Context, url: str) -> ExampleStore:
@@ -146,20 +198,27 @@ def retrieve_examples(state: State, runtime: Runtime[Context]) -> dict:
     start = time.perf_counter()
     context = runtime.context or Context()
     url = database_url(context.database)
-    if context.few_shot <= 0:
-        return {"examples": [], "timings": _timed(state, "retrieve_examples", start)}
     store = example_store_for(context, url)
+    today = reference_date(context, url, store)
+    periods = [vars(p) for p in find_periods(state.question, today)]
+    if context.few_shot <= 0:
+        return {"examples": [], "reference_date": today, "periods": periods,
+                "timings": _timed(state, "retrieve_examples", start)}
     values = _as_matches(state.linked_values) if context.schema_linking else []
     examples, example_tables = [], []
     for example, score in store.get_similar_question_sql(state.question, k=context.few_shot):
         try:
             shown = plain_style(example.sql, state.dialect)
             adapted = adapt_example(shown, values, state.dialect) if values else shown
+            # The question's periods and 'top N' replace the example's dates and LIMIT (a date range
+            # the question does not ask for is dropped).
+            adapted = adapt_periods(adapted, state.question, today, state.dialect, drop_when_none=True)
             example_tables += [t.name for t in sqlglot.parse_one(shown, read=state.dialect).find_all(sqlglot.exp.Table)]
         except Exception:  # noqa: BLE001 - an example in another dialect is shown as written
             shown = adapted = example.sql
         examples.append({"question": example.question, "sql": shown, "adapted_sql": adapted, "score": round(score, 4)})
-    update = {"examples": examples, "documentation": store.get_related_documentation(state.question, k=2)}
+    update = {"examples": examples, "documentation": store.get_related_documentation(state.question, k=2),
+              "reference_date": today, "periods": periods}
     if context.schema_linking and example_tables:
         update.update(_schema_update(_linked(state.question, context, url, extra_tables=example_tables)))
     return {**update, "timings": _timed(state, "retrieve_examples", start)}
@@ -168,15 +227,60 @@ def retrieve_examples(state: State, runtime: Runtime[Context]) -> dict:
 def route_after_examples(state: State, runtime: Runtime[Context]) -> Literal["try_examples", "generate_sql"]:
     context = runtime.context or Context()
     best = state.examples[0] if state.examples else None
-    # Adapting only swaps linked values: numbers and dates ('Q2', '2025') must already agree.
     trusted = best is not None and best["score"] >= context.example_trust and \
-        _numbers(best["question"]) == _numbers(state.question)
+        example_fits(best["question"], state.question, database_url(context.database), best["sql"], state.dialect)
     return "try_examples" if context.self_correction and trusted else "generate_sql"
+
+
+def example_fits(example_question: str, question: str, url: str, example_sql: str = "", dialect: str = "") -> bool:
+    """Whether adapting the example (values, periods, 'top N' swapped) can answer the question:
+    other numbers must be equal, a question naming a period needs an example with one, every
+    table/column the example question names must be named by the question, and every one the
+    question names must be named by the example question or used by its SQL ('customers per
+    region' is not 'customers per segment'; 'top customers by revenue' is not 'by number of orders')."""
+    if _numbers(mask_numbers(example_question)) != _numbers(mask_numbers(question)):
+        return False
+    if find_periods(question, "2000-01-01") and not find_periods(example_question, "2000-01-01"):
+        return False
+    asked, shown = schema_words(question, url), schema_words(example_question, url)
+    if not shown <= asked:
+        return False
+    used = _sql_words(example_sql, dialect) if example_sql else frozenset()
+    return all(phrase in shown or set(phrase.split()) <= used for phrase in asked)
 
 
 def _numbers(text: str) -> set[str]:
     """Tokens holding a digit: `_numbers("sales in Q2 2025") -> {"q2", "2025"}`."""
     return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if any(ch.isdigit() for ch in w)}
+
+
+def _name_phrase(name: str) -> str:
+    return " ".join(singular(w) for w in re.split(r"[_\W]+", name.lower()) if w)
+
+
+@lru_cache(maxsize=8)
+def _schema_phrases(url: str) -> frozenset[str]:
+    """Table and column names as singular word phrases ('order_date' -> 'order date'), less 'id' and 'name'."""
+    columns = database_profile(url)[0]
+    names = list(columns) + [c.name for cols in columns.values() for c in cols]
+    return frozenset(_name_phrase(n) for n in names) - {"id", "name", ""}
+
+
+def schema_words(question: str, url: str) -> frozenset[str]:
+    """The table/column names a question mentions (as phrases), its cell values counted as their
+    columns: `schema_words("orders from the West region")` -> {'order', 'region'}."""
+    masked = database_profile(url)[2].mask(question)
+    text = f" {' '.join(singular(w) for w in words(masked.replace('_', ' ')))} "
+    return frozenset(p for p in _schema_phrases(url) if f" {p} " in text)
+
+
+def _sql_words(sql: str, dialect: str) -> frozenset[str]:
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect or None)
+    except Exception:  # noqa: BLE001 - unparsable SQL uses nothing we can see
+        return frozenset()
+    names = [t.name for t in tree.find_all(sqlglot.exp.Table)] + [c.name for c in tree.find_all(sqlglot.exp.Column)]
+    return frozenset(w for n in names for w in _name_phrase(n).split())
 
 
 def _prompt_messages(state: State, context: Context) -> list[dict]:
@@ -237,6 +341,16 @@ def _run_candidate(sql: str, source: str, state: State, context: Context, url: s
               "error_kind": None, "error": None, "repairs": []}
     if repair:
         sql, record["repairs"] = repair_sql(sql, mapping, _as_matches(state.linked_values), state.dialect)
+        if source == "model" and state.reference_date:
+            try:  # the model's dates and LIMIT become the question's periods and 'top N'
+                adapted = adapt_periods(sql, state.question, state.reference_date, state.dialect)
+                if len(state.periods) == 1:  # a period the model left out is added
+                    adapted = add_period(adapted, Period(**state.periods[0]), date_columns(url), state.dialect)
+            except Exception:  # noqa: BLE001 - SQL sqlglot cannot parse is left to validation
+                adapted = sql
+            if adapted != sql:
+                record["repairs"] = [*record["repairs"], "periods"]
+                sql = adapted
         record["sql"] = sql
     try:
         checked = validate_sql(sql, mapping, state.dialect)
@@ -269,7 +383,27 @@ def _settle(records: list[dict], state: State) -> dict:
 
 
 def _example_candidates(state: State, tried: set[str]) -> list[tuple[str, str]]:
-    return [(e["adapted_sql"], f"example {i}") for i, e in enumerate(state.examples, start=1) if e["adapted_sql"] not in tried]
+    """Adapted example SQL not tried yet; when the question names a period, only SQL that filters dates
+    (an example without one would answer for all time)."""
+    def honours_period(sql: str) -> bool:
+        try:
+            return not state.periods or has_period(sql, state.dialect)
+        except Exception:  # noqa: BLE001 - unparsable SQL is left to validation
+            return True
+
+    return [(e["adapted_sql"], f"example {i}") for i, e in enumerate(state.examples, start=1)
+            if e["adapted_sql"] not in tried and honours_period(e["adapted_sql"])]
+
+
+@lru_cache(maxsize=8)
+def date_columns(url: str) -> dict[str, str]:
+    """table -> its date column ('date' in the name or type; the first one), for adding a period filter."""
+    found = {}
+    for table, columns in database_profile(url)[0].items():
+        for column in columns:
+            if table not in found and ("date" in column.name.lower() or "date" in str(column.type or "").lower()):
+                found[table] = column.name
+    return found
 
 
 def try_examples(state: State, runtime: Runtime[Context]) -> dict:

@@ -31,6 +31,8 @@ class State(InputState):
     linked_values: list[dict] = field(default_factory=list)
     examples: list[dict] = field(default_factory=list)
     documentation: list[str] = field(default_factory=list)
+    reference_date: str = ""  # 'today' for 'last quarter', 'this year', ...
+    periods: list[dict] = field(default_factory=list)  # the question's date ranges {start, end, text, position}
     generated: str = ""
     feedback: str = ""
     attempt: int = 0

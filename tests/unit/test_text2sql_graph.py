@@ -203,7 +203,7 @@ def test_route_after_check_stops_at_max_attempts():
     assert route_after_check(state, FakeRuntime()) == "answer"
 
 
-@pytest.mark.parametrize("module_name", ["schema_linking", "repair", "validation", "sql_grammar", "charts", "examples"])
+@pytest.mark.parametrize("module_name", ["schema_linking", "repair", "validation", "sql_grammar", "charts", "examples", "periods"])
 def test_docstring_examples(module_name):
     import doctest
     import importlib
