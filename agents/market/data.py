@@ -17,6 +17,7 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Protocol
 
 
@@ -93,25 +94,8 @@ class SampleMarketData:
         return max(-1.0, min(1.0, rng.gauss(0, 0.6)))
 
     def prices(self, ticker: str, end: str, days: int = 30) -> list[DailyPrice]:
-        _, _, start_price, volatility = self._company(ticker)
-        last = date.fromisoformat(end)
-        first = date(2025, 1, 1)
-        if last < first:
-            raise ValueError(f"Sample data starts on {first}; pick a later end date.")
-        price, out = start_price, []
-        day = first
-        while day <= last:
-            if day.weekday() < 5:  # trading days only
-                rng = random.Random(f"{self.seed}:{ticker}:{day.isoformat()}")
-                change = rng.gauss(0.0004, volatility) + 0.01 * self._mood(ticker, day)
-                open_ = price
-                price = max(1.0, price * math.exp(change))
-                high = max(open_, price) * (1 + abs(rng.gauss(0, volatility / 3)))
-                low = min(open_, price) * (1 - abs(rng.gauss(0, volatility / 3)))
-                out.append(DailyPrice(day.isoformat(), round(open_, 2), round(high, 2), round(low, 2), round(price, 2),
-                                      int(rng.uniform(0.5, 1.5) * 1_000_000)))
-            day += timedelta(days=1)
-        return out[-days:]
+        self._company(ticker)  # an unknown ticker fails here, with the list of known ones
+        return list(_daily_prices(self.seed, ticker, end)[-days:])
 
     def headlines(self, ticker: str, day: str) -> list[Headline]:
         name, product, _, _ = self._company(ticker)
@@ -130,3 +114,30 @@ class SampleMarketData:
             if len(out) == count:
                 break
         return out
+
+
+@lru_cache(maxsize=64)
+def _daily_prices(seed: int, ticker: str, end: str) -> tuple[DailyPrice, ...]:
+    """Every trading day's prices from the start of the sample data to `end` (a random walk whose
+    daily return follows that day's news tone); computed once per ticker and end day, since each
+    day depends on all the days before it."""
+    _, _, start_price, volatility = COMPANIES[ticker.upper()]
+    source = SampleMarketData(seed)
+    last = date.fromisoformat(end)
+    first = date(2025, 1, 1)
+    if last < first:
+        raise ValueError(f"Sample data starts on {first}; pick a later end date.")
+    price, out = start_price, []
+    day = first
+    while day <= last:
+        if day.weekday() < 5:  # trading days only
+            rng = random.Random(f"{seed}:{ticker}:{day.isoformat()}")
+            change = rng.gauss(0.0004, volatility) + 0.01 * source._mood(ticker, day)
+            open_ = price
+            price = max(1.0, price * math.exp(change))
+            high = max(open_, price) * (1 + abs(rng.gauss(0, volatility / 3)))
+            low = min(open_, price) * (1 - abs(rng.gauss(0, volatility / 3)))
+            out.append(DailyPrice(day.isoformat(), round(open_, 2), round(high, 2), round(low, 2), round(price, 2),
+                                  int(rng.uniform(0.5, 1.5) * 1_000_000)))
+        day += timedelta(days=1)
+    return tuple(out)

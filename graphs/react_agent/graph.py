@@ -72,10 +72,14 @@ def plan(state: State, runtime: Runtime[Context]) -> dict:
         return {"messages": [AIMessage(content=prompts.RECURSION_LIMIT_ANSWER.format(
             steps=len(state.messages), findings=_findings(state)))]}
     system = SystemMessage(content=prompts.SYSTEM_PROMPT.format(toolset_notes=toolset.notes))
-    request = next((m.content for m in reversed(state.messages) if m.type == "human"), "")
-    tools = shortlist_tools(toolset.tools, str(request), context.tool_shortlist, context.embeddings)
-    routed = None if _tools_already_ran(state) else route_to_tool(
-        tools, str(request), context.tool_routing_threshold, context.tool_routing_margin, context.embeddings)
+    request = str(next((m.content for m in reversed(state.messages) if m.type == "human"), ""))
+    may_route = context.tool_routing_threshold > 0 and not _tools_already_ran(state)
+    # one ranking (one query embedding) serves both the shortlist and the routing
+    ranked = rank_tools(toolset.tools, request, context.embeddings) if request and (
+        may_route or 0 < context.tool_shortlist < len(toolset.tools)) else None
+    tools = shortlist_tools(toolset.tools, request, context.tool_shortlist, context.embeddings, ranked)
+    routed = route_to_tool(tools, request, context.tool_routing_threshold, context.tool_routing_margin,
+                           context.embeddings, ranked) if may_route else None
     if routed is not None:
         model = load_chat_model(context.model).bind_tools([routed], tool_choice=routed.name)
     else:
@@ -99,21 +103,24 @@ def rank_tools(tools: list, request: str, embeddings_spec: str) -> list[tuple[ob
     return sorted(zip(tools, scores.tolist()), key=lambda pair: -pair[1])
 
 
-def shortlist_tools(tools: list, request: str, limit: int, embeddings_spec: str) -> list:
+def shortlist_tools(tools: list, request: str, limit: int, embeddings_spec: str, ranked: list | None = None) -> list:
     """The `limit` tools whose name and description are closest to the request, in their original order
-    (all of them when limit is 0)."""
+    (all of them when limit is 0). `ranked`: `rank_tools`' answer for these tools, when already known."""
     if limit <= 0 or len(tools) <= limit or not request:
         return tools
-    kept = {id(t) for t, _ in rank_tools(tools, request, embeddings_spec)[:limit]}
+    kept = {id(t) for t, _ in (ranked or rank_tools(tools, request, embeddings_spec))[:limit]}
     return [t for t in tools if id(t) in kept]
 
 
-def route_to_tool(tools: list, request: str, threshold: float, margin: float, embeddings_spec: str):
+def route_to_tool(tools: list, request: str, threshold: float, margin: float, embeddings_spec: str,
+                  ranked: list | None = None):
     """The one tool the request clearly asks for (similarity >= threshold and ahead of the next by
-    `margin`), or None. Small models then only fill in the arguments, under the tool's schema."""
+    `margin`), or None. Small models then only fill in the arguments, under the tool's schema.
+    `ranked`: `rank_tools`' answer for a superset of `tools`, when already known."""
     if threshold <= 0 or not tools or not request:
         return None
-    ranked = rank_tools(tools, request, embeddings_spec)
+    offered = {id(t) for t in tools}
+    ranked = [pair for pair in ranked if id(pair[0]) in offered] if ranked else rank_tools(tools, request, embeddings_spec)
     best, score = ranked[0]
     runner_up = ranked[1][1] if len(ranked) > 1 else -1.0
     return best if score >= threshold and score - runner_up >= margin else None

@@ -3,46 +3,41 @@ environment variable when set; a value passed explicitly always wins."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
-
-def _env(name: str, default, cast=str):
-    if cast is bool:
-        return lambda: str(os.environ.get(name, default)).lower() in ("1", "true", "yes", "on")
-    return lambda: cast(os.environ.get(name, default))
+from graphs.settings import env, env_flag
 
 
 @dataclass(kw_only=True)
 class Context:
-    model: str = field(default_factory=_env("HEARTH_MODEL", "local"), metadata={
+    model: str = field(default_factory=env("HEARTH_MODEL", "local"), metadata={
         "description": "Chat model spec: local, gguf:PATH, hf:PATH, ollama:NAME, vllm:NAME@URL, openai:NAME@URL. Env: HEARTH_MODEL."})
-    database: str = field(default_factory=_env("HEARTH_SQL_DATABASE", ""), metadata={
+    database: str = field(default_factory=env("HEARTH_SQL_DATABASE", ""), metadata={
         "description": "SQLite path, postgresql:// URL or any SQLAlchemy URL; empty = the sample business database. Env: HEARTH_SQL_DATABASE."})
-    examples: str = field(default_factory=_env("HEARTH_SQL_EXAMPLES", ""), metadata={
+    examples: str = field(default_factory=env("HEARTH_SQL_EXAMPLES", ""), metadata={
         "description": "JSONL example store (DDL, documentation, question/SQL pairs); empty = $HEARTH_HOME/text2sql/examples.jsonl. Env: HEARTH_SQL_EXAMPLES."})
-    similarity: str = field(default_factory=_env("HEARTH_SQL_SIMILARITY", "embeddings"), metadata={
+    similarity: str = field(default_factory=env("HEARTH_SQL_SIMILARITY", "embeddings"), metadata={
         "description": "How examples are found: 'embeddings' (bundled MiniLM, measured best on GeoQuery) or 'tfidf'. Env: HEARTH_SQL_SIMILARITY."})
-    max_attempts: int = field(default_factory=_env("HEARTH_SQL_MAX_ATTEMPTS", 3, int), metadata={
+    max_attempts: int = field(default_factory=env("HEARTH_SQL_MAX_ATTEMPTS", 3, int), metadata={
         "description": "Generate/check rounds before giving up. Env: HEARTH_SQL_MAX_ATTEMPTS."})
-    few_shot: int = field(default_factory=_env("HEARTH_SQL_FEW_SHOT", 3, int), metadata={
+    few_shot: int = field(default_factory=env("HEARTH_SQL_FEW_SHOT", 3, int), metadata={
         "description": "Similar question/SQL examples shown to the model (0 = zero-shot). Env: HEARTH_SQL_FEW_SHOT."})
-    schema_linking: bool = field(default_factory=_env("HEARTH_SQL_SCHEMA_LINKING", "true", bool), metadata={
+    schema_linking: bool = field(default_factory=env_flag("HEARTH_SQL_SCHEMA_LINKING", True), metadata={
         "description": "Show only the linked tables and the question's cell values (off = the whole DDL). Env: HEARTH_SQL_SCHEMA_LINKING."})
-    self_correction: bool = field(default_factory=_env("HEARTH_SQL_SELF_CORRECTION", "true", bool), metadata={
+    self_correction: bool = field(default_factory=env_flag("HEARTH_SQL_SELF_CORRECTION", True), metadata={
         "description": "Repair with sqlglot, score adapted example SQL by execution, regenerate with the error. Env: HEARTH_SQL_SELF_CORRECTION."})
-    grammar: bool = field(default_factory=_env("HEARTH_SQL_GRAMMAR", "true", bool), metadata={
+    grammar: bool = field(default_factory=env_flag("HEARTH_SQL_GRAMMAR", True), metadata={
         "description": "Decode SQL under a grammar of the linked schema (llama.cpp models only). Env: HEARTH_SQL_GRAMMAR."})
-    example_trust: float = field(default_factory=_env("HEARTH_SQL_EXAMPLE_TRUST", 0.9, float), metadata={
+    example_trust: float = field(default_factory=env("HEARTH_SQL_EXAMPLE_TRUST", 0.9, float), metadata={
         "description": "Similarity of the best example above which its adapted SQL is tried before the model's. Env: HEARTH_SQL_EXAMPLE_TRUST."})
-    timeout_s: float = field(default_factory=_env("HEARTH_SQL_TIMEOUT", 5.0, float), metadata={
+    timeout_s: float = field(default_factory=env("HEARTH_SQL_TIMEOUT", 5.0, float), metadata={
         "description": "Statement timeout in seconds. Env: HEARTH_SQL_TIMEOUT."})
-    max_rows: int = field(default_factory=_env("HEARTH_SQL_MAX_ROWS", 500, int), metadata={
+    max_rows: int = field(default_factory=env("HEARTH_SQL_MAX_ROWS", 500, int), metadata={
         "description": "Row cap of a result. Env: HEARTH_SQL_MAX_ROWS."})
-    max_tokens: int = field(default_factory=_env("HEARTH_SQL_MAX_TOKENS", 160, int), metadata={
+    max_tokens: int = field(default_factory=env("HEARTH_SQL_MAX_TOKENS", 160, int), metadata={
         "description": "Token budget of one generated query. Env: HEARTH_SQL_MAX_TOKENS."})
-    today: str = field(default_factory=_env("HEARTH_SQL_TODAY", ""), metadata={
+    today: str = field(default_factory=env("HEARTH_SQL_TODAY", ""), metadata={
         "description": "Reference date (YYYY-MM-DD) for 'last quarter', 'this year', ...; empty = the end date the "
                        "database's documentation gives ('covers ... to YYYY-MM-DD'), else the latest date in the data. "
                        "Env: HEARTH_SQL_TODAY."})

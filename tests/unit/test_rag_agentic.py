@@ -7,7 +7,6 @@ import doctest
 import re
 
 import pytest
-from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.runnables import RunnableLambda
 from langgraph.checkpoint.memory import InMemorySaver
@@ -18,27 +17,8 @@ import graphs.rag_agentic.graph as agentic
 import models
 from graphs.rag_agentic.context import Context
 from graphs.rag_agentic.state import State
-from rag.evidence import content_words
 from rag.store import ScoredChunk
-
-
-class FakeKnowledgeBase:
-    """Chunks ranked by the content words they share with the query; remembers every query."""
-
-    collection = "fake"
-
-    def __init__(self, chunks):
-        self.chunks, self.queries = chunks, []
-        self.embeddings = DeterministicFakeEmbedding(size=16)
-
-    def count(self):
-        return len(self.chunks)
-
-    def search(self, query, k=4):
-        self.queries.append(query)
-        wanted = content_words(query)
-        ranked = sorted(self.chunks, key=lambda c: -len(wanted & content_words(c.text)))
-        return [c for c in ranked[:k] if wanted & content_words(c.text)]
+from rag_fakes import FakeKnowledgeBase
 
 
 class ScriptedFakeChatModel(FakeListChatModel):

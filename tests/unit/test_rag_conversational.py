@@ -6,7 +6,6 @@ from __future__ import annotations
 import doctest
 
 import pytest
-from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.runnables import RunnableLambda
 from langgraph.checkpoint.memory import InMemorySaver
@@ -15,27 +14,8 @@ import graphs.rag.graph as rag_graph
 import graphs.rag_conversational.graph as conversational
 import models
 from graphs.rag_conversational.context import Context
-from rag.evidence import content_words
 from rag.store import ScoredChunk
-
-
-class FakeKnowledgeBase:
-    """Chunks ranked by the content words they share with the query; remembers every query."""
-
-    collection = "fake"
-
-    def __init__(self, chunks):
-        self.chunks, self.queries = chunks, []
-        self.embeddings = DeterministicFakeEmbedding(size=16)
-
-    def count(self):
-        return len(self.chunks)
-
-    def search(self, query, k=4):
-        self.queries.append(query)
-        wanted = content_words(query)
-        ranked = sorted(self.chunks, key=lambda c: -len(wanted & content_words(c.text)))
-        return [c for c in ranked[:k] if wanted & content_words(c.text)]
+from rag_fakes import FakeKnowledgeBase
 
 
 class ScriptedFakeChatModel(FakeListChatModel):
