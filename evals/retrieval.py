@@ -54,7 +54,8 @@ def evaluate(name: str, search, queries: dict, qrels: dict, build_s: float | Non
             "p95_ms": 1000 * latency[min(len(latency) - 1, int(0.95 * len(latency)))], "build_s": build_s}
 
 
-def our_systems(corpus: dict, embeddings_spec: str, reranker_spec: str | None = None) -> tuple[dict, dict]:
+def our_systems(corpus: dict, embeddings_spec: str, reranker_spec: str | None = None,
+                query_encoder: str | None = None, data: str = "") -> tuple[dict, dict]:
     """{name: (retriever, index build seconds)} over one in-memory KnowledgeBase, the path the
     graphs use (`KnowledgeBase.retriever(mode, rerank=...)`), and the build figures."""
     from models.embeddings import embedding_dimension
@@ -91,6 +92,7 @@ def our_systems(corpus: dict, embeddings_spec: str, reranker_spec: str | None = 
             return kb.store.search(kb.embed_query(query), k=k)
 
     hybrid_build = ingest_seconds + bm25_seconds
+    build: dict = {}
     systems = {
         "bm25 (bm25s)": (kb.retriever("bm25"), bm25_seconds),
         "bm25 (rank_bm25)": (rank_bm25, rank_bm25_seconds),
@@ -102,9 +104,17 @@ def our_systems(corpus: dict, embeddings_spec: str, reranker_spec: str | None = 
         "best pipeline: hybrid RRF + dense feedback": (kb.retriever("hybrid", feedback=True, candidates=BEST_CANDIDATES),
                                                        hybrid_build),
     }
-    build = {"documents": len(ids), "raw_embedding_s": raw_seconds, "ingest_s": ingest_seconds,
+    if query_encoder:
+        fast_kb, distill_seconds = _with_static_queries(kb, query_encoder, data, embeddings_spec)
+        build["query_encoder"], build["query_encoder_distill_s"] = query_encoder, distill_seconds
+        systems["dense (static query encoder)"] = (fast_kb.retriever("dense"), ingest_seconds + distill_seconds)
+        systems["hybrid RRF (static query encoder)"] = (fast_kb.retriever("hybrid", candidates=100),
+                                                        hybrid_build + distill_seconds)
+        systems["best pipeline, static query encoder"] = (
+            fast_kb.retriever("hybrid", feedback=True, candidates=BEST_CANDIDATES), hybrid_build + distill_seconds)
+    build.update({"documents": len(ids), "raw_embedding_s": raw_seconds, "ingest_s": ingest_seconds,
              "ingest_vs_raw_throughput": raw_seconds / ingest_seconds, "bm25_index_s": bm25_seconds,
-             "rank_bm25_index_s": rank_bm25_seconds}
+             "rank_bm25_index_s": rank_bm25_seconds})
     if reranker_spec:
         from rag.rerank import load_reranker
 
@@ -124,6 +134,26 @@ def our_systems(corpus: dict, embeddings_spec: str, reranker_spec: str | None = 
                 kb.retriever("hybrid", feedback=True, rerank=reranker, candidates=RERANK_CANDIDATES),
                 hybrid_build + warm_seconds)
     return systems, build
+
+
+def _with_static_queries(kb, folder: str, data: str, embeddings_spec: str):
+    """A view of `kb` (same stored vectors and BM25) whose queries go through the static query
+    encoder at `folder`, distilled from the corpus first (timed) when the folder holds none."""
+    import copy
+
+    from models.static_query import STUDENT_FILE, QueryDistilledEmbeddings
+    from training.query_distill import DistillConfig, distill
+
+    seconds = 0.0
+    if not (Path(folder) / STUDENT_FILE).is_file():
+        started = time.perf_counter()
+        teacher = "local" if embeddings_spec == "local" else embeddings_spec
+        distill(DistillConfig(corpus=str(Path(data) / "corpus.jsonl"), out=folder, teacher=teacher))
+        seconds = time.perf_counter() - started
+    view = copy.copy(kb)
+    view.__dict__["embeddings"] = QueryDistilledEmbeddings(teacher=kb.embeddings, student_folder=folder)
+    view._query_vectors = {}
+    return view, seconds
 
 
 def llamaindex_system(corpus: dict):
@@ -178,6 +208,9 @@ def table(rows: list[dict], build: dict, peer_build: float | None, data: str) ->
     lines += ["", f"Ingestion (embed + Qdrant upsert) {build['ingest_s']:.1f} s vs raw embedding {build['raw_embedding_s']:.1f} s: "
               f"{build['ingest_vs_raw_throughput']:.2f} of raw throughput; BM25 index {build['bm25_index_s']:.2f} s "
               f"(rank_bm25 {build['rank_bm25_index_s']:.2f} s)."]
+    if build.get("query_encoder"):
+        lines.append(f"Static query encoder `{build['query_encoder']}`: distilled in this run in "
+                     f"{build['query_encoder_distill_s']:.1f} s (0 = reused)." )
     if "reranker_index_s" in build:
         lines.append(f"Reranker document vectors (second model over the collection): {build['reranker_index_s']:.1f} s.")
     if peer_build is not None:
@@ -195,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embeddings", default="local")
     parser.add_argument("--reranker", default="", help="add hybrid + rerank rows with this reranker spec "
                         "(e5-small, cross-encoder:FOLDER, embeddings:SPEC)")
+    parser.add_argument("--query-encoder", default="", help="add rows whose queries use the static query encoder in "
+                        "this folder (distilled from the corpus first, timed, if the folder has none)")
     parser.add_argument("--limit", type=int, default=0, help="evaluate only the first N queries (quick runs)")
     parser.add_argument("--skip-llamaindex", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("out/retrieval"))
@@ -204,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit:
         queries = dict(list(queries.items())[:args.limit])
     load_start = _load_average()
-    systems, build = our_systems(corpus, args.embeddings, args.reranker or None)
+    systems, build = our_systems(corpus, args.embeddings, args.reranker or None, args.query_encoder or None, args.data)
     rows = [evaluate(name, lambda q, r=r: [h.source for h in r.retrieve(q, k=100)], queries, qrels, build_s)
             for name, (r, build_s) in systems.items()]
     peer_build = None

