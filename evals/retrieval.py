@@ -3,11 +3,15 @@ LlamaIndex's hybrid stack, same bundled embeddings, same run.
 
     python -m evals.retrieval --data ../shared/data/cranfield --split dev
     python -m evals.retrieval --data ../shared/data/cranfield --split dev --skip-llamaindex --out out/retrieval
+    python -m evals.retrieval --data ../shared/data/cranfield --split dev --query-encoder out/query_encoders/cranfield
 
 Reports nDCG@10 (graded, linear gains as trec_eval/BEIR; the 2^rel - 1 form too), Recall@100 and
 MRR@10 per system, query latency p50/p95 and its ratio to LlamaIndex's, index build time, and
 ingestion throughput as a share of the raw embedding model's throughput. Writes retrieval.json
 and retrieval.md to --out (default out/retrieval). `--limit 20` evaluates the first 20 queries.
+`--query-encoder FOLDER` adds rows whose queries go through a static query encoder distilled from
+the embedding model (`training.query_distill`; distilled from the corpus in the run, and timed,
+when FOLDER holds none) while documents keep the model's vectors.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ download is involved, so it can run on any collection a user indexes.
     python -m training.embedding_adapt --corpus ../shared/data/cranfield/corpus.jsonl --out out/embeddings/cranfield
     python -m apps.ask --embeddings hf:out/embeddings/cranfield ...     # any `hf:FOLDER` spec then uses it
 
-`--corpus` takes a BEIR corpus.jsonl (title + text), a folder of text/markdown files, or one
-text file. The result is a sentence-transformers folder (loads with `hf:FOLDER`), plus
+`--corpus` takes a BEIR corpus.jsonl (title + text), or any file or folder the knowledge base
+ingests (txt, md, html, pdf). The result is a sentence-transformers folder (loads with `hf:FOLDER`), plus
 `adapt.json` with the run's settings and loss curve. Re-index the collection with the adapted
 model: document vectors from the old model do not match its query vectors.
 """
@@ -58,12 +58,12 @@ class AdaptConfig:
 
 
 def read_documents(corpus: str | Path) -> list[tuple[str, str]]:
-    """(title, body) pairs from a BEIR corpus.jsonl, a folder of .txt/.md files, or one text file.
-    A body that repeats its title at the start has the title removed."""
+    """(title, body) pairs from a BEIR corpus.jsonl or from documents the knowledge base can ingest
+    (a file or a folder). A body that repeats its title at the start has the title removed."""
     path = Path(corpus)
     if not path.exists():
-        raise FileNotFoundError(f"No corpus at {str(path)!r}: pass a BEIR corpus.jsonl, a folder of .txt/.md "
-                                "files or a text file.")
+        raise FileNotFoundError(f"No corpus at {str(path)!r}: pass a BEIR corpus.jsonl, or a file or folder of "
+                                "documents (txt, md, html, pdf).")
     documents: list[tuple[str, str]] = []
     if path.is_file() and path.suffix == ".jsonl":
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -74,21 +74,28 @@ def read_documents(corpus: str | Path) -> list[tuple[str, str]]:
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path}:{number} is not JSON ({exc.msg}); a corpus.jsonl has one "
                                  '{"_id", "title", "text"} object per line.') from None
-            title, text = str(record.get("title", "")).strip(), str(record.get("text", "")).strip()
-            if title and text.lower().startswith(title.lower()):
-                text = text[len(title):].lstrip(" .\n")
-            documents.append((title, text))
-    else:
-        files = sorted(p for p in path.rglob("*") if p.suffix in {".txt", ".md"}) if path.is_dir() else [path]
-        for file in files:
-            text = file.read_text(encoding="utf-8", errors="replace").strip()
-            first, _, rest = text.partition("\n")
-            heading = first.lstrip("# ").strip() if first.startswith("#") else ""
-            documents.append((heading, rest.strip() if heading else text))
+            documents.append(_title_and_body(str(record.get("title", "")), str(record.get("text", ""))))
+    else:  # any file or folder the knowledge base can ingest (txt, md, html, pdf), read by the same loader
+        from rag.documents import DocumentError, iter_documents
+
+        for item in iter_documents([path]):
+            if isinstance(item, DocumentError):
+                print(f"skipped: {item}", file=sys.stderr)
+                continue
+            documents.append(_title_and_body(item.title, item.text))
     documents = [(t, b) for t, b in documents if b]
     if not documents:
         raise ValueError(f"{path} holds no document text to learn from.")
     return documents
+
+
+def _title_and_body(title: str, text: str) -> tuple[str, str]:
+    """The body without a leading copy of the title (a markdown heading included)."""
+    title, text = title.strip(), text.strip()
+    head = text.lstrip("# ")
+    if title and head.lower().startswith(title.lower()):
+        text = head[len(title):].lstrip(" .\n")
+    return title, text
 
 
 def mine_pairs(documents: list[tuple[str, str]], cloze_pairs_per_doc: int = 1, seed: int = 13) -> list[tuple[str, str]]:
@@ -126,6 +133,7 @@ def adapt(config: AdaptConfig, progress: bool = True) -> Path:
     base = str(minilm_folder()) if config.base == "local" else config.base.removeprefix("hf:")
     pairs = mine_pairs(read_documents(config.corpus), config.cloze_pairs_per_doc, config.seed)
     model = SentenceTransformer(base, device="cpu", local_files_only=True)
+    serving_length = model.max_seq_length  # restored before saving: documents are embedded at full length
     model.max_seq_length = config.max_seq_length
     model.train()
 
@@ -169,6 +177,7 @@ def adapt(config: AdaptConfig, progress: bool = True) -> Path:
     out = config.resolved_out()
     out.mkdir(parents=True, exist_ok=True)
     model.eval()
+    model.max_seq_length = serving_length
     model.save(str(out))
     (out / "adapt.json").write_text(json.dumps({"config": asdict(config), "base_folder": base, "pairs": len(pairs),
                                                 "steps": len(losses), "seconds": round(time.perf_counter() - started, 1),
@@ -178,7 +187,7 @@ def adapt(config: AdaptConfig, progress: bool = True) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.embedding_adapt", description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", required=True, help="a BEIR corpus.jsonl, a folder of .txt/.md files or a text file")
+    parser.add_argument("--corpus", required=True, help="a BEIR corpus.jsonl, or files/folders the knowledge base ingests")
     parser.add_argument("--out", default="", help="output folder (default out/embeddings/<corpus name>)")
     parser.add_argument("--base", default="local", help="'local' (bundled MiniLM) or hf:FOLDER")
     for field in ("epochs", "batch_size", "max_seq_length", "cloze_pairs_per_doc", "seed", "threads"):
