@@ -7,8 +7,9 @@ LlamaIndex's hybrid stack, same bundled embeddings, same run.
 
 Reports nDCG@10 (graded, linear gains as trec_eval/BEIR; the 2^rel - 1 form too), Recall@100 and
 MRR@10 per system, query latency p50/p95 and its ratio to LlamaIndex's, index build time, and
-ingestion throughput as a share of the raw embedding model's throughput. Writes retrieval.json
-and retrieval.md to --out (default out/retrieval). `--limit 20` evaluates the first 20 queries.
+ingestion throughput as a share of the raw embedding model's throughput. Writes retrieval.json,
+retrieval.md and retrieval.png (nDCG@10 against latency) to --out (default out/retrieval).
+`--limit 20` evaluates the first 20 queries.
 `--query-encoder FOLDER` adds rows whose queries go through a static query encoder distilled from
 the embedding model (`training.query_distill`; distilled from the corpus in the run, and timed,
 when FOLDER holds none) while documents keep the model's vectors.
@@ -224,6 +225,30 @@ def table(rows: list[dict], build: dict, peer_build: float | None, data: str) ->
     return "\n".join(lines)
 
 
+def plot(rows: list[dict], path: Path) -> None:
+    """nDCG@10 against median query latency (log scale), one labelled point per system."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    for row in rows:
+        peer = row["system"].startswith("LlamaIndex")
+        ax.scatter(max(row["p50_ms"], 0.01), row["ndcg@10"], s=60, marker="s" if peer else "o",
+                   color="tab:red" if peer else "tab:blue")
+        ax.annotate(row["system"], (max(row["p50_ms"], 0.01), row["ndcg@10"]), fontsize=7,
+                    xytext=(5, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel("median query latency, ms (log scale)")
+    ax.set_ylabel("nDCG@10")
+    ax.set_title("Retrieval quality against query latency (same run, same embeddings)")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.retrieval", description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA),
@@ -259,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
                                                          "llamaindex_build_s": peer_build, "rows": rows}, indent=2))
     markdown = table(rows, build, peer_build, f"{args.data} ({args.split})")
     (args.out / "retrieval.md").write_text(markdown + "\n")
+    plot(rows, args.out / "retrieval.png")
     print(markdown)
     return 0
 
