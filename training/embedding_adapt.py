@@ -50,11 +50,30 @@ class AdaptConfig:
     threads: int = 0              # torch threads; 0 = leave torch's default
 
     def resolved_out(self) -> Path:
-        if self.out:
-            return Path(self.out)
-        source = Path(self.corpus)
-        name = source.parent.name if source.name == "corpus.jsonl" else source.stem
-        return REPO_ROOT / "out" / "embeddings" / name
+        return Path(self.out) if self.out else default_output(self.corpus, "embeddings")
+
+
+def default_output(corpus: str, kind: str) -> Path:
+    """out/<kind>/<corpus name>: a BEIR corpus.jsonl is named by its folder, anything else by its stem.
+
+    >>> default_output("../shared/data/cranfield/corpus.jsonl", "embeddings").parts[-2:]
+    ('embeddings', 'cranfield')
+    """
+    source = Path(corpus)
+    return REPO_ROOT / "out" / kind / (source.parent.name if source.name == "corpus.jsonl" else source.stem)
+
+
+def sentence_transformer_folder(spec: str) -> str:
+    """The folder of 'local' (the bundled MiniLM) or of hf:FOLDER, checked for a fast tokenizer."""
+    from models.bundled import minilm_folder
+
+    if spec == "local":
+        return str(minilm_folder())
+    folder = spec.removeprefix("hf:")
+    if not (Path(folder) / "tokenizer.json").is_file():
+        raise ValueError(f"{folder} has no tokenizer.json: use 'local' or hf:FOLDER of a sentence-transformers "
+                         "model with a fast tokenizer.")
+    return folder
 
 
 def read_documents(corpus: str | Path) -> list[tuple[str, str]]:
@@ -125,12 +144,10 @@ def adapt(config: AdaptConfig, progress: bool = True) -> Path:
     import torch.nn.functional as F
     from sentence_transformers import SentenceTransformer
 
-    from models.bundled import minilm_folder
-
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    base = str(minilm_folder()) if config.base == "local" else config.base.removeprefix("hf:")
+    base = sentence_transformer_folder(config.base)
     pairs = mine_pairs(read_documents(config.corpus), config.cloze_pairs_per_doc, config.seed)
     model = SentenceTransformer(base, device="cpu", local_files_only=True)
     serving_length = model.max_seq_length  # restored before saving: documents are embedded at full length

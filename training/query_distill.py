@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from training.embedding_adapt import default_output, read_documents, sentence_transformer_folder
+
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -45,11 +46,7 @@ class DistillConfig:
     seed: int = 13
 
     def resolved_out(self) -> Path:
-        if self.out:
-            return Path(self.out)
-        source = Path(self.corpus)
-        name = source.parent.name if source.name == "corpus.jsonl" else source.stem
-        return REPO_ROOT / "out" / "query_encoders" / name
+        return Path(self.out) if self.out else default_output(self.corpus, "query_encoders")
 
 
 def training_texts(documents: list[tuple[str, str]], windows_per_doc: int = 4, max_texts: int = 20_000,
@@ -76,18 +73,6 @@ def training_texts(documents: list[tuple[str, str]], windows_per_doc: int = 4, m
     texts = list(dict.fromkeys(texts))
     rng.shuffle(texts)
     return texts[:max_texts]
-
-
-def teacher_folder(spec: str) -> str:
-    from models.bundled import minilm_folder
-
-    if spec == "local":
-        return str(minilm_folder())
-    folder = spec.removeprefix("hf:")
-    if not (Path(folder) / "tokenizer.json").is_file():
-        raise ValueError(f"{folder} has no tokenizer.json: the teacher must be 'local' or hf:FOLDER of a "
-                         "sentence-transformers model with a fast tokenizer.")
-    return folder
 
 
 def token_vectors(model, vocab_size: int, token_ids=None, batch_size: int = 1024, progress: bool = True) -> np.ndarray:
@@ -119,11 +104,10 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
     from tokenizers import Tokenizer
 
     from models.static_query import StaticQueryEncoder
-    from training.embedding_adapt import read_documents
 
     started = time.perf_counter()
     torch.manual_seed(config.seed)
-    folder = teacher_folder(config.teacher)
+    folder = sentence_transformer_folder(config.teacher)
     texts = training_texts(read_documents(config.corpus), config.windows_per_doc, config.max_texts, config.seed)
     teacher = SentenceTransformer(folder, device="cpu", local_files_only=True)
     targets = teacher.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
