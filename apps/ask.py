@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import uuid
 
@@ -52,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ingest", nargs="+", metavar="PATH", help="files or folders to index first (txt, md, html, pdf)")
     parser.add_argument("--collection", default=None, help="collection to search (default: the mode's demo collection)")
     parser.add_argument("--model", default=None, help="chat model spec (default: local)")
-    parser.add_argument("--embeddings", default="local")
+    parser.add_argument("--embeddings", default=os.environ.get("HEARTH_EMBEDDINGS", "local"),
+                        help="embedding model spec (default $HEARTH_EMBEDDINGS or local); "
+                             "local?query_encoder=FOLDER for static query vectors (training.query_distill)")
     parser.add_argument("--index-dir", default="", help="Qdrant folder or server URL (default .hearth/qdrant)")
     parser.add_argument("--top-k", type=int, default=None)
     parser.add_argument("--thread", default=None, help="conversation id: reuse it to keep memory across calls")
