@@ -97,6 +97,12 @@ class QueryDistilledEmbeddings(BaseModel, Embeddings):
     student_folder: str
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
 
+    @property
+    def full_model(self) -> Any:
+        """The teacher, for work where a few tens of milliseconds do not matter (choosing the
+        evidence sentences of an answer)."""
+        return self.teacher
+
     def _student(self) -> StaticQueryEncoder:
         return load_static_query_encoder(str(Path(self.student_folder).resolve()))
 

@@ -64,6 +64,9 @@ def select_evidence(question: str, chunks: Sequence[ScoredChunk], embeddings, li
     candidates = [(n, s) for n, chunk in enumerate(chunks, start=1) for s in split_sentences(chunk.text)]
     if not candidates or limit <= 0:
         return []
+    # Search may use a distilled static query encoder for speed; choosing sentences for an answer
+    # is not latency-bound, so it compares with the full model (models/static_query.py).
+    embeddings = getattr(embeddings, "full_model", embeddings)
     question_vector = np.asarray(embeddings.embed_query(question))
     sentence_vectors = np.asarray(embeddings.embed_documents([s for _, s in candidates]))
     norms = np.linalg.norm(sentence_vectors, axis=1) * (np.linalg.norm(question_vector) or 1.0)

@@ -82,6 +82,27 @@ def test_distilled_embeddings_send_documents_to_the_teacher_and_queries_to_the_s
     assert embeddings.dimension == 3
 
 
+def test_evidence_sentences_are_chosen_with_the_full_model(tmp_path):
+    from rag.evidence import select_evidence
+    from rag.store import ScoredChunk
+
+    class Teacher(RecordingTeacher):
+        def embed_documents(self, texts, **kwargs):
+            return [[1.0, 0.0, 0.0] if "25 days" in t else [0.0, 1.0, 0.0] for t in texts]
+
+        def embed_query(self, text):
+            return [1.0, 0.0, 0.0]
+
+    enc, tokenizer_file = encoder(tmp_path)
+    folder = enc.save(tmp_path / "student", tokenizer_file)
+    embeddings = QueryDistilledEmbeddings(teacher=Teacher(), student_folder=str(folder))
+    chunk = ScoredChunk(text="Leave is booked in the portal. Employees get 25 days a year.", source="a.md",
+                        chunk_index=0, score=1.0)
+    # the student would embed the question 'flutter' as [0, 1, 0] and pick the portal sentence
+    best = select_evidence("flutter", [chunk], embeddings, limit=1)[0]
+    assert "25 days" in best.sentence
+
+
 def test_a_student_of_another_width_is_refused(tmp_path):
     enc, tokenizer_file = encoder(tmp_path)
     folder = enc.save(tmp_path / "student", tokenizer_file)
