@@ -15,7 +15,6 @@ The student is a folder with `student.npz` (vectors float16 V x d, weights V) an
 from __future__ import annotations
 
 import json
-import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -84,6 +83,19 @@ class StaticQueryEncoder:
             return cls(tokenizer, data["vectors"].astype(np.float32), data["weights"], meta)
 
 
+def model_fingerprint(folder: str | Path) -> str:
+    """Identifies a sentence-transformers folder's weights (size and a hash of the first MiB of
+    each weights file), so a student is only used with the model it was distilled from."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for weights in sorted(Path(folder).glob("*.safetensors")) + sorted(Path(folder).glob("*.bin")):
+        digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
+        with weights.open("rb") as handle:
+            digest.update(handle.read(1 << 20))
+    return digest.hexdigest()[:16]
+
+
 @lru_cache(maxsize=4)
 def load_static_query_encoder(folder: str) -> StaticQueryEncoder:
     return StaticQueryEncoder.load(folder)
@@ -95,7 +107,7 @@ class QueryDistilledEmbeddings(BaseModel, Embeddings):
 
     teacher: Any
     student_folder: str
-    _lock: Any = PrivateAttr(default_factory=threading.Lock)
+    _checked: bool = PrivateAttr(default=False)
 
     @property
     def full_model(self) -> Any:
@@ -104,7 +116,16 @@ class QueryDistilledEmbeddings(BaseModel, Embeddings):
         return self.teacher
 
     def _student(self) -> StaticQueryEncoder:
-        return load_static_query_encoder(str(Path(self.student_folder).resolve()))
+        student = load_static_query_encoder(str(Path(self.student_folder).resolve()))
+        if self._checked:
+            return student
+        expected, folder = student.meta.get("teacher_fingerprint"), getattr(self.teacher, "folder", None)
+        if expected and folder and model_fingerprint(folder) != expected:
+            raise ValueError(f"The query encoder at {self.student_folder} was distilled from another model than "
+                             f"{folder}; its query vectors would not match the documents'. Distil one from this model: "
+                             "`python -m training.query_distill --corpus PATH --teacher hf:FOLDER`.")
+        self._checked = True
+        return student
 
     @property
     def dimension(self) -> int:

@@ -103,7 +103,7 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
     from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
 
-    from models.static_query import StaticQueryEncoder
+    from models.static_query import StaticQueryEncoder, model_fingerprint
 
     started = time.perf_counter()
     torch.manual_seed(config.seed)
@@ -160,7 +160,8 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
 
     with torch.no_grad():
         final_vectors, final_weights = vectors.numpy().copy(), F.softplus(raw_weights).numpy().copy()
-    meta = {"config": asdict(config), "teacher_folder": folder, "texts": len(texts), "steps": len(losses),
+    meta = {"config": asdict(config), "teacher_folder": folder, "teacher_fingerprint": model_fingerprint(folder),
+            "texts": len(texts), "steps": len(losses),
             "seconds": round(time.perf_counter() - started, 1),
             "final_cosine": round(1 - float(np.mean(losses[-20:])), 4) if losses else None}
     out = config.resolved_out()

@@ -148,3 +148,27 @@ def test_read_documents_from_a_markdown_folder_uses_headings_as_titles(tmp_path)
     (tmp_path / "leave.md").write_text("# Annual leave\nEmployees get 25 days.\n")
     (tmp_path / "empty.md").write_text("")
     assert read_documents(tmp_path) == [("Annual leave", "Employees get 25 days.")]
+
+
+def test_a_student_distilled_from_another_model_is_refused(tmp_path):
+    from models.static_query import model_fingerprint
+
+    teacher_folder, other_folder = tmp_path / "teacher", tmp_path / "other"
+    for folder, content in ((teacher_folder, b"weights A"), (other_folder, b"weights B")):
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(content)
+    tokenizer, tokenizer_file = word_tokenizer(tmp_path)
+    vectors = np.eye(5, 3, dtype=np.float32)
+    StaticQueryEncoder(tokenizer, vectors, np.ones(5, dtype=np.float32),
+                       {"teacher_fingerprint": model_fingerprint(teacher_folder)}).save(tmp_path / "s", tokenizer_file)
+
+    class FolderTeacher(RecordingTeacher):
+        def __init__(self, folder):
+            super().__init__()
+            self.folder = str(folder)
+
+    ok = QueryDistilledEmbeddings(teacher=FolderTeacher(teacher_folder), student_folder=str(tmp_path / "s"))
+    assert len(ok.embed_query("wing")) == 3
+    wrong = QueryDistilledEmbeddings(teacher=FolderTeacher(other_folder), student_folder=str(tmp_path / "s"))
+    with pytest.raises(ValueError, match="distilled from another model"):
+        wrong.embed_query("wing")
