@@ -95,10 +95,11 @@ class SampleMarketData:
 
     def prices(self, ticker: str, end: str, days: int = 30) -> list[DailyPrice]:
         self._company(ticker)  # an unknown ticker fails here, with the list of known ones
-        return list(_daily_prices(self.seed, ticker, end)[-days:])
+        return list(_daily_prices(self.seed, ticker.upper(), end)[-days:])  # 'acme' is ACME
 
     def headlines(self, ticker: str, day: str) -> list[Headline]:
         name, product, _, _ = self._company(ticker)
+        ticker = ticker.upper()  # the same headlines however the ticker is typed
         when = date.fromisoformat(day)
         mood = self._mood(ticker, when)
         rng = random.Random(f"{self.seed}:{ticker}:{day}:news")
@@ -110,7 +111,7 @@ class SampleMarketData:
             title = rng.choice(pool).format(name=name, product=product)
             if title not in seen:
                 seen.add(title)
-                out.append(Headline(day, ticker.upper(), title, rng.choice(SOURCES)))
+                out.append(Headline(day, ticker, title, rng.choice(SOURCES)))
             if len(out) == count:
                 break
         return out

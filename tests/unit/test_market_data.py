@@ -105,3 +105,11 @@ def test_signal_rule_and_request_parsing():
         parse_request("Daily report for ACME and ZZZZ on 2026-11-27", source=source)
     with pytest.raises(ValueError, match="'2026-02-30' is not a valid date: use YYYY-MM-DD"):
         parse_request("Daily report for ACME on 2026-02-30", source=source)
+
+
+def test_a_ticker_typed_in_lower_case_gives_the_same_series_and_news():
+    from agents.market.data import SampleMarketData
+
+    data = SampleMarketData()
+    assert data.prices("acme", "2026-11-27", days=5) == data.prices("ACME", "2026-11-27", days=5)
+    assert data.headlines("acme", "2026-11-27") == data.headlines("ACME", "2026-11-27")
