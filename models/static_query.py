@@ -73,14 +73,21 @@ class StaticQueryEncoder:
             raise FileNotFoundError(
                 f"{folder} is not a static query encoder (needs {STUDENT_FILE} and {TOKENIZER_FILE}); train one with "
                 "`python -m training.query_distill --corpus PATH --out FOLDER`.")
-        from tokenizers import Tokenizer
-
-        tokenizer = Tokenizer.from_file(str(tokenizer_file))
-        tokenizer.no_truncation()
-        tokenizer.no_padding()
+        tokenizer = open_tokenizer(tokenizer_file)
         with np.load(student, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"])) if "meta" in data else {}
             return cls(tokenizer, data["vectors"].astype(np.float32), data["weights"], meta)
+
+
+def open_tokenizer(tokenizer_file: str | Path):
+    """A fast tokenizer from its tokenizer.json, without the padding or truncation saved in it
+    (queries are cut at MAX_QUERY_TOKENS by the encoder and its trainer alike)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_file))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
 
 
 def model_fingerprint(folder: str | Path) -> str:
@@ -107,7 +114,7 @@ class QueryDistilledEmbeddings(BaseModel, Embeddings):
 
     teacher: Any
     student_folder: str
-    _checked: bool = PrivateAttr(default=False)
+    _encoder: StaticQueryEncoder | None = PrivateAttr(default=None)
 
     @property
     def full_model(self) -> Any:
@@ -116,15 +123,16 @@ class QueryDistilledEmbeddings(BaseModel, Embeddings):
         return self.teacher
 
     def _student(self) -> StaticQueryEncoder:
+        """Loaded and checked against the teacher once; every later query reuses it."""
+        if self._encoder is not None:
+            return self._encoder
         student = load_static_query_encoder(str(Path(self.student_folder).resolve()))
-        if self._checked:
-            return student
         expected, folder = student.meta.get("teacher_fingerprint"), getattr(self.teacher, "folder", None)
         if expected and folder and model_fingerprint(folder) != expected:
             raise ValueError(f"The query encoder at {self.student_folder} was distilled from another model than "
                              f"{folder}; its query vectors would not match the documents'. Distil one from this model: "
                              "`python -m training.query_distill --corpus PATH --teacher hf:FOLDER`.")
-        self._checked = True
+        self._encoder = student
         return student
 
     @property

@@ -101,9 +101,7 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
     import torch
     import torch.nn.functional as F
     from sentence_transformers import SentenceTransformer
-    from tokenizers import Tokenizer
-
-    from models.static_query import StaticQueryEncoder, model_fingerprint
+    from models.static_query import MAX_QUERY_TOKENS, StaticQueryEncoder, model_fingerprint, open_tokenizer
 
     started = time.perf_counter()
     torch.manual_seed(config.seed)
@@ -112,11 +110,9 @@ def distill(config: DistillConfig, progress: bool = True) -> Path:
     teacher = SentenceTransformer(folder, device="cpu", local_files_only=True)
     targets = teacher.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
                              show_progress_bar=progress)
-    tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
+    tokenizer = open_tokenizer(Path(folder) / "tokenizer.json")
     vocab_size = tokenizer.get_vocab_size()
-    encoded = [ids[:128] or [tokenizer.token_to_id("[UNK]") or 0]
+    encoded = [ids[:MAX_QUERY_TOKENS] or [tokenizer.token_to_id("[UNK]") or 0]
                for ids in (e.ids for e in tokenizer.encode_batch(texts, add_special_tokens=False))]
     seen = None if config.full_vocabulary else {t for ids in encoded for t in ids}
     initial = token_vectors(teacher, vocab_size, seen, progress=progress)
