@@ -6,7 +6,6 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from graphs.text2sql.charts import chart_spec, render_chart_png
 from graphs.text2sql.examples import ExampleStore
@@ -16,6 +15,7 @@ from graphs.text2sql.schema_linking import ValueIndex, link_schema
 from graphs.text2sql.sql_grammar import schema_grammar
 from graphs.text2sql.state import State
 from graphs.text2sql.validation import SQLValidationError, classify_execution_error, validate_sql
+from sql_fakes import FakeSQLChatModel
 
 
 @pytest.fixture()
@@ -33,16 +33,6 @@ def geo_db(tmp_path):
             INSERT INTO river VALUES ('colorado', 2333, 'arizona'), ('rio grande', 3033, 'texas');
         """)
     return str(path)
-
-
-class FakeSQLChatModel(FakeListChatModel):
-    """Scripted fake chat model: replies with the given SQL strings in turn, records prompts."""
-
-    prompts: list = []
-
-    def _call(self, messages, stop=None, run_manager=None, **kwargs):
-        self.prompts.append("\n".join(str(m.content) for m in messages))
-        return super()._call(messages, stop=stop, run_manager=run_manager, **kwargs)
 
 
 def fake_model(*replies):

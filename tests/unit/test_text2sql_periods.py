@@ -6,13 +6,13 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from graphs.text2sql.context import Context
 from graphs.text2sql.examples import ExampleStore
 from graphs.text2sql.graph import QuestionShape, answer_question, database_profile, example_fits, reference_date
 from graphs.text2sql.periods import (Period, add_period, drop_periods, find_periods, mask_numbers, replace_limit,
                                      replace_periods, requested_limit)
+from sql_fakes import FakeSQLChatModel
 
 END_OF_2025 = "2025-12-31"
 
@@ -90,16 +90,6 @@ def shop_db(tmp_path):
                                       (4, 3, '2025-12-30'), (5, 1, '2025-10-15'), (6, 3, '2024-05-01');
         """)
     return str(path)
-
-
-class FakeSQLChatModel(FakeListChatModel):
-    """Scripted fake chat model: replies with the given SQL strings in turn, records prompts."""
-
-    prompts: list = []
-
-    def _call(self, messages, stop=None, run_manager=None, **kwargs):
-        self.prompts.append("\n".join(str(m.content) for m in messages))
-        return super()._call(messages, stop=stop, run_manager=run_manager, **kwargs)
 
 
 def shop_store(url, *pairs):
