@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from models.spec import ModelSpecError
-    from tools.sql_tool import answer_database_question
+    from tools.sql.tool import answer_database_question
 
     options = {"max_attempts": args.max_attempts} if args.max_attempts else {}
     try:

@@ -105,9 +105,9 @@ def run_langchain_agent(question: str, db_file: Path, model: str, max_steps: int
 
 def retrieval_check(train: list[dict], items: list[dict], url: str, gold_rows: dict) -> dict:
     """Model-free: accuracy of the best example's adapted SQL, per similarity (and with/without masking values)."""
-    from graphs.text2sql.examples import ExampleStore
-    from graphs.text2sql.graph import database_profile, open_database
-    from graphs.text2sql.repair import adapt_example, plain_style
+    from tools.sql.examples import ExampleStore
+    from tools.sql.catalog import database_profile, open_database
+    from tools.sql.repair import adapt_example, plain_style
 
     db, index = open_database(url), database_profile(url)[2]
     out = {}
@@ -146,8 +146,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     from tqdm import tqdm
 
-    from graphs.text2sql.examples import ExampleStore
-    from graphs.text2sql.graph import answer_question, database_profile, open_database
+    from tools.sql.examples import ExampleStore
+    from graphs.text2sql.graph import answer_question
+    from tools.sql.catalog import database_profile, open_database
 
     db_file = (args.data / "geography.sqlite").resolve()
     if not db_file.is_file():

@@ -33,7 +33,7 @@ class Toolset:
 def basic_toolset(collection: str = "handbook", **_) -> Toolset:
     from tools.calculator import calculator
     from tools.knowledge import knowledge_search_tool
-    from tools.sql_tool import SQL_TOOLS
+    from tools.sql.tool import SQL_TOOLS
     from tools.weather import get_weather
 
     return Toolset("basic", [calculator, get_weather, knowledge_search_tool(collection), *SQL_TOOLS],

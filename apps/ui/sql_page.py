@@ -13,9 +13,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project root
 import models  # noqa: E402,F401  (offline switches first)
 import streamlit as st  # noqa: E402
 
-from tools.sample_business import ensure_sample_database  # noqa: E402
-from tools.sql_database import SQLConnectionError, SQLDatabase  # noqa: E402
-from tools.sql_tool import SQLAnswer, answer_database_question  # noqa: E402
+from tools.sql.sample_business import ensure_sample_database  # noqa: E402
+from tools.sql.database import SQLConnectionError, SQLDatabase  # noqa: E402
+from tools.sql.tool import SQLAnswer, answer_database_question  # noqa: E402
 
 MODEL_PRESETS = ["local", "ollama:llama3.2", "openai:local@http://127.0.0.1:8008/v1", "custom…"]
 SAMPLE_QUESTIONS = ["What were our total sales in Q2 2025 by product category?", "Top 5 customers by revenue",

@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from servers import ROOT, free_port, python, running
-from tools.sample_business import ensure_sample_database
-from tools.sql_database import SQLDatabase
-from tools.sql_tool import SQL_TOOLS, ask_database, normalize_answer
+from tools.sql.sample_business import ensure_sample_database
+from tools.sql.database import SQLDatabase
+from tools.sql.tool import SQL_TOOLS, ask_database, normalize_answer
 
 SCRIPTED_SQL = {
     "What were our total sales in Q2 2025 by product category?":

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from graphs.text2sql.graph import answer_question, database_profile, open_database
+from graphs.text2sql.graph import answer_question
+from tools.sql.catalog import database_profile, open_database
 
 pytestmark = pytest.mark.slow
 
@@ -17,7 +18,7 @@ GEOQUERY = Path(__file__).resolve().parents[3] / "shared" / "data" / "geoquery"
 
 
 def test_business_questions_on_the_sample_database():
-    from tools.sample_business import ensure_sample_database
+    from tools.sql.sample_business import ensure_sample_database
 
     url = str(ensure_sample_database())
     db = open_database(url)
@@ -63,7 +64,7 @@ def _rounded(rows):
 
 @pytest.mark.parametrize("question", list(BI_QUESTIONS))
 def test_roadmap_business_questions_match_gold_sql(question):
-    from tools.sample_business import ensure_sample_database
+    from tools.sql.sample_business import ensure_sample_database
 
     url = str(ensure_sample_database())
     gold_sql, ordered = BI_QUESTIONS[question]
@@ -77,7 +78,7 @@ def test_roadmap_business_questions_match_gold_sql(question):
 @pytest.mark.skipif(not (GEOQUERY / "geography.sqlite").is_file(), reason="GeoQuery data not found at ../shared/data/geoquery")
 def test_geoquery_dev_items_with_the_train_split_as_examples():
     from evals.text2sql import load_split, same_result
-    from graphs.text2sql.examples import ExampleStore
+    from tools.sql.examples import ExampleStore
 
     url = str(GEOQUERY / "geography.sqlite")
     store = ExampleStore(similarity="tfidf", normalize=database_profile(url)[2].mask)

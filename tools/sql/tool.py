@@ -1,6 +1,6 @@
 """Ask a SQL database in plain language: the text-to-SQL graph as a typed LangChain tool.
 
-    from tools.sql_tool import SQL_TOOLS, ask_database
+    from tools.sql.tool import SQL_TOOLS, ask_database
     ask_database.invoke({"question": "Top 5 customers by revenue"})                  # sample business DB
     ask_database.invoke({"question": "How many states border texas?",
                          "database": "../shared/data/geoquery/geography.sqlite"})
@@ -19,7 +19,7 @@ from typing import Any
 
 from langchain_core.tools import tool
 
-from tools.sql_database import format_table
+from tools.sql.database import format_table
 
 TOOL_ROWS = 10  # rows of the result a tool caller sees
 
