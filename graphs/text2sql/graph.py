@@ -7,7 +7,8 @@ sqlglot validation and repair, read-only execution, and self-correction.
     from graphs.text2sql.graph import answer_question
     answer_question("What were our total sales in Q2 by product category?")   # sample business DB
 
-    list_tables -> link_schema -> retrieve_examples --(best example very similar)--> try_examples
+    list_tables -> link_schema --(names a value/thing the database lacks)--> answer (says so, runs nothing)
+    link_schema -> retrieve_examples --(best example very similar)--> try_examples
                                                    \\--> generate_sql -> check_sql
     try_examples --(an adapted example ran with rows)--> answer, else --> generate_sql
     check_sql --(ran with rows, or out of attempts)--> answer, else (error fed back) --> generate_sql
@@ -24,7 +25,12 @@ an example only when, besides the similarity, its other numbers and its table/co
 literals -> the question's linked values), validates it against the live schema, allows only a
 single read-only SELECT (`tools.sql.safety.check_sql_read_only`), runs it read-only with a timeout
 and a row cap, and keeps the first candidate that returns rows. Candidates: the model's SQL,
-then the retrieved examples' SQL adapted to the question's values.
+then the retrieved examples' SQL adapted to the question's values. An adapted example that filters
+on a value, date or number the question does not ask for is refused unrun (`ungrounded`).
+
+`sources` chooses who may answer: "model+examples" (default), "model" (the model's SQL only:
+linking, few-shot and repairs, but no adapted example is ever run) or "examples" (retrieval and
+adaptation only, no model call) — the benchmark's `full`, `model_only` and `examples_only` rows.
 """
 
 from __future__ import annotations
@@ -39,9 +45,10 @@ from langgraph.runtime import Runtime
 from graphs.text2sql import prompts
 from graphs.text2sql.context import Context
 from graphs.text2sql.state import InputState, State
-from tools.sql.adaptation import example_fits
+from tools.sql.adaptation import covers_question, example_fits
 from tools.sql.candidates import run_candidate
-from tools.sql.catalog import database_profile, database_url, example_store, open_database, reference_date
+from tools.sql.catalog import database_profile, database_url, example_store, open_database, reference_date, vocabulary
+from tools.sql.coverage import missing_mentions
 from tools.sql.examples import ExampleStore
 from tools.sql.linking import LinkedSchema, ValueMatch, link_schema
 from tools.sql.periods import Period, adapt_periods, find_periods, has_period
@@ -98,8 +105,17 @@ def _schema_update(linked: LinkedSchema) -> dict:
 def link_schema_node(state: State, runtime: Runtime[Context]) -> dict:
     start = time.perf_counter()
     context = runtime.context or Context()
-    linked = _linked(state.question, context, database_url(context.database))
-    return {**_schema_update(linked), "timings": _timed(state, "link_schema", start)}
+    url = database_url(context.database)
+    linked = _linked(state.question, context, url)
+    missing = []
+    if context.check_coverage:  # a value, or a thing to count, the database does not hold
+        store = example_store_for(context, url)
+        missing = missing_mentions(state.question, database_profile(url)[2], vocabulary(url, store))
+    return {**_schema_update(linked), "missing": missing, "timings": _timed(state, "link_schema", start)}
+
+
+def route_after_linking(state: State) -> Literal["retrieve_examples", "answer"]:
+    return "answer" if state.missing else "retrieve_examples"
 
 
 def retrieve_examples(state: State, runtime: Runtime[Context]) -> dict:
@@ -132,8 +148,12 @@ def retrieve_examples(state: State, runtime: Runtime[Context]) -> dict:
     return {**update, "timings": _timed(state, "retrieve_examples", start)}
 
 
-def route_after_examples(state: State, runtime: Runtime[Context]) -> Literal["try_examples", "generate_sql"]:
+def route_after_examples(state: State, runtime: Runtime[Context]) -> Literal["try_examples", "generate_sql", "answer"]:
     context = runtime.context or Context()
+    if context.sources == "examples":
+        return "try_examples" if state.examples else "answer"
+    if context.sources == "model":
+        return "generate_sql"
     best = state.examples[0] if state.examples else None
     trusted = best is not None and best["score"] >= context.example_trust and \
         example_fits(best["question"], state.question, database_url(context.database), best["sql"], state.dialect)
@@ -170,7 +190,7 @@ def _run_candidate(sql: str, source: str, state: State, context: Context, url: s
     return run_candidate(sql, source, url=url, question=state.question, dialect=state.dialect, attempt=state.attempt,
                          linked_values=_as_matches(state.linked_values), reference_date=state.reference_date,
                          periods=[Period(**p) for p in state.periods], timeout_s=context.timeout_s,
-                         max_rows=context.max_rows, repair=repair)
+                         max_rows=context.max_rows, repair=repair, grounded_only=source != "model")
 
 
 def _settle(records: list[dict], state: State) -> dict:
@@ -186,9 +206,9 @@ def _settle(records: list[dict], state: State) -> dict:
     return update
 
 
-def _example_candidates(state: State, tried: set[str]) -> list[tuple[str, str]]:
-    """Adapted example SQL not tried yet; when the question names a period, only SQL that filters dates
-    (an example without one would answer for all time)."""
+def _example_candidates(state: State, tried: set[str], url: str) -> list[tuple[str, str]]:
+    """Adapted example SQL not tried yet that uses every table/column the question names; when the
+    question names a period, only SQL that filters dates (an example without one would answer for all time)."""
     def honours_period(sql: str) -> bool:
         try:
             return not state.periods or has_period(sql, state.dialect)
@@ -196,20 +216,27 @@ def _example_candidates(state: State, tried: set[str]) -> list[tuple[str, str]]:
             return True
 
     return [(e["adapted_sql"], f"example {i}") for i, e in enumerate(state.examples, start=1)
-            if e["adapted_sql"] not in tried and honours_period(e["adapted_sql"])]
+            if e["adapted_sql"] not in tried and honours_period(e["adapted_sql"])
+            and covers_question(e["question"], state.question, url, e["sql"], state.dialect)]
 
 
 def try_examples(state: State, runtime: Runtime[Context]) -> dict:
     start = time.perf_counter()
     context = runtime.context or Context()
     url = database_url(context.database)
-    records = [_run_candidate(sql, source, state, context, url, repair=True)
-               for sql, source in _example_candidates(state, set())[:1]]
+    candidates = _example_candidates(state, set(), url)
+    records = []
+    # The trusted best example only; with sources="examples" (no model) every adapted example in turn.
+    for sql, source in candidates if context.sources == "examples" else candidates[:1]:
+        records.append(_run_candidate(sql, source, state, context, url, repair=True))
+        if records[-1]["ok"]:
+            break
     return {**_settle(records, state), "timings": _timed(state, "check_sql", start)}
 
 
-def route_after_try_examples(state: State) -> Literal["answer", "generate_sql"]:
-    return "answer" if any(a["ok"] for a in state.attempts) else "generate_sql"
+def route_after_try_examples(state: State, runtime: Runtime[Context]) -> Literal["answer", "generate_sql"]:
+    context = runtime.context or Context()
+    return "answer" if any(a["ok"] for a in state.attempts) or context.sources == "examples" else "generate_sql"
 
 
 def check_sql(state: State, runtime: Runtime[Context]) -> dict:
@@ -217,10 +244,10 @@ def check_sql(state: State, runtime: Runtime[Context]) -> dict:
     context = runtime.context or Context()
     url = database_url(context.database)
     records = [_run_candidate(state.generated, "model", state, context, url, repair=context.self_correction)]
-    if context.self_correction and not records[0]["ok"] and state.attempt == 1:
+    if context.self_correction and context.sources != "model" and not records[0]["ok"] and state.attempt == 1:
         tried = {a["sql"] for a in state.attempts}
         records += [_run_candidate(sql, source, state, context, url, repair=True)
-                    for sql, source in _example_candidates(state, tried)]
+                    for sql, source in _example_candidates(state, tried, url)]
     return {**_settle(records, state), "timings": _timed(state, "check_sql", start)}
 
 
@@ -242,6 +269,9 @@ def answer(state: State) -> dict:
     from tools.sql.charts import chart_spec
 
     result, chart = state.result, None
+    if state.missing:
+        text = prompts.ANSWER_NOT_IN_DATABASE.format(missing="; ".join(state.missing))
+        return {"answer": text, "chart": None, "messages": [AIMessage(content=text)]}
     if result is None:
         last = state.attempts[-1]["error"] if state.attempts else "no query was generated"
         n = max(state.attempt, 1)
@@ -275,7 +305,7 @@ builder.add_node(check_sql)
 builder.add_node(answer)
 builder.add_edge(START, "list_tables")
 builder.add_edge("list_tables", "link_schema")
-builder.add_edge("link_schema", "retrieve_examples")
+builder.add_conditional_edges("link_schema", route_after_linking)
 builder.add_conditional_edges("retrieve_examples", route_after_examples)
 builder.add_conditional_edges("try_examples", route_after_try_examples)
 builder.add_edge("generate_sql", "check_sql")
@@ -298,7 +328,7 @@ def answer_question(question: str, database: str = "", model: str = "", **option
     context = Context(**{k: v for k, v in fields.items() if v}, **options)
     start = time.perf_counter()
     final = graph.invoke({"question": question}, context=context)
-    keys = ("question", "answer", "sql", "result", "chart", "attempts", "examples", "timings", "attempt")
+    keys = ("question", "answer", "sql", "result", "chart", "attempts", "examples", "timings", "attempt", "missing")
     out = {k: final.get(k) for k in keys}
     out["timings"] = {**(out["timings"] or {}), "total": round(time.perf_counter() - start, 4)}
     out["ok"] = final.get("result") is not None and bool(final["result"]["rows"])

@@ -1,5 +1,8 @@
 """When a stored example, adapted to a question (values, periods and 'top N' swapped by code), can
-answer it: `example_fits` compares the two questions' numbers, periods and table/column words.
+answer it: `example_fits` compares the two questions' numbers, periods and table/column words, and
+`ungrounded_conditions` names the filters of the adapted SQL that the question never asks for (an
+adapted example with one is refused: "orders in March 2024" is not "orders from the East region in
+March 2024").
 
     example_fits("How many customers do we have in each segment?", "How many customers in each segment?", url)  # True
     example_fits("How many customers do we have in each segment?", "... in each region?", url)                 # False
@@ -9,12 +12,14 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Sequence
 
 import sqlglot
+from sqlglot import exp
 
 from tools.sql.catalog import database_profile
-from tools.sql.linking import singular, words
-from tools.sql.periods import find_periods, mask_numbers
+from tools.sql.linking import ValueMatch, singular, words
+from tools.sql.periods import Period, find_periods, mask_numbers
 
 
 def example_fits(example_question: str, question: str, url: str, example_sql: str = "", dialect: str = "") -> bool:
@@ -30,6 +35,13 @@ def example_fits(example_question: str, question: str, url: str, example_sql: st
     asked, shown = schema_words(question, url), schema_words(example_question, url)
     if not shown <= asked:
         return False
+    return covers_question(example_question, question, url, example_sql, dialect)
+
+
+def covers_question(example_question: str, question: str, url: str, example_sql: str = "", dialect: str = "") -> bool:
+    """Every table/column the question names is named by the example question or used by its SQL
+    (an example counting customers per segment cannot answer 'customers in each region')."""
+    asked, shown = schema_words(question, url), schema_words(example_question, url)
     used = sql_words(example_sql, dialect) if example_sql else frozenset()
     return all(phrase in shown or set(phrase.split()) <= used for phrase in asked)
 
@@ -68,3 +80,52 @@ def sql_words(sql: str, dialect: str) -> frozenset[str]:
         return frozenset()
     names = [t.name for t in tree.find_all(sqlglot.exp.Table)] + [c.name for c in tree.find_all(sqlglot.exp.Column)]
     return frozenset(w for n in names for w in name_phrase(n).split())
+
+
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.In, exp.Between)
+_DATE_LIKE = re.compile(r"^(?:19|20)\d{2}(?:-\d{2}(?:-\d{2})?)?(?:[ T].*)?%?$")
+
+
+def ungrounded_conditions(sql: str, question: str, values: Sequence[ValueMatch], periods: Sequence[Period],
+                          dialect: str, constant_values: frozenset[str] = frozenset()) -> list[str]:
+    """The WHERE/HAVING conditions of (adapted example) SQL that the question does not ask for: a
+    value that is neither one of the question's linked values nor in its words, a date when the
+    question names no period (or a date outside the question's periods), a number the question does
+    not say. `constant_values` are values a filter cannot narrow (a column holding only that value).
+
+        >>> ungrounded_conditions("SELECT COUNT(*) FROM orders o JOIN customers c ON c.id = o.customer_id "
+        ...     "WHERE c.region = 'East' AND o.order_date >= '2024-03-01' AND o.order_date < '2024-04-01'",
+        ...     "How many orders were placed in March 2024?", [],
+        ...     [Period("2024-03-01", "2024-04-01", "March 2024", 28)], "sqlite")
+        ["c.region = 'East'"]
+        >>> ungrounded_conditions("SELECT name FROM customers WHERE region = 'North'",
+        ...                       "How many customers do we have in each region?", [], [], "sqlite")
+        ["region = 'North'"]
+    """
+    tree = sqlglot.parse_one(sql, read=dialect or None)
+    asked_text = " " + " ".join(words(question)) + " "
+    asked_numbers = {w for w in re.findall(r"\d+(?:\.\d+)?", question.replace(",", ""))}
+    linked = {str(m.value).lower() for m in values}
+    found: list[str] = []
+    for clause in [*tree.find_all(exp.Where), *tree.find_all(exp.Having)]:
+        for literal in clause.find_all(exp.Literal):
+            comparison = literal.parent
+            if isinstance(comparison, exp.Tuple):  # x IN ('a', 'b') in some dialects
+                comparison = comparison.parent
+            if not isinstance(comparison, _COMPARISONS):
+                continue  # a function's argument (strftime's format), arithmetic, ...
+            text = literal.this
+            if literal.is_string and _DATE_LIKE.match(text):
+                day = text.rstrip("%")[:10]
+                grounded = any(p.start[:len(day)] <= day <= p.end[:len(day)] for p in periods)
+            elif literal.is_string:
+                value = text.strip("%").lower()
+                grounded = (not value or value in linked or value in constant_values
+                            or f" {' '.join(words(value))} " in asked_text)
+            else:
+                number = text.rstrip("0").rstrip(".") if "." in text else text
+                grounded = number in ("0", "1") or number in asked_numbers or any(
+                    p.start[:4] <= number <= p.end[:4] for p in periods if len(number) == 4)
+            if not grounded:
+                found.append(comparison.sql(dialect=dialect or None))
+    return list(dict.fromkeys(found))

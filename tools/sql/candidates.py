@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from tools.sql.catalog import database_profile, date_columns, open_database
+from tools.sql.adaptation import ungrounded_conditions
+from tools.sql.catalog import constant_values, database_profile, date_columns, open_database
 from tools.sql.linking import ValueMatch
 from tools.sql.periods import Period, adapt_periods, add_period
 from tools.sql.repair import repair_sql
@@ -20,9 +21,11 @@ from tools.sql.validation import Feedback, classify_execution_error, validate_sq
 
 def run_candidate(sql: str, source: str, *, url: str, question: str, dialect: str, attempt: int = 0,
                   linked_values: Sequence[ValueMatch] = (), reference_date: str = "", periods: Sequence[Period] = (),
-                  timeout_s: float = 5.0, max_rows: int = 500, repair: bool = True) -> dict:
+                  timeout_s: float = 5.0, max_rows: int = 500, repair: bool = True, grounded_only: bool = False) -> dict:
     """The attempt record {attempt, source, sql, ok, rows, error_kind, error, repairs} of one candidate,
-    with `result` {columns, rows, truncated} when it ran; ok = it returned rows."""
+    with `result` {columns, rows, truncated} when it ran; ok = it returned rows. `grounded_only` (for
+    adapted examples): SQL filtering on something the question does not ask for is refused unrun
+    (error_kind 'ungrounded')."""
     _, mapping, _ = database_profile(url)
     record = {"attempt": attempt, "source": source, "sql": sql, "ok": False, "rows": None,
               "error_kind": None, "error": None, "repairs": []}
@@ -39,6 +42,15 @@ def run_candidate(sql: str, source: str, *, url: str, question: str, dialect: st
                 record["repairs"] = [*record["repairs"], "periods"]
                 sql = adapted
         record["sql"] = sql
+    if grounded_only:
+        try:
+            extra = ungrounded_conditions(sql, question, linked_values, periods, dialect, constant_values(url))
+        except Exception:  # noqa: BLE001 - SQL sqlglot cannot parse is left to validation
+            extra = []
+        if extra:
+            feedback = Feedback("ungrounded", "; ".join(extra))
+            record.update(error_kind=feedback.kind, error=feedback.text())
+            return record
     try:
         checked = validate_sql(sql, mapping, dialect)
         record["sql"] = checked

@@ -130,3 +130,25 @@ def example_store(path: str, similarity: str, url: str) -> ExampleStore:
         for note in SAMPLE_DOCUMENTATION:
             store.items.append(Example("documentation", note))
     return store
+
+
+@lru_cache(maxsize=8)
+def constant_values(url: str) -> frozenset[str]:
+    """Text values that are the only value of their column (GeoQuery's country_name = 'usa'): a filter on
+    one narrows nothing, so an example may keep it though the question does not say it."""
+    by_column: dict[tuple[str, str], set[str]] = {}
+    for hits in database_profile(url)[2].by_text.values():
+        for table, column, value in hits:
+            by_column.setdefault((table, column), set()).add(str(value).lower())
+    return frozenset(next(iter(v)) for v in by_column.values() if len(v) == 1)
+
+
+def vocabulary(url: str, store: ExampleStore | None = None) -> frozenset[str]:
+    """Words a question about this database may use without naming something it lacks: the singular
+    words of table and column names, of the documentation and of the stored example questions."""
+    from tools.sql.linking import singular, words
+
+    columns = database_profile(url)[0]
+    names = list(columns) + [c.name for cols in columns.values() for c in cols]
+    texts = [re.sub(r"[_\W]+", " ", n) for n in names] + [e.text for e in (store.items if store else [])]
+    return frozenset(singular(w) for text in texts for w in words(text))

@@ -41,8 +41,10 @@ from tools.sql.safety import SQLParseError, check_sql_read_only
 
 # The one taxonomy of what went wrong with a query, shared by the database layer (execution errors),
 # validation (before execution) and the text-to-SQL graph (the feedback a regeneration gets).
+# ungrounded: an adapted example filters on something the question does not ask for (refused unrun);
 # not_in_database: the question names a table, column or value the database does not hold.
-ERROR_KINDS = ("syntax", "unknown_identifier", "type", "empty_result", "timeout", "unsafe", "not_in_database", "other")
+ERROR_KINDS = ("syntax", "unknown_identifier", "type", "empty_result", "timeout", "unsafe", "ungrounded",
+               "not_in_database", "other")
 
 # SQLAlchemy backend names -> sqlglot dialect names.
 SQLGLOT_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql",

@@ -1,0 +1,105 @@
+"""The text-to-SQL graph's guards on the real sample business database, with a scripted fake chat
+model (FakeSQLChatModel) standing in for the LLM: adapted examples that filter on what the question
+never asks for are refused (issue 13), a question naming what the database lacks is answered with
+that (issue 19), and `sources` decides who may answer (the benchmark's rows)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from graphs.text2sql.graph import answer_question
+from tools.sql.catalog import open_database
+from tools.sql.sample_business import ensure_sample_database
+from sql_fakes import FakeSQLChatModel
+
+USELESS = "SELECT NULL WHERE 0"  # scripted: SQL that runs and returns nothing
+MARCH = "How many orders were placed in March 2024?"
+MARCH_GOLD = "SELECT COUNT(*) FROM orders WHERE order_date >= '2024-03-01' AND order_date < '2024-04-01'"
+REGIONS = "How many customers do we have in each region?"
+REGIONS_GOLD = "SELECT region, COUNT(*) FROM customers GROUP BY region"
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    return str(ensure_sample_database(tmp_path_factory.mktemp("sql") / "sample_business.sqlite"))
+
+
+def ask(question, url, *replies, **options):
+    model = FakeSQLChatModel(responses=list(replies) or [USELESS], prompts=[])
+    # The shipped examples and documentation, as the apps use them (an empty store file in a fresh home).
+    from tools.sql.examples import Example, ExampleStore
+    from tools.sql.catalog import QuestionShape, database_profile
+    from tools.sql.sample_business import SAMPLE_DOCUMENTATION, SAMPLE_EXAMPLES
+
+    store = ExampleStore(similarity="tfidf", normalize=QuestionShape(database_profile(url)[2]))
+    store.extend((e["question"], e["sql"]) for e in SAMPLE_EXAMPLES)
+    store.items += [Example("documentation", note) for note in SAMPLE_DOCUMENTATION]
+    return answer_question(question, url, model, example_store=store, grammar=False, **options)
+
+
+def rows(out):
+    return Counter(map(tuple, out["result"]["rows"])) if out["result"] else None
+
+
+def test_march_orders_are_not_answered_by_the_east_region_example(sample):
+    gold = Counter(map(tuple, open_database(sample).run(MARCH_GOLD).rows))
+    assert gold == Counter({(93,): 1})
+    out = ask(MARCH, sample)  # a useless model: only adapted examples could answer
+    east = [a for a in out["attempts"] if "'East'" in a["sql"]]
+    assert east and all(a["error_kind"] == "ungrounded" and not a["ok"] for a in east)
+    assert "East" in east[0]["error"] and rows(out) != Counter({(15,): 1})
+    out = ask(MARCH, sample, "SELECT COUNT(*) FROM orders")  # the model's SQL gets the question's period
+    assert rows(out) == gold and out["attempts"][-1]["source"] == "model"
+
+
+def test_customers_per_region_are_five_counts_not_the_north_list(sample):
+    gold = Counter(map(tuple, open_database(sample).run(REGIONS_GOLD).rows))
+    assert len(gold) == 5
+    out = ask(REGIONS, sample)
+    assert not any(a["ok"] and "'North'" in a["sql"] for a in out["attempts"])
+    assert not out["result"] or len(out["result"]["rows"]) != 33
+    out = ask(REGIONS, sample, "SELECT region, COUNT(*) FROM customers GROUP BY region")
+    assert rows(out) == gold
+
+
+@pytest.mark.parametrize("question, named", [
+    ("How many orders came from the Midwest region?", "Midwest"),
+    ("How many employees do we have?", "employees"),
+    ("What is the revenue of the Laptop Pro 15?", "Laptop Pro 14"),
+    ("How many customers live in Paris?", "Paris"),
+])
+def test_a_question_naming_what_the_database_lacks_is_told_so_and_nothing_runs(sample, question, named):
+    out = ask(question, sample, "SELECT COUNT(*) FROM orders")
+    assert out["missing"] and named in out["answer"] and "does not hold" in out["answer"]
+    assert out["attempts"] == [] and out["result"] is None and not out["ok"]
+
+
+def test_the_region_abstention_lists_the_regions_the_database_has(sample):
+    out = ask("How many orders came from the Midwest region?", sample)
+    assert all(r in out["answer"] for r in ("Central", "East", "North", "South", "West"))
+
+
+@pytest.mark.parametrize("question", ["How many orders came from the West region in Q4 2025?",
+                                      "Which customers in Bristol are Enterprise customers?",
+                                      "How many products are in the Storage category?"])
+def test_answerable_questions_are_not_refused(sample, question):
+    assert ask(question, sample)["missing"] == []
+
+
+def test_coverage_check_can_be_switched_off(sample):
+    out = ask("How many employees do we have?", sample, "SELECT COUNT(*) FROM customers", check_coverage=False)
+    assert out["missing"] == [] and out["result"]["rows"] == [[200]]
+
+
+def test_sources_decide_who_may_answer(sample):
+    question = "Top 4 customers by revenue"  # the 'Top 3 customers by revenue' example fits
+    assert ask(question, sample, sources="examples")["attempts"][0]["source"].startswith("example")
+    only_model = ask(question, sample, sources="model")
+    assert {a["source"] for a in only_model["attempts"]} == {"model"} and only_model["result"] is None or \
+        not only_model["result"]["rows"]
+    full = ask(question, sample)
+    assert full["ok"] and full["attempts"][-1]["source"].startswith("example") and len(full["result"]["rows"]) == 4
+    with pytest.raises(ValueError, match="HEARTH_SQL_SOURCES"):
+        ask(question, sample, sources="both")
