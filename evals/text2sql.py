@@ -3,6 +3,7 @@
     python -m evals.text2sql --data ../shared/data/geoquery --split dev
     python -m evals.text2sql --data ../shared/data/geoquery --split dev --model "gguf:/models/qwen.gguf" --limit 20
     python -m evals.text2sql --data ../shared/data/geoquery --model scripted:useless   # what is left without a model
+    python -m evals.text2sql --business evals/data/sql_business.jsonl --split test     # held-out business questions
 
 Systems, each on the same model, the same examples (GeoQuery train) and the same read-only
 database, item by item (so a partial run compares all systems on the same questions; items are
@@ -76,6 +77,17 @@ def load_split(folder: Path, split: str) -> list[dict]:
     for item in items:
         item["query"] = re.sub(r'"([^"]*)"', r"'\1'", item["query"]).strip().rstrip(";").strip()
     return items
+
+
+def load_business(path: Path, split: str) -> list[dict]:
+    """The business questions of `split` (test = frozen, never tuned on; tuning), gold SQL as `query`."""
+    if not path.is_file():
+        raise SystemExit(f"{path} does not exist. Pass --business evals/data/sql_business.jsonl.")
+    items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    chosen = [dict(i, query=i["sql"]) for i in items if i["split"] == split or split == "all"]
+    if not chosen:
+        raise SystemExit(f"No items of split {split!r} in {path}; use --split test, tuning or all.")
+    return chosen
 
 
 def same_result(predicted: list | None, gold: list, ordered: bool) -> bool:
@@ -208,7 +220,9 @@ def retrieval_check(train: list[dict], items: list[dict], url: str, gold_rows: d
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="GeoQuery folder (train/dev jsonl, geography.sqlite)")
-    parser.add_argument("--split", default="dev")
+    parser.add_argument("--split", default="dev", help="GeoQuery: dev; --business: test (frozen) or tuning")
+    parser.add_argument("--business", type=Path, default=None, metavar="JSONL",
+                        help="score the sample business database's questions instead (evals/data/sql_business.jsonl)")
     parser.add_argument("--model", default="local", help=f"model spec for every system ({SCRIPTED_USELESS!r}: a scripted model "
                                                          "that always writes SQL returning nothing)")
     parser.add_argument("--limit", type=int, default=0, help="score only the first N items after shuffling (0 = all)")
@@ -227,12 +241,19 @@ def main(argv: list[str] | None = None) -> dict:
     from tools.sql.catalog import database_profile, open_database
     from tools.sql.examples import ExampleStore
 
-    db_file = (args.data / "geography.sqlite").resolve()
-    if not db_file.is_file():
-        raise SystemExit(f"{db_file} does not exist. Pass --data pointing at the geoquery folder.")
+    if args.business:
+        from tools.sql.sample_business import SAMPLE_EXAMPLES, ensure_sample_database
+
+        db_file = ensure_sample_database().resolve()
+        train = [{"question": e["question"], "query": e["sql"]} for e in SAMPLE_EXAMPLES]
+        items = load_business(args.business, args.split)
+    else:
+        db_file = (args.data / "geography.sqlite").resolve()
+        if not db_file.is_file():
+            raise SystemExit(f"{db_file} does not exist. Pass --data pointing at the geoquery folder.")
+        train, items = load_split(args.data, "train"), load_split(args.data, args.split)
     url = str(db_file)
     db = open_database(url)
-    train, items = load_split(args.data, "train"), load_split(args.data, args.split)
     gold_rows, skipped = {}, []
     for item in items:
         try:
@@ -250,15 +271,24 @@ def main(argv: list[str] | None = None) -> dict:
 
     llm = chat_model(args.model, args.max_tokens)
     selector = example_selector(train, args.few_shot) if {BASELINE, PEER_FEW_SHOT} & set(systems) else None
-    store = ExampleStore(similarity=args.similarity, normalize=database_profile(url)[2].mask)
+    if args.business:  # the graph's own store for the sample database: its examples and documentation
+        from tools.sql.catalog import QuestionShape
+        from tools.sql.examples import Example
+        from tools.sql.sample_business import SAMPLE_DOCUMENTATION
+
+        store = ExampleStore(similarity=args.similarity, normalize=QuestionShape(database_profile(url)[2]))
+        store.items += [Example("documentation", note) for note in SAMPLE_DOCUMENTATION]
+    else:
+        store = ExampleStore(similarity=args.similarity, normalize=database_profile(url)[2].mask)
     store.extend((q["question"], q["query"]) for q in train)
     records: dict[str, list[dict]] = {s: [] for s in systems}
     slug = re.sub(r"[^A-Za-z0-9]+", "-", args.model).strip("-")[:60]
     args.out.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = args.out / f"{args.split}-{slug}.json", args.out / f"{args.split}-{slug}.md"
+    prefix = f"business-{args.split}" if args.business else args.split
+    json_path, md_path = args.out / f"{prefix}-{slug}.json", args.out / f"{prefix}-{slug}.md"
     report = {}
     for item in tqdm(items, desc="text2sql", unit="question"):
-        ordered = "order by" in item["query"].lower()
+        ordered = item.get("ordered", "order by" in item["query"].lower())
         for system in systems:
             start = time.perf_counter()
             if system in OTHERS:
@@ -331,7 +361,8 @@ def summarize(records: dict[str, list[dict]], args, skipped: list[str]) -> dict:
             "latency_p95_s": round(percentile(latencies, 0.95), 3),
             "stage_mean_s": {k: round(statistics.mean(v), 3) for k, v in stages.items()},
         }
-    report = {"split": args.split, "model": args.model, "data": str(args.data), "skipped_gold_failures": skipped,
+    report = {"split": args.split, "model": args.model, "business": bool(args.business),
+              "data": str(args.business or args.data), "skipped_gold_failures": skipped,
               "few_shot": args.few_shot, "similarity": args.similarity, "max_attempts": args.max_attempts,
               "max_tokens_per_step": args.max_tokens, "systems": systems, "paired": {}}
     if "full" in records:
@@ -343,7 +374,8 @@ def summarize(records: dict[str, list[dict]], args, skipped: list[str]) -> dict:
 
 
 def markdown(report: dict) -> str:
-    lines = [f"# Text-to-SQL on GeoQuery {report['split']} ({report['model']})", "",
+    lines = [f"# Text-to-SQL on {'the business questions' if report.get('business') else 'GeoQuery'} {report['split']} "
+             f"({report['model']})", "",
              "| system | n | execution acc. | correct | right from model | right from example | executable | "
              "answered by | attempts (count: items) | p50 s | p95 s |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
