@@ -129,3 +129,27 @@ def ungrounded_conditions(sql: str, question: str, values: Sequence[ValueMatch],
             if not grounded:
                 found.append(comparison.sql(dialect=dialect or None))
     return list(dict.fromkeys(found))
+
+
+def ignored_values(sql: str, values: Sequence[ValueMatch], dialect: str,
+                   constant_values: frozenset[str] = frozenset()) -> list[str]:
+    """The question's exactly linked cell values that (adapted example) SQL never uses: an example that
+    averages every category cannot answer 'the average price in the Networking category'.
+
+        >>> from tools.sql.linking import ValueMatch
+        >>> ignored_values("SELECT c.name, AVG(p.unit_price) FROM products p JOIN categories c ON c.id = p.category_id "
+        ...                "GROUP BY c.name", [ValueMatch("categories", "name", "Networking", "networking", 6)], "sqlite")
+        ["'Networking' (categories.name)"]
+    """
+    tree = sqlglot.parse_one(sql, read=dialect or None)
+    used = {str(lit.this).strip("%").lower() for lit in tree.find_all(exp.Literal) if lit.is_string}
+    by_span: dict[int, list[ValueMatch]] = {}
+    for m in values:
+        by_span.setdefault(m.start, []).append(m)
+    ignored = []
+    for matches in by_span.values():
+        exact = [m for m in matches if m.score >= 100]
+        names = {str(m.value).lower() for m in exact}
+        if exact and not names & used and not names <= constant_values:
+            ignored.append(f"'{exact[0].value}' ({exact[0].table}.{exact[0].column})")
+    return ignored

@@ -41,7 +41,8 @@ from tools.sql.safety import SQLParseError, check_sql_read_only
 
 # The one taxonomy of what went wrong with a query, shared by the database layer (execution errors),
 # validation (before execution) and the text-to-SQL graph (the feedback a regeneration gets).
-# ungrounded: an adapted example filters on something the question does not ask for (refused unrun);
+# ungrounded: an adapted example filters on something the question does not ask for, or leaves out a value
+# the question names (refused unrun);
 # not_in_database: the question names a table, column or value the database does not hold.
 ERROR_KINDS = ("syntax", "unknown_identifier", "type", "empty_result", "timeout", "unsafe", "ungrounded",
                "not_in_database", "other")

@@ -29,7 +29,7 @@ FEEDBACK = {
     "empty_result": "The query ran but returned no rows. Check the values in the WHERE clause.",
     "timeout": "The query took too long: {message}. Write a simpler query.",
     "unsafe": "Refused: {message}. Write a single read-only SELECT.",
-    "ungrounded": "Refused: the example filters on {message}, which the question does not ask for.",
+    "ungrounded": "Refused: the adapted example does not fit the question: it {message}.",
     "not_in_database": "The question names what the database does not hold: {message}.",
     "other": "The query failed: {message}.",
 }
