@@ -153,3 +153,43 @@ def ignored_values(sql: str, values: Sequence[ValueMatch], dialect: str,
         if exact and not names & used and not names <= constant_values:
             ignored.append(f"'{exact[0].value}' ({exact[0].table}.{exact[0].column})")
     return ignored
+
+
+_FORMAT_WORDS = {"%Y-%m": "month", "%m": "month", "%Y": "year", "%Y-%m-%d": "day", "%d": "day"}
+_WORD_FORMS = {"monthly": "month", "yearly": "year", "annual": "year", "annually": "year", "quarterly": "quarter",
+               "daily": "day", "per": ""}
+
+
+def ungrounded_groups(sql: str, question: str, dialect: str) -> list[str]:
+    """GROUP BY keys of (adapted example) SQL that the question does not ask to break down by: 'orders
+    in March 2024' is one count, not a row per month.
+
+        >>> ungrounded_groups("SELECT strftime('%Y-%m', order_date) AS month, COUNT(*) FROM orders GROUP BY month",
+        ...                   "How many orders were placed in March 2024?", "sqlite")
+        ['month']
+        >>> ungrounded_groups("SELECT region, COUNT(*) FROM customers GROUP BY region", "Customers in each region", "sqlite")
+        []
+    """
+    tree = sqlglot.parse_one(sql, read=dialect or None)
+    asked = {_WORD_FORMS.get(w, singular(w)) for w in words(question)}
+    found = []
+    for select in tree.find_all(exp.Select):
+        group = select.args.get("group")
+        if not group:
+            continue
+        aliases = {e.alias: e.this for e in select.expressions if isinstance(e, exp.Alias)}
+        for key in group.expressions:
+            expression = aliases.get(key.name, key) if isinstance(key, exp.Column) and not key.table else key
+            names = {key.name} if isinstance(key, exp.Column) and key.name in aliases else set()
+            if isinstance(expression, exp.Column):
+                names.add(expression.name)
+                if expression.name.lower() in ("id", "name"):
+                    table = next((t.name for t in tree.find_all(exp.Table) if t.alias_or_name == expression.table),
+                                 expression.table)
+                    names.add(table)
+            else:  # strftime('%Y-%m', d) -> month; other expressions are left alone
+                names |= {_FORMAT_WORDS.get(lit.this, "") for lit in expression.find_all(exp.Literal)}
+            candidates = {singular(w) for n in names if n for w in name_phrase(n).split()} - {"id", "name", ""}
+            if candidates and not candidates & asked:
+                found.append(key.sql(dialect=dialect or None))
+    return list(dict.fromkeys(found))

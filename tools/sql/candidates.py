@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from tools.sql.adaptation import ignored_values, ungrounded_conditions
+from tools.sql.adaptation import ignored_values, ungrounded_conditions, ungrounded_groups
 from tools.sql.catalog import constant_values, database_profile, date_columns, open_database
 from tools.sql.linking import ValueMatch
 from tools.sql.periods import Period, adapt_periods, add_period
@@ -49,6 +49,8 @@ def run_candidate(sql: str, source: str, *, url: str, question: str, dialect: st
                      for c in ungrounded_conditions(sql, question, linked_values, periods, dialect, constants)]
             extra += [f"leaves out {v}, which the question names"
                       for v in ignored_values(sql, linked_values, dialect, constants)]
+            extra += [f"gives a row per {g}, which the question does not ask for"
+                      for g in ungrounded_groups(sql, question, dialect)]
         except Exception:  # noqa: BLE001 - SQL sqlglot cannot parse is left to validation
             extra = []
         if extra:
