@@ -38,9 +38,16 @@ def example_fits(example_question: str, question: str, url: str, example_sql: st
     return covers_question(example_question, question, url, example_sql, dialect)
 
 
+_COUNTING = re.compile(r"\b(how many|number of|count)\b", re.IGNORECASE)
+
+
 def covers_question(example_question: str, question: str, url: str, example_sql: str = "", dialect: str = "") -> bool:
-    """Every table/column the question names is named by the example question or used by its SQL
-    (an example counting customers per segment cannot answer 'customers in each region')."""
+    """Both questions count ('how many', 'number of') or neither does, and every table/column the
+    question names is named by the example question or used by its SQL (an example counting
+    customers per segment cannot answer 'customers in each region'; an average order value is not
+    'how many orders')."""
+    if bool(_COUNTING.search(question)) != bool(_COUNTING.search(example_question)):
+        return False
     asked, shown = schema_words(question, url), schema_words(example_question, url)
     used = sql_words(example_sql, dialect) if example_sql else frozenset()
     return all(phrase in shown or set(phrase.split()) <= used for phrase in asked)
