@@ -190,7 +190,7 @@ def _run_candidate(sql: str, source: str, state: State, context: Context, url: s
     return run_candidate(sql, source, url=url, question=state.question, dialect=state.dialect, attempt=state.attempt,
                          linked_values=_as_matches(state.linked_values), reference_date=state.reference_date,
                          periods=[Period(**p) for p in state.periods], timeout_s=context.timeout_s,
-                         max_rows=context.max_rows, repair=repair, grounded_only=source != "model")
+                         max_rows=context.max_rows, repair=repair, grounded_only=repair)
 
 
 def _settle(records: list[dict], state: State) -> dict:

@@ -173,7 +173,7 @@ def test_examples_reach_the_prompt_with_the_questions_values_and_back_up_the_mod
 
 def test_empty_results_are_retried_then_reported_and_a_chart_comes_with_numbers_by_category(geo_db):
     model = fake_model("SELECT city_name FROM city WHERE population > 99999999", "SELECT city_name FROM city WHERE population > 99999999")
-    out = answer_question("which cities are huge", geo_db, model=model, few_shot=0, max_attempts=2, example_store=ExampleStore())
+    out = answer_question("which cities have more than 99999999 people", geo_db, model=model, few_shot=0, max_attempts=2, example_store=ExampleStore())
     assert [a["error_kind"] for a in out["attempts"]] == ["empty_result", "empty_result"]
     assert out["answer"] == "The query ran but found no matching rows." and out["result"]["rows"] == []
     model = fake_model("SELECT state_name, SUM(population) FROM city GROUP BY state_name")

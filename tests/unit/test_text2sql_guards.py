@@ -124,3 +124,11 @@ def test_the_tool_and_cli_report_an_abstention_as_the_error(sample, monkeypatch,
     monkeypatch.setitem(sys.modules, "graphs.text2sql.graph", fake)
     assert main(["How many orders came from the Midwest region?", "--db", sample]) == 1
     assert "region 'Midwest'" in capsys.readouterr().err
+
+
+def test_model_sql_filtering_on_what_the_question_never_says_is_refused_and_retried(sample):
+    """The embedded model answered 'How many products are there?' with `WHERE products.id = 1` (1, not 40)."""
+    out = ask("How many products are there?", sample, "SELECT COUNT(*) FROM products WHERE products.id = 1",
+              "SELECT COUNT(*) FROM products")
+    assert [a["error_kind"] for a in out["attempts"]][:1] == ["ungrounded"] and "products.id = 1" in out["attempts"][0]["error"]
+    assert out["result"]["rows"] == [[40]] and out["attempts"][-1]["source"] == "model"

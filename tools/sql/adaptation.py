@@ -131,7 +131,9 @@ def ungrounded_conditions(sql: str, question: str, values: Sequence[ValueMatch],
                             or f" {' '.join(words(value))} " in asked_text)
             else:
                 number = text.rstrip("0").rstrip(".") if "." in text else text
-                grounded = number in ("0", "1") or number in asked_numbers or any(
+                against = comparison.args.get("this") if comparison.args.get("this") is not literal else comparison.args.get("expression")
+                counts = isinstance(against, exp.AggFunc)  # HAVING COUNT(*) > 1: 'more than one', said in words
+                grounded = (counts and number in ("0", "1")) or number in asked_numbers or any(
                     p.start[:4] <= number <= p.end[:4] for p in periods if len(number) == 4)
             if not grounded:
                 found.append(comparison.sql(dialect=dialect or None))

@@ -23,9 +23,10 @@ def run_candidate(sql: str, source: str, *, url: str, question: str, dialect: st
                   linked_values: Sequence[ValueMatch] = (), reference_date: str = "", periods: Sequence[Period] = (),
                   timeout_s: float = 5.0, max_rows: int = 500, repair: bool = True, grounded_only: bool = False) -> dict:
     """The attempt record {attempt, source, sql, ok, rows, error_kind, error, repairs} of one candidate,
-    with `result` {columns, rows, truncated} when it ran; ok = it returned rows. `grounded_only` (for
-    adapted examples): SQL filtering on something the question does not ask for is refused unrun
-    (error_kind 'ungrounded')."""
+    with `result` {columns, rows, truncated} when it ran; ok = it returned rows. `grounded_only`: SQL
+    filtering on something the question does not ask for (any source), or, for an adapted example,
+    leaving out a value the question names or grouping by what it does not ask, is refused unrun
+    (error_kind 'ungrounded'; for the model's SQL the refusal is the feedback of its next attempt)."""
     _, mapping, _ = database_profile(url)
     record = {"attempt": attempt, "source": source, "sql": sql, "ok": False, "rows": None,
               "error_kind": None, "error": None, "repairs": []}
@@ -47,10 +48,11 @@ def run_candidate(sql: str, source: str, *, url: str, question: str, dialect: st
             constants = constant_values(url)
             extra = [f"filters on {c}, which the question does not ask for"
                      for c in ungrounded_conditions(sql, question, linked_values, periods, dialect, constants)]
-            extra += [f"leaves out {v}, which the question names"
-                      for v in ignored_values(sql, linked_values, dialect, constants)]
-            extra += [f"gives a row per {g}, which the question does not ask for"
-                      for g in ungrounded_groups(sql, question, dialect)]
+            if source != "model":
+                extra += [f"leaves out {v}, which the question names"
+                          for v in ignored_values(sql, linked_values, dialect, constants)]
+                extra += [f"gives a row per {g}, which the question does not ask for"
+                          for g in ungrounded_groups(sql, question, dialect)]
         except Exception:  # noqa: BLE001 - SQL sqlglot cannot parse is left to validation
             extra = []
         if extra:
