@@ -273,17 +273,14 @@ def check_python_environment() -> CheckResult:
 # --------------------------------------------------------------------------------------------
 # 2. offline switches
 # --------------------------------------------------------------------------------------------
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
 def _same_setting(value: str, wanted: str) -> bool:
-    v, w = value.strip().lower(), wanted.strip().lower()
-    if w in _TRUE:
-        return v in _TRUE
-    if w in _FALSE:
-        return v in _FALSE
-    return v == w
+    """True when `value` means what `wanted` does: the same switch position, or the same word."""
+    from models.settings import parse_flag
+
+    try:
+        return parse_flag(value) == parse_flag(wanted)
+    except ValueError:
+        return value.strip().lower() == wanted.strip().lower()
 
 
 def check_offline_switches() -> CheckResult:

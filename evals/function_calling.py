@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import models  # noqa: F401  (offline switches first)
+from models.settings import PROJECT_ROOT as ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 CATEGORIES = ["simple_python", "multiple", "parallel", "irrelevance"]
 HOME_COMMANDS = ROOT / "evals" / "data" / "home_commands.jsonl"
 SYSTEM_PROMPT = "You call functions. When a function fits the request, call it with the right arguments; otherwise answer."

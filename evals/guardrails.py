@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from agents.guardrails.injection import EmbeddingInjectionDetector, detect_injection
 from agents.guardrails.pii import ALL_KINDS, find_pii
-from rag.knowledge_base import PROJECT_ROOT
+from models.settings import PROJECT_ROOT
 
 DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data" / "xstest"
 DEFAULT_ATTACKS = PROJECT_ROOT / "evals" / "data" / "injection_attacks.jsonl"

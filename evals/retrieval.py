@@ -146,7 +146,7 @@ def _with_static_queries(kb, folder: str, data: str, embeddings_spec: str):
     encoder at `folder`, distilled from the corpus first (timed) when the folder holds none."""
     import copy
 
-    from models.static_query import STUDENT_FILE, QueryDistilledEmbeddings
+    from models.embeddings import STUDENT_FILE, QueryDistilledEmbeddings
     from training.query_distill import DistillConfig, distill
 
     seconds = 0.0

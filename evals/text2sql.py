@@ -34,7 +34,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from rag.knowledge_base import PROJECT_ROOT
+from models.settings import PROJECT_ROOT
 
 DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data" / "geoquery"
 ABLATION = {

@@ -34,7 +34,7 @@ COMPARE_DEFAULT_CHARS = 200_000
 
 def lab_home() -> Path:
     """Where lab outputs (tokenizers, checkpoints) go: $HEARTH_HOME/labs (default .hearth/labs)."""
-    from rag.knowledge_base import data_home
+    from models.settings import data_home
 
     return data_home() / "labs"
 

@@ -15,7 +15,7 @@ import json
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from models.settings import PROJECT_ROOT
 
 
 class CorpusError(ValueError):
@@ -24,7 +24,7 @@ class CorpusError(ValueError):
 
 def data_root() -> Path:
     """Where the public data sets live: $HEARTH_DATA, else ../shared/data beside the repository."""
-    return Path(os.environ.get("HEARTH_DATA", REPO_ROOT.parent / "shared" / "data"))
+    return Path(os.environ.get("HEARTH_DATA", PROJECT_ROOT.parent / "shared" / "data"))
 
 
 def _squad_contexts(path: Path) -> str:

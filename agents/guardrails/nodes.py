@@ -49,7 +49,7 @@ from langgraph.graph import END, START, StateGraph
 
 from agents.guardrails.injection import EmbeddingInjectionDetector, InjectionVerdict, check_injection
 from agents.guardrails.pii import ALL_KINDS, redact_pii
-from graphs.settings import env
+from models.settings import env
 
 log = logging.getLogger(__name__)
 

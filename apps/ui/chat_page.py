@@ -19,7 +19,7 @@ from graphs.chat_modes import MODES, ChatMode  # noqa: E402
 from graphs.checkpointing import open_checkpointer  # noqa: E402
 from graphs.rag.graph import knowledge_base  # noqa: E402
 from rag.documents import SUPPORTED_SUFFIXES  # noqa: E402
-from rag.knowledge_base import data_home  # noqa: E402
+from models.settings import data_home  # noqa: E402
 
 MODEL_PRESETS = ["local", "ollama:llama3.2", "openai:local@http://127.0.0.1:8008/v1", "custom…"]
 

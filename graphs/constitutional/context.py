@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 
 from graphs.constitutional.prompts import DEFAULT_PRINCIPLES
-from graphs.settings import env
+from models.settings import env
 
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from graphs.settings import env, env_flag
+from models.settings import env, env_flag
 
 
 @dataclass(kw_only=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from graphs.settings import env
+from models.settings import env
 
 MODES = ("direct", "cot")
 

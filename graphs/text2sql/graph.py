@@ -141,7 +141,7 @@ def reference_date(context: Context, url: str, store: ExampleStore | None = None
 def example_store_for(context: Context, url: str) -> ExampleStore:
     if context.example_store is not None:
         return context.example_store
-    from rag.knowledge_base import data_home
+    from models.settings import data_home
 
     return _example_store(context.examples or str(data_home() / "text2sql" / "examples.jsonl"), context.similarity, url)
 
