@@ -7,7 +7,7 @@
 
 The CLI prints the report's path, then the report. `--trace` adds the LangGraph supervisor's
 routing decisions or the AutoGen team's tool calls. Sample data only names ACME, BRGT, CLDX, DYNA
-and ECOV (invented companies; see agents/market/data.py). The Streamlit page is
+and ECOV (invented companies; see tools/market_data.py). The Streamlit page is
 apps/ui/analysts_page.py; `--ui` starts Streamlit on it, offline and quiet.
 """
 

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project root
 import models  # noqa: E402,F401  (offline switches first)
 import streamlit as st  # noqa: E402
 
-from agents.market.data import SampleMarketData  # noqa: E402
+from tools.market_data import SampleMarketData  # noqa: E402
 from apps.analysts import ENGINES, run_report, trace_lines  # noqa: E402
 
 ENGINE_LABELS = {"langgraph": "LangGraph supervisor graph", "autogen": "AutoGen AgentChat team (via apps.serve)"}
@@ -56,7 +56,7 @@ def main() -> None:
     tickers = st.multiselect("Tickers", source.tickers(), default=["ACME", "CLDX"],
                              format_func=lambda t: f"{t} · {source.company(t)[0]}")
     day = st.date_input("Day", value=date(2026, 11, 27), min_value=date(2025, 1, 2))
-    st.caption("Sample data: invented companies, seeded prices and headlines (agents/market/data.py).")
+    st.caption("Sample data: invented companies, seeded prices and headlines (tools/market_data.py).")
     if not st.button("Write the daily report", type="primary"):
         return
     if not tickers:

@@ -7,7 +7,7 @@
                  \                         \--(still running after wait_seconds)--> report_pending
                   \--(nothing to run)--> answer_directly
 
-`plan_request` reads the request with a deterministic parser (graphs/lab_assistant/parser.py:
+`plan_request` reads the request with a deterministic parser (tools/lab_requests.py:
 numbers such as "2,000-token", corpus names, "GPT-4" -> cl100k_base). Only what the parser
 cannot settle goes to the chat model, bound to the lab tools (`bind_tools`, grammar-constrained
 on the embedded models, so every call is schema-valid); the model's arguments are then checked
@@ -34,8 +34,8 @@ from pydantic import ValidationError
 
 from graphs.lab_assistant import prompts
 from graphs.lab_assistant.context import Context
-from graphs.lab_assistant.parser import Step, find_corpus, parse_request
 from graphs.lab_assistant.state import InputState, State
+from tools.lab_requests import Step, find_corpus, parse_request
 
 BACKGROUND_TOOLS = {"train_bpe_tokenizer", "pretrain_minigpt"}
 CONTINUE_WORDS = re.compile(r"\b(status|continue|progress|done|finished|result|results|ready|wait|still|now)\b", re.I)

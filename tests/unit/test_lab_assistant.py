@@ -15,7 +15,7 @@ import models
 import tools.labs as labs
 from graphs.lab_assistant.context import Context
 from graphs.lab_assistant.graph import compile_lab_graph
-from graphs.lab_assistant.parser import parse_request
+from tools.lab_requests import parse_request
 from tools import jobs
 
 DEMO = "train a 2,000-token BPE on the legal opinions and compare it with GPT-4's tokenizer"
@@ -181,9 +181,9 @@ def test_lab_tools_validate_arguments_with_clear_errors():
 def test_parser_docstring_examples():
     import doctest
 
-    import graphs.lab_assistant.parser
+    import tools.lab_requests
 
-    result = doctest.testmod(graphs.lab_assistant.parser)
+    result = doctest.testmod(tools.lab_requests)
     assert result.attempted > 0 and result.failed == 0
 
 
