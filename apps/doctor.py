@@ -428,7 +428,7 @@ def check_chat_model(spec_text: str | None = None) -> CheckResult:
         first_at = last_at = None
         started = time.perf_counter()
         for chunk in probe.stream(DECODE_PROMPT):
-            text = chunk.content if isinstance(chunk.content, str) else str(chunk.content or "")
+            text = chunk.text
             if not text:
                 continue
             now = time.perf_counter()

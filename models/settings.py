@@ -8,6 +8,8 @@
         top_k: int = field(default_factory=env("HEARTH_TOP_K", 4, int))
         local_commands: bool = field(default_factory=env_flag("HEARTH_LOCAL_COMMANDS", True))
 
+Every graph's `Context` extends `BaseContext`, which holds what they all share (the chat model spec).
+
 A variable is read when a Context is created, not at import, so `langgraph dev` and the apps are
 configured without code and a value passed explicitly always wins. Every switch in the project
 (environment variables, `?option=` flags in model specs) is read by `parse_flag`.
@@ -16,6 +18,7 @@ configured without code and a value passed explicitly always wins. Every switch 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -53,3 +56,12 @@ def env(name: str, default: Any, cast: Callable[[Any], Any] = str) -> Callable[[
 def env_flag(name: str, default: bool) -> Callable[[], bool]:
     """A default factory for a switch: $name read by `parse_flag`, else `default`."""
     return lambda: parse_flag(os.environ[name], name) if name in os.environ else default
+
+
+@dataclass(kw_only=True)
+class BaseContext:
+    """What every graph's run-time settings (LangGraph `context`) hold; a graph's `Context` extends it."""
+
+    model: str = field(default_factory=env("HEARTH_MODEL", "local"), metadata={
+        "description": "Chat model spec: local, gguf:PATH, hf:PATH, ollama:NAME, vllm:NAME@URL, openai:NAME@URL. "
+                       "Env: HEARTH_MODEL."})

@@ -28,6 +28,7 @@ from pydantic import BaseModel, create_model
 from graphs.analysts import prompts
 from graphs.analysts.context import Context
 from graphs.analysts.state import InputState, State
+from models.messages import last_human_text
 
 WORKERS = ["news_collector", "sentiment_analyst", "price_analyst", "manager"]
 NEEDS = {"news_collector": [], "sentiment_analyst": ["news_collector"], "price_analyst": [],
@@ -61,8 +62,7 @@ def supervisor(state: State, runtime: Runtime[Context]) -> Command:
     context = runtime.context or Context()
     update: dict = {}
     if not state.tickers:
-        text = next((m.content for m in reversed(state.messages) if m.type == "human"), "")
-        day, tickers = parse_request(str(text), context)
+        day, tickers = parse_request(last_human_text(state.messages), context)
         update.update(day=day, tickers=tickers)
     candidates = ready(state)
     if not candidates:

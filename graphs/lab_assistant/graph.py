@@ -26,7 +26,7 @@ import time
 import uuid
 from typing import Literal
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -35,6 +35,7 @@ from pydantic import ValidationError
 from graphs.lab_assistant import prompts
 from graphs.lab_assistant.context import Context
 from graphs.lab_assistant.state import InputState, State
+from models.messages import last_human_text
 from tools.lab_requests import Step, find_corpus, parse_request
 
 BACKGROUND_TOOLS = {"train_bpe_tokenizer", "pretrain_minigpt"}
@@ -42,10 +43,6 @@ CONTINUE_WORDS = re.compile(r"\b(status|continue|progress|done|finished|result|r
 LAB_WORDS = re.compile(r"train|tokeni[sz]|bpe|gram|gpt|model|perplexity|sample|generate|compare|corpus|"
                        r"legal|alice|xquad|pubmed", re.I)
 MAX_WAIT_PER_VISIT = 10.0   # seconds one wait_for_job visit polls before handing back to the graph
-
-
-def _text(message: BaseMessage) -> str:
-    return message.content if isinstance(message.content, str) else str(message.content)
 
 
 def _tools():
@@ -119,7 +116,7 @@ def propose_step(request: str, context: Context) -> tuple[Step | None, str]:
 
 def plan_request(state: State, runtime: Runtime[Context]) -> dict:
     context = runtime.context or Context()
-    request = next((_text(m) for m in reversed(state.messages) if m.type == "human"), "").strip()
+    request = last_human_text(state.messages).strip()
     pending = state.waiting_job or state.step < len(state.plan)
     if pending and CONTINUE_WORDS.search(request) and not parse_request(request).steps:
         _emit({"event": "continue", "job_id": state.waiting_job})
