@@ -327,8 +327,3 @@ builder.add_edge("summarise", END)
 builder.add_edge("answer_directly", END)
 
 graph = builder.compile(name="lab_assistant")
-
-
-def compile_lab_graph(checkpointer=None):
-    """The same graph with a checkpointer, so a later turn can pick up a running job."""
-    return builder.compile(checkpointer=checkpointer, name="lab_assistant")
