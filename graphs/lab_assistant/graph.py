@@ -7,7 +7,7 @@
                  \                         \--(still running after wait_seconds)--> report_pending
                   \--(nothing to run)--> answer_directly
 
-`plan_request` reads the request with a deterministic parser (tools/lab_requests.py:
+`plan_request` reads the request with a deterministic parser (training/lab_requests.py:
 numbers such as "2,000-token", corpus names, "GPT-4" -> cl100k_base). Only what the parser
 cannot settle goes to the chat model, bound to the lab tools (`bind_tools`, grammar-constrained
 on the embedded models, so every call is schema-valid); the model's arguments are then checked
@@ -36,7 +36,7 @@ from graphs.lab_assistant import prompts
 from graphs.lab_assistant.context import Context
 from graphs.lab_assistant.state import InputState, State
 from models.messages import last_human_text
-from tools.lab_requests import Step, find_corpus, parse_request
+from training.lab_requests import Step, find_corpus, parse_request
 
 BACKGROUND_TOOLS = {"train_bpe_tokenizer", "pretrain_minigpt"}
 CONTINUE_WORDS = re.compile(r"\b(status|continue|progress|done|finished|result|results|ready|wait|still|now)\b", re.I)
@@ -46,7 +46,7 @@ MAX_WAIT_PER_VISIT = 10.0   # seconds one wait_for_job visit polls before handin
 
 
 def _tools():
-    from tools.labs import LAB_TOOLS, TOOLS_BY_NAME
+    from training.lab_tools import LAB_TOOLS, TOOLS_BY_NAME
 
     return LAB_TOOLS, TOOLS_BY_NAME
 
@@ -63,7 +63,7 @@ def _validated(tool, args: dict) -> tuple[dict | None, str]:
     try:
         return tool.args_schema(**args).model_dump(exclude_none=True), ""
     except ValidationError as exc:
-        from tools.labs import _validation_message
+        from training.lab_tools import _validation_message
 
         return None, _validation_message(exc)
 

@@ -12,10 +12,10 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langgraph.checkpoint.memory import InMemorySaver
 
 import models
-import tools.labs as labs
+import training.lab_tools as labs
 from graphs.lab_assistant.context import Context
 from graphs.lab_assistant.graph import builder
-from tools.lab_requests import parse_request
+from training.lab_requests import parse_request
 from tools import jobs
 
 DEMO = "train a 2,000-token BPE on the legal opinions and compare it with GPT-4's tokenizer"
@@ -181,9 +181,9 @@ def test_lab_tools_validate_arguments_with_clear_errors():
 def test_parser_docstring_examples():
     import doctest
 
-    import tools.lab_requests
+    import training.lab_requests
 
-    result = doctest.testmod(tools.lab_requests)
+    result = doctest.testmod(training.lab_requests)
     assert result.attempted > 0 and result.failed == 0
 
 

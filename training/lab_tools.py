@@ -1,6 +1,6 @@
 """Lab tools for agents: train tokenizers and language models, compare, evaluate, sample.
 
-    from tools.labs import LAB_TOOLS, train_bpe_tokenizer, job_status
+    from training.lab_tools import LAB_TOOLS, train_bpe_tokenizer, job_status
     started = train_bpe_tokenizer.invoke({"corpus": "legal", "vocab_size": 2000})   # {"job_id": ..., "state": "queued"}
     job_status.invoke({"job_id": started["job_id"]})                                # progress, then the result
     compare_tokenizers.invoke({"text_or_corpus": "legal", "tokenizer_path": ".../legal-bpe-2000.model"})
