@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal, Mapping
+from typing import Any, Iterable, Literal, Mapping
 
 from models.progress import ProgressCallback
 from models.settings import PROJECT_ROOT, data_home
