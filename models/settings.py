@@ -33,6 +33,11 @@ def data_home() -> Path:
     return Path(os.environ.get("HEARTH_HOME") or PROJECT_ROOT / ".hearth")
 
 
+def configured_model() -> str:
+    """The chat model spec the user configured: $HEARTH_MODEL, else 'local' (the bundled model)."""
+    return os.environ.get("HEARTH_MODEL", "local")
+
+
 def parse_flag(value: str, name: str = "value") -> bool:
     """A switch's word as a bool; any other word is an error that names the accepted ones.
 
@@ -62,6 +67,6 @@ def env_flag(name: str, default: bool) -> Callable[[], bool]:
 class BaseContext:
     """What every graph's run-time settings (LangGraph `context`) hold; a graph's `Context` extends it."""
 
-    model: str = field(default_factory=env("HEARTH_MODEL", "local"), metadata={
+    model: str = field(default_factory=configured_model, metadata={
         "description": "Chat model spec: local, gguf:PATH, hf:PATH, ollama:NAME, vllm:NAME@URL, openai:NAME@URL. "
                        "Env: HEARTH_MODEL."})

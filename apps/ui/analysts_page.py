@@ -12,6 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project root (see apps/ui/__init__.py)
 
 import models  # noqa: E402,F401  (offline switches first)
+from models.settings import configured_model  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from tools.market_data import SampleMarketData  # noqa: E402
@@ -24,7 +25,7 @@ def settings() -> tuple[str, str, str]:
     with st.sidebar:
         st.header("Settings")
         engine = st.radio("Engine", ENGINES, format_func=ENGINE_LABELS.get, key="engine")
-        model = st.text_input("Model spec", value=os.environ.get("HEARTH_MODEL", "local"), key="model",
+        model = st.text_input("Model spec", value=configured_model(), key="model",
                               help="e.g. local, local?max_tokens=96, ollama:qwen2.5:7b")
         out_dir = st.text_input("Report folder", value=os.environ.get("HEARTH_REPORT_DIR", "out/analysts"), key="out")
     return engine, model, out_dir
