@@ -33,6 +33,12 @@ def data_home() -> Path:
     return Path(os.environ.get("HEARTH_HOME") or PROJECT_ROOT / ".hearth")
 
 
+def shared_data() -> Path:
+    """Where the public data sets live (geoquery, xquad, bfcl, ...): $HEARTH_DATA, else ../shared/data
+    beside the project."""
+    return Path(os.environ.get("HEARTH_DATA") or PROJECT_ROOT.parent / "shared" / "data")
+
+
 def configured_model() -> str:
     """The chat model spec the user configured: $HEARTH_MODEL, else 'local' (the bundled model)."""
     return os.environ.get("HEARTH_MODEL", "local")

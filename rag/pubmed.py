@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from models.progress import ProgressCallback
-from models.settings import PROJECT_ROOT
+from models.settings import shared_data
 from rag.chunking import chunk_document
 from rag.documents import SourceDocument
 from rag.store import ScoredChunk
 
-DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data" / "pubmedqa_pqal"
+DEFAULT_DATA = shared_data() / "pubmedqa_pqal"
 DATA_FILE = "ori_pqal.json"
 COLLECTION = "pubmedqa"
 CHUNKER, CHUNK_SIZE, CHUNK_OVERLAP = "sentence", 700, 150
