@@ -25,7 +25,8 @@ QUESTIONS = Path(__file__).with_name("data") / "handbook_qa.jsonl"
 
 def run(model: str, evidence_settings: list[int], questions_path: Path, top_k: int) -> list[dict]:
     from graphs.rag.context import Context
-    from graphs.rag.graph import compile_rag_graph, knowledge_base
+    from graphs.rag.graph import compile_rag_graph
+    from rag.answering import open_knowledge_base as knowledge_base
 
     index = tempfile.mkdtemp(prefix="handbook-qa-")
     kb = knowledge_base("handbook", index, "local")

@@ -17,7 +17,7 @@ import streamlit as st  # noqa: E402
 
 from graphs.chat_modes import MODES, ChatMode  # noqa: E402
 from graphs.checkpointing import open_checkpointer  # noqa: E402
-from graphs.rag.graph import knowledge_base  # noqa: E402
+from rag.answering import open_knowledge_base  # noqa: E402
 from rag.documents import SUPPORTED_SUFFIXES  # noqa: E402
 from rag.knowledge_base import data_home  # noqa: E402
 
@@ -60,7 +60,7 @@ def sidebar() -> tuple[ChatMode, object]:
             with st.spinner(f"First start: indexing {mode.demo_data}…"):
                 mode.prepare_data(context)
         if hasattr(context, "collection"):
-            kb = knowledge_base(context.collection, context.index_location, context.embeddings)
+            kb = open_knowledge_base(context.collection, context.index_location, context.embeddings)
             st.caption(f"{kb.count()} chunks indexed in '{context.collection}'")
             upload(kb)
         if st.button("New conversation"):

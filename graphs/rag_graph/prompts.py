@@ -22,7 +22,7 @@ Question: {question}"""
 
 NO_GRAPH_ANSWER = (
     "The graph store {location} is empty, so there is nothing to answer from yet. Build it first: "
-    "`python -m graphs.rag_graph.ingest data/movies/films` (or any folder of film descriptions)."
+    "`python -m rag.graph_ingest data/movies/films` (or any folder of film descriptions)."
 )
 
 UNSUPPORTED_ANSWER = (

@@ -12,8 +12,10 @@ import pytest
 
 import models  # noqa: F401  (offline switches)
 from graphs.rag_graph.context import Context
-from graphs.rag_graph.graph import TRAVERSALS, compile_rag_graph, graph_store
-from graphs.rag_graph.ingest import ingest
+from graphs.rag_graph.graph import builder
+from rag.cypher_templates import TRAVERSALS
+from rag.graph_ingest import ingest
+from rag.graph_store import shared_graph_store as graph_store
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +52,7 @@ WRONG_THRILLERS = ["Gone Girl", "The Silence of the Lambs", "Parasite", "Rear Wi
 def graph_folder(tmp_path_factory):
     """Built by the documented command in a child process; ingesting again changes nothing."""
     folder = tmp_path_factory.mktemp("graph")
-    command = [sys.executable, "-m", "graphs.rag_graph.ingest", "data/movies/films", "--graph-store", str(folder)]
+    command = [sys.executable, "-m", "rag.graph_ingest", "data/movies/films", "--graph-store", str(folder)]
     first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     assert "32 added, 0 updated, 0 unchanged" in first.stderr
@@ -62,7 +64,7 @@ def graph_folder(tmp_path_factory):
 
 
 def ask(question: str, folder: str, **settings):
-    state = compile_rag_graph().invoke({"messages": [("human", question)]},
+    state = builder.compile().invoke({"messages": [("human", question)]},
                                        context=Context(graph_store=folder, **settings))
     return state, state["messages"][-1]
 

@@ -39,7 +39,7 @@ def test_hybrid_search_with_filters_on_a_memory_collection():
 @pytest.mark.slow
 def test_rag_hybrid_answers_a_handbook_question_with_citations(tmp_path):
     from graphs.rag_hybrid.context import Context
-    from graphs.rag_hybrid.graph import compile_rag_hybrid_graph
+    from graphs.rag_hybrid.graph import builder
 
     context = Context(model="local?max_tokens=48&temperature=0", collection="handbook-hybrid",
                       index_location=str(tmp_path / "qdrant"))
@@ -48,7 +48,7 @@ def test_rag_hybrid_answers_a_handbook_question_with_citations(tmp_path):
     hits = kb.search("How many days of annual leave do I get?", k=4, mode="hybrid", feedback=True, candidates=100)
     assert Path(hits[0].source).name == "annual-leave.md" and any("25 days" in h.text for h in hits)
 
-    state = compile_rag_hybrid_graph().invoke({"messages": [("human", "How many days of annual leave do I get?")]},
+    state = builder.compile().invoke({"messages": [("human", "How many days of annual leave do I get?")]},
                                               context=context)
     answer = state["messages"][-1]
     assert answer.additional_kwargs["answer_text"].strip()

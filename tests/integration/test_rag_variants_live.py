@@ -13,9 +13,10 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from graphs.rag_agentic.context import Context as AgenticContext
-from graphs.rag_agentic.graph import TRAVEL_GUIDES, compile_agentic_graph, ensure_travel_guides
+from graphs.rag_agentic.graph import builder as agentic_builder
 from graphs.rag_conversational.context import Context as ConversationalContext
-from graphs.rag_conversational.graph import compile_conversational_graph
+from graphs.rag_conversational.graph import builder as conversational_builder
+from rag.demo import TRAVEL_GUIDES, ensure_demo_corpus
 from rag.knowledge_base import KnowledgeBase
 
 pytestmark = pytest.mark.slow
@@ -24,13 +25,13 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def travel_index(tmp_path_factory):
     location = str(tmp_path_factory.mktemp("qdrant"))
-    report = ensure_travel_guides(KnowledgeBase(collection="travel", location=location))
+    report = ensure_demo_corpus(KnowledgeBase(collection="travel", location=location))
     assert len(report.added) == len(list(TRAVEL_GUIDES.glob("*.md"))) and not report.errors
     return location
 
 
 def test_lisbon_demo_plans_three_days_citing_the_guides(travel_index):
-    state = compile_agentic_graph().invoke({"messages": [("human", "Plan a 3-day trip to Lisbon")]},
+    state = agentic_builder.compile().invoke({"messages": [("human", "Plan a 3-day trip to Lisbon")]},
                                            context=AgenticContext(model="local", index_location=travel_index))
     message = state["messages"][-1]
     print("\n" + message.content)
@@ -49,7 +50,7 @@ def test_lisbon_demo_plans_three_days_citing_the_guides(travel_index):
 
 
 def test_follow_up_is_rewritten_and_answered_from_the_tram_guide(travel_index):
-    graph = compile_conversational_graph(checkpointer=InMemorySaver())
+    graph = conversational_builder.compile(checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "lisbon"}}
     context = ConversationalContext(model="local", collection="travel", index_location=travel_index)
     transcript = []

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rag.demo import film_genres
 from rag.graph_extraction import folded
 from rag.graph_store import GraphSchema, UnsafeCypherError, check_read_only
 
@@ -215,3 +216,13 @@ def check_generated_cypher(cypher: str, params: dict, schema: GraphSchema) -> st
     if missing := sorted(set(re.findall(r"\$(\w+)", blank)) - set(params)):
         raise UnsafeCypherError(f"Refused: the query uses parameters {missing} that were not supplied.")
     return query
+
+
+def genres_not_in_graph(question: str, graph_genres: list[str]) -> list[str]:
+    """Common genre words the question uses that no film in the graph has (so no answer can honour them).
+
+    >>> genres_not_in_graph("Any good westerns?", ["Thriller", "Drama"])
+    ['western']
+    """
+    text, have = folded(question), {folded(g).strip() for g in graph_genres}
+    return [g for g in film_genres() if g not in have and (f" {g} " in text or f" {g}s " in text)]
