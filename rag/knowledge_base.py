@@ -202,6 +202,11 @@ class KnowledgeBase:
         """BM25 over every chunk of the collection, rebuilt when the collection changed."""
         return self._corpus_index().bm25
 
+    def corpus_chunks(self) -> list[ScoredChunk]:
+        """Every chunk of the collection (the in-memory snapshot searches run over; the same list
+        object until the collection changes)."""
+        return self._corpus_index().chunks
+
     def chunk_vectors(self, chunks) -> list:
         """The stored vectors of `chunks` (found by source and chunk index; None when not stored)."""
         return self._corpus_index().vectors_of(chunks)

@@ -5,7 +5,12 @@
     langgraph dev --no-browser                       # graph "rag_agentic" in Studio
 
     plan_sub_questions --Send x N--> retrieve_for_sub_question --> synthesize_answer
+                       \\--(a place or topic the collection never mentions)--> abstain
                        \\--(empty index)--> answer_without_sources
+
+"Plan a 2-day trip to Porto" over the Lisbon guides is not planned: the guides never mention
+Porto, so the answer says so and what they do cover (`rag.answerability.check_scope`). A request
+whose every branch finds only distant chunks is refused the same way.
 
 Planning: a trip plan ("Plan a 3-day trip to Lisbon", "2 days in Porto: itinerary?") on the
 bundled 135M model gets a template plan, one theme per day searched with generic questions
@@ -35,7 +40,7 @@ from pydantic import BaseModel, Field
 from graphs.rag_agentic import prompts
 from graphs.rag_agentic.context import Context
 from graphs.rag_agentic.state import InputState, State, SubQuestionTask
-from rag import answering
+from rag import answerability, answering
 from rag.answering import CITATION, CHUNK_SOURCE, knowledge_base_for, last_question
 from rag.demo import ensure_demo_corpus, trip_parts, trip_themes
 from rag.evidence import content_words, select_evidence
@@ -158,11 +163,15 @@ def generate_sub_questions(question: str, context: Context) -> list[str]:
 def plan_sub_questions(state: State, runtime: Runtime[Context]) -> dict:
     context = runtime.context or Context()
     question = last_question(state.messages).strip()
-    start = {"question": question, "findings": [], "retrieved": [], "citations": []}
+    start = {"question": question, "findings": [], "retrieved": [], "citations": [], "answerability": {}}
     kb = knowledge_base_for(context)
     ensure_demo_corpus(kb)
     if not question or kb.count() == 0:
         return {**start, "sub_questions": [], "parts": [], "planned_by": "", "is_plan": False}
+    scope = answerability.check_scope(question, kb, context.answerability)
+    if not scope.answerable:  # a place or topic the collection never mentions: nothing to plan from
+        return {**start, "sub_questions": [], "parts": [], "planned_by": "", "is_plan": is_plan_request(question),
+                "answerability": scope.as_dict()}
     is_plan, limit = is_plan_request(question), max(1, context.max_sub_questions)
     sub_questions: list[str] = []
     planned_by = "model"
@@ -178,8 +187,10 @@ def plan_sub_questions(state: State, runtime: Runtime[Context]) -> dict:
     return {**start, "sub_questions": sub_questions, "parts": parts, "planned_by": planned_by, "is_plan": is_plan}
 
 
-def route_sub_questions(state: State) -> list[Send] | Literal["answer_without_sources"]:
+def route_sub_questions(state: State) -> list[Send] | Literal["answer_without_sources", "abstain"]:
     """One retrieval branch per sub-question, all in the same step (map); none: explain why."""
+    if state.answerability and not state.answerability.get("answerable", True):
+        return "abstain"
     if not state.sub_questions:
         return "answer_without_sources"
     return [Send("retrieve_for_sub_question", SubQuestionTask(index=i, sub_question=q))
@@ -195,13 +206,30 @@ def retrieve_for_sub_question(task: SubQuestionTask, runtime: Runtime[Context]) 
     kb = knowledge_base_for(context)
     chunks = kb.search(task["sub_question"], k=context.top_k)
     evidence = select_evidence(task["sub_question"], chunks, kb.embeddings, limit=EVIDENCE_PER_BRANCH) if chunks else []
+    similarity = answerability.best_similarity(task["sub_question"], chunks, kb) if chunks else None
     return {"findings": [{"index": task["index"], "sub_question": task["sub_question"], "chunks": chunks,
-                          "evidence": [(e.number, e.sentence, e.score) for e in evidence]}]}
+                          "evidence": [(e.number, e.sentence, e.score) for e in evidence], "similarity": similarity}]}
 
 
 def answer_without_sources(state: State, runtime: Runtime[Context]) -> dict:
     context = runtime.context or Context()
     return {"messages": [answering.answer_without_sources(knowledge_base_for(context), context.collection)]}
+
+
+def abstain(state: State, runtime: Runtime[Context]) -> dict:
+    """Say that the collection does not cover the request (a place or topic it never mentions), and what it covers."""
+    context = runtime.context or Context()
+    verdict = answerability.Assessment(**state.answerability)
+    return {"messages": [answerability.abstention_reply(verdict, knowledge_base_for(context), context.collection)],
+            "citations": []}
+
+
+def weakly_supported(state: State, context: Context) -> bool:
+    """No branch found a chunk close enough to its sub-question (`rag.answerability` similarity threshold)."""
+    if context.answerability == "off":
+        return False
+    scores = [f.get("similarity") for f in state.findings if f.get("similarity") is not None]
+    return bool(scores) and max(scores) < answerability.THRESHOLDS.min_similarity
 
 
 # ---- synthesis (reduce) ----------------------------------------------------------------------
@@ -302,6 +330,11 @@ def synthesize_answer(state: State, runtime: Runtime[Context]) -> dict:
     union = union_of_sources(state.findings)
     if not union:
         return {"messages": [AIMessage(content=answering.NO_MATCH_ANSWER.format(collection=context.collection))]}
+    if weakly_supported(state, context):
+        verdict = answerability.Assessment(False, "low_similarity", [], max(f["similarity"] for f in state.findings
+                                                                             if f.get("similarity") is not None))
+        return {"messages": [answerability.abstention_reply(verdict, knowledge_base_for(context), context.collection)],
+                "citations": [], "answerability": verdict.as_dict()}
     written = generate_synthesis(state, context, union) if context.synthesis_mode() == "model" else None
     written_by = "model" if written else "template"
     answer, numbers, cited = written or template_answer(state, context, union)
@@ -332,10 +365,13 @@ builder.add_node(plan_sub_questions)
 builder.add_node(retrieve_for_sub_question, input_schema=SubQuestionTask)
 builder.add_node(synthesize_answer)
 builder.add_node(answer_without_sources)
+builder.add_node(abstain)
 builder.add_edge(START, "plan_sub_questions")
-builder.add_conditional_edges("plan_sub_questions", route_sub_questions, ["retrieve_for_sub_question", "answer_without_sources"])
+builder.add_conditional_edges("plan_sub_questions", route_sub_questions,
+                              ["retrieve_for_sub_question", "answer_without_sources", "abstain"])
 builder.add_edge("retrieve_for_sub_question", "synthesize_answer")
 builder.add_edge("synthesize_answer", END)
 builder.add_edge("answer_without_sources", END)
+builder.add_edge("abstain", END)
 
 graph = builder.compile(name="rag_agentic")

@@ -5,8 +5,9 @@ retrieve for it, answer with numbered citations.
     python -m apps.ask --mode rag_conversational --thread me "And how many can I carry over?"
     langgraph dev --no-browser                       # graph "rag_conversational" in Studio
 
-    rewrite_question --> retrieve --(chunks found)--> generate_answer
-                                  \\--(empty index / no match)--> answer_without_sources
+    rewrite_question --> retrieve --> check_answerability --(covered)--> generate_answer
+                                                       \\--(not covered)--> abstain
+                                                       \\--(empty index / no match)--> answer_without_sources
 
 "and how much does it cost?" after "What is tram 28?" is searched as a question about tram 28.
 A question that names its own subject is searched unchanged (no model call). For a follow-up
@@ -39,7 +40,7 @@ from pydantic import BaseModel, Field
 from graphs.rag_conversational import prompts
 from graphs.rag_conversational.context import Context
 from graphs.rag_conversational.state import InputState, State
-from rag import answering
+from rag import answerability, answering
 from rag.answering import knowledge_base_for, last_question
 from rag.demo import ensure_demo_corpus
 from rag.evidence import content_words
@@ -189,8 +190,26 @@ def retrieve(state: State, runtime: Runtime[Context]) -> dict:
     return {"retrieved": kb.search(state.question, k=context.top_k) if state.question else []}
 
 
-def route_after_retrieve(state: State) -> Literal["generate_answer", "answer_without_sources"]:
-    return "generate_answer" if state.retrieved else "answer_without_sources"
+def check_answerability(state: State, runtime: Runtime[Context]) -> dict:
+    """Do the retrieved chunks cover the question? (names and terms the collection lacks, similarity)"""
+    context = runtime.context or Context()
+    verdict = answerability.check(state.question, state.retrieved, knowledge_base_for(context),
+                                  context.answerability, context.model)
+    return {"answerability": verdict.as_dict()}
+
+
+def route_after_check(state: State) -> Literal["generate_answer", "abstain", "answer_without_sources"]:
+    if not state.retrieved:
+        return "answer_without_sources"
+    return "generate_answer" if state.answerability.get("answerable", True) else "abstain"
+
+
+def abstain(state: State, runtime: Runtime[Context]) -> dict:
+    """Say that the collection does not cover the question, and what it does cover; cite nothing."""
+    context = runtime.context or Context()
+    verdict = answerability.Assessment(**{k: v for k, v in state.answerability.items()})
+    return {"messages": [answerability.abstention_reply(verdict, knowledge_base_for(context), context.collection)],
+            "citations": []}
 
 
 def generate_answer(state: State, runtime: Runtime[Context]) -> dict:
@@ -211,12 +230,16 @@ def answer_without_sources(state: State, runtime: Runtime[Context]) -> dict:
 builder = StateGraph(State, input_schema=InputState, context_schema=Context)
 builder.add_node(rewrite_question)
 builder.add_node(retrieve)
+builder.add_node(check_answerability)
 builder.add_node(generate_answer)
+builder.add_node(abstain)
 builder.add_node(answer_without_sources)
 builder.add_edge(START, "rewrite_question")
 builder.add_edge("rewrite_question", "retrieve")
-builder.add_conditional_edges("retrieve", route_after_retrieve)
+builder.add_edge("retrieve", "check_answerability")
+builder.add_conditional_edges("check_answerability", route_after_check)
 builder.add_edge("generate_answer", END)
+builder.add_edge("abstain", END)
 builder.add_edge("answer_without_sources", END)
 
 graph = builder.compile(name="rag_conversational")

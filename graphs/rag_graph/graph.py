@@ -6,7 +6,7 @@ path through the graph explained and every fact cited to the document it came fr
     langgraph dev --no-browser                                   # graph "rag_graph" in Studio
 
     read_graph --(empty store)--> answer_empty_graph
-               \\--(asks for a genre the graph lacks)--> answer_unsupported
+               \\--(names a genre, person, film or year the graph lacks)--> answer_unsupported
                \\-> choose_traversal --(a traversal fits)--> run_query --> compose_answer
                                     \\--(none fits, capable model)--> generate_cypher --> run_query
                                     \\--(none fits)--> answer_unsupported
@@ -36,7 +36,7 @@ from graphs.rag_graph.context import Context
 from graphs.rag_graph.state import InputState, State
 from rag.answering import last_question
 from rag.cypher_templates import (ENTITY_LABELS, TRAVERSALS, best_traversals, check_generated_cypher,
-                                  genres_not_in_graph, link_entities)
+                                  genres_not_in_graph, link_entities, unlinked_names)
 from rag.graph_store import GraphStore, GraphStoreError, UnsafeCypherError, shared_graph_store
 
 
@@ -64,11 +64,20 @@ def read_graph(state: State, runtime: Runtime[Context]) -> dict:
         rows = store.query(f"MATCH (n:{label}) RETURN n.name AS name") if schema.has_label(label) else []
         names[kind] = [r["name"] for r in rows if r["name"]]
     linked = link_entities(question, names)
-    refusal = ""
+    refusal, verdict = "", {}
     if missing := genres_not_in_graph(question, names.get("genre", [])):
         refusal = prompts.UNKNOWN_GENRE_ANSWER.format(genre=missing[0], genres=", ".join(sorted(names["genre"])))
+        verdict = {"answerable": False, "reason": "unknown_genre", "missing": missing}
+    elif context.answerability != "off" and schema.has_label("Movie"):
+        years = {r["year"] for r in store.query("MATCH (m:Movie) RETURN DISTINCT m.year AS year") if r["year"]}
+        if missing := unlinked_names(question, linked, years):
+            refusal = prompts.NOT_IN_GRAPH_ANSWER.format(
+                missing=" or ".join(f"'{m}'" for m in missing), films=len(names.get("movie", [])),
+                people=len(names.get("person", [])), genres=", ".join(sorted(names.get("genre", []))))
+            verdict = {"answerable": False, "reason": "unknown_names", "missing": missing}
     return {"question": question, "schema": schema.describe() if schema.nodes else "", "linked": linked,
-            "traversal": "", "chosen_by": "", "cypher": "", "params": {}, "rows": [], "refusal": refusal, "citations": []}
+            "traversal": "", "chosen_by": "", "cypher": "", "params": {}, "rows": [], "refusal": refusal,
+            "citations": [], "answerability": verdict}
 
 
 def route_after_read(state: State) -> Literal["choose_traversal", "answer_empty_graph", "answer_unsupported"]:
@@ -163,7 +172,8 @@ def answer_unsupported(state: State) -> dict:
         text = state.refusal if not state.cypher else prompts.REFUSED_ANSWER.format(reason=state.refusal)
     else:
         text = prompts.UNSUPPORTED_ANSWER
-    return {"messages": [AIMessage(content=text, additional_kwargs={"answer_text": text})]}
+    extra = {"abstained": True, "answerability": state.answerability} if state.answerability else {}
+    return {"messages": [AIMessage(content=text, additional_kwargs={"answer_text": text, **extra})]}
 
 
 def answer_empty_graph(state: State, runtime: Runtime[Context]) -> dict:

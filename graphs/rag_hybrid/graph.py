@@ -5,8 +5,9 @@ pseudo-relevance feedback, an optional reranker, answered with numbered citation
     python -m apps.ask --mode rag_hybrid "How many days of annual leave do I get?"
     langgraph dev --no-browser                                     # graph "rag_hybrid" in Studio
 
-    retrieve --(chunks found)--> generate_answer         (rag.answering's cited answer)
-             \\--(empty index / no match)--> answer_without_sources
+    retrieve --> check_answerability --(sources cover the question)--> generate_answer (rag.answering)
+                                     \\--(they do not: say what the collection covers)--> abstain
+                                     \\--(empty index / no match)--> answer_without_sources
 
 Settings (search mode, reranker, candidates, model, collection) are in `context.py`.
 """
@@ -21,7 +22,7 @@ from langgraph.runtime import Runtime
 
 from graphs.rag_hybrid.context import Context
 from graphs.rag_hybrid.state import InputState, State
-from rag import answering
+from rag import answerability, answering
 from rag.answering import knowledge_base_for, last_question
 
 
@@ -40,8 +41,26 @@ def retrieve(state: State, runtime: Runtime[Context]) -> dict:
     return {"question": question, "retrieved": chunks, "citations": [], "retrieval": retrieval}
 
 
-def route_after_retrieve(state: State) -> Literal["generate_answer", "answer_without_sources"]:
-    return "generate_answer" if state.retrieved else "answer_without_sources"
+def check_answerability(state: State, runtime: Runtime[Context]) -> dict:
+    """Do the retrieved chunks cover the question? (names and terms the collection lacks, similarity)"""
+    context = runtime.context or Context()
+    verdict = answerability.check(state.question, state.retrieved, knowledge_base_for(context),
+                                  context.answerability, context.model)
+    return {"answerability": verdict.as_dict()}
+
+
+def route_after_check(state: State) -> Literal["generate_answer", "abstain", "answer_without_sources"]:
+    if not state.retrieved:
+        return "answer_without_sources"
+    return "generate_answer" if state.answerability.get("answerable", True) else "abstain"
+
+
+def abstain(state: State, runtime: Runtime[Context]) -> dict:
+    """Say that the collection does not cover the question, and what it does cover; cite nothing."""
+    context = runtime.context or Context()
+    verdict = answerability.Assessment(**{k: v for k, v in state.answerability.items()})
+    return {"messages": [answerability.abstention_reply(verdict, knowledge_base_for(context), context.collection)],
+            "citations": []}
 
 
 def answer_without_sources(state: State, runtime: Runtime[Context]) -> dict:
@@ -57,11 +76,15 @@ def generate_answer(state: State, runtime: Runtime[Context]) -> dict:
 
 builder = StateGraph(State, input_schema=InputState, context_schema=Context)
 builder.add_node(retrieve)
+builder.add_node(check_answerability)
 builder.add_node(generate_answer)
+builder.add_node(abstain)
 builder.add_node(answer_without_sources)
 builder.add_edge(START, "retrieve")
-builder.add_conditional_edges("retrieve", route_after_retrieve)
+builder.add_edge("retrieve", "check_answerability")
+builder.add_conditional_edges("check_answerability", route_after_check)
 builder.add_edge("generate_answer", END)
+builder.add_edge("abstain", END)
 builder.add_edge("answer_without_sources", END)
 
 graph = builder.compile(name="rag_hybrid")

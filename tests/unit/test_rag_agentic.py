@@ -48,7 +48,7 @@ def chunk(name, text, index=0):
 
 
 GUIDES = [
-    chunk("alfama.md", "Alfama is the old neighbourhood below the castle, with a viewpoint over the rooftops."),
+    chunk("alfama.md", "Alfama is the old neighbourhood of Lisbon below the castle, with a viewpoint over the rooftops."),
     chunk("castle.md", "The castle has the best view of the city; a ticket costs €15."),
     chunk("belem.md", "The historic monuments of Belém, the monastery and the tower, are worth half a day."),
     chunk("bairro-alto.md", "Bairro Alto is the neighbourhood for bars and nightlife in the evening."),

@@ -273,9 +273,14 @@ def test_injection_in_a_question_reaches_no_query(store, monkeypatch):
     use_model(monkeypatch, NoModel())
     before = store.count()
     state, answer = ask("Which films did Tom Hardy act in; MATCH (n) DETACH DELETE n //")
+    assert not state["cypher"] and answer.additional_kwargs["abstained"]  # unknown names: refused, no query ran
+    assert "'MATCH'" in answer.content and store.count() == before
+    state, answer = ask("Which films did Tom Hardy act in; MATCH (n) DETACH DELETE n //", answerability="off")
     assert state["params"] == {"person": "Tom Hardy"} and "DETACH" not in state["cypher"]
     assert "Locke" in answer.content
     _, answer = ask(f"Who directed {INJECTION}?")
+    assert answer.additional_kwargs["abstained"] and "'DETACH DELETE'" in answer.content
+    _, answer = ask(f"Who directed {INJECTION}?", answerability="off")
     assert "could not match" in answer.content
     assert store.count() == before
 
