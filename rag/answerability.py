@@ -158,11 +158,19 @@ def collection_vocabulary(kb) -> Vocabulary:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """When to abstain. Chosen on the tuning part of `python -m evals.abstention` (see README)."""
+    """When to abstain.
 
-    min_similarity: float = 0.30  # best question-chunk cosine (MiniLM) below this: abstain
-    min_coverage: float = 0.0  # IDF-weighted share of the question's terms in the retrieved chunks
-    max_unknown_terms: int = 1  # content words absent from the whole collection that are tolerated
+    Chosen by `python -m evals.abstention --part tuning --sweep` on the tuning part only (the 25
+    handbook and travel questions of it, each with dense and with hybrid retrieval): the sweep
+    keeps the settings with at most 5% false abstention and takes the highest abstention recall,
+    ties going to the loosest thresholds. Result: names on, coverage >= 0.5, no similarity floor,
+    unknown terms alone never refuse (91% recall, 0% false abstention on tuning). A similarity
+    floor high enough to matter (0.5) refused 20% of the answerable tuning questions; refusing on
+    any unknown term refused "How deep is the initiation well ...?" ("deep" is not in the guides)."""
+
+    min_similarity: float = 0.0  # best question-chunk cosine (MiniLM) below this: abstain
+    min_coverage: float = 0.5  # IDF-weighted share of the question's terms in the retrieved chunks
+    max_unknown_terms: int = 99  # content words absent from the whole collection that are tolerated
     check_names: bool = True  # abstain when a name or year of the question is absent from the collection
 
 
