@@ -107,6 +107,18 @@ def show_sources(citations: list[dict]) -> None:
                 st.text(c["text"][:600])  # raw text: a chunk's markdown headings must not render as page headings
 
 
+NOT_COVERED = "Not in the documents"
+
+
+def show_answer(container, answer: str, abstained: bool) -> None:
+    """An abstention is shown as what it is: a notice that the documents do not cover the
+    question (with what they do cover), not as an answer with an empty source list."""
+    if abstained:
+        container.warning(f"**{NOT_COVERED}.** {answer}", icon="🔎")
+    else:
+        container.markdown(answer)
+
+
 def main() -> None:
     st.set_page_config(page_title="Hearth · chat", page_icon="🔥")
     st.session_state.setdefault("thread_id", uuid.uuid4().hex)
@@ -115,7 +127,7 @@ def main() -> None:
     st.title("Ask the handbook" if mode.name == "rag" else mode.title)
     for turn in st.session_state.turns:
         with st.chat_message(turn["role"]):
-            st.markdown(turn["content"])
+            show_answer(st, turn["content"], turn.get("abstained", False))
             show_sources(turn.get("citations", []))
     question = st.chat_input(mode.placeholder)
     if not question:
@@ -141,10 +153,12 @@ def main() -> None:
         final = values["messages"][-1]
         # The final text can differ from the streamed tokens (a citation attributed afterwards).
         answer = final.additional_kwargs.get("answer_text", final.content)
-        placeholder.markdown(answer)
-        citations = values.get("citations", [])
+        abstained = bool(final.additional_kwargs.get("abstained"))
+        show_answer(placeholder, answer, abstained)
+        citations = [] if abstained else values.get("citations", [])
         show_sources(citations)
-    st.session_state.turns.append({"role": "assistant", "content": answer, "citations": citations})
+    st.session_state.turns.append({"role": "assistant", "content": answer, "citations": citations,
+                                   "abstained": abstained})
 
 
 main()
