@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     answer = state["messages"][-1]
     if args.json:
         print(json.dumps({"question": args.question, "answer": answer.additional_kwargs.get("answer_text", answer.content),
+                          "abstained": bool(answer.additional_kwargs.get("abstained")),
                           "citations": [{k: v for k, v in c.items() if k != "text"} for c in state.get("citations", [])],
                           "thread": config["configurable"]["thread_id"]}, indent=2))
     else:
