@@ -18,7 +18,7 @@ import sys
 import uuid
 
 import models  # noqa: F401  (offline switches before anything else loads)
-from rag.progress import progress_bar
+from models.progress import progress_bar
 
 
 def ingest_with_progress(kb, paths) -> None:

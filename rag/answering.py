@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Iterable
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
@@ -60,11 +59,6 @@ def open_knowledge_base(collection: str, location: str, embeddings: str) -> Know
 def knowledge_base_for(settings) -> KnowledgeBase:
     """The knowledge base a graph's Context names (its collection, index_location, embeddings)."""
     return open_knowledge_base(settings.collection, settings.index_location, settings.embeddings)
-
-
-def last_question(messages: Iterable[BaseMessage]) -> str:
-    """The text of the last human message, or "" when there is none."""
-    return next((str(m.text) for m in reversed(list(messages)) if m.type == "human"), "")
 
 
 def earlier_turns(messages: list[BaseMessage], turns: int) -> list[BaseMessage]:

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from rag.knowledge_base import PROJECT_ROOT, SAMPLE_HANDBOOK, IngestReport, KnowledgeBase, ProgressCallback
+from models.progress import ProgressCallback
+from models.settings import PROJECT_ROOT
+from rag.knowledge_base import SAMPLE_HANDBOOK, IngestReport, KnowledgeBase
 
 DATA = PROJECT_ROOT / "data"
 TRAVEL_GUIDES = DATA / "travel" / "guides"

@@ -16,7 +16,7 @@ import sys
 
 import models  # noqa: F401  (offline switches before anything else loads)
 from rag.demo import DEMO_FILMS
-from rag.progress import ProgressCallback, progress_bar
+from models.progress import ProgressCallback, progress_bar
 
 
 def ingest(paths, graph_store: str = "", model: str = "local", extraction: str = "auto",

@@ -23,13 +23,14 @@ from langgraph.runtime import Runtime
 
 from graphs.rag.context import Context
 from graphs.rag.state import InputState, State
+from models.messages import last_human_text
 from rag import answerability, answering
-from rag.answering import knowledge_base_for, last_question
+from rag.answering import knowledge_base_for
 
 
 def retrieve(state: State, runtime: Runtime[Context]) -> dict:
     context = runtime.context or Context()
-    question = last_question(state.messages)
+    question = last_human_text(state.messages)
     chunks = knowledge_base_for(context).search(question, k=context.top_k) if question else []
     return {"question": question, "retrieved": chunks, "citations": []}
 

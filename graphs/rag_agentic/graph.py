@@ -40,8 +40,9 @@ from pydantic import BaseModel, Field
 from graphs.rag_agentic import prompts
 from graphs.rag_agentic.context import Context
 from graphs.rag_agentic.state import InputState, State, SubQuestionTask
+from models.messages import last_human_text
 from rag import answerability, answering
-from rag.answering import CITATION, CHUNK_SOURCE, knowledge_base_for, last_question
+from rag.answering import CITATION, CHUNK_SOURCE, knowledge_base_for
 from rag.demo import ensure_demo_corpus, trip_parts, trip_themes
 from rag.evidence import content_words, select_evidence
 
@@ -162,7 +163,7 @@ def generate_sub_questions(question: str, context: Context) -> list[str]:
 
 def plan_sub_questions(state: State, runtime: Runtime[Context]) -> dict:
     context = runtime.context or Context()
-    question = last_question(state.messages).strip()
+    question = last_human_text(state.messages).strip()
     start = {"question": question, "findings": [], "retrieved": [], "citations": [], "answerability": {}}
     kb = knowledge_base_for(context)
     ensure_demo_corpus(kb)

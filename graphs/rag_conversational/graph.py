@@ -40,8 +40,9 @@ from pydantic import BaseModel, Field
 from graphs.rag_conversational import prompts
 from graphs.rag_conversational.context import Context
 from graphs.rag_conversational.state import InputState, State
+from models.messages import last_human_text
 from rag import answerability, answering
-from rag.answering import knowledge_base_for, last_question
+from rag.answering import knowledge_base_for
 from rag.demo import ensure_demo_corpus
 from rag.evidence import content_words
 
@@ -170,7 +171,7 @@ def generate_standalone_question(question: str, turns: list[Turn], model_spec: s
 
 def rewrite_question(state: State, runtime: Runtime[Context]) -> dict:
     context = runtime.context or Context()
-    asked = last_question(state.messages).strip()
+    asked = last_human_text(state.messages).strip()
     turns = recent_turns(state.messages, context.history_turns)
     question, rewritten_by = asked, "unchanged"
     if turns and asked and is_follow_up(asked):

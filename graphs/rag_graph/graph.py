@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field, create_model
 from graphs.rag_graph import prompts
 from graphs.rag_graph.context import Context
 from graphs.rag_graph.state import InputState, State
-from rag.answering import last_question
+from models.messages import last_human_text
 from rag.cypher_templates import (ENTITY_LABELS, TRAVERSALS, best_traversals, check_generated_cypher,
                                   genres_not_in_graph, link_entities, unlinked_names)
 from rag.graph_store import GraphStore, GraphStoreError, UnsafeCypherError, shared_graph_store
@@ -57,7 +57,7 @@ def read_graph(state: State, runtime: Runtime[Context]) -> dict:
     """Read the live schema and link the names the question mentions to the graph's names."""
     context = runtime.context or Context()
     store = graph_store_for(context)
-    question = last_question(state.messages)
+    question = last_human_text(state.messages)
     schema = store.schema()
     names = {}
     for kind, label in ENTITY_LABELS.items():

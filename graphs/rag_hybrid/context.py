@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from graphs.rag.context import Context as RagContext
-from graphs.settings import env, env_flag
+from models.settings import env, env_flag
 
 
 @dataclass(kw_only=True)

@@ -22,13 +22,14 @@ from langgraph.runtime import Runtime
 
 from graphs.rag_hybrid.context import Context
 from graphs.rag_hybrid.state import InputState, State
+from models.messages import last_human_text
 from rag import answerability, answering
-from rag.answering import knowledge_base_for, last_question
+from rag.answering import knowledge_base_for
 
 
 def retrieve(state: State, runtime: Runtime[Context]) -> dict:
     context = runtime.context or Context()
-    question = last_question(state.messages)
+    question = last_human_text(state.messages)
     feedback = context.feedback and context.search_mode == "hybrid"
     started = time.perf_counter()
     chunks = []
