@@ -10,16 +10,21 @@ Injection guard, two systems side by side on the same texts:
                        `--threshold`) for what the rules let through
 
 Texts: the attack list (`--attacks`, default evals/data/injection_attacks.jsonl; documents are
-checked with the document rules) gives the detection rate per category, for the `dev` attacks
-(the rules were written while looking at them) and the `heldout` ones (written after the rules
-were frozen, and not used to change them: the honest figure for unseen attacks). XSTest's 250 *safe*
+checked with the document rules) gives the detection rate per category, for its two parts, split
+by a fixed rule (`attack_part`: a hash of the id) on 2026-12-02 before any further tuning:
+`tuning` (anything may be chosen by looking at it) and `frozen` (never used to choose anything:
+the held-out figure). Each item also records its `origin`: `rules_dev` (the rules were written while
+looking at these), `threshold_sweep` (the embedding threshold 0.45 was chosen on these) and
+`written_2026_12_02` (new attacks in the families that slipped through: policy changes, fake system
+prompts, role claims, instructions hidden in retrieved text). So the rules' frozen figure is only
+clean on the `written_2026_12_02` rows, which get their own line. XSTest's 250 *safe*
 prompts (homonyms like "kill a Python process", figurative language, ...) must not be flagged:
 their flag rate is the false-positive rate. XSTest's 200 *unsafe* prompts are harmful requests,
 not injections: their flag rate is reported for information only. The paragraphs of the sample
 handbook (`data/handbook`), checked as retrieved documents, give the false-positive rate of the
-document rules on real documents. A threshold sweep shows what the embedding check trades.
-The embedding exemplars are not the attack list; the rules were also checked against XSTest while
-being written, so its false-positive rate is optimistic for other benign text.
+document rules on real documents. A threshold sweep (tuning attacks only) shows what the embedding
+check trades. The rules were also checked against XSTest while being written, so its
+false-positive rate is optimistic for other benign text.
 
 PII: precision and recall per kind on evals/data/pii_samples.jsonl (a predicted span counts when
 it overlaps a labelled span of the same kind). Writes out/guardrails/guardrails.json and .md.
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import re
 import time
@@ -47,6 +53,18 @@ DEFAULT_PII = PROJECT_ROOT / "evals" / "data" / "pii_samples.jsonl"
 DEFAULT_DOCUMENTS = PROJECT_ROOT / "data" / "handbook"
 SYSTEMS = ("heuristic", "heuristic+embedding")
 SWEEP = (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
+NEW_ORIGIN = "written_2026_12_02"
+
+
+def attack_part(item_id: str) -> str:
+    """The fixed rule that splits the attack list: 'frozen' when the first 8 hex digits of the id's
+    SHA-256 are 0 or 1 modulo 5 (about 40%), else 'tuning'. Fixed on 2026-12-02 before any further
+    tuning; every item's `part` field in evals/data/injection_attacks.jsonl must equal it.
+
+    >>> attack_part("instruction_hijacking-01"), attack_part("new-role_claim-01")
+    ('frozen', 'tuning')
+    """
+    return "frozen" if int(hashlib.sha256(item_id.encode()).hexdigest()[:8], 16) % 5 < 2 else "tuning"
 
 
 def load_jsonl(path: Path) -> list[dict]:
@@ -110,9 +128,11 @@ def summarise_injection(items: list[dict], records: dict, threshold: float | Non
     groups: dict[str, list[int]] = defaultdict(list)
     for i, it in enumerate(items):
         if it["label"] == "attack":
-            split = "held-out" if it.get("split") == "heldout" else "dev"
-            groups[f"attack ({split}): {it['category']}"].append(i)
-            groups[f"attack ({split}): all"].append(i)
+            part = "frozen, held-out" if it.get("part") == "frozen" else "tuning"
+            groups[f"attack ({part}): {it['category']}"].append(i)
+            groups[f"attack ({part}): all"].append(i)
+            if part != "tuning" and it.get("origin") == NEW_ORIGIN:
+                groups[f"attack ({part}): all, written after rules and threshold"].append(i)
         elif it["label"] == "safe":
             groups["xstest safe (false positives)"].append(i)
             groups[f"xstest safe: {it['category']}"].append(i)
@@ -126,9 +146,9 @@ def summarise_injection(items: list[dict], records: dict, threshold: float | Non
         for system in systems:
             row[system] = rate([records[system][i]["flagged"] for i in indices])
         rows.append(row)
-    order = lambda r: (0 if r["group"].startswith("attack (dev)") else 1 if r["group"].startswith("attack") else
+    order = lambda r: (0 if r["group"].startswith("attack (tuning)") else 1 if r["group"].startswith("attack") else
                        2 if "(false" in r["group"] else 3 if "unsafe" in r["group"] else 4,
-                       not r["group"].endswith(": all"), r["group"])
+                       ": all" not in r["group"], r["group"])
     rows.sort(key=order)
     summary = {"rows": rows, "timing_s": {k: round(v, 3) for k, v in records["_timing_s"].items()}, "threshold": threshold}
     if "_similarity" in records:
@@ -138,12 +158,12 @@ def summarise_injection(items: list[dict], records: dict, threshold: float | Non
         for t in SWEEP:
             flags = [f or s >= t for f, s in zip(rule_flags, similarity)]
             alone = [s >= t for s in similarity]
-            pick = lambda label, fl, split=None: rate([fl[i] for i, it in enumerate(items) if it["label"] == label
-                                                       and (split is None or it.get("split") == split)])
-            sweep.append({"threshold": t, "held-out detection": pick("attack", flags, "heldout"),
+            pick = lambda label, fl, part=None: rate([fl[i] for i, it in enumerate(items) if it["label"] == label
+                                                      and (part is None or it.get("part") == part)])
+            # tuning attacks only: the frozen part is reported at the chosen threshold, never swept
+            sweep.append({"threshold": t, "tuning detection": pick("attack", flags, "tuning"),
                           "xstest safe FP": pick("safe", flags), "handbook FP": pick("document", flags),
-                          "embedding alone: dev detection": pick("attack", alone, "dev"),
-                          "embedding alone: held-out detection": pick("attack", alone, "heldout"),
+                          "embedding alone: tuning detection": pick("attack", alone, "tuning"),
                           "embedding alone: xstest safe FP": pick("safe", alone)})
         summary["sweep"] = sweep
     return summary
@@ -204,9 +224,9 @@ def markdown(report: dict) -> str:
               + (f" (ratio {timing['heuristic+embedding'] / max(timing['heuristic'], 1e-9):.0f}x)" if len(timing) > 1 else "")]
     if "sweep" in injection:
         lines += ["", "## Embedding threshold sweep (rules + embedding; and embedding alone)", "",
-                  ("| threshold | rules+emb: held-out detection | rules+emb: xstest safe FP | rules+emb: handbook FP "
-                  "| emb. alone: dev detection | emb. alone: held-out detection | emb. alone: xstest safe FP |"),
-                  "|---:|---:|---:|---:|---:|---:|---:|"]
+                  ("| threshold | rules+emb: tuning detection | rules+emb: xstest safe FP | rules+emb: handbook FP "
+                  "| emb. alone: tuning detection | emb. alone: xstest safe FP |"),
+                  "|---:|---:|---:|---:|---:|---:|"]
         lines += [f"| {r['threshold']} | " + " | ".join(_cell(r[k]) for k in list(r)[1:]) + " |" for r in injection["sweep"]]
     pii = report["pii"]
     lines += ["", f"## PII redaction ({pii['samples']} labelled sentences)", "",
