@@ -42,11 +42,12 @@ import sys
 import time
 from pathlib import Path
 
-from rag.knowledge_base import PROJECT_ROOT, data_home  # models.settings once the arch branch lands
+from models.settings import PROJECT_ROOT, data_home
+from models.settings import shared_data as shared_data_folder
 
 DEFAULT_OUT = "models/injection_classifier"  # under data_home()
 ATTACKS = PROJECT_ROOT / "evals" / "data" / "injection_attacks.jsonl"
-DEFAULT_SHARED = PROJECT_ROOT.parent / "shared" / "data"
+DEFAULT_SHARED = shared_data_folder()
 DOCUMENT_CHARS = 500  # a retrieved chunk's size; MiniLM reads 256 word pieces at most
 
 # --- positives: the families that slipped past the rules ---------------------------------------

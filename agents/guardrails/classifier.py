@@ -28,7 +28,7 @@ CLASSIFIER_SUBFOLDER = "models/injection_classifier"  # under the data home (.he
 
 
 def default_classifier_folder() -> Path:
-    from rag.knowledge_base import data_home
+    from models.settings import data_home
 
     return data_home() / CLASSIFIER_SUBFOLDER
 

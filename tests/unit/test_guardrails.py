@@ -22,13 +22,14 @@ from agents.guardrails.injection import decode_base64_runs
 from agents.guardrails.nodes import input_guard_node, output_guard_node, retrieved_guard_node, route_after_input_guard
 from agents.guardrails.pii import iban_valid, luhn_valid
 from graphs.rag.context import Context
+from models.settings import shared_data
 from rag.store import ScoredChunk
 
 ROOT = Path(__file__).resolve().parents[2]
 ALL_ATTACKS = [json.loads(line) for line in (ROOT / "evals" / "data" / "injection_attacks.jsonl").read_text().splitlines()]
 # the attacks the rules were written on (a regression test); the rest are measured by evals.guardrails
 ATTACKS = [a for a in ALL_ATTACKS if a["origin"] == "rules_dev"]
-XSTEST = ROOT.parent / "shared" / "data" / "xstest" / "xstest_prompts.csv"
+XSTEST = shared_data() / "xstest" / "xstest_prompts.csv"
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a["id"] for a in ATTACKS])
