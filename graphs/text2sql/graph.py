@@ -45,6 +45,7 @@ from langgraph.runtime import Runtime
 from graphs.text2sql import prompts
 from graphs.text2sql.context import Context
 from graphs.text2sql.state import InputState, State
+from models.messages import last_human_text
 from tools.sql.adaptation import covers_question, example_fits
 from tools.sql.candidates import run_candidate
 from tools.sql.catalog import database_profile, database_url, example_store, open_database, reference_date, vocabulary
@@ -64,8 +65,7 @@ def example_store_for(context: Context, url: str) -> ExampleStore:
 def _question(state: State) -> str:
     if state.question:
         return state.question.strip()
-    human = next((m for m in reversed(state.messages) if m.type == "human"), None)
-    return (human.content if isinstance(human.content, str) else str(human.content)).strip() if human else ""
+    return last_human_text(state.messages).strip()
 
 
 def _timed(state: State, name: str, start: float) -> dict:
@@ -182,7 +182,7 @@ def generate_sql(state: State, runtime: Runtime[Context]) -> dict:
 
         kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
         reply = model.invoke([kinds[m["role"]](content=m["content"]) for m in messages], max_tokens=context.max_tokens)
-        text = reply.content if isinstance(reply.content, str) else str(reply.content)
+        text = reply.text
     return {"generated": extract_sql(text), "attempt": state.attempt + 1, "timings": _timed(state, "generate_sql", start)}
 
 

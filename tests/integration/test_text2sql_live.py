@@ -6,16 +6,16 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from graphs.text2sql.graph import answer_question
+from models.settings import shared_data
 from tools.sql.catalog import database_profile, open_database
 
 pytestmark = pytest.mark.slow
 
-GEOQUERY = Path(__file__).resolve().parents[3] / "shared" / "data" / "geoquery"
+GEOQUERY = shared_data() / "geoquery"
 
 
 BUSINESS = Path(__file__).resolve().parents[2] / "evals" / "data" / "sql_business.jsonl"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from models.settings import shared_data
 from evals.function_calling import (ast_check, load_category, load_home_commands, run_home, schema_valid,
                                     to_json_schema, tool_name, value_matches)
 
-BFCL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "bfcl"
+BFCL = shared_data() / "bfcl"
 FUNCTIONS = [{"name": "spotify.play", "description": "Play songs",
               "parameters": {"type": "dict", "properties": {"artist": {"type": "string"}, "duration": {"type": "integer"},
                                                             "volume": {"type": "float"}},
@@ -78,3 +77,16 @@ def test_home_command_set_is_scored_with_the_matcher():
     assert by_id[warmer["id"]]["correct"]
     assert all(r["correct"] for r in records if r["category"] == "irrelevant")  # never acts on small talk
     assert all(r["schema_valid"] for r in records if r["called"])
+
+
+def test_one_validity_rule_for_both_benchmarks():
+    import doctest
+
+    import evals.tool_call_checks
+    from evals.tool_call_checks import check_calls
+
+    result = doctest.testmod(evals.tool_call_checks)
+    assert result.attempted > 0 and result.failed == 0
+    schemas = {"spotify_play": to_json_schema(FUNCTIONS[0]["parameters"])}
+    assert check_calls([call(artist="a", duration="three")], schemas).startswith("bad args for spotify_play")
+    assert schema_valid([call(artist="a", duration="three")], FUNCTIONS) is False

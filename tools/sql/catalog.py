@@ -112,7 +112,7 @@ def is_sample_database(url: str) -> bool:
 
 
 def default_examples_path() -> Path:
-    from rag.knowledge_base import data_home
+    from models.settings import data_home
 
     return data_home() / "text2sql" / "examples.jsonl"
 
