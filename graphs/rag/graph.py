@@ -82,8 +82,3 @@ builder.add_edge("abstain", END)
 builder.add_edge("answer_without_sources", END)
 
 graph = builder.compile(name="rag")
-
-
-def compile_rag_graph(checkpointer=None):
-    """The same graph with a checkpointer for multi-turn memory (apps use this)."""
-    return builder.compile(checkpointer=checkpointer, name="rag")
