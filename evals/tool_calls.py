@@ -222,14 +222,14 @@ def run_tool_calls(requests: list[tuple[str, str | None]], modes: list[str]) -> 
             try:
                 if name == "native":
                     reply = runnable.invoke([SystemMessage(native_system), HumanMessage(text)])
-                    raw = reply.content if isinstance(reply.content, str) else str(reply.content)
+                    raw = reply.text
                     record["reply"] = raw[:400]
                     calls, error = parse_tool_call_tags(raw)
                     record.update({"valid": False, "kind": "unparseable", "error": error} if error
                                   else judge_message(raw, calls, parameters, allow_answer=True))
                 elif bind is None:
                     reply = runnable.invoke([SystemMessage(unconstrained_system), HumanMessage(text)])
-                    raw = reply.content if isinstance(reply.content, str) else str(reply.content)
+                    raw = reply.text
                     record["reply"] = raw[:400]
                     record.update(judge_envelope(raw.strip(), parameters, allow_answer=True))
                     lenient_text = first_json_object(raw)
