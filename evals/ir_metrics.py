@@ -91,3 +91,56 @@ def load_beir(folder: str | Path, split: str = "test"):
             qrels.setdefault(query_id, {})[doc_id] = int(grade)
     queries = {q: text for q, text in queries.items() if q in qrels}
     return corpus, queries, qrels
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The nearest-rank q-quantile (0 <= q <= 1) of `values`; 0.0 for none. One definition for
+    every benchmark's p50/p95.
+
+    >>> percentile([4.0, 1.0, 3.0, 2.0], 0.5), percentile([4.0, 1.0, 3.0, 2.0], 0.95), percentile([], 0.5)
+    (2.0, 4.0, 0.0)
+    """
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1 if q > 0 else 0)]
+
+
+def paired_tests(qrels: Mapping[str, Mapping[str, int]], rankings: Mapping[str, Mapping[str, Sequence[str]]],
+                 baselines: Sequence[str], metric: str = "ndcg@10", seed: int = 42) -> dict[str, dict[str, dict]]:
+    """Paired significance of each system against each baseline on per-query `metric`, with ranx:
+    Fisher's randomisation test and Student's paired t-test (Smucker, Allan and Carterette, 2007,
+    recommend the first for IR). `rankings`: system -> query id -> ranked doc ids; only queries
+    every system ranked are compared. Returns {system: {baseline: {"fisher_p", "t_test_p", "delta"}}}.
+    ranx's ndcg uses linear gains, as ndcg_at_k does."""
+    from ranx import Qrels, Run, compare
+
+    shared = set(qrels)
+    for ranked in rankings.values():
+        shared &= set(ranked)
+    shared = sorted(shared)
+    present = [b for b in baselines if b in rankings]
+    if len(shared) < 2 or not present or len(rankings) < 2:
+        return {}
+    judged = Qrels({q: {d: int(g) for d, g in qrels[q].items()} for q in shared})
+    runs = []
+    for name, ranked in rankings.items():
+        run = Run({q: {d: float(len(ranked[q]) - i) for i, d in enumerate(ranked[q])} or {"-": 0.0} for q in shared},
+                  name=name)
+        runs.append(run)
+    tests: dict[str, dict[str, dict]] = {}
+    reports = {}
+    for stat_test in ("fisher", "student"):
+        reports[stat_test] = compare(judged, runs=runs, metrics=[metric], stat_test=stat_test, max_p=0.05,
+                                     random_seed=seed, make_comparable=True).to_dict()
+    for name in rankings:
+        for baseline in present:
+            if baseline == name:
+                continue
+            fisher, student = reports["fisher"][name], reports["student"][name]
+            tests.setdefault(name, {})[baseline] = {
+                "fisher_p": float(fisher["comparisons"][baseline][metric]),
+                "t_test_p": float(student["comparisons"][baseline][metric]),
+                "delta": float(fisher["scores"][metric]) - float(reports["fisher"][baseline]["scores"][metric]),
+                "queries": len(shared)}
+    return tests

@@ -124,6 +124,17 @@ class QdrantStore:
         if self.is_server:  # local mode has no payload indexes (filters still work there)
             self.client.create_payload_index(self.collection, "source", PayloadSchemaType.KEYWORD)
 
+    def collection_metadata(self) -> dict:
+        """The collection's own metadata (Qdrant stores it with the collection); {} when none."""
+        if not self.client.collection_exists(self.collection):
+            return {}
+        return dict(self.client.get_collection(self.collection).config.metadata or {})
+
+    def update_collection_metadata(self, metadata: Mapping[str, Any]) -> None:
+        """Merge `metadata` into the collection's metadata (the collection is created if missing)."""
+        self._ensure_collection()
+        self.client.update_collection(self.collection, metadata=dict(metadata))
+
     def count(self) -> int:
         if not self.client.collection_exists(self.collection):
             return 0
