@@ -298,7 +298,7 @@ def trained_systems(kb, pairs, settings: CVSettings, out: Path) -> tuple[dict, l
     def train_fold(training, index: int) -> dict:
         fold, folders = out / "cv" / f"fold{index + 1}", {}
         common = {"data": "(cv fold)", "max_minutes": settings.minutes, "seed": settings.seed,
-                  "threads": settings.threads, "mlruns": str(out / "mlruns")}
+                  "threads": settings.threads, "mlruns": "off"}  # the standalone commands log to MLflow
         if need_reranker:
             folders["reranker"] = train_reranker(RerankerConfig(
                 out=str(fold / "reranker"), layers=settings.reranker_layers, max_length=settings.reranker_length,
@@ -338,6 +338,11 @@ def trained_systems(kb, pairs, settings: CVSettings, out: Path) -> tuple[dict, l
                 began = time.perf_counter()
                 ranked = [h.source for h in retriever.retrieve(pairs.queries[qid], k=100)]
                 scored[name][qid] = (ranked, time.perf_counter() - began)
+        fold = out / "cv" / f"fold{max(len(times['reranker_train_s']), len(times['encoder_train_s']))}"
+        fold.mkdir(parents=True, exist_ok=True)  # kept per fold, so a long run that is stopped still shows its folds
+        (fold / "scored.json").write_text(json.dumps({name: {q: {"ndcg@10": ndcg_at_k(r, pairs.qrels[q], 10),
+                                                                "ranked": r[:20]} for q, (r, _) in by_query.items()}
+                                                      for name, by_query in scored.items()}))
         return scored
 
     results, parts = cross_validate(pairs, settings.folds, train_fold, score_fold, seed=settings.seed)

@@ -138,6 +138,7 @@ def train_reranker(config: RerankerConfig, pairs: LabelledPairs | None = None, f
     whose hits carry doc ids as `source`) default to those built from `config.data`."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
     started = time.perf_counter()
     if config.threads:
@@ -159,7 +160,12 @@ def train_reranker(config: RerankerConfig, pairs: LabelledPairs | None = None, f
 
     folder = base_folder(config.base)
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=1, local_files_only=True)
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()  # the new scoring head is "missing from the checkpoint": by design
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=1, local_files_only=True)
+    finally:
+        transformers_logging.set_verbosity(verbosity)
     if config.layers:
         _keep_layers(model, config.layers)
     model.train()

@@ -94,3 +94,10 @@ def test_folds_are_disjoint_and_cover_every_query():
     assert query_folds(ids, 5, seed=1) == folds  # seeded: the same folds every run
     with pytest.raises(ValueError, match="into 30 folds"):
         query_folds(ids, 30)
+
+
+def test_lab_tools_name_the_fix_for_bad_arguments(tmp_path):
+    from tools import labs
+
+    assert "No data at '/no/such/pairs.jsonl'" in labs.train_reranker.invoke({"data": "/no/such/pairs.jsonl"})
+    assert "max_minutes=90" in labs.finetune_embeddings.invoke({"data": str(tmp_path), "max_minutes": 90})
