@@ -14,8 +14,8 @@ retrieval.md and retrieval.png (nDCG@10 against latency) to --out (default out/r
 the embedding model (`training.query_distill`; distilled from the corpus in the run, and timed,
 when FOLDER holds none) while documents keep the model's vectors.
 
-Every row carries a paired significance test (ranx: Fisher's randomisation test and Student's
-paired t-test on per-query nDCG@10) against the best untrained pipeline and against LlamaIndex's
+Every row carries a paired significance test (Fisher's randomisation test and Student's paired
+t-test on per-query nDCG@10, scipy) against the best untrained pipeline and against LlamaIndex's
 stack, so a difference of 0.02 says whether it is more than noise.
 
 Trained rows, cross-validated (`--cv 5`): the labelled queries are dealt into 5 folds; for each
@@ -222,7 +222,8 @@ def llamaindex_system(corpus: dict):
 TRAINED_RERANK = "best pipeline + trained cross-encoder"
 TRAINED_ENCODER = "best pipeline, fine-tuned bi-encoder"
 TRAINED_BOTH = "best pipeline, fine-tuned bi-encoder + trained cross-encoder"
-TRAINED_ROWS = {"rerank": TRAINED_RERANK, "encoder": TRAINED_ENCODER, "both": TRAINED_BOTH}
+TRAINED_QUERY = "best pipeline, query encoder tuned (documents keep MiniLM vectors)"
+TRAINED_ROWS = {"rerank": TRAINED_RERANK, "encoder": TRAINED_ENCODER, "both": TRAINED_BOTH, "query": TRAINED_QUERY}
 
 
 @dataclass
@@ -236,6 +237,7 @@ class CVSettings:
     reranker_layers: int = 3        # transformer layers kept in the cross-encoder (of MiniLM's 6)
     reranker_length: int = 128      # query + document tokens
     first_stage_weight: float = 1.0  # the reranker's order fused with the first stage's by reciprocal rank
+    query_epochs: int = 8           # query-side tuning is cheap: short texts against fixed document vectors
     seed: int = 13
     threads: int = 0
 
@@ -292,8 +294,11 @@ def trained_systems(kb, pairs, settings: CVSettings, out: Path) -> tuple[dict, l
     texts = pairs.documents
     need_reranker = {"rerank", "both"} & set(settings.rows)
     need_encoder = {"encoder", "both"} & set(settings.rows)
+    need_query = "query" in settings.rows
     times: dict = {"reranker_train_s": [], "encoder_train_s": [], "reranker_steps": [], "encoder_steps": [],
-                   "reindex_s": [], "settings": settings.__dict__ | {"rows": list(settings.rows)}}
+                   "query_train_s": [], "query_steps": [], "reindex_s": [],
+                   "settings": settings.__dict__ | {"rows": list(settings.rows)}}
+    stored = {c.source: v for c, v in kb.store.iter_chunks_with_vectors()} if need_query else None
 
     def train_fold(training, index: int) -> dict:
         fold, folders = out / "cv" / f"fold{index + 1}", {}
@@ -306,7 +311,11 @@ def trained_systems(kb, pairs, settings: CVSettings, out: Path) -> tuple[dict, l
         if need_encoder:
             folders["encoder"] = finetune_embeddings(FinetuneConfig(out=str(fold / "encoder"), **common),
                                                      pairs=training, first_stage=first_stage)
-        for key, name in (("reranker", "reranker.json"), ("encoder", "finetune.json")):
+        if need_query:
+            folders["query"] = finetune_embeddings(FinetuneConfig(out=str(fold / "query_encoder"), queries_only=True,
+                                                                  epochs=settings.query_epochs, **common),
+                                                   pairs=training, document_vectors=stored)
+        for key, name in (("reranker", "reranker.json"), ("encoder", "finetune.json"), ("query", "finetune.json")):
             if key in folders:
                 meta = json.loads((folders[key] / name).read_text())
                 times[f"{key}_train_s"].append(meta["train_seconds"])
@@ -331,6 +340,15 @@ def trained_systems(kb, pairs, settings: CVSettings, out: Path) -> tuple[dict, l
             if "both" in settings.rows:
                 systems[TRAINED_BOTH] = tuned.retriever("hybrid", feedback=True, rerank=reranker,
                                                         candidates=settings.rerank_top)
+        if "query" in folders:
+            import copy
+
+            from training.embedding_finetune import QueryTunedEmbeddings
+
+            view = copy.copy(kb)  # the same stored vectors and BM25; queries through the tuned encoder
+            view.__dict__["embeddings"] = QueryTunedEmbeddings(kb.embeddings, folders["query"])
+            view._query_vectors = {}
+            systems[TRAINED_QUERY] = view.retriever("hybrid", feedback=True, candidates=BEST_CANDIDATES)
         scored = {}
         for name, retriever in systems.items():
             scored[name] = {}
@@ -338,7 +356,7 @@ def trained_systems(kb, pairs, settings: CVSettings, out: Path) -> tuple[dict, l
                 began = time.perf_counter()
                 ranked = [h.source for h in retriever.retrieve(pairs.queries[qid], k=100)]
                 scored[name][qid] = (ranked, time.perf_counter() - began)
-        fold = out / "cv" / f"fold{max(len(times['reranker_train_s']), len(times['encoder_train_s']))}"
+        fold = out / "cv" / f"fold{max(len(times[k]) for k in ('reranker_train_s', 'encoder_train_s', 'query_train_s'))}"
         fold.mkdir(parents=True, exist_ok=True)  # kept per fold, so a long run that is stopped still shows its folds
         (fold / "scored.json").write_text(json.dumps({name: {q: {"ndcg@10": ndcg_at_k(r, pairs.qrels[q], 10),
                                                                 "ranked": r[:20]} for q, (r, _) in by_query.items()}
@@ -384,7 +402,10 @@ def cv_table(rows: list[dict], parts: list[list[str]], tests: dict, times: dict)
               f"{settings.get('rerank_top')}, fused with the first stage at weight {settings.get('first_stage_weight')}); "
               f"bi-encoder {', '.join(f'{s:.0f}' for s in times['encoder_train_s']) or '-'} s "
               f"({', '.join(str(s) for s in times['encoder_steps']) or '-'} steps); re-embedding the corpus with the "
-              f"fine-tuned model {', '.join(f'{s:.0f}' for s in times['reindex_s']) or '-'} s."]
+              f"fine-tuned model {', '.join(f'{s:.0f}' for s in times['reindex_s']) or '-'} s; query-side tuning "
+              f"{', '.join(f'{s:.0f}' for s in times.get('query_train_s', [])) or '-'} s "
+              f"({', '.join(str(s) for s in times.get('query_steps', [])) or '-'} steps, "
+              f"up to {settings.get('query_epochs')} epochs)."]
     return "\n".join(lines)
 
 
@@ -457,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-minutes", type=float, default=CVSettings.minutes,
                         help="--cv: training budget per model per fold")
     parser.add_argument("--trained", default=",".join(CVSettings.rows),
-                        help="--cv: trained rows, any of rerank,encoder,both")
+                        help="--cv: trained rows, any of rerank,encoder,both,query (query = query-side tuning, no re-index)")
     parser.add_argument("--rerank-top", type=int, default=CVSettings.rerank_top,
                         help="--cv: candidates the trained cross-encoder rescores")
     parser.add_argument("--reranker-layers", type=int, default=CVSettings.reranker_layers,
@@ -483,13 +504,8 @@ def main(argv: list[str] | None = None) -> int:
                                      args.data)
     rows = [evaluate(name, lambda q, r=r: [h.source for h in r.retrieve(q, k=100)], queries, qrels, build_s)
             for name, (r, build_s) in systems.items()]
-    peer_build = None
-    if not args.skip_llamaindex:
-        try:
-            search, peer_build = llamaindex_system(corpus)
-            rows.append(evaluate(PEER, search, queries, qrels, peer_build))
-        except Exception as exc:  # noqa: BLE001 - the peer failing is a result to report, not a crash
-            print(f"LlamaIndex stack could not run: {type(exc).__name__}: {exc}", file=sys.stderr)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "rankings-untrained.json").write_text(json.dumps({r["system"]: r["rankings"] for r in rows}))
     parts, times = None, {}
     if args.cv:
         from training.retrieval_pairs import LabelledPairs
@@ -509,9 +525,17 @@ def main(argv: list[str] | None = None) -> int:
         for name, scored in results.items():
             rows.append(score_rankings(name, {q: r for q, (r, _) in scored.items()},
                                        {q: s for q, (_, s) in scored.items()}, qrels))
+    peer_build = None
+    if not args.skip_llamaindex:
+        try:
+            search, peer_build = llamaindex_system(corpus)
+            rows.append(evaluate(PEER, search, queries, qrels, peer_build))
+        except Exception as exc:  # noqa: BLE001 - the peer failing is a result to report, not a crash
+            print(f"LlamaIndex stack could not run: {type(exc).__name__}: {exc}", file=sys.stderr)
+    if parts:
         for row in rows:
             row["cv"] = fold_summary(row, parts)
-    tests = paired_tests(qrels, {r["system"]: r["rankings"] for r in rows}, [BEST_PIPELINE, PEER])
+    tests = paired_tests({r["system"]: r["per_query_ndcg@10"] for r in rows}, [BEST_PIPELINE, PEER])
     for row in rows:
         row["significance"] = tests.get(row["system"], {})
     build["load_average"] = f"{load_start} / {_load_average()}"

@@ -58,6 +58,7 @@ class FinetuneConfig:
     seed: int = 13
     threads: int = 0
     mlruns: str = ""              # MLflow store; default $HEARTH_HOME/mlruns; "off" = no logging
+    queries_only: bool = False    # tune only the query side against the base model's fixed document vectors
 
     def resolved_out(self) -> Path:
         if self.out:
@@ -79,8 +80,11 @@ def training_examples(pairs: LabelledPairs, negatives: dict[str, list[str]], rng
 
 
 def finetune_embeddings(config: FinetuneConfig, pairs: LabelledPairs | None = None, first_stage=None,
-                        progress=None, show_bar: bool = True) -> Path:
-    """Fine-tune and save a sentence-transformers folder; returns it (load with `hf:FOLDER`)."""
+                        progress=None, show_bar: bool = True, document_vectors: dict | None = None) -> Path:
+    """Fine-tune and save a sentence-transformers folder; returns it (load with `hf:FOLDER`).
+    `config.queries_only`: see `finetune_query_side` (`document_vectors`: doc id -> base-model vector)."""
+    if config.queries_only:
+        return finetune_query_side(config, pairs, document_vectors, progress, show_bar)
     import torch
     import torch.nn.functional as F
     from sentence_transformers import SentenceTransformer
@@ -181,6 +185,129 @@ def finetune_embeddings(config: FinetuneConfig, pairs: LabelledPairs | None = No
     return out
 
 
+def finetune_query_side(config: FinetuneConfig, pairs: LabelledPairs | None = None, document_vectors: dict | None = None,
+                        progress=None, show_bar: bool = True) -> Path:
+    """Tune only the query encoder; the documents keep the base model's vectors, so nothing is
+    re-indexed. Each step scores a batch of queries against every document of the collection and
+    pulls the softmax towards the query's judged documents in proportion to 2^grade - 1: the whole
+    collection is the negative set, so no mining is needed. Cheap on a CPU: queries are short and
+    the document vectors are computed once."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    from sentence_transformers import SentenceTransformer
+
+    from models.static_query import model_fingerprint
+    from training.embedding_adapt import sentence_transformer_folder
+    from training.reranker import log_mlflow_run, plot_losses
+
+    started = time.perf_counter()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    report = progress or (lambda fraction, message: None)
+    pairs = pairs if pairs is not None else load_pairs(config.data, config.split)
+    folder = sentence_transformer_folder(config.base)
+    model = SentenceTransformer(folder, device="cpu", local_files_only=True)
+    ids = list(pairs.documents)
+    if document_vectors is None:
+        report(0.0, "embedding the documents with the base model")
+        document_vectors = dict(zip(ids, model.encode([pairs.documents[i] for i in ids], batch_size=32,
+                                                      normalize_embeddings=True, show_progress_bar=show_bar)))
+    documents = torch.tensor(np.asarray([document_vectors[i] for i in ids], dtype=np.float32))
+    documents = F.normalize(documents, dim=-1)
+    column = {d: i for i, d in enumerate(ids)}
+    queries = [q for q in pairs.queries if any(g > 0 and d in column for d, g in pairs.qrels.get(q, {}).items())]
+    if not queries:
+        raise ValueError(f"No relevant (query, document) pair in {config.data} to learn from.")
+    targets = torch.zeros(len(queries), len(ids))
+    for row, qid in enumerate(queries):
+        for doc, grade in pairs.qrels[qid].items():
+            if grade > 0 and doc in column:
+                targets[row, column[doc]] = 2.0 ** grade - 1
+    targets = targets / targets.sum(dim=1, keepdim=True)
+    model.train()
+
+    per_epoch = math.ceil(len(queries) / config.batch_size)
+    total = per_epoch * config.epochs
+    if config.max_steps:
+        total = min(total, config.max_steps)
+    warmup = max(1, int(config.warmup_ratio * total))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: (s + 1) / warmup if s < warmup else max(0.05, (total - s) / max(1, total - warmup)))
+    losses: list[float] = []
+    budget = config.max_minutes * 60 if config.max_minutes else math.inf
+    stopped_by = "max steps" if config.max_steps and total == config.max_steps else "epochs"
+    train_started = time.perf_counter()
+    bar = tqdm(total=total, desc="tuning the query encoder", unit="step", file=sys.stderr, disable=not show_bar)
+    while len(losses) < total and stopped_by != "time budget":
+        order = list(range(len(queries)))
+        rng.shuffle(order)
+        for first in range(0, len(order), config.batch_size):
+            if len(losses) >= total:
+                break
+            if time.perf_counter() - train_started > budget:
+                stopped_by = "time budget"
+                break
+            rows = order[first:first + config.batch_size]
+            encoded = F.normalize(model(model.tokenize([pairs.queries[queries[r]] for r in rows]))["sentence_embedding"],
+                                  dim=-1)
+            log_probs = F.log_softmax(config.scale * encoded @ documents.T, dim=-1)
+            loss = -(targets[rows] * log_probs).sum(dim=-1).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            losses.append(float(loss.item()))
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses[-1]:.3f}")
+            report(0.05 + 0.9 * len(losses) / total, f"step {len(losses)}/{total}, loss {losses[-1]:.3f}")
+    bar.close()
+    out = config.resolved_out()
+    out.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    model.save(str(out))
+    meta = {"config": asdict(config), "base_folder": folder, "queries_only": True,
+            "document_model_fingerprint": model_fingerprint(folder), "data_source": pairs.source,
+            "data_fingerprint": pairs.fingerprint(), "trained_query_ids": sorted(pairs.queries),
+            "examples": len(queries), "steps": len(losses), "stopped_by": stopped_by, "mining_seconds": 0.0,
+            "train_seconds": round(time.perf_counter() - train_started, 1),
+            "seconds": round(time.perf_counter() - started, 1), "losses": [round(x, 4) for x in losses]}
+    (out / META_FILE).write_text(json.dumps(meta, indent=2))
+    plot_losses(losses, out / "loss.png", "query-side fine-tuning")
+    log_mlflow_run(config.mlruns, "embedding-finetune", meta, out, artifacts=[out / "loss.png", out / META_FILE])
+    return out
+
+
+class QueryTunedEmbeddings:
+    """Documents through `documents` (the base model, whose vectors the index keeps), queries through
+    the query encoder `finetune_query_side` saved at `query_folder`; refused when that encoder was
+    tuned against another document model."""
+
+    def __init__(self, documents, query_folder: str | Path):
+        from models.embeddings import SentenceTransformerEmbeddings
+        from models.static_query import model_fingerprint
+
+        meta = json.loads((Path(query_folder) / META_FILE).read_text())
+        folder = getattr(documents, "folder", None)
+        if not meta.get("queries_only"):
+            raise ValueError(f"{query_folder} is a whole fine-tuned model: use it as hf:{query_folder} and re-index.")
+        if folder and model_fingerprint(folder) != meta["document_model_fingerprint"]:
+            raise ValueError(f"The query encoder at {query_folder} was tuned against another document model than "
+                             f"{folder}; tune one against this model (`--base hf:{folder} --queries-only`).")
+        self.documents, self.queries = documents, SentenceTransformerEmbeddings(folder=str(query_folder))
+        self.dimension = getattr(documents, "dimension", None)
+
+    def embed_documents(self, texts: list[str], **kwargs) -> list[list[float]]:
+        return self.documents.embed_documents(texts, **kwargs)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.queries.embed_query(text)
+
+
 def reindex(collection: str, embeddings: str, location: str | None = None, batch_size: int = 64,
             show_bar: bool = True) -> int:
     """Re-embed every chunk of `collection` with `embeddings` (same chunk ids, so each vector is
@@ -233,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(FinetuneConfig, name))
     for name in ("max_minutes", "lr", "scale"):
         parser.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(FinetuneConfig, name))
+    parser.add_argument("--queries-only", action="store_true",
+                        help="tune only the query side against the base model's document vectors (no re-index)")
     config = FinetuneConfig(**vars(parser.parse_args(argv)))
     try:
         out = finetune_embeddings(config)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from evals.ir_metrics import paired_tests, percentile
+from evals.ir_metrics import ndcg_at_k, paired_tests, percentile
 from evals.retrieval import TrainedOnQueryError, check_held_out, cross_validate
 from training.retrieval_pairs import LabelledPairs
 
@@ -66,12 +66,18 @@ def test_a_folder_without_training_record_cannot_be_scored(tmp_path):
 
 def test_paired_tests_tell_a_real_difference_from_noise():
     qrels = {f"q{i}": {"good": 1} for i in range(30)}
-    perfect = {q: ["good", "bad"] for q in qrels}
-    worse = {q: ["bad", "good"] for q in qrels}
-    tests = paired_tests(qrels, {"perfect": perfect, "worse": worse, "same": dict(perfect)}, ["perfect"])
+    per_query = {"perfect": {q: ndcg_at_k(["good", "bad"], qrels[q]) for q in qrels},
+                 "worse": {q: ndcg_at_k(["bad", "good"], qrels[q]) for q in qrels},
+                 "mixed": {q: ndcg_at_k(["good", "bad"] if i % 2 else ["bad", "good"], qrels[q])
+                           for i, q in enumerate(qrels)}}
+    per_query["same"] = dict(per_query["perfect"])
+    tests = paired_tests(per_query, ["perfect", "mixed"])
     assert tests["worse"]["perfect"]["fisher_p"] < 0.01 and tests["worse"]["perfect"]["t_test_p"] < 0.01
     assert tests["worse"]["perfect"]["delta"] == pytest.approx(0.6309 - 1.0, abs=1e-3)
-    assert tests["same"]["perfect"]["fisher_p"] > 0.5
+    assert tests["same"]["perfect"]["fisher_p"] == 1.0
+    # better (worse) on half the queries and equal on the rest: still a real difference
+    assert tests["perfect"]["mixed"]["fisher_p"] < 0.01 and tests["worse"]["mixed"]["fisher_p"] < 0.01
+    assert tests["mixed"]["perfect"]["queries"] == 30
 
 
 def test_one_percentile_rule():
