@@ -265,7 +265,7 @@ def plot_losses(losses: list[float], path: Path, title: str) -> None:
 
 def mlflow_store(mlruns: str = "") -> Path:
     """The local MLflow store: `mlruns`, else $HEARTH_HOME/mlruns (.hearth/mlruns in the project)."""
-    from rag.knowledge_base import data_home
+    from models.settings import data_home
 
     return Path(mlruns) if mlruns else data_home() / "mlruns"
 

@@ -97,7 +97,7 @@ def test_folds_are_disjoint_and_cover_every_query():
 
 
 def test_lab_tools_name_the_fix_for_bad_arguments(tmp_path):
-    from tools import labs
+    from training import lab_tools as labs
 
     assert "No data at '/no/such/pairs.jsonl'" in labs.train_reranker.invoke({"data": "/no/such/pairs.jsonl"})
     assert "max_minutes=90" in labs.finetune_embeddings.invoke({"data": str(tmp_path), "max_minutes": 90})
