@@ -12,11 +12,10 @@ the two differ by a few points, so always say which one a number is.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
-from pathlib import Path
 from typing import Literal, Mapping, Sequence
+
+from training.retrieval_pairs import load_beir  # noqa: F401  (the BEIR reader lives with the other pair formats)
 
 Gain = Literal["linear", "exponential"]
 
@@ -57,40 +56,6 @@ def mrr_at_k(ranked_ids: Sequence[str], relevance: Mapping[str, int], k: int = 1
         if relevance.get(doc_id, 0) > 0:
             return 1.0 / rank
     return 0.0
-
-
-def load_beir(folder: str | Path, split: str = "test"):
-    """(corpus {id: {"title", "text"}}, queries {id: text}, qrels {query id: {doc id: grade}})
-    from a BEIR folder: corpus.jsonl, queries.jsonl or queries.<split>.jsonl, qrels/<split>.tsv."""
-    folder = Path(folder)
-    qrels_path = folder / "qrels" / f"{split}.tsv"
-    if not qrels_path.is_file():
-        raise FileNotFoundError(f"No {qrels_path}: is {folder} a BEIR folder, and does it have the '{split}' split?")
-    corpus = {}
-    with open(folder / "corpus.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                row = json.loads(line)
-                corpus[str(row["_id"])] = {"title": row.get("title", ""), "text": row.get("text", "")}
-    queries_path = folder / f"queries.{split}.jsonl"
-    if not queries_path.is_file():
-        queries_path = folder / "queries.jsonl"
-    queries = {}
-    with open(queries_path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                row = json.loads(line)
-                queries[str(row["_id"])] = row["text"]
-    qrels: dict[str, dict[str, int]] = {}
-    with open(qrels_path, encoding="utf-8") as fh:
-        reader = csv.reader(fh, delimiter="\t")
-        header = next(reader)
-        if header[0].isdigit():  # no header row
-            reader = iter([header, *reader])
-        for query_id, doc_id, grade in reader:
-            qrels.setdefault(query_id, {})[doc_id] = int(grade)
-    queries = {q: text for q, text in queries.items() if q in qrels}
-    return corpus, queries, qrels
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -57,7 +57,7 @@ class FinetuneConfig:
     mining_depth: int = 50
     seed: int = 13
     threads: int = 0
-    mlruns: str = ""              # MLflow store; default $HEARTH_HOME/mlruns; "off" = no logging
+    mlruns: str = ""              # MLflow store folder; default $HEARTH_HOME/mlflow; "off" = no logging
     queries_only: bool = False    # tune only the query side against the base model's fixed document vectors
 
     def resolved_out(self) -> Path:

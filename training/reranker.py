@@ -22,7 +22,7 @@ Training stops after `--epochs`, `--max-steps` or `--max-minutes`, whichever com
 The output folder loads with sentence-transformers' `CrossEncoder` and with `rag.rerank`
 (`cross-encoder:FOLDER`); `reranker.json` records the settings, the data's fingerprint, the query
 ids it was trained on, the loss curve and the time; `loss.png` draws the curve; the run is logged to
-MLflow (a local store, `$HEARTH_HOME/mlruns` by default: `mlflow ui --backend-store-uri file:.hearth/mlruns`).
+MLflow (a local store, `$HEARTH_HOME/mlflow` by default: `mlflow ui --backend-store-uri sqlite:///.hearth/mlflow/mlflow.db`).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class RerankerConfig:
     first_stage_weight: float = 0.0  # serving: fuse the reranker's order with the first stage's (0 = reranker only)
     seed: int = 13
     threads: int = 0                # torch threads; 0 = leave torch's default
-    mlruns: str = ""                # MLflow store folder; default $HEARTH_HOME/mlruns; "off" = no logging
+    mlruns: str = ""                # MLflow store folder; default $HEARTH_HOME/mlflow; "off" = no logging
 
     def resolved_out(self) -> Path:
         if self.out:
@@ -264,26 +264,37 @@ def plot_losses(losses: list[float], path: Path, title: str) -> None:
 
 
 def mlflow_store(mlruns: str = "") -> Path:
-    """The local MLflow store: `mlruns`, else $HEARTH_HOME/mlruns (.hearth/mlruns in the project)."""
+    """The local MLflow store folder: `mlruns`, else $HEARTH_HOME/mlflow (.hearth/mlflow in the project),
+    holding mlflow.db (runs; MLflow 3 needs a database store) and artifacts/ (the fine-tuning lab's layout)."""
     from models.settings import data_home
 
-    return Path(mlruns) if mlruns else data_home() / "mlruns"
+    return Path(mlruns) if mlruns else data_home() / "mlflow"
 
 
 def log_mlflow_run(mlruns: str, experiment: str, meta: dict, folder: Path, artifacts: list[Path]) -> str | None:
     """One MLflow run in the local store: settings as params, loss per step and times as metrics,
-    the loss plot and the metadata as artifacts. Returns the run id (None when `mlruns` is "off")."""
+    the loss plot and the metadata as artifacts. Returns the run id (None when `mlruns` is "off").
+    Browse with `mlflow ui --backend-store-uri sqlite:///.hearth/mlflow/mlflow.db`."""
     if mlruns == "off":
         return None
     import os
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
+    from mlflow.tracking import MlflowClient
 
     store = mlflow_store(mlruns).resolve()
     store.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(store.as_uri())
-    mlflow.set_experiment(f"hearth-{experiment}")
+    uri = f"sqlite:///{store / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(tracking_uri=uri)
+    name = f"hearth-{experiment}"
+    found = client.get_experiment_by_name(name)
+    if found is None:
+        location = store / "artifacts" / name
+        location.mkdir(parents=True, exist_ok=True)
+        client.create_experiment(name, artifact_location=location.as_uri())
+    mlflow.set_experiment(name)
     with mlflow.start_run(run_name=folder.name) as run:
         mlflow.log_params({k: v for k, v in meta["config"].items() if v not in ("", None)})
         mlflow.log_params({"data_fingerprint": meta["data_fingerprint"], "data_source": meta["data_source"],

@@ -20,6 +20,7 @@ relevant one as a true negative.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import random
@@ -82,8 +83,6 @@ def load_pairs(path: str | Path, split: str = "dev") -> LabelledPairs:
 
 
 def read_beir(folder: str | Path, split: str = "dev") -> LabelledPairs:
-    from evals.ir_metrics import load_beir
-
     corpus, queries, qrels = load_beir(folder, split)
     documents = {doc_id: passage_text(doc["title"], doc["text"]) for doc_id, doc in corpus.items()}
     return LabelledPairs(documents, queries, qrels, source="beir")
@@ -219,3 +218,37 @@ def query_folds(query_ids: Iterable[str], folds: int, seed: int = 13) -> list[li
         raise ValueError(f"Cannot split {len(ids)} labelled queries into {folds} folds: use 2..{len(ids)}.")
     random.Random(seed).shuffle(ids)
     return [ids[i::folds] for i in range(folds)]
+
+
+def load_beir(folder: str | Path, split: str = "dev"):
+    """(corpus {id: {"title", "text"}}, queries {id: text}, qrels {query id: {doc id: grade}})
+    from a BEIR folder: corpus.jsonl, queries.jsonl or queries.<split>.jsonl, qrels/<split>.tsv."""
+    folder = Path(folder)
+    qrels_path = folder / "qrels" / f"{split}.tsv"
+    if not qrels_path.is_file():
+        raise FileNotFoundError(f"No {qrels_path}: is {folder} a BEIR folder, and does it have the '{split}' split?")
+    corpus = {}
+    with open(folder / "corpus.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                row = json.loads(line)
+                corpus[str(row["_id"])] = {"title": row.get("title", ""), "text": row.get("text", "")}
+    queries_path = folder / f"queries.{split}.jsonl"
+    if not queries_path.is_file():
+        queries_path = folder / "queries.jsonl"
+    queries = {}
+    with open(queries_path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                row = json.loads(line)
+                queries[str(row["_id"])] = row["text"]
+    qrels: dict[str, dict[str, int]] = {}
+    with open(qrels_path, encoding="utf-8") as fh:
+        reader = csv.reader(fh, delimiter="\t")
+        header = next(reader)
+        if header[0].isdigit():  # no header row
+            reader = iter([header, *reader])
+        for query_id, doc_id, grade in reader:
+            qrels.setdefault(query_id, {})[doc_id] = int(grade)
+    queries = {q: text for q, text in queries.items() if q in qrels}
+    return corpus, queries, qrels

@@ -49,7 +49,7 @@ def test_reranker_trains_saves_and_serves_through_the_reranker_protocol(tmp_path
     ranked = reranker.rerank("annual leave days", hits, k=3)
     assert len(ranked) == 3 and ranked[0].score >= ranked[-1].score
 
-    mlflow.set_tracking_uri((tmp_path / "mlruns").resolve().as_uri())
+    mlflow.set_tracking_uri(f"sqlite:///{(tmp_path / 'mlruns').resolve() / 'mlflow.db'}")
     runs = mlflow.search_runs(experiment_names=["hearth-reranker"])
     assert len(runs) == 1 and runs["metrics.steps"].iloc[0] == 3
     assert runs["params.data_fingerprint"].iloc[0] == meta["data_fingerprint"]
