@@ -101,3 +101,24 @@ def test_lab_tools_name_the_fix_for_bad_arguments(tmp_path):
 
     assert "No data at '/no/such/pairs.jsonl'" in labs.train_reranker.invoke({"data": "/no/such/pairs.jsonl"})
     assert "max_minutes=90" in labs.finetune_embeddings.invoke({"data": str(tmp_path), "max_minutes": 90})
+
+
+def test_query_tuned_encoder_refuses_another_document_model(tmp_path):
+    from models.static_query import model_fingerprint
+    from training.embedding_finetune import QueryTunedEmbeddings
+
+    base, other, query = tmp_path / "base", tmp_path / "other", tmp_path / "query"
+    for folder, weights in ((base, b"A" * 64), (other, b"B" * 64)):
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(weights)  # a fingerprint reads the weights files only
+    query.mkdir()
+    (query / "finetune.json").write_text(json.dumps({"queries_only": True,
+                                                     "document_model_fingerprint": model_fingerprint(base)}))
+
+    class Documents:  # a scripted stand-in for the document model: only its folder is read here
+        def __init__(self, folder):
+            self.folder = str(folder)
+
+    assert QueryTunedEmbeddings(Documents(base), query).queries.folder == str(query)
+    with pytest.raises(ValueError, match="tuned against another document model"):
+        QueryTunedEmbeddings(Documents(other), query)
