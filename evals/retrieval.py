@@ -19,13 +19,15 @@ t-test on per-query nDCG@10, scipy) against the best untrained pipeline and agai
 stack, so a difference of 0.02 says whether it is more than noise.
 
 Trained rows, cross-validated (`--cv 5`): the labelled queries are dealt into 5 folds; for each
-fold a cross-encoder reranker (`training.reranker`) and a fine-tuned bi-encoder
-(`training.embedding_finetune`) are trained on the other 4 and score only this fold's queries
-(each model's record of the queries it trained on is checked against the queries it scores).
-The table reports each row's nDCG@10 per fold, mean and spread over folds, and the paired tests
-over all queries, each scored by models that never saw it:
+fold the models named by `--trained` are trained on the other 4 and score only this fold's queries
+(each model's record of the queries it trained on is checked against the queries it scores):
+`rerank` (cross-encoder, `training.reranker`), `encoder` (whole bi-encoder fine-tuned, corpus
+re-embedded per fold, `training.embedding_finetune`), `both`, and `query` (query side tuned against
+the stored document vectors: nothing re-embedded, the cheapest). The table reports each row's
+nDCG@10 per fold, mean and spread over folds, and the paired tests over all queries, each scored
+by models that never saw it:
 
-    python -m evals.retrieval --data ../shared/data/cranfield --split dev --cv 5 --train-minutes 3
+    python -m evals.retrieval --data ../shared/data/cranfield --split dev --cv 5 --trained query,rerank --train-minutes 2
 """
 
 from __future__ import annotations
