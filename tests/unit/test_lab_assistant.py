@@ -175,7 +175,8 @@ def test_lab_tools_validate_arguments_with_clear_errors():
     schema = labs.train_bpe_tokenizer.tool_call_schema.model_json_schema()
     assert schema["properties"]["corpus"]["enum"] == ["legal", "alice", "xquad_en", "xquad_de", "pubmedqa"]
     assert {t.name for t in labs.LAB_TOOLS} == {"train_bpe_tokenizer", "compare_tokenizers", "train_ngram_model",
-                                                 "pretrain_minigpt", "evaluate_perplexity", "sample_text", "job_status"}
+                                                 "pretrain_minigpt", "evaluate_perplexity", "sample_text", "train_reranker",
+                                                 "finetune_embeddings", "job_status"}
 
 
 def test_parser_docstring_examples():
