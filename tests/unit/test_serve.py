@@ -97,7 +97,7 @@ def test_health_and_models_list_without_loading_anything():
     data = client.get("/v1/models").json()
     assert data["object"] == "list"
     ids = [m["id"] for m in data["data"]]
-    assert ids == ["ollama:qwen2.5:7b?num_ctx=8192", "local"]  # the api_key never shows
+    assert ids == ["ollama:qwen2.5:7b?num_ctx=8192", "local", "minilm", "all-MiniLM-L6-v2"]  # the api_key never shows
     assert all(m["object"] == "model" for m in data["data"])
     assert not app.state.served.chat_loaded and not app.state.served.embeddings_loaded
     assert display_name("local") == "local"
@@ -105,10 +105,27 @@ def test_health_and_models_list_without_loading_anything():
 
 def test_same_id_for_chat_and_embeddings_is_listed_once():
     client, _ = make_client()
-    [entry] = client.get("/v1/models").json()["data"]
-    assert entry["id"] == "local" and entry["capabilities"] == ["chat", "embeddings"]
+    entries = client.get("/v1/models").json()["data"]
+    assert [e["id"] for e in entries] == ["local", "smollm2", "minilm", "all-MiniLM-L6-v2"]
+    assert entries[0]["capabilities"] == ["chat", "embeddings"]
     assert client.get("/v1/models/local").json()["id"] == "local"
+    assert client.get("/v1/models/minilm").json()["capabilities"] == ["embeddings"]
     assert_openai_error(client.get("/v1/models/nope"), 404)
+
+
+def test_unknown_model_is_404_model_not_found():
+    client, model = make_client(["unused"], served_names=("house-model",))
+    r = client.post("/v1/chat/completions", json={"model": "gpt-4o", "messages": user("Hi")})
+    error = assert_openai_error(r, 404, "model")
+    assert error["code"] == "model_not_found" and "local" in error["message"]
+    r = client.post("/v1/chat/completions", json={"model": "minilm", "messages": user("Hi")})
+    assert "/v1/embeddings" in assert_openai_error(r, 404, "model")["message"]
+    r = client.post("/v1/embeddings", json={"model": "text-embedding-3-small", "input": "x"})
+    assert assert_openai_error(r, 404, "model")["code"] == "model_not_found"
+    assert model.calls == []
+    ok = client.post("/v1/chat/completions", json={"model": "house-model", "messages": user("Hi")})
+    assert ok.status_code == 200 and ok.json()["model"] == "house-model"
+    assert "house-model" in [m["id"] for m in client.get("/v1/models").json()["data"]]
 
 
 def test_non_streaming_completion_shape_and_options_reach_the_model():
@@ -116,12 +133,12 @@ def test_non_streaming_completion_shape_and_options_reach_the_model():
                       usage_metadata={"input_tokens": 7, "output_tokens": 3, "total_tokens": 10})
     client, model = make_client([reply])
     r = client.post("/v1/chat/completions", json={
-        "model": "whatever-the-client-says", "messages": [{"role": "system", "content": "Be brief."}, *user("Hi")],
+        "model": "smollm2", "messages": [{"role": "system", "content": "Be brief."}, *user("Hi")],
         "temperature": 0, "max_completion_tokens": 16, "stop": "\n", "seed": 3, "user": "ignored-extra-field"})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["id"].startswith("chatcmpl-") and body["object"] == "chat.completion"
-    assert body["model"] == "whatever-the-client-says" and isinstance(body["created"], int)
+    assert body["model"] == "smollm2" and isinstance(body["created"], int)
     [choice] = body["choices"]
     assert choice["index"] == 0 and choice["finish_reason"] == "length"
     assert choice["message"] == {"role": "assistant", "content": "Hello there!"}
@@ -249,7 +266,7 @@ def test_model_errors_map_to_status_codes():
 
 def test_unloadable_model_spec_is_503_with_the_fix():
     client = TestClient(create_app("gguf:/no/such/model.gguf", "local"))
-    r = client.post("/v1/chat/completions", json={"model": "x", "messages": user("x")})
+    r = client.post("/v1/chat/completions", json={"model": "gguf:/no/such/model.gguf", "messages": user("x")})
     error = assert_openai_error(r, 503)
     assert "does not exist" in error["message"] and "--model" in error["message"]
 
