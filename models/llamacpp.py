@@ -33,12 +33,14 @@ _OPEN: dict[tuple, tuple] = {}
 _OPEN_LOCK = threading.Lock()
 
 
-def open_llama(model_path: str, n_ctx: int, n_threads: int):
-    """Load a GGUF once per (path, context, threads); returns (Llama, lock for its calls)."""
-    key = (model_path, n_ctx, n_threads)
+def open_llama(model_path: str, n_ctx: int, n_threads: int, logits_all: bool = False):
+    """Load a GGUF once per (path, context, threads, logits_all); returns (Llama, lock for its calls).
+    `logits_all` keeps every position's logits (n_ctx x vocabulary floats: about 800 MB for
+    SmolLM2 at 4096), which prompt log-probabilities need; it is opened only when asked for."""
+    key = (model_path, n_ctx, n_threads, logits_all)
     with _OPEN_LOCK:
         if key not in _OPEN:
-            _OPEN[key] = _load_llama(model_path, n_ctx, n_threads)
+            _OPEN[key] = _load_llama(model_path, n_ctx, n_threads, logits_all)
         return _OPEN[key]
 
 
@@ -51,7 +53,7 @@ def close_all_llamas() -> None:
         _OPEN.clear()
 
 
-def _load_llama(model_path: str, n_ctx: int, n_threads: int):
+def _load_llama(model_path: str, n_ctx: int, n_threads: int, logits_all: bool = False):
     path = Path(model_path)
     if not path.is_file():
         raise ModelSpecError(f"Model file {model_path!r} does not exist. Check the path in the 'gguf:' spec.")
@@ -64,7 +66,7 @@ def _load_llama(model_path: str, n_ctx: int, n_threads: int):
         raise ModelSpecError("llama-cpp-python is not installed. Run `./dev setup`.") from exc
     try:
         llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
-                      n_batch=512, verbose=False)
+                      n_batch=512, logits_all=logits_all, verbose=False)
     except ValueError as exc:
         raise ModelSpecError(f"llama.cpp could not load {model_path!r}: {exc}. The file may be truncated; download or convert it again.") from exc
     return llama, threading.Lock()
@@ -120,6 +122,10 @@ class LlamaCppChatModel(EmbeddedChatModel):
             self._load_seconds = time.perf_counter() - start
         return opened
 
+    def complete_text(self, prompt: str | list[int], **options) -> dict:
+        """A raw text completion, with log-probabilities on request: see `complete_text`."""
+        return complete_text(self, prompt, **options)
+
     def _call(self, messages: list[dict], json_schema: dict | None, max_tokens: int, temperature: float,
               stop: list[str] | None, stream: bool):
         llama, lock = self._open()
@@ -149,6 +155,34 @@ class LlamaCppChatModel(EmbeddedChatModel):
                         yield piece
             except ValueError as exc:
                 raise _context_error(exc, self.n_ctx) from exc
+
+
+def complete_text(model: "LlamaCppChatModel", prompt: str | list[int], *, max_tokens: int = 16,
+                  temperature: float | None = None, stop: list[str] | None = None, logprobs: int | None = None,
+                  echo: bool = False, seed: int | None = None) -> dict:
+    """A raw text completion (no chat template) as one OpenAI `text_completion` choice:
+    {"text", "logprobs", "finish_reason"} plus "usage". `prompt` is text or token ids. With
+    `logprobs=k` every token's log-probability and its k most likely alternatives come back, the
+    prompt's too when `echo` is set (the first token has none): what lm-eval's loglikelihood
+    requests read. Deterministic at temperature 0.
+
+        >>> from models import load_chat_model                                   # doctest: +SKIP
+        >>> complete_text(load_chat_model("local"), "The capital of France is", max_tokens=1, logprobs=1,
+        ...               echo=True)["logprobs"]["token_logprobs"][:2]            # doctest: +SKIP
+        [None, -9.2...]
+    """
+    llama, lock = open_llama(model.model_path, model.n_ctx, model.threads, logits_all=logprobs is not None)
+    with lock:
+        try:
+            result = llama.create_completion(prompt=prompt, max_tokens=max_tokens, stop=stop or [],
+                                             temperature=model.temperature if temperature is None else temperature,
+                                             logprobs=logprobs, echo=echo,
+                                             seed=model.seed if seed is None else seed)
+        except ValueError as exc:
+            raise _context_error(exc, model.n_ctx) from exc
+    choice = result["choices"][0]
+    return {"text": choice["text"], "logprobs": choice.get("logprobs"), "finish_reason": choice.get("finish_reason"),
+            "usage": result.get("usage") or {}}
 
 
 def _context_error(exc: ValueError, n_ctx: int) -> Exception:

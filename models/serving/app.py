@@ -22,7 +22,7 @@ from models.serving.convert import (approx_tokens, base64_floats, completion_bod
 from models.serving.errors import APIError, model_error, validation_message
 from models.serving.keys import hash_key, same_secret
 from models.serving.limits import BodySizeLimit, GenerationSlots, ServerLimits
-from models.serving.schemas import ChatCompletionRequest, EmbeddingRequest
+from models.serving.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 from models.serving.served import ServedModels, load_served
 from models.serving.streaming import stream_completion
 
@@ -44,6 +44,7 @@ def create_app(model_spec: str = "local", embeddings_spec: str = "local", api_ke
     auth = Depends(api_key_check(api_key))
     add_model_routes(app, served, auth)
     add_chat_route(app, served, limits, auth)
+    add_completions_route(app, served, limits, auth)
     add_embeddings_route(app, served, limits, auth)
     return app
 
@@ -162,6 +163,61 @@ def add_chat_route(app: FastAPI, served: ServedModels, limits: ServerLimits, aut
         except Exception as exc:  # noqa: BLE001 - mapped to an OpenAI error
             raise model_error(exc) from exc
         return completion_body(message, completion_id=completion_id, model=model_name, created=created)
+
+
+def completion_prompts(prompt: str | list) -> list[str | list[int]]:
+    """The request's prompts: a text, texts, one list of token ids, or lists of token ids."""
+    if isinstance(prompt, str):
+        return [prompt]
+    if not prompt:
+        raise APIError(400, "prompt must not be empty.", param="prompt")
+    if all(isinstance(p, int) for p in prompt):
+        return [list(prompt)]
+    return list(prompt)
+
+
+def add_completions_route(app: FastAPI, served: ServedModels, limits: ServerLimits, auth) -> None:
+    """/v1/completions: raw text completion with optional `logprobs` and `echo` (prompt token
+    log-probabilities), which lm-eval's loglikelihood and multiple-choice tasks need. Served by
+    models that offer `complete_text` (the in-process llama.cpp models: `local`, `gguf:`)."""
+    slots = app.state.generation_slots
+
+    @app.post("/v1/completions")
+    async def completions(body: CompletionRequest, key_id: str = auth):
+        if body.n not in (None, 1):
+            raise APIError(400, "n must be 1: this server returns one choice per prompt.", param="n")
+        if body.stream:
+            raise APIError(400, "stream is not supported on /v1/completions; stream through /v1/chat/completions.",
+                           param="stream")
+        model_name = served.resolve(body.model, "chat")
+        prompts = completion_prompts(body.prompt)
+        limits.check_messages(len(prompts), param="prompt")
+        model = await load_served(served.chat, served.model_spec, "--model")
+        if not hasattr(model, "complete_text"):
+            raise APIError(400, f"/v1/completions needs an in-process llama.cpp model (spec 'local' or 'gguf:PATH'); "
+                                f"this server's model is {type(model).__name__}. Use /v1/chat/completions.",
+                           param="model", code="unsupported_model")
+        limits.check_max_tokens(body.max_tokens, model)
+        stop = [body.stop] if isinstance(body.stop, str) else body.stop
+        options = dict(max_tokens=body.max_tokens if body.max_tokens is not None else 16, temperature=body.temperature,
+                       stop=stop, logprobs=body.logprobs, echo=body.echo, seed=body.seed)
+
+        def complete_all() -> list[dict]:
+            return [model.complete_text(p, **options) for p in prompts]
+
+        try:
+            results = await run_bounded(complete_all, limits, slots, key_id)
+        except APIError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - mapped to an OpenAI error
+            raise model_error(exc) from exc
+        usage = {k: sum(int((r.get("usage") or {}).get(k) or 0) for r in results)
+                 for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+        return {"id": f"cmpl-{uuid.uuid4().hex[:24]}", "object": "text_completion", "created": int(time.time()),
+                "model": model_name, "system_fingerprint": None,
+                "choices": [{"index": i, "text": r["text"], "logprobs": r.get("logprobs"),
+                             "finish_reason": r.get("finish_reason") or "stop"} for i, r in enumerate(results)],
+                "usage": usage}
 
 
 def add_embeddings_route(app: FastAPI, served: ServedModels, limits: ServerLimits, auth) -> None:

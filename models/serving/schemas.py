@@ -69,3 +69,18 @@ class EmbeddingRequest(_Lenient):
     input: str | list[Any]
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(default=None, ge=1)
+
+
+class CompletionRequest(_Lenient):
+    """/v1/completions (legacy text completions), as lm-eval's `local-completions` client sends it."""
+
+    model: str | None = None
+    prompt: str | list[str] | list[int] | list[list[int]]
+    max_tokens: int | None = Field(default=16, ge=0)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    stop: str | list[str] | None = None
+    logprobs: int | None = Field(default=None, ge=0, le=20)
+    echo: bool = False
+    seed: int | None = None
+    stream: bool = False
+    n: int | None = 1

@@ -324,3 +324,55 @@ def test_openai_python_client_against_the_app():
         assert "".join(pieces) == "a b c"
         vector = client.embeddings.create(model="minilm", input="annual leave").data[0].embedding
         assert vector == pytest.approx(DeterministicFakeEmbedding(size=8).embed_query("annual leave"), rel=1e-6)
+
+
+class ScriptedTextModel(ScriptedChatModel):
+    """A scripted model that also offers raw text completion with log-probabilities."""
+
+    n_ctx: int = 64
+
+    def complete_text(self, prompt, **options):
+        self.calls.append({"prompt": prompt, "options": options})
+        tokens = prompt if isinstance(prompt, list) else prompt.split()
+        logprobs = None
+        if options["logprobs"] is not None:
+            shown = [str(t) for t in tokens] if options["echo"] else []
+            logprobs = {"tokens": shown + ["!"], "token_logprobs": ([None] + [-1.0] * (len(shown) - 1) if shown else [])
+                        + [-0.5], "top_logprobs": ([None] + [{"x": -1.0}] * (len(shown) - 1) if shown else [])
+                        + [{"!": -0.5}], "text_offset": list(range(len(shown) + 1))}
+        return {"text": ("".join(map(str, tokens)) if options["echo"] else "") + "!", "logprobs": logprobs,
+                "finish_reason": "length", "usage": {"prompt_tokens": len(tokens), "completion_tokens": 1,
+                                                     "total_tokens": len(tokens) + 1}}
+
+
+def test_completions_with_logprobs_and_echo_for_token_id_prompts():
+    model = ScriptedTextModel(replies=[], calls=[])
+    client = TestClient(create_app("local", "local", chat_model=model))
+    r = client.post("/v1/completions", json={"model": "local", "prompt": [[1, 2, 3], [4, 5]], "max_tokens": 1,
+                                             "logprobs": 1, "echo": True, "temperature": 0})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["object"] == "text_completion" and body["model"] == "local"
+    assert [c["index"] for c in body["choices"]] == [0, 1]
+    first = body["choices"][0]["logprobs"]
+    assert first["token_logprobs"] == [None, -1.0, -1.0, -0.5] and first["top_logprobs"][-1] == {"!": -0.5}
+    assert body["usage"] == {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
+    assert [c["prompt"] for c in model.calls] == [[1, 2, 3], [4, 5]]
+    assert model.calls[0]["options"] == {"max_tokens": 1, "temperature": 0, "stop": None, "logprobs": 1,
+                                         "echo": True, "seed": None}
+    text = client.post("/v1/completions", json={"model": "local", "prompt": "a b", "stop": "\n"}).json()
+    assert text["choices"][0]["text"] == "!" and text["choices"][0]["logprobs"] is None
+    assert model.calls[-1]["prompt"] == "a b" and model.calls[-1]["options"]["stop"] == ["\n"]
+
+
+def test_completions_errors_name_the_fix():
+    client, _ = make_client()  # a chat-only model
+    r = client.post("/v1/completions", json={"model": "local", "prompt": "x"})
+    assert "in-process llama.cpp" in assert_openai_error(r, 400, "model")["message"]
+    text_client = TestClient(create_app("local", "local", chat_model=ScriptedTextModel(replies=[], calls=[])))
+    assert_openai_error(text_client.post("/v1/completions", json={"model": "gpt-3.5-turbo-instruct", "prompt": "x"}), 404)
+    assert_openai_error(text_client.post("/v1/completions", json={"model": "local", "prompt": []}), 400, "prompt")
+    assert_openai_error(text_client.post("/v1/completions", json={"model": "local", "prompt": "x", "stream": True}),
+                        400, "stream")
+    too_long = text_client.post("/v1/completions", json={"model": "local", "prompt": "x", "max_tokens": 65})
+    assert assert_openai_error(too_long, 400, "max_tokens")["code"] == "max_tokens_exceeded"
