@@ -4,10 +4,13 @@
     python -m apps.serve --model local --embeddings local --host 127.0.0.1 --port 8008
     python -m apps.serve --model ollama:qwen2.5:7b --api-key s3cret
     python -m apps.serve --host 0.0.0.0 --api-key "$(cat my.key)"   # beyond loopback a key must be given
+    python -m apps.serve --keys-db postgresql://hearth:hearth@127.0.0.1:5432/hearth   # keys from apps.keys, limits shared
     HEARTH_MODEL=gguf:/models/qwen.gguf python -m apps.serve  # defaults: HEARTH_MODEL, HEARTH_EMBEDDINGS
 
 Endpoints: GET /v1/models, POST /v1/chat/completions (streaming, tools, response_format),
-POST /v1/embeddings (float or base64), GET /health. The model id to send is the spec
+POST /v1/completions (text; `logprobs` and `echo` give prompt token log-probabilities, for
+lm-eval's local-completions), POST /v1/embeddings (float or base64), GET /metrics (Prometheus),
+GET /health. The model id to send is the spec
 ("local" for the default; the bundled models also answer to "smollm2" and "minilm"), or a
 name given with --served-model-name; an unknown name is answered 404 `model_not_found`.
 
@@ -64,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-key", default=os.environ.get("HEARTH_API_KEY"),
                         help="the key clients send as 'Authorization: Bearer KEY' on /v1 (default: $HEARTH_API_KEY, "
                              "else one generated on first start and kept in .hearth/secrets/serve.key)")
+    parser.add_argument("--keys-db", default=os.environ.get("HEARTH_KEYS_DB"), metavar="URL",
+                        help="also accept keys made with `python -m apps.keys` (per-key limits; sqlite:///PATH or "
+                             "postgresql://..., shared by servers on one database; default $HEARTH_KEYS_DB)")
     parser.add_argument("--served-model-name", action="append", default=[], metavar="NAME",
                         help="another name clients may send as `model` for the chat model (repeatable)")
     args = parser.parse_args(argv)
@@ -79,16 +85,24 @@ def main(argv: list[str] | None = None) -> int:
     from models.serving.keys import InsecureBindError, resolve_secret
     from models.serving.limits import ServerLimits
 
-    try:
-        api_key, notice = resolve_secret("serve", args.api_key, args.host, fix="--api-key KEY or HEARTH_API_KEY=KEY")
-    except InsecureBindError as exc:
-        print(f"apps.serve: {exc}", file=sys.stderr)
-        return 2
+    key_store = None
+    if args.keys_db:
+        from models.serving.keystore import open_key_store
+
+        key_store = open_key_store(args.keys_db)
+        api_key, notice = (args.api_key or None), f"keys from {args.keys_db}" + (" and the given key" if args.api_key else "")
+    else:
+        try:
+            api_key, notice = resolve_secret("serve", args.api_key, args.host,
+                                             fix="--api-key KEY, HEARTH_API_KEY=KEY or --keys-db URL")
+        except InsecureBindError as exc:
+            print(f"apps.serve: {exc}", file=sys.stderr)
+            return 2
     import models  # noqa: F401  (offline runtime before anything loads)
     import uvicorn
 
     app = create_app(args.model, args.embeddings, api_key=api_key, served_names=tuple(args.served_model_name),
-                     limits=ServerLimits.from_env())
+                     limits=ServerLimits.from_env(), key_store=key_store)
     print(f"Serving {display_name(args.model)} at http://{args.host}:{args.port}/v1 (API key: {notice})", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

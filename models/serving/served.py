@@ -32,8 +32,9 @@ class ServedModels:
     name is answered 404 `model_not_found`, as OpenAI does."""
 
     def __init__(self, model_spec: str, embeddings_spec: str, chat_model: Any = None, embeddings: Any = None,
-                 served_names: tuple[str, ...] = ()):
+                 served_names: tuple[str, ...] = (), on_load: Callable[[str, str], None] | None = None):
         self.model_spec = model_spec
+        self.on_load = on_load  # on_load(kind, model id) after a model is built
         self.embeddings_spec = embeddings_spec
         self.chat_id = display_name(model_spec)
         self.embeddings_id = display_name(embeddings_spec)
@@ -74,6 +75,8 @@ class ServedModels:
                     from models import load_chat_model
 
                     self._chat = load_chat_model(self.model_spec)
+                    if self.on_load:
+                        self.on_load("chat", self.chat_id)
         return self._chat
 
     def embeddings(self):
@@ -83,6 +86,8 @@ class ServedModels:
                     from models import load_embeddings
 
                     self._embeddings = load_embeddings(self.embeddings_spec)
+                    if self.on_load:
+                        self.on_load("embeddings", self.embeddings_id)
         return self._embeddings
 
 

@@ -105,10 +105,13 @@ def tool_call_deltas(chunk: Any, seen: dict[int, str]) -> list[dict]:
 
 async def stream_completion(runnable: Any, messages: list, body: ChatCompletionRequest, *, completion_id: str,
                             model: str, created: int, deadline: float | None = None,
-                            on_done: Callable[[], None] | None = None, timeout_error: APIError | None = None):
+                            on_done: Callable[[], None] | None = None, timeout_error: APIError | None = None,
+                            on_first: Callable[[], None] | None = None,
+                            on_usage: Callable[[dict], None] | None = None):
     """A StreamingResponse of chat.completion.chunk events, or an error response when the model
     fails before its first chunk (load errors, prompt too long). Past `deadline` (event-loop time)
-    the model is stopped and `timeout_error` is sent; `on_done` runs when the model's thread ends."""
+    the model is stopped and `timeout_error` is sent; `on_done` runs when the model's thread ends,
+    `on_first` when its first chunk arrives, `on_usage(usage)` when the stream has ended."""
     from langchain_core.messages.ai import add_usage
 
     stream = ThreadStream(lambda: runnable.stream(messages), on_done=on_done)
@@ -120,6 +123,8 @@ async def stream_completion(runnable: Any, messages: list, body: ChatCompletionR
     except BaseException as exc:
         stream.cancel()
         return model_error(exc).response()
+    if on_first is not None:
+        on_first()
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     max_tokens = body.max_completion_tokens or body.max_tokens
 
@@ -133,7 +138,6 @@ async def stream_completion(runnable: Any, messages: list, body: ChatCompletionR
         usage_metadata = None
         reported_finish = None
         pieces = 0
-        text_out: list[str] = []
         try:
             yield frame({"role": "assistant", "content": ""})
             chunk = first
@@ -141,7 +145,6 @@ async def stream_completion(runnable: Any, messages: list, body: ChatCompletionR
                 text = message_text(chunk.content)
                 if text:
                     pieces += 1
-                    text_out.append(text)
                     yield frame({"content": text})
                 deltas = tool_call_deltas(chunk, seen)
                 if deltas:
@@ -164,11 +167,13 @@ async def stream_completion(runnable: Any, messages: list, body: ChatCompletionR
         if reported_finish is None and max_tokens and pieces >= max_tokens:
             reported_finish = "length"  # in-process models stream one token per chunk
         yield frame({}, finish_reason(reported_finish, bool(seen)))
+        usage = usage_dict(usage_metadata)
+        if usage is None:  # approximate: one chunk per token, prompt words for prompt tokens
+            prompt = sum(approx_tokens(message_text(m.content)) for m in messages)
+            usage = {"prompt_tokens": prompt, "completion_tokens": pieces, "total_tokens": prompt + pieces}
+        if on_usage is not None:
+            on_usage(usage)
         if include_usage:
-            usage = usage_dict(usage_metadata)
-            if usage is None:  # approximate: one chunk per token, prompt words for prompt tokens
-                prompt = sum(approx_tokens(message_text(m.content)) for m in messages)
-                usage = {"prompt_tokens": prompt, "completion_tokens": pieces, "total_tokens": prompt + pieces}
             yield sse({"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
                        "system_fingerprint": None, "choices": [], "usage": usage})
         yield sse("[DONE]")
