@@ -80,7 +80,8 @@ def create_app(model_spec: str = "local", embeddings_spec: str = "local", api_ke
     gateway.served = ServedModels(model_spec, embeddings_spec, chat_model, embeddings,
                                   served_names=tuple(served_names), on_load=on_load)
     gateway.stores = ([StaticKeys(api_key)] if api_key else []) + ([key_store] if key_store is not None else [])
-    gateway.slots = GenerationSlots(gateway.limits.concurrent_per_key)
+    gateway.slots = GenerationSlots(gateway.limits.concurrent_per_key,
+                                    gauge=gateway.metrics.in_flight if gateway.metrics is not None else None)
     app = FastAPI(title="hearth OpenAI-compatible server", version="1", docs_url="/docs", redoc_url=None)
     app.state.served = gateway.served
     app.state.limits = gateway.limits

@@ -73,9 +73,10 @@ class GenerationSlots:
     A slot is freed by the model's own thread when it ends, not when the client gives up, so a
     timed-out request still counts until the model stops working on it."""
 
-    def __init__(self, per_key: int):
+    def __init__(self, per_key: int, gauge=None):
         self.per_key = per_key
         self.active: dict[str, int] = {}
+        self.gauge = gauge  # a prometheus Gauge of generations in flight, or None
         self._lock = threading.Lock()
 
     def acquire(self, key_id: str) -> None:
@@ -85,6 +86,8 @@ class GenerationSlots:
                                     "HEARTH_SERVE_CONCURRENCY). Wait for one to finish and retry.",
                                type="rate_limit_error", code="concurrency_limit_exceeded", headers={"Retry-After": "1"})
             self.active[key_id] = self.active.get(key_id, 0) + 1
+        if self.gauge is not None:
+            self.gauge.inc()
 
     def release(self, key_id: str) -> None:
         with self._lock:
@@ -93,6 +96,8 @@ class GenerationSlots:
                 self.active[key_id] = left
             else:
                 self.active.pop(key_id, None)
+        if self.gauge is not None:
+            self.gauge.dec()
 
 
 class BodySizeLimit:
