@@ -161,19 +161,11 @@ def ast_check(calls: list[dict], answer: list[dict] | None, functions: list[dict
 
 
 def schema_valid(calls: list[dict], functions: list[dict]) -> bool:
-    """Every call names an offered function and its arguments validate against the JSON schema."""
-    import jsonschema
+    """Every call names an offered function and its arguments validate against the JSON schema
+    (`evals.tool_call_checks.check_calls`, the rule `evals.tool_calls` reports too)."""
+    from evals.tool_call_checks import check_calls
 
-    schemas = {tool_name(f["name"]): to_json_schema(f["parameters"]) for f in functions}
-    for call in calls:
-        schema = schemas.get(call["name"])
-        if schema is None:
-            return False
-        try:
-            jsonschema.validate(call.get("args") or {}, schema)
-        except jsonschema.ValidationError:
-            return False
-    return True
+    return check_calls(calls, {tool_name(f["name"]): to_json_schema(f["parameters"]) for f in functions}) is None
 
 
 # --------------------------------------------------------------------------------------------
@@ -183,7 +175,7 @@ def ask_model(model, mode: str, text: str, tools: list[dict]) -> tuple[list[dict
     """(calls, raw text) from one request in one mode."""
     from langchain_core.messages import HumanMessage, SystemMessage
 
-    from evals.bench_llm import first_json_object
+    from evals.tool_call_checks import first_json_object
     from models import constrained
 
     if mode == "constrained":

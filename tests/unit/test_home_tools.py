@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from apps.home_hub import create_app
+from tools.home.hub_server import create_app
 from tools.home.client import HomeAssistantClient, HomeHubError
 from tools.home.commands import CommandMatcher
 from tools.home.house import ServiceCallError, default_house

@@ -10,7 +10,7 @@ from langgraph.types import Command
 
 import graphs.react_agent.graph as agent
 import models
-from apps.home_hub import create_app
+from tools.home.hub_server import create_app
 from graphs.react_agent.context import Context
 from tools.calculator import calculator
 from tools.home.client import HomeAssistantClient

@@ -1,5 +1,5 @@
 """The home-automation domain: entities, the services that act on them, and how service data is
-checked. Shared by the hub simulator (`python -m apps.home_hub`) and by the agent's tools, so the
+checked. Shared by the hub simulator (`tools/home/hub_server.py`) and by the agent's tools, so the
 two can never disagree about what a valid command is.
 
     from tools.home.house import DEFAULT_HOUSE, SERVICES, validate_service_call
