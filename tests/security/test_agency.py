@@ -22,26 +22,18 @@ HUB_TOKEN = "agency-test-token"
 def hub_url(tmp_path_factory):
     from tools.local_server import serve_in_thread
 
-    try:
-        from tools.home.hub_server import create_app
-    except ImportError:   # before the fixture servers moved below apps/
-        from apps.home_hub import create_app
+    from tools.home.hub_server import create_app
+
     return serve_in_thread(create_app(tmp_path_factory.mktemp("hub") / "house.sqlite", token=HUB_TOKEN))
 
 
 @pytest.fixture(scope="module")
 def reachable(hub_url) -> dict[str, Toolset]:
     """What each graph's model can call, built the way the graphs build it."""
-    import os
-
-    from tools.market import market_tools
     from tools.labs import LAB_CHANGES_WORLD, LAB_TOOLS
+    from tools.market import market_tools
 
-    os.environ["HEARTH_HUB_TOKEN"] = HUB_TOKEN
-    try:
-        home = load_toolset("home", hub_url=hub_url)
-    finally:
-        os.environ.pop("HEARTH_HUB_TOKEN")
+    home = load_toolset("home", hub_url=hub_url, token=HUB_TOKEN)
     return {
         "react_agent, toolset basic": load_toolset("basic"),
         "react_agent, toolset home": home,

@@ -62,7 +62,7 @@ def test_servers_refuse_a_network_address_without_a_secret(home, module, flag):
 
 
 def test_the_hub_rejects_the_old_published_token_and_the_client_finds_the_generated_one(home):
-    from apps.home_hub import create_app
+    from tools.home.hub_server import create_app
     from tools.home.client import HomeAssistantClient
 
     hub = TestClient(create_app(home / "house.sqlite"))

@@ -13,14 +13,17 @@ from tools.home.house import ServiceCallError, default_house
 from tools.home.tools import HomeToolbox
 
 
-def InProcessHubClient(app, token="hearth-dev-token"):
+TOKEN = "test-hub-token"
+
+
+def InProcessHubClient(app, token=TOKEN):
     """The real client over FastAPI's in-process transport (no socket needed)."""
     return HomeAssistantClient("http://testserver", token, http=TestClient(app))
 
 
 @pytest.fixture
 def hub_app(tmp_path):
-    return create_app(tmp_path / "house.sqlite")
+    return create_app(tmp_path / "house.sqlite", token=TOKEN)
 
 
 @pytest.fixture
@@ -64,7 +67,7 @@ def test_out_of_range_and_unknown_arguments_are_refused(box):
 def test_warmer_raises_the_set_point_through_the_hub(box, hub_app):
     tools = {t.name: t for t in box.tools()}
     assert "set to 21.0°C" in tools["climate_change_temperature"].invoke({"entity_id": "climate.thermostat", "change": 1})
-    state = TestClient(hub_app).get("/api/states/climate.thermostat", headers={"Authorization": "Bearer hearth-dev-token"})
+    state = TestClient(hub_app).get("/api/states/climate.thermostat", headers={"Authorization": f"Bearer {TOKEN}"})
     assert state.json()["attributes"]["temperature"] == 21.0
     with pytest.raises(ServiceCallError, match="out of range"):
         box.call("climate", "set_temperature", {"entity_id": "climate.thermostat", "temperature": 31})
