@@ -11,7 +11,9 @@ it; calls into it are serialised because a llama.cpp context is not re-entrant.
 from __future__ import annotations
 
 import atexit
+import gc
 import json
+import sys
 import threading
 import time
 from functools import lru_cache
@@ -44,13 +46,31 @@ def open_llama(model_path: str, n_ctx: int, n_threads: int, logits_all: bool = F
         return _OPEN[key]
 
 
-@atexit.register
 def close_all_llamas() -> None:
-    """Free models before interpreter shutdown (llama.cpp's own finaliser fails that late)."""
+    """Free every llama.cpp model of this process before interpreter shutdown: llama-cpp-python's
+    own finaliser runs after its module globals are gone and prints "TypeError: 'NoneType' object
+    is not callable" from free_model. Covers the shared models opened here and any other `Llama`
+    still alive (vocabulary-only tokenizers, benchmarks' raw models)."""
     with _OPEN_LOCK:
-        for llama, _ in _OPEN.values():
-            llama.close()
+        opened = [llama for llama, _ in _OPEN.values()]
         _OPEN.clear()
+    llama_cpp = sys.modules.get("llama_cpp")
+    alive = [o for o in gc.get_objects() if isinstance(o, llama_cpp.Llama)] if llama_cpp is not None else []
+    for llama in {id(x): x for x in opened + alive}.values():
+        try:
+            llama.close()
+        except Exception:  # noqa: BLE001 - shutting down: nothing left to report to
+            pass
+
+
+def close_at_exit() -> None:
+    """(Re-)register `close_all_llamas` so it runs first at exit, before any hook llama_cpp itself
+    registered when it was imported (atexit runs the last registered first)."""
+    atexit.unregister(close_all_llamas)
+    atexit.register(close_all_llamas)
+
+
+close_at_exit()
 
 
 def _load_llama(model_path: str, n_ctx: int, n_threads: int, logits_all: bool = False):
@@ -64,6 +84,7 @@ def _load_llama(model_path: str, n_ctx: int, n_threads: int, logits_all: bool = 
         from llama_cpp import Llama
     except ImportError as exc:  # pragma: no cover - setup problem
         raise ModelSpecError("llama-cpp-python is not installed. Run `./dev setup`.") from exc
+    close_at_exit()
     try:
         llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
                       n_batch=512, logits_all=logits_all, verbose=False)

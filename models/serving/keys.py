@@ -36,7 +36,9 @@ def secret_path(name: str) -> Path:
 
 
 def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and 'localhost'; False for 0.0.0.0, '::' and any other address."""
+    """Whether a server bound to `host` is reachable only from this machine: True for 127.0.0.0/8,
+    ::1 and 'localhost'; False for 0.0.0.0, '::' (every interface) and any other address or name.
+    (models.runtime.is_loopback answers a different question, where a client may connect.)"""
     if host.strip().lower() == "localhost":
         return True
     try:
