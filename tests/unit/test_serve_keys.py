@@ -134,3 +134,20 @@ def test_admin_cli_creates_lists_and_revokes(tmp_path, capsys):
     assert main(["--db", db, "revoke", key_id]) == 1 and "No active key" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--db", db, "create", "bad", "--rpm", "0"])
+
+
+def test_the_grafana_dashboard_queries_only_metrics_the_server_exports(store):
+    import json
+    import re
+    from pathlib import Path
+
+    dashboard = json.loads((Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "hearth-gateway.json").read_text())
+    queried = {name for p in dashboard["panels"] for t in p["targets"] for name in re.findall(r"hearth_[a-z_]+", t["expr"])}
+    assert len(queried) == 8
+    key, _ = store.create("scraper")
+    app, _ = app_with(store, [reply(4)])
+    text = TestClient(app).get("/metrics", headers={"Authorization": f"Bearer {key}"}).text
+    exported = set(re.findall(r"^# TYPE (\S+) (\w+)", text, re.M))
+    names = {n for n, _ in exported} | {f"{n}_total" for n, kind in exported if kind == "counter"} | \
+        {f"{n}_bucket" for n, kind in exported if kind == "histogram"}
+    assert queried <= names, queried - names
