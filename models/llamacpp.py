@@ -147,6 +147,28 @@ class LlamaCppChatModel(EmbeddedChatModel):
         """A raw text completion, with log-probabilities on request: see `complete_text`."""
         return complete_text(self, prompt, **options)
 
+    def tokenize(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        """The model's own token ids for `text` (what /v1/completions accepts as a prompt)."""
+        llama, lock = self._open()
+        with lock:
+            return llama.tokenize(text.encode("utf-8"), add_bos=add_special_tokens, special=True)
+
+    def detokenize(self, ids: list[int]) -> str:
+        llama, lock = self._open()
+        with lock:
+            return llama.detokenize(ids, special=True).decode("utf-8", errors="replace")
+
+    def tokenizer_info(self) -> dict:
+        """Special tokens and chat template, as vLLM's /tokenizer_info reports them."""
+        llama, lock = self._open()
+        with lock:
+            def text(token_id: int) -> str | None:
+                return llama.detokenize([token_id], special=True).decode("utf-8", errors="replace") if token_id >= 0 else None
+
+            return {"eos_token": text(llama.token_eos()), "bos_token": text(llama.token_bos()), "pad_token": None,
+                    "chat_template": llama.metadata.get("tokenizer.chat_template"),
+                    "model_max_length": self.n_ctx}
+
     def _call(self, messages: list[dict], json_schema: dict | None, max_tokens: int, temperature: float,
               stop: list[str] | None, stream: bool):
         llama, lock = self._open()

@@ -27,7 +27,8 @@ from models.serving.convert import (approx_tokens, base64_floats, completion_bod
 from models.serving.errors import APIError, model_error, validation_message
 from models.serving.keystore import KeyRecord, RateLimited, StaticKeys
 from models.serving.limits import BodySizeLimit, GenerationSlots, ServerLimits
-from models.serving.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
+from models.serving.schemas import (ChatCompletionRequest, CompletionRequest, DetokenizeRequest, EmbeddingRequest,
+                                    TokenizeRequest)
 from models.serving.served import ServedModels, load_served
 from models.serving.streaming import stream_completion
 
@@ -97,6 +98,7 @@ def create_app(model_spec: str = "local", embeddings_spec: str = "local", api_ke
     add_chat_route(app, gateway, metered)
     add_completions_route(app, gateway, metered)
     add_embeddings_route(app, gateway, metered)
+    add_tokenizer_routes(app, gateway, auth)
     if gateway.metrics is not None:
         @app.get("/metrics", dependencies=[auth], include_in_schema=False)
         async def scrape() -> Response:
@@ -387,3 +389,32 @@ def add_embeddings_route(app: FastAPI, gateway: Gateway, metered) -> None:
         usage = {"prompt_tokens": tokens, "total_tokens": tokens}
         await run_in_threadpool(gateway.charge, caller, model_name, usage)
         return {"object": "list", "data": data, "model": model_name, "usage": usage}
+
+
+def add_tokenizer_routes(app: FastAPI, gateway: Gateway, auth) -> None:
+    """vLLM's /tokenizer_info, /tokenize and /detokenize at the server root: lm-eval's
+    local-completions client then tokenizes with the served model's own tokenizer (its "remote"
+    tokenizer backend), so its context lengths and token ids match the model exactly."""
+    served = gateway.served
+
+    async def text_model():
+        model = await load_served(served.chat, served.model_spec, "--model")
+        if not hasattr(model, "tokenize"):
+            raise APIError(400, f"Tokenizer endpoints need an in-process llama.cpp model (spec 'local' or 'gguf:PATH'); "
+                                f"this server's model is {type(model).__name__}.", code="unsupported_model")
+        return model
+
+    @app.get("/tokenizer_info", dependencies=[auth])
+    async def tokenizer_info() -> dict:
+        return await run_in_threadpool((await text_model()).tokenizer_info)
+
+    @app.post("/tokenize", dependencies=[auth])
+    async def tokenize(body: TokenizeRequest) -> dict:
+        model = await text_model()
+        tokens = await run_in_threadpool(model.tokenize, body.prompt, body.add_special_tokens)
+        return {"tokens": tokens, "count": len(tokens), "max_model_len": getattr(model, "n_ctx", None)}
+
+    @app.post("/detokenize", dependencies=[auth])
+    async def detokenize(body: DetokenizeRequest) -> dict:
+        model = await text_model()
+        return {"prompt": await run_in_threadpool(model.detokenize, body.tokens)}

@@ -84,3 +84,12 @@ class CompletionRequest(_Lenient):
     seed: int | None = None
     stream: bool = False
     n: int | None = 1
+
+
+class TokenizeRequest(_Lenient):
+    prompt: str
+    add_special_tokens: bool = False
+
+
+class DetokenizeRequest(_Lenient):
+    tokens: list[int]

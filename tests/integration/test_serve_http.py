@@ -212,3 +212,40 @@ def test_completions_logprobs_match_llama_cpp_and_rank_the_right_answer(base_url
     assert len(paris["tokens"]) == len(ids) + 1
     assert served == pytest.approx(expected, abs=2e-3)
 
+
+
+def test_lm_eval_local_completions_scores_multiple_choice_through_the_server(base_url):
+    """lm-eval's own `local-completions` client (with the server's tokenizer endpoints, its
+    "remote" backend) scores continuations through /v1/completions; the log-likelihoods equal a
+    direct llama.cpp computation on the same tokens, and the right answer ranks first."""
+    import numpy as np
+    from llama_cpp import Llama
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.openai_completions import LocalCompletionsAPI
+
+    from models.bundled import smollm2_gguf_path
+
+    lm = LocalCompletionsAPI(base_url=f"{base_url}/completions", model="local", tokenizer_backend="auto",
+                             tokenized_requests=True, max_length=512, num_concurrent=1, max_retries=1)
+    assert lm.tokenizer_backend == "remote"
+    context = "Question: What is the capital of France?\nAnswer:"
+    choices = [" Paris", " Berlin", " Madrid"]
+    requests = [Instance(request_type="loglikelihood", doc={}, arguments=(context, c), idx=i) for i, c in enumerate(choices)]
+    scores = [logprob for logprob, _ in lm.loglikelihood(requests)]
+    assert int(np.argmax(scores)) == 0, scores
+
+    reference = Llama(model_path=str(smollm2_gguf_path()), n_ctx=256, logits_all=True, verbose=False, n_threads=1)
+    try:
+        expected = []
+        for choice in choices:
+            ctx = reference.tokenize(context.encode(), add_bos=False, special=True)
+            cont = reference.tokenize(choice.encode(), add_bos=False, special=True)
+            reference.reset()
+            reference.eval(ctx + cont)
+            logits = np.asarray(reference.scores[:len(ctx) + len(cont)], dtype=np.float64)
+            shifted = logits - logits.max(1, keepdims=True)
+            logsoftmax = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+            expected.append(sum(float(logsoftmax[len(ctx) + i - 1, t]) for i, t in enumerate(cont)))
+    finally:
+        reference.close()
+    assert scores == pytest.approx(expected, abs=5e-3)

@@ -331,6 +331,18 @@ class ScriptedTextModel(ScriptedChatModel):
 
     n_ctx: int = 64
 
+    VOCABULARY: dict = {"a": 1, "b": 2, "c": 3}
+
+    def tokenize(self, text, add_special_tokens=False):
+        return [self.VOCABULARY[w] for w in text.split()]
+
+    def detokenize(self, ids):
+        words = {v: k for k, v in self.VOCABULARY.items()}
+        return " ".join(words[i] for i in ids)
+
+    def tokenizer_info(self):
+        return {"eos_token": "<|im_end|>", "bos_token": None, "pad_token": None, "chat_template": "{{ messages }}"}
+
     def complete_text(self, prompt, **options):
         self.calls.append({"prompt": prompt, "options": options})
         tokens = prompt if isinstance(prompt, list) else prompt.split()
@@ -343,6 +355,17 @@ class ScriptedTextModel(ScriptedChatModel):
         return {"text": ("".join(map(str, tokens)) if options["echo"] else "") + "!", "logprobs": logprobs,
                 "finish_reason": "length", "usage": {"prompt_tokens": len(tokens), "completion_tokens": 1,
                                                      "total_tokens": len(tokens) + 1}}
+
+
+def test_tokenizer_endpoints_as_vllm_serves_them():
+    """lm-eval's remote tokenizer backend reads /tokenizer_info and posts /tokenize, /detokenize."""
+    client = TestClient(create_app("local", "local", chat_model=ScriptedTextModel(replies=[], calls=[])))
+    info = client.get("/tokenizer_info").json()
+    assert info["eos_token"] == "<|im_end|>" and "chat_template" in info
+    assert client.post("/tokenize", json={"prompt": "a b c", "add_special_tokens": False}).json()["tokens"] == [1, 2, 3]
+    assert client.post("/detokenize", json={"tokens": [1, 2, 3]}).json() == {"prompt": "a b c"}
+    chat_only, _ = make_client()
+    assert_openai_error(chat_only.post("/tokenize", json={"prompt": "x"}), 400)
 
 
 def test_completions_with_logprobs_and_echo_for_token_id_prompts():
