@@ -89,22 +89,16 @@ def create_app(model_spec: str = "local", embeddings_spec: str = "local", api_ke
     app.state.gateway = gateway
     app.state.generation_slots = gateway.slots
     add_error_handlers(app)
-    if gateway.metrics is not None:
-        add_metrics(app, gateway)
-    app.add_middleware(BodySizeLimit, max_bytes=gateway.limits.max_body_bytes)
     auth = Depends(caller_check(gateway))
     metered = Depends(metered_check(gateway))
+    if gateway.metrics is not None:
+        add_metrics(app, gateway, auth)
+    app.add_middleware(BodySizeLimit, max_bytes=gateway.limits.max_body_bytes)
     add_model_routes(app, gateway.served, auth)
     add_chat_route(app, gateway, metered)
     add_completions_route(app, gateway, metered)
     add_embeddings_route(app, gateway, metered)
     add_tokenizer_routes(app, gateway, auth)
-    if gateway.metrics is not None:
-        @app.get("/metrics", dependencies=[auth], include_in_schema=False)
-        async def scrape() -> Response:
-            from prometheus_client import CONTENT_TYPE_LATEST
-
-            return Response(gateway.metrics.scrape(), media_type=CONTENT_TYPE_LATEST)
     return app
 
 
@@ -126,10 +120,17 @@ def add_error_handlers(app: FastAPI) -> None:
         return APIError(exc.status_code, str(exc.detail), type=kind, headers=getattr(exc, "headers", None)).response()
 
 
-def add_metrics(app: FastAPI, gateway: Gateway) -> None:
-    """Count every answered request by route, model, key and status, with its latency to the
-    response's start (a plain ASGI middleware: streamed bodies pass through untouched)."""
+def add_metrics(app: FastAPI, gateway: Gateway, auth) -> None:
+    """GET /metrics (Prometheus text format, behind the API key), and every answered request
+    counted by route, model, key and status, with its latency to the response's start (a plain
+    ASGI middleware: streamed bodies pass through untouched)."""
     app.add_middleware(MeasureRequests, metrics=gateway.metrics)
+
+    @app.get("/metrics", dependencies=[auth], include_in_schema=False)
+    async def scrape() -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        return Response(gateway.metrics.scrape(), media_type=CONTENT_TYPE_LATEST)
 
 
 class MeasureRequests:
