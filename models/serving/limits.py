@@ -31,7 +31,8 @@ def _env_number(name: str, default, kind=int):
 @dataclass(frozen=True)
 class ServerLimits:
     max_body_bytes: int = 1_000_000        # HEARTH_SERVE_MAX_BODY
-    max_messages: int = 256                # HEARTH_SERVE_MAX_MESSAGES (also the cap on embedding inputs)
+    max_messages: int = 256                # HEARTH_SERVE_MAX_MESSAGES (and completion prompts per request)
+    max_inputs: int = 2048                 # HEARTH_SERVE_MAX_INPUTS: texts per embeddings request (OpenAI's cap)
     max_tokens: int | None = None          # HEARTH_SERVE_MAX_TOKENS; None: the model's context length
     concurrent_per_key: int = 2            # HEARTH_SERVE_CONCURRENCY: generations at once per API key
     request_timeout_s: float = 300.0       # HEARTH_SERVE_TIMEOUT_S: per request, streaming included
@@ -40,15 +41,18 @@ class ServerLimits:
     def from_env(cls) -> "ServerLimits":
         return cls(max_body_bytes=_env_number("HEARTH_SERVE_MAX_BODY", cls.max_body_bytes),
                    max_messages=_env_number("HEARTH_SERVE_MAX_MESSAGES", cls.max_messages),
+                   max_inputs=_env_number("HEARTH_SERVE_MAX_INPUTS", cls.max_inputs),
                    max_tokens=_env_number("HEARTH_SERVE_MAX_TOKENS", None),
                    concurrent_per_key=_env_number("HEARTH_SERVE_CONCURRENCY", cls.concurrent_per_key),
                    request_timeout_s=_env_number("HEARTH_SERVE_TIMEOUT_S", cls.request_timeout_s, float))
 
     def check_messages(self, count: int, param: str = "messages") -> None:
-        if count > self.max_messages:
-            raise APIError(400, f"{param} has {count} items; this server takes at most {self.max_messages} per request "
-                                "(HEARTH_SERVE_MAX_MESSAGES). Send fewer, or summarise older turns.", param=param,
-                           code="too_many_items")
+        cap, variable = (self.max_inputs, "HEARTH_SERVE_MAX_INPUTS") if param == "input" else \
+            (self.max_messages, "HEARTH_SERVE_MAX_MESSAGES")
+        if count > cap:
+            raise APIError(400, f"{param} has {count} items; this server takes at most {cap} per request "
+                                f"({variable}). Send fewer (in several requests), or summarise older turns.",
+                           param=param, code="too_many_items")
 
     def check_max_tokens(self, requested: int | None, model) -> None:
         """max_tokens may not exceed the model's context (n_ctx for in-process models) or the server's cap."""

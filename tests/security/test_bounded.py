@@ -86,12 +86,13 @@ def test_an_oversized_body_is_413_before_parsing():
 
 
 def test_too_many_messages_or_inputs_are_400():
-    client = client_for(max_messages=3)
+    client = client_for(max_messages=3, max_inputs=3)
     many = [{"role": "user", "content": str(i)} for i in range(4)]
     error = error_of(client.post("/v1/chat/completions", json={"model": "local", "messages": many}), 400)
     assert error["param"] == "messages" and "at most 3" in error["message"]
     error = error_of(client.post("/v1/embeddings", json={"model": "local", "input": ["a"] * 4}), 400)
-    assert error["param"] == "input"
+    assert error["param"] == "input" and "HEARTH_SERVE_MAX_INPUTS" in error["message"]
+    assert ServerLimits().max_inputs == 2048   # a LangChain client's batches (up to 1000 texts) pass by default
 
 
 def test_max_tokens_is_capped_to_the_model_context():
