@@ -1,6 +1,6 @@
 """Caps that keep one client from exhausting the server (OWASP LLM10, unbounded consumption).
 
-    limits = ServerLimits(max_body_bytes=1_000_000, max_messages=256, concurrent_per_key=2, request_timeout_s=300)
+    limits = ServerLimits(max_body_bytes=8_000_000, max_messages=256, concurrent_per_key=2, request_timeout_s=300)
     app = create_app("local", "local", limits=limits)
 
 Every cap answers with an OpenAI-shaped error that names the limit and what to send instead:
@@ -30,7 +30,7 @@ def _env_number(name: str, default, kind=int):
 
 @dataclass(frozen=True)
 class ServerLimits:
-    max_body_bytes: int = 1_000_000        # HEARTH_SERVE_MAX_BODY
+    max_body_bytes: int = 8_000_000        # HEARTH_SERVE_MAX_BODY (a 1000-chunk embeddings batch fits)
     max_messages: int = 256                # HEARTH_SERVE_MAX_MESSAGES (and completion prompts per request)
     max_inputs: int = 2048                 # HEARTH_SERVE_MAX_INPUTS: texts per embeddings request (OpenAI's cap)
     max_tokens: int | None = None          # HEARTH_SERVE_MAX_TOKENS; None: the model's context length
