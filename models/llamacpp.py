@@ -224,8 +224,17 @@ def complete_text(model: "LlamaCppChatModel", prompt: str | list[int], *, max_to
         except ValueError as exc:
             raise _context_error(exc, model.n_ctx) from exc
     choice = result["choices"][0]
-    return {"text": choice["text"], "logprobs": choice.get("logprobs"), "finish_reason": choice.get("finish_reason"),
-            "usage": result.get("usage") or {}}
+    return {"text": choice["text"], "logprobs": _plain(choice.get("logprobs")),
+            "finish_reason": choice.get("finish_reason"), "usage": result.get("usage") or {}}
+
+
+def _plain(value):
+    """llama-cpp-python's logprobs hold numpy float32s; JSON (and callers) want Python floats."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return float(value) if hasattr(value, "dtype") else value
 
 
 def _context_error(exc: ValueError, n_ctx: int) -> Exception:
