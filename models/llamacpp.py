@@ -215,17 +215,60 @@ def complete_text(model: "LlamaCppChatModel", prompt: str | list[int], *, max_to
         [None, -9.2...]
     """
     llama, lock = open_llama(model.model_path, model.n_ctx, model.threads, logits_all=logprobs is not None)
+    # The prompt is echoed here, not by llama-cpp-python: its echo fails on token-id prompts (it adds
+    # the id list to the text), and for text prompts it scores the prompt from the wrong logits rows
+    # and leaves the generated token out of `tokens` (measured with 0.3.36).
+    echo_ids = None
+    if echo:
+        echo_ids = list(prompt) if not isinstance(prompt, str) else \
+            llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        prompt = echo_ids
     with lock:
         try:
             result = llama.create_completion(prompt=prompt, max_tokens=max_tokens, stop=stop or [],
                                              temperature=model.temperature if temperature is None else temperature,
-                                             logprobs=logprobs, echo=echo,
+                                             logprobs=logprobs, echo=False,
                                              seed=model.seed if seed is None else seed)
         except ValueError as exc:
             raise _context_error(exc, model.n_ctx) from exc
-    choice = result["choices"][0]
+        choice = result["choices"][0]
+        if echo_ids is not None:
+            choice = _echoed(llama, echo_ids, choice, logprobs)
+
     return {"text": choice["text"], "logprobs": _plain(choice.get("logprobs")),
             "finish_reason": choice.get("finish_reason"), "usage": result.get("usage") or {}}
+
+
+def _echoed(llama, ids: list[int], choice: dict, logprobs: int | None) -> dict:
+    """`choice` with the prompt `ids` in front: their text and, with `logprobs`, each token's
+    log-probability given the tokens before it (none for the first), read from the logits
+    llama.cpp kept for every position (row i predicts token i + 1)."""
+    import numpy as np
+    from llama_cpp import Llama
+
+    pieces = [llama.detokenize([t]).decode("utf-8", errors="ignore") for t in ids]
+    text = llama.detokenize(ids).decode("utf-8", errors="ignore") + choice["text"]
+    if logprobs is None:
+        return {**choice, "text": text}
+    token_logprobs: list = [None]
+    top_logprobs: list = [None]
+    for j in range(1, len(ids)):
+        row = Llama.logits_to_logprobs(llama.scores[j - 1])
+        best = np.argpartition(-row, logprobs)[:logprobs] if logprobs else []
+        top = {llama.detokenize([int(i)]).decode("utf-8", errors="ignore"): float(row[i]) for i in best}
+        top[pieces[j]] = float(row[ids[j]])
+        token_logprobs.append(float(row[ids[j]]))
+        top_logprobs.append(top)
+    generated = choice.get("logprobs") or {"tokens": [], "token_logprobs": [], "top_logprobs": []}
+    tokens = pieces + list(generated["tokens"])
+    offsets, at = [], 0
+    for piece in tokens:
+        offsets.append(at)
+        at += len(piece)
+    return {**choice, "text": text,
+            "logprobs": {"tokens": tokens, "text_offset": offsets,
+                         "token_logprobs": token_logprobs + list(generated["token_logprobs"]),
+                         "top_logprobs": top_logprobs + list(generated["top_logprobs"])}}
 
 
 def _plain(value):

@@ -67,7 +67,7 @@ def base_url():
 
 def test_models_list(base_url):
     data = httpx.get(f"{base_url}/models", timeout=5).json()["data"]
-    assert [m["id"] for m in data] == ["local"]
+    assert [m["id"] for m in data] == ["local", "smollm2", "minilm", "all-MiniLM-L6-v2"]
 
 
 def test_invoke_returns_text(base_url):
