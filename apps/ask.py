@@ -17,27 +17,8 @@ import os
 import sys
 import uuid
 
-from tqdm import tqdm
-
 import models  # noqa: F401  (offline switches before anything else loads)
-
-
-def progress_bar(description: str):
-    """A progress(done, total, name) callback drawing a tqdm bar on stderr, opened on first call."""
-    bar = None
-
-    def progress(done: int, total: int, name: str = "") -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, unit="file", desc=description, file=sys.stderr)
-        bar.total = total
-        bar.n = done
-        bar.set_postfix_str(str(name)[-40:])
-        bar.refresh()
-        if done >= total:
-            bar.close()
-
-    return progress
+from models.progress import progress_bar
 
 
 def ingest_with_progress(kb, paths) -> None:
@@ -76,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give a question, --ingest PATH, or both")
 
     from graphs.checkpointing import open_checkpointer
-    from graphs.rag.graph import knowledge_base
+    from rag.answering import open_knowledge_base
     from models.spec import ModelSpecError
     from rag.graph_store import GraphStoreError
     from rag.store import VectorStoreError
@@ -85,14 +66,14 @@ def main(argv: list[str] | None = None) -> int:
                                 index_location=args.index_dir or None, top_k=args.top_k, model=args.model)
     try:
         if args.ingest and hasattr(context, "graph_store"):
-            from graphs.rag_graph.ingest import ingest
+            from rag.graph_ingest import ingest
 
             report = ingest(args.ingest, context.graph_store, context.model, progress=progress_bar("Extracting"))
             print(report.summary(), file=sys.stderr)
         elif args.ingest:
             if not hasattr(context, "collection"):
                 parser.error(f"--ingest indexes documents into a collection; mode {mode.name} has none")
-            ingest_with_progress(knowledge_base(context.collection, context.index_location, context.embeddings), args.ingest)
+            ingest_with_progress(open_knowledge_base(context.collection, context.index_location, context.embeddings), args.ingest)
         elif mode.prepare:
             mode.prepare_data(context, progress_bar(f"First run: indexing {mode.demo_data}"))
         if not args.question:
@@ -107,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     answer = state["messages"][-1]
     if args.json:
         print(json.dumps({"question": args.question, "answer": answer.additional_kwargs.get("answer_text", answer.content),
+                          "abstained": bool(answer.additional_kwargs.get("abstained")),
                           "citations": [{k: v for k, v in c.items() if k != "text"} for c in state.get("citations", [])],
                           "thread": config["configurable"]["thread_id"]}, indent=2))
     else:

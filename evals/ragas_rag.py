@@ -46,9 +46,9 @@ from pathlib import Path  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 import models  # noqa: E402,F401  (offline switches)
+from models.settings import PROJECT_ROOT, shared_data  # noqa: E402
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data" / "xquad"
+DEFAULT_DATA = shared_data() / "xquad"
 DATA_FILE = "xquad.en.dev.json"
 COLLECTION = "xquad"
 DEFAULT_JUDGE = "local?temperature=0&max_tokens=256"
@@ -362,9 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = {"model": args.model, "collection": COLLECTION, "index_location": index_dir, "top_k": args.top_k,
                 "embeddings": "local"}
 
-    from graphs.rag.graph import knowledge_base
+    from rag.answering import open_knowledge_base
 
-    kb = knowledge_base(COLLECTION, index_dir, "local")
+    kb = open_knowledge_base(COLLECTION, index_dir, "local")
     report = kb.ingest([write_paragraphs(paragraphs, args.out / "paragraphs")])
     print(f"XQuAD: {len(paragraphs)} paragraphs ({report.summary()}); {len(chosen)} of {len(questions)} questions",
           file=sys.stderr)

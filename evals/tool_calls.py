@@ -19,6 +19,10 @@ an envelope with one call is 20-80 tokens, and a 135M model left free mostly wri
 - constrained, any: `.bind_tools(TOOLS, tool_choice="any")`: valid = tool calls as above.
 - constrained, auto, one call (only with `--modes ... constrained_auto_single`):
   `.bind_tools(TOOLS, parallel_tool_calls=False)`.
+- native: the tools as the model family was trained to see them, parsed as it writes them.
+  SmolLM2's chat template has no tool section (checked at run time, `chat_template_has_tools`),
+  so this is the Hermes convention (`evals.tool_call_checks.hermes_tools_prompt`): signatures in
+  `<tools>`, calls as `{"name", "arguments"}` in `<tool_call>` blocks. No block = a direct answer.
 - unconstrained: the same system prompt text (`models.constrained.tools_instruction(...)`),
   plain `model.invoke(...)` without bind_tools; the reply text is parsed with
   `models.constrained.parse_reply` and validated the same way ("strict"). "lenient" also accepts
@@ -45,7 +49,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from evals.tool_call_checks import check_calls, first_json_object
+from evals.tool_call_checks import (bundled_chat_template, chat_template_has_tools, check_calls, first_json_object,
+                                    hermes_tools_prompt, parse_tool_call_tags)
 
 UNCONSTRAINED_MAX_TOKENS = 192
 
@@ -188,9 +193,10 @@ TOOL_MODES: dict[str, tuple[str, dict | None]] = {
     "constrained_auto_single": ("constrained: `bind_tools(TOOLS, parallel_tool_calls=False)` (auto, one call)",
                                 {"parallel_tool_calls": False}),
     "unconstrained": ("unconstrained: tools in system prompt, `parse_reply` (strict; max_tokens=192)", None),
+    "native": ("unconstrained, the model's own format: Hermes `<tools>` / `<tool_call>` (max_tokens=192)", None),
 }
 
-DEFAULT_TOOL_MODES = ["constrained_auto", "constrained_any", "unconstrained"]
+DEFAULT_TOOL_MODES = ["constrained_auto", "constrained_any", "unconstrained", "native"]
 
 
 def run_tool_calls(requests: list[tuple[str, str | None]], modes: list[str]) -> dict:
@@ -202,6 +208,7 @@ def run_tool_calls(requests: list[tuple[str, str | None]], modes: list[str]) -> 
     parameters = tool_parameters()
     definitions = constrained.tool_definitions(TOOLS)
     unconstrained_system = TOOL_SYSTEM_PROMPT + "\n\n" + constrained.tools_instruction(definitions, "auto")
+    native_system = TOOL_SYSTEM_PROMPT + "\n\n" + hermes_tools_prompt(definitions)
     results: dict[str, list[dict]] = {name: [] for name in modes}
     seconds: dict[str, float] = {name: 0.0 for name in modes}
     load_before = os.getloadavg()
@@ -213,7 +220,14 @@ def run_tool_calls(requests: list[tuple[str, str | None]], modes: list[str]) -> 
             start = time.perf_counter()
             record: dict[str, Any] = {"request": text, "expected": expected}
             try:
-                if bind is None:
+                if name == "native":
+                    reply = runnable.invoke([SystemMessage(native_system), HumanMessage(text)])
+                    raw = reply.content if isinstance(reply.content, str) else str(reply.content)
+                    record["reply"] = raw[:400]
+                    calls, error = parse_tool_call_tags(raw)
+                    record.update({"valid": False, "kind": "unparseable", "error": error} if error
+                                  else judge_message(raw, calls, parameters, allow_answer=True))
+                elif bind is None:
                     reply = runnable.invoke([SystemMessage(unconstrained_system), HumanMessage(text)])
                     raw = reply.content if isinstance(reply.content, str) else str(reply.content)
                     record["reply"] = raw[:400]
@@ -259,7 +273,7 @@ def run_tool_calls(requests: list[tuple[str, str | None]], modes: list[str]) -> 
             summary[name]["lenient_valid_tool_calls"] = sum(
                 r.get("lenient_valid", False) and r.get("lenient_kind") == "tool" for r in records)
     return {"model_spec": spec, "tools": TOOLS, "load_average_before": load_before, "summary": summary,
-            "results": results}
+            "results": results, "chat_template_has_tools": chat_template_has_tools(bundled_chat_template())}
 
 
 def render_markdown(tc: dict) -> str:

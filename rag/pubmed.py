@@ -23,19 +23,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from models.progress import ProgressCallback
+from models.settings import shared_data
 from rag.chunking import chunk_document
 from rag.documents import SourceDocument
 from rag.store import ScoredChunk
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data" / "pubmedqa_pqal"
+DEFAULT_DATA = shared_data() / "pubmedqa_pqal"
 DATA_FILE = "ori_pqal.json"
 COLLECTION = "pubmedqa"
 CHUNKER, CHUNK_SIZE, CHUNK_OVERLAP = "sentence", 700, 150
 SOURCE_PREFIX = "pubmedqa:"
-
-ProgressCallback = Callable[[int, int], None]  # (records done, records total)
-
 
 class PubMedDataError(ValueError):
     """The PubMedQA file is missing or not in the expected format; the message names the fix."""
@@ -123,7 +121,7 @@ def index_pubmedqa(kb, records: Sequence[PubMedRecord], batch_size: int = 32,
             documents.append(doc)
     total = len(documents)
     if progress:
-        progress(0, total)
+        progress(0, total, "")
     for begin in range(0, total, batch_size):
         batch = documents[begin:begin + batch_size]
         chunked = [chunk_document(doc, chunker=CHUNKER, chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP)
@@ -133,13 +131,14 @@ def index_pubmedqa(kb, records: Sequence[PubMedRecord], batch_size: int = 32,
                 chunk.metadata.update({k: doc.metadata[k] for k in ("pmid", "year", "meshes", "decision")})
         vectors = kb.embeddings.embed_documents([c.text for chunks in chunked for c in chunks])
         at = 0
-        for doc, chunks in zip(batch, chunked):
-            kb.store.replace_source(doc.source, doc.metadata["sha256"], chunks, vectors[at:at + len(chunks)])
-            at += len(chunks)
-            report.chunks += len(chunks)
+        with kb.store.session(write=True):  # one short write per batch (a shared folder is held only here)
+            for doc, chunks in zip(batch, chunked):
+                kb.store.replace_source(doc.source, doc.metadata["sha256"], chunks, vectors[at:at + len(chunks)])
+                at += len(chunks)
+                report.chunks += len(chunks)
         report.added += len(batch)
         if progress:
-            progress(min(begin + batch_size, total), total)
+            progress(min(begin + batch_size, total), total, "")
     report.seconds = time.perf_counter() - started
     return report
 
@@ -190,9 +189,9 @@ def search_papers(kb, query: str, k: int = 5, years: tuple[int, int] | None = No
     filtered = years is not None or bool(mesh)
     # Several chunks per paper, and filters applied in Python: fetch enough to fill k papers.
     # With filters the whole collection is scored (1,000 abstracts: a few milliseconds).
-    limit = kb.store.count() if filtered else k * 6
+    limit = kb.count() if filtered else k * 6
     best: dict[str, ScoredChunk] = {}
-    for chunk in kb.store.search(vector, k=max(limit, k)):
+    for chunk in kb.search_by_vector(vector, k=max(limit, k)):
         if chunk.source not in best and matches_paper_filters(chunk, years, mesh):
             best[chunk.source] = chunk
         if len(best) >= k:

@@ -25,7 +25,9 @@ output guard has seen the whole answer, so PII would show; stream `"updates"` or
 show tokens only when the output guard is off) where redaction must hold.
 
 Switched on per guard by `GuardrailsSettings` (env `HEARTH_GUARDRAILS=input,retrieved,output`,
-`off` for none; `HEARTH_GUARDRAILS_EMBEDDINGS=local` adds the MiniLM check;
+`off` for none; `HEARTH_GUARDRAILS_EMBEDDINGS=local` adds the MiniLM check; the trained classifier
+(`agents.guardrails.classifier`) joins the rules when its folder exists, HEARTH_GUARDRAILS_CLASSIFIER
+names another folder or `off`;
 `HEARTH_GUARDRAILS_ENGINE=guardrails-ai` runs the checks through guardrails-ai `Guard`s built
 from `agents.guardrails.validators` instead of calling them directly -- the same checks, plus
 guardrails-ai's import time). The nodes can also be added to a graph by hand:
@@ -47,9 +49,11 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langgraph.graph import END, START, StateGraph
 
+from agents.guardrails.classifier import load_classifier
 from agents.guardrails.injection import EmbeddingInjectionDetector, InjectionVerdict, check_injection
 from agents.guardrails.pii import ALL_KINDS, redact_pii
-from graphs.settings import env
+from models.messages import last_human_text
+from models.settings import env
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,10 @@ class GuardrailsSettings:
                        "Env: HEARTH_GUARDRAILS_EMBEDDINGS."})
     threshold: float = field(default_factory=env("HEARTH_GUARDRAILS_THRESHOLD", 0.45, float), metadata={
         "description": "Cosine similarity to an attack exemplar that counts as an attack. Env: HEARTH_GUARDRAILS_THRESHOLD."})
+    classifier: str = field(default_factory=env("HEARTH_GUARDRAILS_CLASSIFIER", ""), metadata={
+        "description": "Folder of the trained injection classifier (built by `python -m training.injection_classifier`); "
+                       "empty = .hearth/models/injection_classifier when it exists, 'off' = never. "
+                       "Env: HEARTH_GUARDRAILS_CLASSIFIER."})
     pii_kinds: str = field(default_factory=env("HEARTH_GUARDRAILS_PII", ",".join(ALL_KINDS)), metadata={
         "description": f"PII kinds the output guard redacts ({', '.join(ALL_KINDS)}). Env: HEARTH_GUARDRAILS_PII."})
     engine: str = field(default_factory=env("HEARTH_GUARDRAILS_ENGINE", "builtin"), metadata={
@@ -130,7 +138,7 @@ def screen_text(text: str, settings: GuardrailsSettings, *, document: bool = Fal
     """The injection verdict for `text` under `settings` (engine and embedding check)."""
     detector = _detector(settings.embeddings, settings.threshold) if settings.embeddings else None
     if settings.engine == "builtin":
-        return check_injection(text, document=document, detector=detector)
+        return check_injection(text, document=document, detector=detector, classifier=load_classifier(settings.classifier))
     message_guard, document_guard, _ = _guardrails_ai_guards(settings.embeddings, settings.threshold, settings.kinds)
     outcome = (document_guard if document else message_guard).validate(text)
     if outcome.validation_passed:
@@ -154,10 +162,6 @@ def _settings_from(runtime: Any) -> GuardrailsSettings:
     return GuardrailsSettings.coerce(getattr(getattr(runtime, "context", None), "guardrails", None))
 
 
-def _text(message: BaseMessage) -> str:
-    return message.content if isinstance(message.content, str) else str(message.content)
-
-
 def _messages(state: Any) -> list[BaseMessage]:
     return state.get("messages", []) if isinstance(state, dict) else getattr(state, "messages", [])
 
@@ -166,10 +170,10 @@ def guard_input(state: Any, settings: GuardrailsSettings) -> dict:
     """The input guard's update: a blocked-request answer when the last human message is an attack."""
     if "input" not in settings.enabled:
         return {}
-    human = next((m for m in reversed(_messages(state)) if m.type == "human"), None)
-    if human is None:
+    question = last_human_text(_messages(state))
+    if not question:
         return {}
-    verdict = screen_text(_text(human), settings)
+    verdict = screen_text(question, settings)
     if not verdict.flagged:
         return {}
     log.warning("input guard blocked a request: %s", verdict.reason)
@@ -185,7 +189,7 @@ def guard_output(state: Any, settings: GuardrailsSettings) -> dict:
     answer = messages[-1] if messages else None
     if answer is None or answer.type != "ai" or answer.additional_kwargs.get("guardrail", {}).get("blocked"):
         return {}
-    redacted, kinds = redact_text(_text(answer), settings)
+    redacted, kinds = redact_text(answer.text, settings)
     if not kinds:
         return {}
     extra = dict(answer.additional_kwargs)

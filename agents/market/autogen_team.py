@@ -223,7 +223,7 @@ async def arun_autogen_report(request: str, *, base_url: str | None = None, mode
     """The team's run for one request: {report, chart_path, day, tickers, transcript, tool_calls,
     stop_reason, manager_wrote_report}. `base_url`/`model`: the OpenAI-compatible endpoint and the
     model name it serves (default HEARTH_SERVE_URL, "local")."""
-    from agents.market.data import SampleMarketData
+    from tools.market_data import SampleMarketData
     from agents.market.report import collect_findings, parse_request, write_report
 
     # AutoGen only traces through OpenTelemetry when an app installs an exporter; switch the spans off anyway.

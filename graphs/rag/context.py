@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from graphs.settings import env
+from models.settings import BaseContext, env
 
 
 @dataclass(kw_only=True)
-class Context:
-    model: str = field(default_factory=env("HEARTH_MODEL", "local"), metadata={
-        "description": "Chat model spec: local, gguf:PATH, hf:PATH, ollama:NAME, vllm:NAME@URL, openai:NAME@URL. Env: HEARTH_MODEL."})
+class Context(BaseContext):
     embeddings: str = field(default_factory=env("HEARTH_EMBEDDINGS", "local"), metadata={
         "description": "Embedding model spec (local = bundled all-MiniLM-L6-v2; "
                        "local?query_encoder=FOLDER embeds queries with a static encoder from training.query_distill, "
@@ -26,6 +24,10 @@ class Context:
     evidence_sentences: int = field(default_factory=env("HEARTH_EVIDENCE_SENTENCES", -1, int), metadata={
         "description": "Show the model only this many best-matching sentences of the retrieved chunks (0 = whole "
                        "chunks; -1 = auto: 2 for the bundled 135M model, whole chunks otherwise). Env: HEARTH_EVIDENCE_SENTENCES."})
+    answerability: str = field(default_factory=env("HEARTH_ANSWERABILITY", "rules"), metadata={
+        "description": "Check that the sources cover the question before answering (rag.answerability): 'rules' "
+                       "(names and terms the collection lacks, similarity; no model call), 'rules+model' (plus the "
+                       "model's constrained yes/no grade) or 'off'. Env: HEARTH_ANSWERABILITY."})
     history_turns: int = field(default_factory=env("HEARTH_HISTORY_TURNS", 3, int), metadata={
         "description": "Earlier question/answer pairs shown to the model. Env: HEARTH_HISTORY_TURNS."})
 

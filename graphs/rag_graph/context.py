@@ -5,14 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from graphs.settings import env
+from models.settings import BaseContext, env
 
 
 @dataclass(kw_only=True)
-class Context:
-    model: str = field(default_factory=env("HEARTH_MODEL", "local"), metadata={
-        "description": "Chat model spec: local, gguf:PATH, hf:PATH, ollama:NAME, vllm:NAME@URL, openai:NAME@URL. "
-                       "Env: HEARTH_MODEL."})
+class Context(BaseContext):
     graph_store: str = field(default_factory=env("HEARTH_GRAPH", ""), metadata={
         "description": "Graph store: a folder for the embedded Kùzu database (empty = .hearth/graph), :memory:, "
                        "or a Neo4j URL bolt://user:password@host:7687. Env: HEARTH_GRAPH."})
@@ -22,6 +19,9 @@ class Context:
     planner: str = field(default_factory=env("HEARTH_GRAPH_PLANNER", "auto"), metadata={
         "description": "Who picks the traversal: auto (rules, the model only to break a tie), model (the model "
                        "always picks among the fitting ones, under a schema constraint), rules. Env: HEARTH_GRAPH_PLANNER."})
+    answerability: str = field(default_factory=env("HEARTH_ANSWERABILITY", "rules"), metadata={
+        "description": "Say so when the question names a person, film or year the graph does not hold, instead of "
+                       "answering the rest of it: 'rules' or 'off'. Env: HEARTH_ANSWERABILITY."})
     max_listed: int = field(default_factory=env("HEARTH_GRAPH_MAX_LISTED", 8, int), metadata={
         "description": "Most results named in an answer. Env: HEARTH_GRAPH_MAX_LISTED."})
 

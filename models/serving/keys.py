@@ -19,16 +19,15 @@ import os
 import secrets
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
 class InsecureBindError(ValueError):
     """A server was asked to listen beyond loopback without a secret it was given."""
 
 
 def secrets_dir() -> Path:
-    """$HEARTH_HOME/secrets (default .hearth/secrets in the project), as rag.knowledge_base.data_home()."""
-    return Path(os.environ.get("HEARTH_HOME") or PROJECT_ROOT / ".hearth") / "secrets"
+    """$HEARTH_HOME/secrets (default .hearth/secrets in the project)."""
+    from models.settings import data_home
+
+    return data_home() / "secrets"
 
 
 def secret_path(name: str) -> Path:

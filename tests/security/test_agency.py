@@ -30,7 +30,7 @@ def hub_url(tmp_path_factory):
 @pytest.fixture(scope="module")
 def reachable(hub_url) -> dict[str, Toolset]:
     """What each graph's model can call, built the way the graphs build it."""
-    from tools.labs import LAB_CHANGES_WORLD, LAB_TOOLS
+    from training.lab_tools import LAB_CHANGES_WORLD, LAB_TOOLS
     from tools.market import market_tools
 
     home = load_toolset("home", hub_url=hub_url, token=HUB_TOKEN)

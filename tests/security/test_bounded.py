@@ -178,7 +178,7 @@ def test_a_job_past_its_time_limit_is_stopped_at_its_next_progress_report():
 
 def test_the_lab_tool_reports_a_full_queue_as_a_clear_tool_error(monkeypatch):
     from tools import jobs
-    from tools.labs import train_bpe_tokenizer
+    from training.lab_tools import train_bpe_tokenizer
 
     full = JobRunner(workers=1, max_queued=1)
     monkeypatch.setattr(jobs, "RUNNER", full)

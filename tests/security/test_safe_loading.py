@@ -59,13 +59,13 @@ def test_real_checkpoints_hold_only_tensors_and_plain_data(tmp_path):
 def lab_home(tmp_path, monkeypatch):
     monkeypatch.setenv("HEARTH_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("HEARTH_LAB_PATHS", raising=False)
-    from tools.labs import lab_home
+    from training.lab_tools import lab_home
 
     return lab_home()
 
 
 def test_lab_tools_read_checkpoints_only_from_allowed_folders(tmp_path, lab_home, monkeypatch):
-    from tools.labs import sample_text
+    from training.lab_tools import sample_text
 
     outside = tmp_path / "downloads" / "ckpt"
     _tiny_run(outside)
@@ -82,7 +82,7 @@ def test_lab_tools_read_checkpoints_only_from_allowed_folders(tmp_path, lab_home
 
 
 def test_a_symlink_out_of_the_lab_home_is_refused(tmp_path, lab_home):
-    from tools.labs import evaluate_perplexity
+    from training.lab_tools import evaluate_perplexity
 
     target = tmp_path / "elsewhere"
     _tiny_run(target)
@@ -93,7 +93,7 @@ def test_a_symlink_out_of_the_lab_home_is_refused(tmp_path, lab_home):
 
 
 def test_tokenizer_paths_are_checked_too(tmp_path, lab_home):
-    from tools.labs import compare_tokenizers
+    from training.lab_tools import compare_tokenizers
 
     answer = compare_tokenizers.invoke({"text_or_corpus": "some text", "tokenizer_path": str(tmp_path / "x.model")})
     assert "outside the folders lab tools may read" in answer

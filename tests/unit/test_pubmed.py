@@ -48,8 +48,10 @@ class CountingFakeEmbedding(DeterministicFakeEmbedding):
 
 
 def fake_kb():
-    return SimpleNamespace(store=QdrantStore.open(":memory:", f"pubmedqa-{uuid.uuid4().hex}", 16),
-                           embeddings=CountingFakeEmbedding(size=16))
+    """A knowledge base's parts without MiniLM: a real in-memory Qdrant store and fake embeddings."""
+    store = QdrantStore.open(":memory:", f"pubmedqa-{uuid.uuid4().hex}", 16)
+    return SimpleNamespace(store=store, embeddings=CountingFakeEmbedding(size=16), count=store.count,
+                           search_by_vector=lambda vector, k=4: store.search(vector, k=k))
 
 
 def test_docstring_examples():
@@ -86,7 +88,7 @@ def test_indexing_is_incremental_and_batched(data):
     kb = fake_kb()
     records = load_pubmedqa(data)
     progress = []
-    first = index_pubmedqa(kb, records, batch_size=2, progress=lambda done, total: progress.append((done, total)))
+    first = index_pubmedqa(kb, records, batch_size=2, progress=lambda done, total, name: progress.append((done, total)))
     assert (first.added, first.unchanged, kb.embeddings.calls) == (3, 0, 2)  # two batches, not three calls
     assert progress == [(0, 3), (2, 3), (3, 3)]
     assert kb.store.count() == first.chunks >= 3

@@ -50,7 +50,7 @@ def hub_token(given: str | None = None) -> str:
 
 
 def default_db_path() -> Path:
-    from rag.knowledge_base import data_home
+    from models.settings import data_home
 
     return data_home() / "home_hub.sqlite"
 

@@ -1,6 +1,6 @@
 """Lab tools for agents: train tokenizers and language models, compare, evaluate, sample.
 
-    from tools.labs import LAB_TOOLS, train_bpe_tokenizer, job_status
+    from training.lab_tools import LAB_TOOLS, train_bpe_tokenizer, job_status
     started = train_bpe_tokenizer.invoke({"corpus": "legal", "vocab_size": 2000})   # {"job_id": ..., "state": "queued"}
     job_status.invoke({"job_id": started["job_id"]})                                # progress, then the result
     compare_tokenizers.invoke({"text_or_corpus": "legal", "tokenizer_path": ".../legal-bpe-2000.model"})
@@ -35,7 +35,7 @@ COMPARE_DEFAULT_CHARS = 200_000
 
 def lab_home() -> Path:
     """Where lab outputs (tokenizers, checkpoints) go: $HEARTH_HOME/labs (default .hearth/labs)."""
-    from rag.knowledge_base import data_home
+    from models.settings import data_home
 
     return data_home() / "labs"
 
@@ -43,7 +43,7 @@ def lab_home() -> Path:
 def allowed_folders() -> list[Path]:
     """Folders whose files the lab tools may read: the lab home, the project's out/ (where
     `python -m training.minigpt.train` writes) and any in $HEARTH_LAB_PATHS (os.pathsep-separated)."""
-    from rag.knowledge_base import PROJECT_ROOT
+    from models.settings import PROJECT_ROOT
 
     extra = [Path(p).expanduser() for p in os.environ.get("HEARTH_LAB_PATHS", "").split(os.pathsep) if p.strip()]
     return [folder.resolve() for folder in (lab_home(), PROJECT_ROOT / "out", *extra)]
