@@ -14,6 +14,7 @@ value comes back as an error message that says what to pass instead.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Literal, Optional
@@ -37,6 +38,28 @@ def lab_home() -> Path:
     from models.settings import data_home
 
     return data_home() / "labs"
+
+
+def allowed_folders() -> list[Path]:
+    """Folders whose files the lab tools may read: the lab home, the project's out/ (where
+    `python -m training.minigpt.train` writes) and any in $HEARTH_LAB_PATHS (os.pathsep-separated)."""
+    from models.settings import PROJECT_ROOT
+
+    extra = [Path(p).expanduser() for p in os.environ.get("HEARTH_LAB_PATHS", "").split(os.pathsep) if p.strip()]
+    return [folder.resolve() for folder in (lab_home(), PROJECT_ROOT / "out", *extra)]
+
+
+def check_allowed_path(path: str, what: str) -> str:
+    """`path` if it lies inside an allowed folder (after resolving `..` and links), else ValueError.
+    A model picks these paths, and a checkpoint or tokenizer file is code-adjacent data: the
+    tools read only what the labs wrote or what the user allowed."""
+    resolved = Path(path).expanduser().resolve()
+    folders = allowed_folders()
+    if not any(resolved.is_relative_to(folder) for folder in folders):
+        raise ValueError(f"The {what} {path!r} is outside the folders lab tools may read "
+                         f"({', '.join(map(str, folders))}). Use a path from a finished lab job, or add its folder "
+                         "to HEARTH_LAB_PATHS.")
+    return path
 
 
 def _corpus_error(value: str) -> str:
@@ -218,6 +241,8 @@ def run_comparison(text_or_corpus: str, tokenizer_path: str | None = None, names
     text = load_corpus(key, max_chars=max_chars) if is_corpus else text_or_corpus
     if not text.strip():
         raise ValueError("Nothing to tokenize: pass a corpus name (e.g. 'legal') or a non-empty text.")
+    if tokenizer_path:
+        check_allowed_path(tokenizer_path, "tokenizer_path")
     if tokenizer_path and not Path(tokenizer_path).exists() and not Path(f"{tokenizer_path}.model").exists():
         raise ValueError(f"No tokenizer at {tokenizer_path!r}: pass the tokenizer_path from a finished "
                          "train_bpe_tokenizer job (job_status shows it), or leave it empty for the default BPE.")
@@ -258,12 +283,12 @@ def resolve_checkpoint(checkpoint: str) -> str:
     try:
         job = jobs.status(checkpoint)
     except KeyError:
-        return checkpoint
+        return check_allowed_path(checkpoint, "checkpoint")
     if job["state"] != "done":
         raise ValueError(f"Job {checkpoint} is {job['state']} ({job['message']}); wait until job_status says done.")
     if not isinstance(job["result"], dict) or "checkpoint" not in job["result"]:
         raise ValueError(f"Job {checkpoint} did not produce a mini-GPT checkpoint; pass a pretrain_minigpt job id.")
-    return job["result"]["checkpoint"]
+    return check_allowed_path(job["result"]["checkpoint"], "checkpoint")
 
 
 def run_perplexity(checkpoint: str, corpus: str | None = None, context_length: int | None = None, max_windows: int = 64) -> dict:
@@ -411,3 +436,7 @@ job_status = _tool(
 LAB_TOOLS: list[StructuredTool] = [train_bpe_tokenizer, compare_tokenizers, train_ngram_model, pretrain_minigpt,
                                    evaluate_perplexity, sample_text, train_reranker, finetune_embeddings, job_status]
 TOOLS_BY_NAME = {t.name: t for t in LAB_TOOLS}
+# Tools that change the world: they start background jobs that write under the lab home. None is
+# risky (nothing outside the lab home changes, and the job queue and time limit bound the cost),
+# so none waits for confirmation; the rest only read.
+LAB_CHANGES_WORLD = frozenset({"train_bpe_tokenizer", "pretrain_minigpt"})
