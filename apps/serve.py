@@ -35,6 +35,19 @@ From this project's own providers (on loopback they find the stored key by thems
     emb = load_embeddings("openai:local@http://127.0.0.1:8008/v1")
     # any other key: "openai:local@http://HOST:8008/v1?api_key=KEY" (or $HEARTH_API_KEY)
 
+A/B routing (chat completions): a share of users gets another system prompt or another model,
+sticky per user (the request's `user` field, else the API key), or pinned by key name:
+
+    python -m apps.serve --ab "B=prompt:prompts/concise.txt@20%"     # 20% of users: this system prompt
+    python -m apps.serve --ab "B=gguf:/models/other.gguf@50%" --ab-pin alice=B --ab-log /tmp/ab.jsonl
+    curl .../v1/feedback -H "Authorization: Bearer KEY" -d '{"response_id": "chatcmpl-...", "score": 1}'
+    python -m evals.ab --log .hearth/ab/ab_log.jsonl                 # per-variant latency, errors, feedback
+
+Each routed answer carries the headers `x-hearth-variant` and `x-hearth-response-id`; /metrics
+counts `hearth_ab_requests_total{variant=...}`; traces carry `hearth.variant`; the A/B log
+(default .hearth/ab/ab_log.jsonl) holds one line per response and per feedback, with a hashed user.
+See `models.serving.ab` for the rules.
+
 With the in-process models (`local`, `gguf:`) tool calls and response_format are decoded
 under a grammar, so a client always gets schema-valid JSON back.
 """
@@ -72,6 +85,13 @@ def main(argv: list[str] | None = None) -> int:
                              "postgresql://..., shared by servers on one database; default $HEARTH_KEYS_DB)")
     parser.add_argument("--served-model-name", action="append", default=[], metavar="NAME",
                         help="another name clients may send as `model` for the chat model (repeatable)")
+    parser.add_argument("--ab", action="append", default=[], metavar="NAME=TARGET@PCT%",
+                        help="A/B variant: TARGET is prompt:FILE (a system prompt) or a model spec; the rest of the "
+                             "users get variant A, the server's --model (repeatable)")
+    parser.add_argument("--ab-pin", action="append", default=[], metavar="KEYNAME=VARIANT",
+                        help="send every request of this key (its apps.keys name) to one variant (repeatable)")
+    parser.add_argument("--ab-log", default=None, metavar="PATH",
+                        help="A/B log of responses and feedback (JSONL; default .hearth/ab/ab_log.jsonl)")
     args = parser.parse_args(argv)
 
     from models.spec import EMBEDDING_PROVIDERS, ModelSpecError, parse_model_spec  # also sets offline switches
@@ -82,6 +102,19 @@ def main(argv: list[str] | None = None) -> int:
     except ModelSpecError as exc:
         print(f"apps.serve: {exc}", file=sys.stderr)
         return 2
+    router = None
+    if args.ab or args.ab_pin:
+        from models.serving.ab import ABConfigError, ABRouter
+
+        if not args.ab:
+            print("apps.serve: --ab-pin needs at least one --ab variant, e.g. --ab \"B=prompt:b.txt@20%\".",
+                  file=sys.stderr)
+            return 2
+        try:
+            router = ABRouter.from_flags(args.ab, args.ab_pin)
+        except ABConfigError as exc:
+            print(f"apps.serve: {exc}", file=sys.stderr)
+            return 2
     from models.serving.keys import InsecureBindError, resolve_secret
     from models.serving.limits import ServerLimits
 
@@ -102,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     app = create_app(args.model, args.embeddings, api_key=api_key, served_names=tuple(args.served_model_name),
-                     limits=ServerLimits.from_env(), key_store=key_store)
+                     limits=ServerLimits.from_env(), key_store=key_store, ab=router, ab_log=args.ab_log)
+    if router is not None:
+        print(f"A/B routing: {router.describe()} (log: {app.state.gateway.ab_log.path})", flush=True)
     print(f"Serving {display_name(args.model)} at http://{args.host}:{args.port}/v1 (API key: {notice})", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

@@ -22,13 +22,14 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from models.serving.ab import ABLog, ABRouter
 from models.serving.convert import (approx_tokens, base64_floats, completion_body, configure, embedding_texts,
                                     to_langchain_messages)
 from models.serving.errors import APIError, model_error, validation_message
 from models.serving.keystore import KeyRecord, RateLimited, StaticKeys
 from models.serving.limits import BodySizeLimit, GenerationSlots, ServerLimits
 from models.serving.schemas import (ChatCompletionRequest, CompletionRequest, DetokenizeRequest, EmbeddingRequest,
-                                    TokenizeRequest)
+                                    FeedbackRequest, TokenizeRequest)
 from models.serving.served import ServedModels, load_served
 from models.serving.streaming import stream_completion
 
@@ -50,6 +51,8 @@ class Gateway:
     stores: list = field(default_factory=list)
     metrics: Any = None
     slots: GenerationSlots | None = None
+    ab: ABRouter | None = None
+    ab_log: ABLog | None = None
 
     def charge(self, caller: Caller, model: str, usage: dict | None, seconds: float | None = None) -> None:
         """Record a finished request's tokens: metrics, and the key's tokens/min and daily quota
@@ -66,13 +69,21 @@ class Gateway:
 
 def create_app(model_spec: str = "local", embeddings_spec: str = "local", api_key: str | None = None, *,
                chat_model: Any = None, embeddings: Any = None, served_names: tuple[str, ...] = (),
-               limits: ServerLimits | None = None, key_store: Any = None, metrics: bool = True) -> FastAPI:
+               limits: ServerLimits | None = None, key_store: Any = None, metrics: bool = True,
+               ab: ABRouter | None = None, ab_log: ABLog | str | None = None) -> FastAPI:
     """The FastAPI app. Models load on the first request that needs them (through
     `models.load_chat_model` / `models.load_embeddings`), unless `chat_model` / `embeddings`
     objects are given (tests inject fakes this way). Callers are checked against `api_key` (one
     key, no limits) and `key_store` (keys with per-key limits, `models.serving.keystore`); with
-    neither, /v1 is open: the command line (`apps.serve`) always has a key."""
+    neither, /v1 is open: the command line (`apps.serve`) always has a key. With `ab` (an
+    `models.serving.ab.ABRouter`) chat requests are routed between variants and logged to
+    `ab_log` (a path or ABLog; default .hearth/ab/ab_log.jsonl), and POST /v1/feedback is served."""
     gateway = Gateway(served=None, limits=limits or ServerLimits())  # type: ignore[arg-type]
+    if ab is not None:
+        from models.serving.ab import default_log_path
+
+        gateway.ab = ab
+        gateway.ab_log = ab_log if isinstance(ab_log, ABLog) else ABLog(ab_log or default_log_path())
     if metrics:
         from models.serving.metrics import ServerMetrics
 
@@ -93,6 +104,9 @@ def create_app(model_spec: str = "local", embeddings_spec: str = "local", api_ke
     metered = Depends(metered_check(gateway))
     if gateway.metrics is not None:
         add_metrics(app, gateway, auth)
+    if gateway.ab is not None:
+        app.add_middleware(RecordVariant, gateway=gateway)
+        add_feedback_route(app, gateway, auth)
     app.add_middleware(BodySizeLimit, max_bytes=gateway.limits.max_body_bytes)
     add_model_routes(app, gateway.served, auth)
     add_chat_route(app, gateway, metered)
@@ -257,13 +271,21 @@ def add_chat_route(app: FastAPI, gateway: Gateway, metered) -> None:
         started = time.perf_counter()
         if body.n not in (None, 1):
             raise APIError(400, "n must be 1: this server returns one choice per request.", param="n")
+        completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        variant = choose_variant(gateway, request, body, caller, completion_id)
         model_name = request.state.model = served.resolve(body.model, "chat")
         limits.check_messages(len(body.messages))
         messages = to_langchain_messages(body.messages)
-        model = await load_served(served.chat, served.model_spec, "--model")
+        if variant is None:
+            model = await load_served(served.chat, served.model_spec, "--model")
+        else:
+            messages = variant.apply_prompt(messages)
+            model = await load_served(lambda: variant.model(served.chat), variant.model_spec or served.model_spec,
+                                      "--ab" if variant.model_spec else "--model")
         limits.check_max_tokens(body.max_completion_tokens or body.max_tokens, model)
         runnable = configure(model, body)
-        completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        if variant is not None:  # models.tracing copies run metadata onto the spans
+            runnable = runnable.with_config(metadata={"variant": variant.name, "request_id": completion_id})
         created = int(time.time())
         key_id = caller.record.id
         if body.stream:
@@ -295,6 +317,77 @@ def add_chat_route(app: FastAPI, gateway: Gateway, metered) -> None:
         usage = body_out.get("usage") or _approx_usage(messages, body_out)
         await run_in_threadpool(gateway.charge, caller, model_name, usage, time.perf_counter() - started)
         return body_out
+
+
+def choose_variant(gateway: Gateway, request: Request, body: ChatCompletionRequest, caller: Caller,
+                   response_id: str):
+    """The A/B variant for this request (None without --ab), noted on the request's state for the
+    response header, the metrics and the A/B log."""
+    if gateway.ab is None:
+        return None
+    user = getattr(body, "user", None)
+    user = str(user) if user not in (None, "") else f"key:{caller.record.id}"
+    variant = gateway.ab.choose(user, caller.record.name)
+    request.state.variant, request.state.response_id, request.state.ab_user = variant.name, response_id, user
+    return variant
+
+
+class RecordVariant:
+    """Puts `x-hearth-variant` (and `x-hearth-response-id`, for feedback) on every routed
+    response, and once the body is sent, counts it by variant and appends it to the A/B log
+    (latency to the last byte, and to the first byte)."""
+
+    def __init__(self, app, gateway: Gateway):
+        self.app = app
+        self.gateway = gateway
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        seen: dict = {}
+
+        async def send_marked(message):
+            if message["type"] == "http.response.start":
+                seen["status"], seen["ttfb"] = message["status"], time.perf_counter() - started
+                state = scope.get("state") or {}
+                if "variant" in state:
+                    headers = list(message.get("headers") or [])
+                    headers.append((b"x-hearth-variant", state["variant"].encode()))
+                    headers.append((b"x-hearth-response-id", state["response_id"].encode()))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_marked)
+        finally:
+            state = scope.get("state") or {}
+            if "variant" in state:
+                status = seen.get("status", 500)
+                seconds = time.perf_counter() - started
+                route = getattr(scope.get("route"), "path", "-")
+                if self.gateway.metrics is not None:
+                    self.gateway.metrics.record_variant(state["variant"], route, status, seconds)
+                await run_in_threadpool(self.gateway.ab_log.record_response, state["response_id"], state["variant"],
+                                        route, status, seconds, seen.get("ttfb"), state["ab_user"])
+
+
+def add_feedback_route(app: FastAPI, gateway: Gateway, auth) -> None:
+    """POST /v1/feedback {"response_id": "chatcmpl-...", "score": 1}: a user's rating of an
+    answer, logged with the answer's variant (the id is the response's `id` or its
+    `x-hearth-response-id` header)."""
+
+    @app.post("/v1/feedback", dependencies=[auth])
+    async def feedback(body: FeedbackRequest) -> dict:
+        variant = gateway.ab_log.variant_of(body.response_id)
+        if variant is None:
+            raise APIError(404, f"No routed response {body.response_id!r} is known to this server: send the `id` of "
+                                "a chat completion it answered since it started (also in the x-hearth-response-id "
+                                "header).", param="response_id", code="response_not_found")
+        await run_in_threadpool(gateway.ab_log.record_feedback, body.response_id, variant, body.score, body.comment)
+        if gateway.metrics is not None:
+            gateway.metrics.feedback.labels(variant).observe(body.score)
+        return {"object": "feedback", "response_id": body.response_id, "variant": variant, "score": body.score}
 
 
 def _approx_usage(messages: list, body: dict) -> dict:

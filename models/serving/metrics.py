@@ -8,6 +8,9 @@
     hearth_decode_tokens_per_second{model}                completion tokens / generation time (histogram)
     hearth_generations_in_flight                          generations running now (queue depth)
     hearth_model_loads_total{model, kind}                 model load events
+    hearth_ab_requests_total{variant, route, status}      A/B-routed requests (with --ab)
+    hearth_ab_request_seconds{variant}                    their latency to the last byte (histogram)
+    hearth_ab_feedback_score{variant}                     scores sent to POST /v1/feedback (histogram)
 
 Labels carry key *names* (never keys) and model ids as clients send them.
 """
@@ -36,6 +39,12 @@ class ServerMetrics:
         self.decode_rate = Histogram("hearth_decode_tokens_per_second", "Completion tokens per second of generation.",
                                      ["model"], buckets=(1, 5, 10, 20, 40, 80, 160, 320), registry=r)
         self.in_flight = Gauge("hearth_generations_in_flight", "Generations running now.", registry=r)
+        self.ab_requests = Counter("hearth_ab_requests", "A/B-routed requests.", ["variant", "route", "status"],
+                                   registry=r)
+        self.ab_latency = Histogram("hearth_ab_request_seconds", "A/B-routed requests: time to the last byte.",
+                                    ["variant"], buckets=LATENCY_BUCKETS, registry=r)
+        self.feedback = Histogram("hearth_ab_feedback_score", "Feedback scores by variant.", ["variant"],
+                                  buckets=(0, 0.5, 1, 2, 3, 4, 5), registry=r)
         self.model_loads = Counter("hearth_model_loads", "Model load events.", ["model", "kind"], registry=r)
 
     def record_response(self, route: str, model: str, key: str, status: int, seconds: float) -> None:
@@ -43,6 +52,10 @@ class ServerMetrics:
         if status >= 400:
             self.errors.labels(route, model, key, str(status)).inc()
         self.latency.labels(route, model).observe(seconds)
+
+    def record_variant(self, variant: str, route: str, status: int, seconds: float) -> None:
+        self.ab_requests.labels(variant, route, str(status)).inc()
+        self.ab_latency.labels(variant).observe(seconds)
 
     def record_tokens(self, model: str, key: str, usage: dict, seconds: float | None = None) -> None:
         prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)

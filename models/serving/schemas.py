@@ -93,3 +93,12 @@ class TokenizeRequest(_Lenient):
 
 class DetokenizeRequest(_Lenient):
     tokens: list[int]
+
+
+class FeedbackRequest(_Lenient):
+    """POST /v1/feedback: a score for one answered chat completion (e.g. 1 / 0 for thumbs up / down,
+    or 1-5 stars; any finite number, compared within one test)."""
+
+    response_id: str = Field(min_length=1, max_length=200)
+    score: float = Field(allow_inf_nan=False)
+    comment: str | None = Field(default=None, max_length=2000)
