@@ -180,7 +180,7 @@ def run_few_shot_prompt(question: str, db, llm, selector) -> dict:
         reply = llm.invoke([SystemMessage(messages[0]["content"]), HumanMessage(messages[1]["content"])])
     except Exception as err:  # noqa: BLE001
         return {"sql": None, "steps": 1, "error": f"{type(err).__name__}: {err}"[:300]}
-    return {"sql": extract_sql(reply.content if isinstance(reply.content, str) else str(reply.content)), "steps": 1, "error": None}
+    return {"sql": extract_sql(reply.text), "steps": 1, "error": None}
 
 
 def mcnemar(a: list[bool], b: list[bool]) -> dict:

@@ -34,10 +34,10 @@ def test_model_text_shown_as_html_is_escaped():
 @pytest.mark.parametrize("sql", ["DROP TABLE orders", "DELETE FROM customers",
                                  "SELECT 1; UPDATE orders SET total = 0", "ATTACH DATABASE '/tmp/x' AS x"])
 def test_model_sql_is_refused_unless_read_only(sql):
-    from tools.sql_safety import UnsafeSQLError, check_read_only
+    from tools.sql.safety import UnsafeSQLError, check_sql_read_only
 
     with pytest.raises(UnsafeSQLError):
-        check_read_only(sql, "sqlite")
+        check_sql_read_only(sql, "sqlite")
 
 
 @pytest.mark.parametrize("cypher", ["MATCH (n) DETACH DELETE n", "CREATE (:Movie {name: 'x'})",

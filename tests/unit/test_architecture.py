@@ -23,7 +23,6 @@ def test_imports_point_down_the_layers():
     assert "Contracts: 2 kept, 0 broken." in run.stdout
 
 
-@pytest.mark.xfail(reason="text-to-SQL parts (graphs/text2sql/*.py) move to tools/sql/ with the sql branch", strict=False)
 def test_graph_folders_hold_only_graph_state_context_prompts():
     extra = sorted(str(p.relative_to(ROOT)) for folder in (ROOT / "graphs").iterdir() if folder.is_dir()
                    for p in folder.glob("*.py") if p.name not in GRAPH_FILES)

@@ -8,7 +8,7 @@ question/SQL example pairs, kept in a JSONL file that users can add to.
     ['how many cities are in texas']
 
 Similarity is TF-IDF over word 1-2-grams (scikit-learn) or the bundled MiniLM embeddings
-(`similarity="embeddings"`); `python -m evals.text2sql --compare-retrieval` measures both. A
+(`similarity="embeddings"`); `python -m evals.text2sql` compares both in its model-free table. A
 `normalize` function (e.g. `ValueIndex.mask`) can rewrite questions before comparing, so
 "cities in texas" and "cities in ohio" look alike.
 """
