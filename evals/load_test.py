@@ -8,8 +8,9 @@ Both servers get the bundled SmolLM2 GGUF (or --gguf PATH), the same context siz
 llama.cpp's server is configured as its docs describe (`python -m llama_cpp.server --model PATH
 --n_threads N --n_ctx N`, the GGUF's own chat template), with `--interrupt_requests False`: its default
 cuts a running stream off whenever a new request arrives, which under concurrent users turns most
-requests into errors. Each user sends streamed chat
-completions (`evals/locust_chat.py`). Reported per server: requests, errors, 5xx, 429s,
+requests into errors. All users share one API key, and
+apps.serve lets that key run --concurrency generations at once (default: as many as users; the
+server's own default, 2, answers the rest 429). Each user sends streamed chat completions (`evals/locust_chat.py`). Reported per server: requests, errors, 5xx, 429s,
 throughput (completed requests/s), latency and time-to-first-token p50/p95, streamed chunks/s,
 and the server's RSS (with children) sampled every second; then the ratios ours/theirs.
 JSON + markdown under --out. Bounded in users and time; on a shared machine the absolute numbers
@@ -152,6 +153,8 @@ def run_one(system: str, args, workdir: Path) -> dict:
     url = f"http://127.0.0.1:{port}"
     log = workdir / f"{system}_server.log"
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "HEARTH_TRACING": "off"}
+    if system == "hearth" and args.concurrency:
+        env["HEARTH_SERVE_CONCURRENCY"] = str(args.concurrency)
     with open(log, "w") as out:
         proc = subprocess.Popen(server_command(system, args.gguf, port, key, args.threads, args.n_ctx), cwd=ROOT,
                                 env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -214,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads for both servers (default 2)")
     parser.add_argument("--n-ctx", type=int, default=2048, help="context size for both servers (default 2048)")
     parser.add_argument("--max-tokens", type=int, default=32, help="max_tokens per request (default 32)")
+    parser.add_argument("--concurrency", type=int, default=None,
+                        help="apps.serve's generations at once per key (HEARTH_SERVE_CONCURRENCY; default: --users, "
+                             "so all users share one key without 429s; 0: the server's own default of 2)")
     parser.add_argument("--gguf", type=Path, default=None, help="GGUF file (default: the bundled SmolLM2)")
     parser.add_argument("--systems", default=",".join(SYSTEMS), help="which servers, comma-separated (default both)")
     parser.add_argument("--out", type=Path, default=Path("out/load_test"), help="folder for load_test.json and .md")
@@ -222,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         print("evals.load_test: keep --users within 1-64 and --seconds within 1-900 (a bounded, loopback-only run).",
               file=sys.stderr)
         return 2
+    if args.concurrency is None:
+        args.concurrency = args.users
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = [s for s in systems if s not in SYSTEMS]
     if unknown:
@@ -240,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{system}: {args.users} users for {args.seconds} s ...", flush=True)
             servers[system] = run_one(system, args, Path(tmp))
     report = {"config": {"users": args.users, "seconds": args.seconds, "threads": args.threads, "n_ctx": args.n_ctx,
-                         "max_tokens": args.max_tokens, "gguf": str(args.gguf), "cpus": os.cpu_count()},
+                         "max_tokens": args.max_tokens, "hearth_concurrency_per_key": args.concurrency or 2, "gguf": str(args.gguf), "cpus": os.cpu_count()},
               "servers": servers,
               "ratios": ratios(servers["hearth"], servers["llama_cpp"]) if set(SYSTEMS) <= set(servers) else None,
               "note": "Servers run one after the other under the same locust load on loopback; the machine may be "

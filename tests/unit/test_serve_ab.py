@@ -153,5 +153,21 @@ def test_bad_flags_name_the_fix(tmp_path, capsys):
     prompt.write_text("Be brief.\n")
     assert parse_variant(f"B=prompt:{prompt}@25%").system_prompt == "Be brief."
     assert parse_variant(f"B={prompt}@25%").system_prompt == "Be brief."
+    explicit = ABRouter.from_flags([f"A=prompt:{prompt}@60%", "B=local@40%"])
+    assert explicit.variants["A"].system_prompt == "Be brief." and explicit.variants["B"].model_spec == "local"
+    with pytest.raises(ABConfigError, match="add up to 100"):
+        ABRouter.from_flags([f"A=prompt:{prompt}@60%", "B=local@30%"])
     assert serve_main(["--ab", "B=nonsense-provider:x@10%"]) == 2
     assert "--ab" in capsys.readouterr().err
+
+
+def test_docstring_examples_of_the_ab_and_load_test_modules():
+    import doctest
+
+    import evals.ab
+    import evals.load_test
+    import models.serving.ab
+
+    for module in (models.serving.ab, evals.ab, evals.load_test):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
