@@ -203,7 +203,7 @@ def hf_model(spec: ModelSpec, threads: int, max_length: int):
         folder = str(Path(spec.name).expanduser())
         return HFLM(pretrained=folder, device="cpu", dtype="float32", batch_size=1, max_length=max_length)
     gguf = gguf_location(spec)
-    return HFLM(pretrained=str(gguf.parent), gguf_file=gguf.name, tokenizer=str(gguf.parent), device="cpu",
+    return HFLM(pretrained=str(gguf.parent), gguf_file=gguf.name, device="cpu",
                 dtype="float32", batch_size=1, max_length=max_length)
 
 
