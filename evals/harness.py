@@ -350,7 +350,8 @@ def bar_chart(run: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(2.2 + 1.6 * len(tasks), 3.6))
     for i, row in enumerate(rows):
         values = [headline(t, row["scores"][t]["metrics"])[1] or 0.0 if t in row["scores"] else 0.0 for t in tasks]
-        ax.bar(np.arange(len(tasks)) + i * width, values, width, label=row["system"])
+        label = row["system"] if row["backend"] == "none" else f"{row['system']} [{row['backend']}]"
+        ax.bar(np.arange(len(tasks)) + i * width, values, width, label=label)
     ax.set_xticks(np.arange(len(tasks)) + width * (len(rows) - 1) / 2, tasks)
     ax.set_ylim(0, 1)
     ax.set_ylabel("score")
