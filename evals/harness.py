@@ -150,18 +150,18 @@ def served(spec: str, port: int | None = None) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def check_completions(base: str, needs_logprobs: bool) -> None:
+def check_completions(base: str, model_name: str, needs_logprobs: bool) -> None:
     """Fail early, with the fix, when the server lacks what the tasks need."""
     import httpx
 
-    body = {"model": "x", "prompt": "Hello", "max_tokens": 1, "temperature": 0}
+    body = {"model": model_name, "prompt": "Hello", "max_tokens": 1, "temperature": 0}
     if needs_logprobs:
         body.update(logprobs=1, echo=True)
     try:
         reply = httpx.post(f"{base}/completions", json=body, timeout=120)
     except httpx.HTTPError as exc:
         raise HarnessError(f"{base}/completions cannot be reached: {exc}") from exc
-    if reply.status_code == 404:
+    if reply.status_code == 404 and "model" not in reply.text:
         raise HarnessError(f"{base} has no /v1/completions endpoint. Update apps.serve (it gains /v1/completions "
                            "with logprobs and echo), or run with --backend hf for in-process specs.")
     if reply.status_code >= 400:
@@ -234,7 +234,7 @@ def lm_for(spec_text: str, backend: str, tasks: list[str], *, chat: bool, cache:
     if backend == "serve":
         tokenizer = tokenizer_folder(spec, cache)
         with served(spec_text) as base:
-            check_completions(base, needs_logprobs)
+            check_completions(base, spec_text, needs_logprobs)
             yield completions_model(base, spec_text, tokenizer, max_length), backend
         return
     url = spec.url or ("http://127.0.0.1:11434" if spec.provider == "ollama" else None)
@@ -244,7 +244,7 @@ def lm_for(spec_text: str, backend: str, tasks: list[str], *, chat: bool, cache:
     if chat:
         yield chat_model(base, spec.name), "api-chat"
         return
-    check_completions(base, needs_logprobs)
+    check_completions(base, spec.name, needs_logprobs)
     yield completions_model(base, spec.name, spec.options.get("tokenizer"), max_length), backend
 
 

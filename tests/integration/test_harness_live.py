@@ -41,7 +41,7 @@ def test_served_logprobs_match_the_direct_backend(tmp_path):
 
     spec = parse_model_spec("local")
     with harness.served("local") as base:
-        probe = httpx.post(f"{base}/completions", json={"prompt": "Hi", "max_tokens": 1, "logprobs": 1, "echo": True},
+        probe = httpx.post(f"{base}/completions", json={"model": "local", "prompt": "Hi", "max_tokens": 1, "logprobs": 1, "echo": True},
                            timeout=120)
         if probe.status_code == 404:
             pytest.skip("apps.serve has no /v1/completions yet (the gateway work adds it)")
