@@ -57,15 +57,17 @@ def report(kind, **fields):
     os.write(report_fd, (json.dumps({"event": kind, **fields}) + "\n").encode())
 
 drop_user = os.geteuid() == 0 and limits["drop_user"]
-layers.update(network_namespace=False, read_only_filesystem=False, unprivileged_user=False)
+layers.update(network_namespace=False, pid_namespace=False, read_only_filesystem=False, unprivileged_user=False)
 try:
     import ctypes
     libc = ctypes.CDLL(None, use_errno=True)
     libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
     if drop_user:  # root that can become nobody: a network namespace, then nobody's rights
         layers["network_namespace"] = libc.unshare(0x40000000) == 0  # CLONE_NEWNET
+        layers["pid_namespace"] = libc.unshare(0x20000000) == 0  # CLONE_NEWPID
     elif libc.unshare(0x10000000 | 0x20000 | 0x40000000) == 0:  # CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET
         layers["network_namespace"] = True
+        layers["pid_namespace"] = libc.unshare(0x20000000) == 0  # CLONE_NEWPID (for children, see below)
         uid, gid = os.geteuid(), os.getegid()
         try:
             for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
@@ -86,6 +88,19 @@ except Exception:
     pass
 for name in [m for m in sys.modules if m == "ctypes" or m.startswith(("ctypes.", "_ctypes"))]:
     del sys.modules[name]
+
+if layers["pid_namespace"]:
+    # The code runs in a child that is process 1 of a new PID namespace: no process outside it
+    # (this evaluator included) can be seen or signalled, and everything it starts dies with it.
+    # This process only waits and passes the child's fate on.
+    child = os.fork()
+    if child:
+        import signal
+        _, status = os.waitpid(child, 0)
+        if os.WIFSIGNALED(status):
+            signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+            os.kill(os.getpid(), os.WTERMSIG(status))
+        os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
 
 if drop_user:
     os.setgroups([])
