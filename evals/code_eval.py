@@ -39,6 +39,7 @@ ATTACKS = ROOT / "evals" / "data" / "sandbox_attacks.jsonl"
 SYSTEM_PROMPT = ("Complete the Python function. Reply with the complete function in one ```python block, "
                  "nothing else.")
 REQUIRED = ("task_id", "prompt", "entry_point", "test")
+LIMIT_OUTCOMES = {"timeout", "memory", "file_limit"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,7 +202,10 @@ def run_attacks(attacks: list[dict], outside: Path, *, timeout: float = 3.0, mem
             except OSError:
                 reached = False
             changed = sorted(set(before.items()) ^ set(snapshot(outside).items()))
-            contained = (result.status == attack["expect"] or not audit_hook) and not changed and not reached
+            # a resource attack stopped by another limit than the one expected (a loaded machine
+            # can reach the CPU limit before the memory limit) is still stopped
+            as_expected = result.status == attack["expect"] or {result.status, attack["expect"]} <= LIMIT_OUTCOMES
+            contained = (as_expected or not audit_hook) and not changed and not reached
             rows.append({"name": attack["name"], "what": attack["what"], "expect": attack["expect"],
                          "status": result.status,
                          "blocked": "; ".join(b["what"] + (f" {b['detail']}" if b["what"] == "import" else "")

@@ -17,7 +17,7 @@ def test_every_attack_is_contained(tmp_path):
     outside.mkdir()
     (outside / "keep.txt").write_text("precious")
     before = snapshot(outside)
-    rows = run_attacks(load_attacks(), outside, timeout=2.0)
+    rows = run_attacks(load_attacks(), outside, timeout=3.0)
     table = attacks_markdown(rows)
     assert len(rows) >= 25
     assert [r["name"] for r in rows if not r["contained"]] == [], table
