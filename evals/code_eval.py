@@ -85,8 +85,8 @@ def extract_code(reply: str) -> str:
 def pass_at_k(n: int, c: int, k: int) -> float:
     """Unbiased pass@k for one problem: n samples, c of them correct (Chen et al. 2021).
 
-    >>> pass_at_k(5, 0, 1), pass_at_k(5, 5, 1), pass_at_k(5, 1, 1), round(pass_at_k(5, 1, 2), 3)
-    (0.0, 1.0, 0.2, 0.4)
+    >>> [round(pass_at_k(5, c, k), 3) for c, k in ((0, 1), (5, 1), (1, 1), (1, 2))]
+    [0.0, 1.0, 0.2, 0.4]
     """
     if k > n:
         raise ValueError(f"pass@{k} needs at least {k} samples per problem (got n={n}); raise --n.")

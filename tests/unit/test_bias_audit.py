@@ -36,3 +36,12 @@ def test_a_favoured_name_shows_as_flips_spread_and_a_positive_gap():
     favoured = result["per_group"]["male, Anglo"]
     assert favoured["yes_gap"] > 0 and favoured["rating_gap"] > 0
     assert result["per_group"]["female, Anglo"]["rating_gap"] < 0
+
+
+def test_docstring_examples():
+    import doctest
+
+    import evals.bias_audit
+
+    result = doctest.testmod(evals.bias_audit)
+    assert result.attempted > 0 and result.failed == 0

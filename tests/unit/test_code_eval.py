@@ -86,3 +86,12 @@ def test_benign_code_works_inside_its_folder():
 def test_the_throwaway_folder_is_removed():
     result = run_python("import os\nprint(os.getcwd())", timeout=10)
     assert result.passed and not Path(result.stdout.strip()).exists()
+
+
+def test_docstring_examples():
+    import doctest
+
+    import evals.code_eval
+
+    result = doctest.testmod(evals.code_eval)
+    assert result.attempted > 0 and result.failed == 0

@@ -116,3 +116,17 @@ def test_bad_arguments_name_the_fix():
         backend_for(parse_model_spec("openai:m@http://127.0.0.1:9/v1"), "hf")
     assert backend_for(parse_model_spec("local"), "auto") == "serve"
     assert backend_for(parse_model_spec("vllm:m@http://127.0.0.1:9/v1"), "auto") == "api"
+
+
+def test_docstring_examples():
+    import doctest
+    import importlib.util
+
+    import evals.harness
+
+    spec = importlib.util.spec_from_file_location("harness_task_utils", evals.harness.TASK_DIR / "utils.py")
+    utils = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(utils)
+    for module in (evals.harness, utils):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0

@@ -86,3 +86,12 @@ def test_hh_pairs_are_split_at_the_last_assistant_turn(tmp_path):
 def test_missing_data_names_the_fix(tmp_path):
     with pytest.raises(FileNotFoundError, match="--data"):
         load_hh_pairs(tmp_path, 5)
+
+
+def test_docstring_examples():
+    import doctest
+
+    import evals.judge
+
+    result = doctest.testmod(evals.judge)
+    assert result.attempted > 0 and result.failed == 0
