@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Iterator
 
 import models  # noqa: F401  (offline switches before lm-eval, datasets and transformers load)
+from models.settings import shared_data
 from models.spec import ModelSpec, ModelSpecError, parse_model_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,13 +57,6 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 class HarnessError(RuntimeError):
     """A run that cannot go ahead; the message names the fix."""
-
-
-def default_data_root() -> Path:
-    for folder in ROOT.parents:
-        if (folder / "shared" / "data").is_dir():
-            return folder / "shared" / "data"
-    return ROOT.parent / "shared" / "data"
 
 
 def parse_tasks(text: str) -> list[str]:
@@ -387,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=["auto", "serve", "hf", "api"], default="auto")
     parser.add_argument("--chat", action="store_true", help="chat endpoint with the chat template (generation only)")
     parser.add_argument("--num-fewshot", type=int, help="override the tasks' few-shot count")
-    parser.add_argument("--data-root", type=Path, default=default_data_root(), help="folder holding gsm8k/, pubmedqa_pqal/")
+    parser.add_argument("--data-root", type=Path, default=shared_data(), help="folder holding gsm8k/, pubmedqa_pqal/")
     parser.add_argument("--threads", type=int, default=2, help="torch threads for --backend hf")
     parser.add_argument("--max-length", type=int, default=2048, help="context length lm-eval assumes")
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "harness")
