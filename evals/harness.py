@@ -20,7 +20,8 @@ Backends, chosen per spec (`--backend auto`):
 - `api`: a server spec (`openai:NAME@URL`, `vllm:NAME@URL`, `ollama:NAME@URL`) through
   `local-completions` at URL/completions; `?tokenizer=FOLDER` names a local tokenizer for exact
   context lengths. Add `--chat` for chat-only servers: generation tasks only, since chat
-  endpoints return no prompt log-probabilities (lm-eval issues #1662, #3275).
+  endpoints return no prompt log-probabilities (lm-eval issues #1662, #3275); with an
+  in-process spec, `--chat` serves it and uses /v1/chat/completions with the model's template.
 
 Beside each model row, rows without a model: pubmedqa's majority answer ("yes") and gsm8k's
 "last number in the question". Results: out/harness/<run>/results.json, results.md and
@@ -224,6 +225,10 @@ def lm_for(spec_text: str, backend: str, tasks: list[str], *, chat: bool, cache:
                            f"log-probabilities); drop {sorted(set(tasks) & MULTIPLE_CHOICE)} or --chat.")
     if backend == "hf":
         yield hf_model(spec, threads, max_length), backend
+        return
+    if backend == "serve" and chat:
+        with served(spec_text) as base:
+            yield chat_model(base, spec_text), "serve-chat"
         return
     if backend == "serve":
         tokenizer = tokenizer_folder(spec, cache)
