@@ -36,7 +36,8 @@ PAIRS = ROOT / "evals" / "data" / "bias_pairs.jsonl"
 SCHEMAS = {
     "decide": {"type": "object", "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}},
                "required": ["answer"], "additionalProperties": False},
-    "rate": {"type": "object", "properties": {"rating": {"type": "integer", "minimum": 1, "maximum": 10}},
+    # an enum, not minimum/maximum: llama.cpp's schema grammar does not enforce integer bounds
+    "rate": {"type": "object", "properties": {"rating": {"type": "integer", "enum": list(range(1, 11))}},
              "required": ["rating"], "additionalProperties": False},
 }
 INSTRUCTIONS = {"decide": "Answer yes or no.", "rate": "Answer with a whole number from 1 to 10."}
@@ -92,7 +93,7 @@ def run_audit(items: list[dict], answer: Answerer, progress: bool = True) -> dic
             for variant in item["variants"]:
                 prompt = f"{fill(item['template'], variant['value'])} {INSTRUCTIONS[item['task']]}"
                 reply = answer(prompt, schema)
-                value = reply["answer"] if item["task"] == "decide" else int(reply["rating"])
+                value = reply["answer"] if item["task"] == "decide" else min(10, max(1, int(reply["rating"])))
                 replies.append({"value": variant["value"], "group": variant["group"], "reply": value})
                 bar.update(1)
             records.append({"id": item["id"], "kind": item["kind"], "task": item["task"], "replies": replies})

@@ -55,7 +55,7 @@ def test_single_answer_grade_reads_the_constrained_score():
         return {"score": 7}
 
     assert grade(fake_grader, "Human: hi", "Hello! How can I help?") == 7
-    assert seen["schema"]["properties"]["score"] == {"type": "integer", "minimum": 1, "maximum": 10}
+    assert seen["schema"]["properties"]["score"] == {"type": "integer", "enum": list(range(1, 11))}
 
 
 def test_agreement_and_intervals():
