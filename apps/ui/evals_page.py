@@ -64,7 +64,7 @@ else:
         table["model"] = table["system"] + " [" + table["backend"] + "] · " + table["run"]
         pivot = table.pivot_table(index="model", columns="task", values="score", aggfunc="first")
         st.subheader("Models × tasks")
-        st.dataframe(pivot.style.format("{:.3f}", na_rep="-"), use_container_width=True)
+        st.dataframe(pivot.style.format("{:.3f}", na_rep="-"), width="stretch")
         st.bar_chart(pivot.T, height=320)
         with st.expander("Every metric"):
             for run in runs:
@@ -83,7 +83,7 @@ if code.is_file():
     st.subheader("Code generation (sandboxed, pass@k)")
     data = json.loads(code.read_text())
     st.dataframe(pd.DataFrame([{k: v for k, v in r.items() if k.startswith("pass@") or k in ("system", "seconds")}
-                               for r in data["rows"]]), use_container_width=True)
+                               for r in data["rows"]]), width="stretch")
 attacks = OUT / "code_eval" / "attacks.md"
 if attacks.is_file():
     with st.expander("Sandbox attack list"):
