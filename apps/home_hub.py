@@ -1,10 +1,11 @@
 """Start the home hub simulator (`tools.home.hub_server`): a subset of Home Assistant's REST API,
 device state in SQLite.
 
-    python -m apps.home_hub                                   # http://127.0.0.1:8123, token "hearth-dev-token"
+    python -m apps.home_hub                                   # http://127.0.0.1:8123, token generated on first start
     python -m apps.home_hub --port 8124 --token s3cret --db /tmp/house.sqlite --reset
+    python -m apps.home_hub --host 0.0.0.0 --token "$(cat my.token)"   # beyond loopback a token must be given
 
-    curl -H 'Authorization: Bearer hearth-dev-token' http://127.0.0.1:8123/api/states
+    curl -H "Authorization: Bearer $(cat .hearth/secrets/home_hub.key)" http://127.0.0.1:8123/api/states
 
 Endpoints and the alarm code are described in tools/home/hub_server.py.
 """
@@ -12,6 +13,7 @@ Endpoints and the alarm code are described in tools/home/hub_server.py.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from tools.home.hub_server import DEFAULT_ALARM_CODE, DEFAULT_PORT, serve
 
@@ -20,12 +22,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m apps.home_hub", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--token", default=None, help="access token (default: HEARTH_HUB_TOKEN, else hearth-dev-token)")
+    parser.add_argument("--token", default=None, help="access token (default: HEARTH_HUB_TOKEN, else one generated on "
+                                                       "first start and kept in .hearth/secrets/home_hub.key)")
     parser.add_argument("--alarm-code", default=DEFAULT_ALARM_CODE)
     parser.add_argument("--db", default=None, help="SQLite file for device state (default .hearth/home_hub.sqlite)")
     parser.add_argument("--reset", action="store_true", help="start from the default house again")
     args = parser.parse_args(argv)
-    serve(args.host, args.port, db_path=args.db, token=args.token, alarm_code=args.alarm_code, reset=args.reset)
+    from models.serving.keys import InsecureBindError
+
+    try:
+        serve(args.host, args.port, db_path=args.db, token=args.token, alarm_code=args.alarm_code, reset=args.reset)
+    except InsecureBindError as exc:
+        print(f"apps.home_hub: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

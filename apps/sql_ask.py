@@ -1,12 +1,13 @@
 """Ask a SQL database a question from the command line: prints the SQL, the result table and the answer.
 
-    python -m apps.sql_ask "Top 5 customers by revenue"                           # sample business DB
-    python -m apps.sql_ask "Monthly revenue in 2024" --db sqlite:///.hearth/sample_business.sqlite
+    python -m apps.sql_ask "How many customers do we have in each region?"       # sample business DB
+    python -m apps.sql_ask "How many orders were placed in March 2024?" --db sqlite:///.hearth/sample_business.sqlite
     python -m apps.sql_ask "How many states border texas?" --db ../shared/data/geoquery/geography.sqlite
     python -m apps.sql_ask "..." --db postgresql://hearth:hearth@127.0.0.1:5432/hearth_test --model ollama:qwen2.5:7b
     python -m apps.sql_ask "..." --json --attempts                               # machine-readable, every attempt
 
-Exit status: 0 answered, 1 no query ran (the attempts say why), 2 bad input (database, model, question).
+Exit status: 0 answered, 1 no query ran (the attempts say why, or the question names what the database
+lacks), 2 bad input (database, model, question).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from models.spec import ModelSpecError
-    from tools.sql_tool import answer_database_question
+    from tools.sql.tool import answer_database_question
 
     options = {"max_attempts": args.max_attempts} if args.max_attempts else {}
     try:

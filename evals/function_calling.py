@@ -190,12 +190,12 @@ def ask_model(model, mode: str, text: str, tools: list[dict]) -> tuple[list[dict
 
         reply = model.bind(max_tokens=256).invoke(
             [SystemMessage(SYSTEM_PROMPT + "\n\n" + hermes_tools_prompt([t["function"] for t in tools])), HumanMessage(text)])
-        raw = reply.content if isinstance(reply.content, str) else str(reply.content)
+        raw = reply.text
         calls, _error = parse_tool_call_tags(raw)
         return [{"name": c.get("name"), "args": c.get("args")} for c in calls], raw
     instruction = constrained.tools_instruction([t["function"] for t in tools], "auto")
     reply = model.bind(max_tokens=256).invoke([SystemMessage(SYSTEM_PROMPT + "\n\n" + instruction), HumanMessage(text)])
-    raw = reply.content if isinstance(reply.content, str) else str(reply.content)
+    raw = reply.text
     found = first_json_object(raw)
     if not found:
         return [], raw

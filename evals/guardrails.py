@@ -129,11 +129,11 @@ def run_injection(items: list[dict], detector: EmbeddingInjectionDetector | None
             scores += classifier.scores([it["text"] for it in items[start:start + 64]])
         timing["classifier"] = time.perf_counter() - started
         timing["heuristic+classifier"] = rules_s + timing["classifier"]
-        records["classifier"] = [{"flagged": p >= classifier.threshold, "probability": round(p, 4)} for p in scores]
+        limits = [classifier.threshold_for(it["where"] == "document") for it in items]
+        records["classifier"] = [{"flagged": p >= t, "probability": round(p, 4)} for p, t in zip(scores, limits)]
         records["heuristic+classifier"] = [
-            {"flagged": v.flagged or p >= classifier.threshold,
-             "by": "rules" if v.flagged else ("classifier" if p >= classifier.threshold else "")}
-            for v, p in zip(rules, scores)]
+            {"flagged": v.flagged or p >= t, "by": "rules" if v.flagged else ("classifier" if p >= t else "")}
+            for v, p, t in zip(rules, scores, limits)]
     records["_timing_s"] = timing
     return records
 
@@ -322,7 +322,8 @@ def main(argv: list[str] | None = None) -> dict:
     report = {
         "command": "python -m evals.guardrails " + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
         "injection": summarise_injection(items, records, None if detector is None else args.threshold),
-        "classifier": None if classifier is None else {"folder": str(classifier.folder), "threshold": classifier.threshold},
+        "classifier": None if classifier is None else {"folder": str(classifier.folder), "threshold": classifier.threshold,
+                                                       "document_threshold": classifier.document_threshold},
         "pii": score_pii(cut(load_jsonl(args.pii))),
         "flagged_safe": [{"id": it["id"], "text": it["text"], "system": s} for s in SYSTEMS if s in records
                          for it, r in zip(items, records[s]) if r["flagged"] and it["label"] in ("safe", "document")],

@@ -12,11 +12,10 @@ the two differ by a few points, so always say which one a number is.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
-from pathlib import Path
 from typing import Literal, Mapping, Sequence
+
+from training.retrieval_pairs import load_beir  # noqa: F401  (the BEIR reader lives with the other pair formats)
 
 Gain = Literal["linear", "exponential"]
 
@@ -59,35 +58,51 @@ def mrr_at_k(ranked_ids: Sequence[str], relevance: Mapping[str, int], k: int = 1
     return 0.0
 
 
-def load_beir(folder: str | Path, split: str = "test"):
-    """(corpus {id: {"title", "text"}}, queries {id: text}, qrels {query id: {doc id: grade}})
-    from a BEIR folder: corpus.jsonl, queries.jsonl or queries.<split>.jsonl, qrels/<split>.tsv."""
-    folder = Path(folder)
-    qrels_path = folder / "qrels" / f"{split}.tsv"
-    if not qrels_path.is_file():
-        raise FileNotFoundError(f"No {qrels_path}: is {folder} a BEIR folder, and does it have the '{split}' split?")
-    corpus = {}
-    with open(folder / "corpus.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                row = json.loads(line)
-                corpus[str(row["_id"])] = {"title": row.get("title", ""), "text": row.get("text", "")}
-    queries_path = folder / f"queries.{split}.jsonl"
-    if not queries_path.is_file():
-        queries_path = folder / "queries.jsonl"
-    queries = {}
-    with open(queries_path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                row = json.loads(line)
-                queries[str(row["_id"])] = row["text"]
-    qrels: dict[str, dict[str, int]] = {}
-    with open(qrels_path, encoding="utf-8") as fh:
-        reader = csv.reader(fh, delimiter="\t")
-        header = next(reader)
-        if header[0].isdigit():  # no header row
-            reader = iter([header, *reader])
-        for query_id, doc_id, grade in reader:
-            qrels.setdefault(query_id, {})[doc_id] = int(grade)
-    queries = {q: text for q, text in queries.items() if q in qrels}
-    return corpus, queries, qrels
+def percentile(values: Sequence[float], q: float) -> float:
+    """The nearest-rank q-quantile (0 <= q <= 1) of `values`; 0.0 for none. One definition for
+    every benchmark's p50/p95.
+
+    >>> percentile([4.0, 1.0, 3.0, 2.0], 0.5), percentile([4.0, 1.0, 3.0, 2.0], 0.95), percentile([], 0.5)
+    (2.0, 4.0, 0.0)
+    """
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1 if q > 0 else 0)]
+
+
+def paired_tests(per_query: Mapping[str, Mapping[str, float]], baselines: Sequence[str], resamples: int = 10_000,
+                 seed: int = 42) -> dict[str, dict[str, dict]]:
+    """Paired significance of each system against each baseline on a per-query metric
+    (`per_query`: system -> query id -> score, e.g. nDCG@10), over the queries both scored:
+    Fisher's randomisation test (the signs of the per-query differences flipped at random;
+    Smucker, Allan and Carterette, CIKM 2007, recommend it for IR) and Student's paired t-test,
+    both from scipy. Returns {system: {baseline: {"fisher_p", "t_test_p", "delta", "queries"}}}.
+
+    (ranx offers the same tests, but its numba kernels took over 10 minutes to compile on our
+    shared 2-core machine, longer than a unit test may run; scipy needs no compilation.)
+    """
+    import numpy as np
+    from scipy import stats
+
+    tests: dict[str, dict[str, dict]] = {}
+    for name, scores in per_query.items():
+        for baseline in baselines:
+            if baseline == name or baseline not in per_query:
+                continue
+            shared = sorted(set(scores) & set(per_query[baseline]))
+            if len(shared) < 2:
+                continue
+            ours = np.asarray([scores[q] for q in shared], dtype=float)
+            theirs = np.asarray([per_query[baseline][q] for q in shared], dtype=float)
+            differences = ours - theirs
+            if not differences.any():
+                fisher, student = 1.0, 1.0
+            else:
+                fisher = stats.permutation_test((ours, theirs), lambda x, y, axis: np.mean(x - y, axis=axis),
+                                                permutation_type="samples", n_resamples=resamples, vectorized=True,
+                                                alternative="two-sided", random_state=seed).pvalue
+                student = stats.ttest_rel(ours, theirs).pvalue
+            tests.setdefault(name, {})[baseline] = {"fisher_p": float(fisher), "t_test_p": float(student),
+                                                    "delta": float(differences.mean()), "queries": len(shared)}
+    return tests

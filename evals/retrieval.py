@@ -13,12 +13,28 @@ retrieval.md and retrieval.png (nDCG@10 against latency) to --out (default out/r
 `--query-encoder FOLDER` adds rows whose queries go through a static query encoder distilled from
 the embedding model (`training.query_distill`; distilled from the corpus in the run, and timed,
 when FOLDER holds none) while documents keep the model's vectors.
+
+Every row carries a paired significance test (Fisher's randomisation test and Student's paired
+t-test on per-query nDCG@10, scipy) against the best untrained pipeline and against LlamaIndex's
+stack, so a difference of 0.02 says whether it is more than noise.
+
+Trained rows, cross-validated (`--cv 5`): the labelled queries are dealt into 5 folds; for each
+fold the models named by `--trained` are trained on the other 4 and score only this fold's queries
+(each model's record of the queries it trained on is checked against the queries it scores):
+`rerank` (cross-encoder, `training.reranker`), `encoder` (whole bi-encoder fine-tuned, corpus
+re-embedded per fold, `training.embedding_finetune`), `both`, and `query` (query side tuned against
+the stored document vectors: nothing re-embedded, the cheapest). The table reports each row's
+nDCG@10 per fold, mean and spread over folds, and the paired tests over all queries, each scored
+by models that never saw it:
+
+    python -m evals.retrieval --data ../shared/data/cranfield --split dev --cv 5 --trained query,rerank --train-minutes 2
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 import os
 import statistics
 import sys
@@ -28,36 +44,46 @@ from pathlib import Path
 from tqdm import tqdm
 
 import models  # noqa: F401  (offline switches first)
-from evals.ir_metrics import load_beir, mrr_at_k, ndcg_at_k, recall_at_k
+from evals.ir_metrics import load_beir, mrr_at_k, ndcg_at_k, paired_tests, percentile, recall_at_k
 from models.settings import shared_data
 from rag.store import ScoredChunk
 
 DEFAULT_DATA = shared_data() / "cranfield"
 BEST_CANDIDATES = 100  # the best pipeline: hybrid RRF + dense feedback (graphs/rag_hybrid's default)
+BEST_PIPELINE = "best pipeline: hybrid RRF + dense feedback"
+PEER = "LlamaIndex hybrid (QueryFusionRetriever, RRF)"
 RERANK_CANDIDATES = 50
 
 
 def document_text(doc: dict) -> str:
-    title, text = doc.get("title", "").strip(), doc.get("text", "").strip()
-    return text if not title or text.startswith(title) else f"{title}\n{text}"
+    from training.retrieval_pairs import passage_text
+
+    return passage_text(doc.get("title", ""), doc.get("text", ""))
 
 
 def evaluate(name: str, search, queries: dict, qrels: dict, build_s: float | None = None) -> dict:
-    """search(query text) -> ranked doc ids; metrics averaged over queries."""
-    ndcg, ndcg_exp, recall, mrr, latency = [], [], [], [], []
+    """search(query text) -> ranked doc ids; metrics averaged over queries. The row keeps each
+    query's ranking under "rankings" (for paired tests) and its latency under "latencies"."""
+    rankings, latencies = {}, {}
     for query_id, text in tqdm(queries.items(), desc=name, file=sys.stderr, leave=False):
         started = time.perf_counter()
-        ranked = search(text)
-        latency.append(time.perf_counter() - started)
-        ndcg.append(ndcg_at_k(ranked, qrels[query_id], 10))
-        ndcg_exp.append(ndcg_at_k(ranked, qrels[query_id], 10, gain="exponential"))
-        recall.append(recall_at_k(ranked, qrels[query_id], 100))
-        mrr.append(mrr_at_k(ranked, qrels[query_id], 10))
-    latency.sort()
-    return {"system": name, "ndcg@10": statistics.mean(ndcg), "ndcg@10_exp": statistics.mean(ndcg_exp),
-            "recall@100": statistics.mean(recall), "mrr@10": statistics.mean(mrr),
-            "p50_ms": 1000 * latency[len(latency) // 2],
-            "p95_ms": 1000 * latency[min(len(latency) - 1, int(0.95 * len(latency)))], "build_s": build_s}
+        rankings[query_id] = search(text)
+        latencies[query_id] = time.perf_counter() - started
+    return score_rankings(name, rankings, latencies, qrels, build_s)
+
+
+def score_rankings(name: str, rankings: dict, latencies: dict, qrels: dict, build_s: float | None = None) -> dict:
+    """A table row from per-query rankings: nDCG@10 (linear and exponential gains), Recall@100,
+    MRR@10, latency p50/p95."""
+    ids = list(rankings)
+    ndcg = [ndcg_at_k(rankings[q], qrels[q], 10) for q in ids]
+    seconds = [latencies[q] for q in ids]
+    return {"system": name, "queries": len(ids), "ndcg@10": statistics.mean(ndcg),
+            "ndcg@10_exp": statistics.mean(ndcg_at_k(rankings[q], qrels[q], 10, gain="exponential") for q in ids),
+            "recall@100": statistics.mean(recall_at_k(rankings[q], qrels[q], 100) for q in ids),
+            "mrr@10": statistics.mean(mrr_at_k(rankings[q], qrels[q], 10) for q in ids),
+            "p50_ms": 1000 * percentile(seconds, 0.5), "p95_ms": 1000 * percentile(seconds, 0.95), "build_s": build_s,
+            "per_query_ndcg@10": dict(zip(ids, ndcg)), "rankings": rankings}
 
 
 def our_systems(corpus: dict, embeddings_spec: str, reranker_spec: str | None = None,
@@ -66,7 +92,7 @@ def our_systems(corpus: dict, embeddings_spec: str, reranker_spec: str | None = 
     graphs use (`KnowledgeBase.retriever(mode, rerank=...)`), and the build figures."""
     from models.embeddings import embedding_dimension
     from rag.knowledge_base import KnowledgeBase
-    from rag.retrievers import BM25Retriever, FusionRetriever
+    from rag.retrievers import BM25Retriever, DenseRetriever, FusionRetriever
 
     ids = list(corpus)
     texts = [document_text(corpus[i]) for i in ids]
@@ -78,12 +104,12 @@ def our_systems(corpus: dict, embeddings_spec: str, reranker_spec: str | None = 
     embedding_dimension(embeddings)
 
     started = time.perf_counter()
-    embeddings.embed_documents(texts)
+    vectors = embeddings.embed_documents(texts)
     raw_seconds = time.perf_counter() - started
 
-    started = time.perf_counter()
-    kb.store.upsert_chunks(chunks, embeddings.embed_documents(texts))
-    ingest_seconds = time.perf_counter() - started
+    started = time.perf_counter()  # the same vectors: embedding the corpus once is minutes on a busy CPU
+    kb.store.upsert_chunks(chunks, vectors)
+    ingest_seconds = raw_seconds + time.perf_counter() - started
 
     started = time.perf_counter()
     bm25 = kb.bm25_index()  # with the in-memory vector matrix, read back from Qdrant
@@ -93,21 +119,18 @@ def our_systems(corpus: dict, embeddings_spec: str, reranker_spec: str | None = 
     rank_bm25_seconds = time.perf_counter() - started
     del bm25
 
-    class QdrantDense:  # the same vectors searched by Qdrant local mode itself, for its latency
-        def retrieve(self, query: str, k: int = 10):
-            return kb.store.search(kb.embed_query(query), k=k)
-
     hybrid_build = ingest_seconds + bm25_seconds
     build: dict = {}
     systems = {
         "bm25 (bm25s)": (kb.retriever("bm25"), bm25_seconds),
         "bm25 (rank_bm25)": (rank_bm25, rank_bm25_seconds),
-        "dense (MiniLM, Qdrant local-mode search)": (QdrantDense(), ingest_seconds),
+        # the same vectors searched by Qdrant local mode itself, for its latency
+        "dense (MiniLM, Qdrant local-mode search)": (DenseRetriever(kb.embed_query, kb.store.search), ingest_seconds),
         "dense (MiniLM, KnowledgeBase search)": (kb.retriever("dense"), ingest_seconds),
         "hybrid RRF": (kb.retriever("hybrid", candidates=100), hybrid_build),
         "hybrid relative score": (FusionRetriever([kb.retriever("bm25"), kb.retriever("dense")], mode="relative_score",
                                                   candidates=100), hybrid_build),
-        "best pipeline: hybrid RRF + dense feedback": (kb.retriever("hybrid", feedback=True, candidates=BEST_CANDIDATES),
+        BEST_PIPELINE: (kb.retriever("hybrid", feedback=True, candidates=BEST_CANDIDATES),
                                                        hybrid_build),
     }
     if query_encoder:
@@ -139,7 +162,7 @@ def our_systems(corpus: dict, embeddings_spec: str, reranker_spec: str | None = 
             systems[f"hybrid RRF + dense feedback + {reranker_spec} rerank (top {RERANK_CANDIDATES})"] = (
                 kb.retriever("hybrid", feedback=True, rerank=reranker, candidates=RERANK_CANDIDATES),
                 hybrid_build + warm_seconds)
-    return systems, build
+    return systems, build, kb
 
 
 def _with_static_queries(kb, folder: str, data: str, embeddings_spec: str):
@@ -199,18 +222,212 @@ def llamaindex_system(corpus: dict):
     return search, build_seconds
 
 
+TRAINED_RERANK = "best pipeline + trained cross-encoder"
+TRAINED_ENCODER = "best pipeline, fine-tuned bi-encoder"
+TRAINED_BOTH = "best pipeline, fine-tuned bi-encoder + trained cross-encoder"
+TRAINED_QUERY = "best pipeline, query encoder tuned (documents keep MiniLM vectors)"
+TRAINED_ROWS = {"rerank": TRAINED_RERANK, "encoder": TRAINED_ENCODER, "both": TRAINED_BOTH, "query": TRAINED_QUERY}
+
+
+@dataclass
+class CVSettings:
+    """What the cross-validated rows train and how much CPU they get (a busy 2-core machine shapes the defaults)."""
+
+    folds: int = 5
+    minutes: float = 3.0            # training budget per model per fold
+    rows: tuple = ("rerank", "encoder")
+    rerank_top: int = 20            # candidates the trained cross-encoder rescores
+    reranker_layers: int = 3        # transformer layers kept in the cross-encoder (of MiniLM's 6)
+    reranker_length: int = 128      # query + document tokens
+    first_stage_weight: float = 1.0  # the reranker's order fused with the first stage's by reciprocal rank
+    query_epochs: int = 8           # query-side tuning is cheap: short texts against fixed document vectors
+    seed: int = 13
+    threads: int = 0
+
+
+class TrainedOnQueryError(RuntimeError):
+    """A trained model was about to be scored on a query it trained on."""
+
+
+def check_held_out(model_folder: str | Path, query_ids) -> None:
+    """Refuse to score `query_ids` with the model in `model_folder` if its training record
+    (`reranker.json` / `finetune.json`, "trained_query_ids") names any of them."""
+    folder = Path(model_folder)
+    records = [folder / name for name in ("reranker.json", "finetune.json") if (folder / name).is_file()]
+    if not records:
+        raise TrainedOnQueryError(f"{folder} has no training record: cannot prove it never saw the scored queries.")
+    for record in records:
+        seen = set(json.loads(record.read_text()).get("trained_query_ids", []))
+        overlap = sorted(seen & set(query_ids))
+        if overlap:
+            raise TrainedOnQueryError(f"{folder} was trained on {len(overlap)} of the queries it would score "
+                                      f"({', '.join(overlap[:5])}...): cross-validation must score held-out queries only.")
+
+
+def cross_validate(pairs, folds: int, train_fold, score_fold, seed: int = 13) -> tuple[dict, list[list[str]]]:
+    """Deal the labelled queries into `folds` parts; for each part, `train_fold(train_pairs, i)`
+    returns the trained model folders, each checked (check_held_out) against the part's queries,
+    then `score_fold(folders, query_ids)` returns {system: {query id: (ranked ids, seconds)}}.
+    Returns every system's per-query results over all parts, and the parts."""
+    from training.retrieval_pairs import query_folds
+
+    parts = query_folds(pairs.queries, folds, seed=seed)
+    results: dict[str, dict] = {}
+    for index, held_out in enumerate(parts):
+        training = [q for part in parts if part is not held_out for q in part]
+        folders = train_fold(pairs.subset(training), index)
+        for folder in folders.values():
+            check_held_out(folder, held_out)
+        for system, scored in score_fold(folders, held_out).items():
+            if set(scored) - set(held_out):
+                raise TrainedOnQueryError(f"{system} scored queries outside fold {index + 1}.")
+            results.setdefault(system, {}).update(scored)
+    return results, parts
+
+
+def trained_systems(kb, pairs, settings: CVSettings, out: Path) -> tuple[dict, list[list[str]], dict]:
+    """Cross-validated rankings of the trained rows: a reranker and/or a bi-encoder trained per fold
+    on the other folds' queries (negatives mined by `kb`'s untrained hybrid first stage)."""
+    from rag.knowledge_base import KnowledgeBase
+    from rag.rerank import CrossEncoderReranker
+    from training.embedding_finetune import FinetuneConfig, finetune_embeddings
+    from training.reranker import RerankerConfig, train_reranker
+
+    first_stage = kb.retriever("hybrid", candidates=100)
+    texts = pairs.documents
+    need_reranker = {"rerank", "both"} & set(settings.rows)
+    need_encoder = {"encoder", "both"} & set(settings.rows)
+    need_query = "query" in settings.rows
+    times: dict = {"reranker_train_s": [], "encoder_train_s": [], "reranker_steps": [], "encoder_steps": [],
+                   "query_train_s": [], "query_steps": [], "reindex_s": [],
+                   "settings": settings.__dict__ | {"rows": list(settings.rows)}}
+    stored = {c.source: v for c, v in kb.store.iter_chunks_with_vectors()} if need_query else None
+
+    def train_fold(training, index: int) -> dict:
+        fold, folders = out / "cv" / f"fold{index + 1}", {}
+        common = {"data": "(cv fold)", "max_minutes": settings.minutes, "seed": settings.seed,
+                  "threads": settings.threads, "mlruns": "off"}  # the standalone commands log to MLflow
+        if need_reranker:
+            folders["reranker"] = train_reranker(RerankerConfig(
+                out=str(fold / "reranker"), layers=settings.reranker_layers, max_length=settings.reranker_length,
+                first_stage_weight=settings.first_stage_weight, **common), pairs=training, first_stage=first_stage)
+        if need_encoder:
+            folders["encoder"] = finetune_embeddings(FinetuneConfig(out=str(fold / "encoder"), **common),
+                                                     pairs=training, first_stage=first_stage)
+        if need_query:
+            folders["query"] = finetune_embeddings(FinetuneConfig(out=str(fold / "query_encoder"), queries_only=True,
+                                                                  epochs=settings.query_epochs, **common),
+                                                   pairs=training, document_vectors=stored)
+        for key, name in (("reranker", "reranker.json"), ("encoder", "finetune.json"), ("query", "finetune.json")):
+            if key in folders:
+                meta = json.loads((folders[key] / name).read_text())
+                times[f"{key}_train_s"].append(meta["train_seconds"])
+                times[f"{key}_steps"].append(meta["steps"])
+        return folders
+
+    def score_fold(folders: dict, held_out: list[str]) -> dict:
+        systems = {}
+        if "reranker" in folders:
+            reranker = CrossEncoderReranker(folders["reranker"])
+            systems[TRAINED_RERANK] = kb.retriever("hybrid", feedback=True, rerank=reranker, candidates=settings.rerank_top)
+        if "encoder" in folders:
+            started = time.perf_counter()
+            tuned = KnowledgeBase(collection=f"cv-{time.time_ns()}", location=":memory:",
+                                  embeddings=f"hf:{folders['encoder']}", query_cache_size=0)
+            ids = list(texts)
+            tuned.store.upsert_chunks([ScoredChunk(text=texts[i], source=i, chunk_index=0, score=0.0) for i in ids],
+                                      tuned.embeddings.embed_documents([texts[i] for i in ids]))
+            times["reindex_s"].append(round(time.perf_counter() - started, 1))
+            if "encoder" in settings.rows:
+                systems[TRAINED_ENCODER] = tuned.retriever("hybrid", feedback=True, candidates=BEST_CANDIDATES)
+            if "both" in settings.rows:
+                systems[TRAINED_BOTH] = tuned.retriever("hybrid", feedback=True, rerank=reranker,
+                                                        candidates=settings.rerank_top)
+        if "query" in folders:
+            import copy
+
+            from training.embedding_finetune import QueryTunedEmbeddings
+
+            view = copy.copy(kb)  # the same stored vectors and BM25; queries through the tuned encoder
+            view.__dict__["embeddings"] = QueryTunedEmbeddings(kb.embeddings, folders["query"])
+            view._query_vectors = {}
+            systems[TRAINED_QUERY] = view.retriever("hybrid", feedback=True, candidates=BEST_CANDIDATES)
+        scored = {}
+        for name, retriever in systems.items():
+            scored[name] = {}
+            for qid in tqdm(held_out, desc=name, file=sys.stderr, leave=False):
+                began = time.perf_counter()
+                ranked = [h.source for h in retriever.retrieve(pairs.queries[qid], k=100)]
+                scored[name][qid] = (ranked, time.perf_counter() - began)
+        fold = out / "cv" / f"fold{max(len(times[k]) for k in ('reranker_train_s', 'encoder_train_s', 'query_train_s'))}"
+        fold.mkdir(parents=True, exist_ok=True)  # kept per fold, so a long run that is stopped still shows its folds
+        (fold / "scored.json").write_text(json.dumps({name: {q: {"ndcg@10": ndcg_at_k(r, pairs.qrels[q], 10),
+                                                                "ranked": r[:20]} for q, (r, _) in by_query.items()}
+                                                      for name, by_query in scored.items()}))
+        return scored
+
+    results, parts = cross_validate(pairs, settings.folds, train_fold, score_fold, seed=settings.seed)
+    return results, parts, times
+
+
+def fold_summary(row: dict, parts: list[list[str]]) -> dict:
+    """nDCG@10 per fold (each fold's queries), their mean and standard deviation."""
+    per_query = row["per_query_ndcg@10"]
+    per_fold = [statistics.mean(per_query[q] for q in part if q in per_query) for part in parts]
+    return {"folds": per_fold, "mean": statistics.mean(per_fold), "std": statistics.stdev(per_fold) if len(per_fold) > 1 else 0.0}
+
+
+def cv_table(rows: list[dict], parts: list[list[str]], tests: dict, times: dict) -> str:
+    heads = " | ".join(f"fold {i + 1}" for i in range(len(parts)))
+    lines = [f"{len(parts)}-fold cross-validation over {sum(len(p) for p in parts)} labelled queries "
+             f"(fold sizes {', '.join(str(len(p)) for p in parts)}). Trained rows: models trained on the other "
+             f"folds, scored on this fold only. nDCG@10 (linear gains); p-values are paired over all queries "
+             f"(Fisher randomisation / Student t) against the best untrained pipeline and against LlamaIndex.", "",
+             f"| system | {heads} | mean | std | all queries | Δ vs best | p vs best (Fisher / t) | p vs LlamaIndex (Fisher / t) | p50 ms |",
+             "|---|" + "---:|" * (len(parts) + 8)]
+    for row in rows:
+        summary = row["cv"]
+        folds = " | ".join(f"{v:.3f}" for v in summary["folds"])
+        vs = tests.get(row["system"], {})
+
+        def p(name):
+            t = vs.get(name)
+            return f"{t['fisher_p']:.3g} / {t['t_test_p']:.3g}" if t else "-"
+
+        delta = f"{vs[BEST_PIPELINE]['delta']:+.3f}" if BEST_PIPELINE in vs else "-"
+        lines.append(f"| {row['system']} | {folds} | {summary['mean']:.3f} | {summary['std']:.3f} | {row['ndcg@10']:.3f} | "
+                     f"{delta} | {p(BEST_PIPELINE)} | {p(PEER)} | {row['p50_ms']:.1f} |")
+    settings = times.get("settings", {})
+    lines += ["", f"Training per fold, budget {settings.get('minutes', 0):g} min per model: "
+              f"reranker {', '.join(f'{s:.0f}' for s in times['reranker_train_s']) or '-'} s "
+              f"({', '.join(str(s) for s in times['reranker_steps']) or '-'} steps; {settings.get('reranker_layers')} "
+              f"of 6 MiniLM layers, {settings.get('reranker_length')} tokens, rescoring the top "
+              f"{settings.get('rerank_top')}, fused with the first stage at weight {settings.get('first_stage_weight')}); "
+              f"bi-encoder {', '.join(f'{s:.0f}' for s in times['encoder_train_s']) or '-'} s "
+              f"({', '.join(str(s) for s in times['encoder_steps']) or '-'} steps); re-embedding the corpus with the "
+              f"fine-tuned model {', '.join(f'{s:.0f}' for s in times['reindex_s']) or '-'} s; query-side tuning "
+              f"{', '.join(f'{s:.0f}' for s in times.get('query_train_s', [])) or '-'} s "
+              f"({', '.join(str(s) for s in times.get('query_steps', [])) or '-'} steps, "
+              f"up to {settings.get('query_epochs')} epochs)."]
+    return "\n".join(lines)
+
+
 def table(rows: list[dict], build: dict, peer_build: float | None, data: str) -> str:
     peer = next((r for r in rows if r["system"].startswith("LlamaIndex")), None)
     lines = [f"Retrieval on `{data}` ({build['documents']} documents). nDCG@10 with linear gains (trec_eval / BEIR); "
              "exp = 2^rel - 1 gains. Latency per query (k = 100), ratio = p50 / LlamaIndex p50 in the same run.", "",
-             "| system | nDCG@10 | nDCG@10 exp | Recall@100 | MRR@10 | p50 ms | p95 ms | p50 vs LlamaIndex | build s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "p = paired Fisher randomisation test on per-query nDCG@10 (ranx) against the best pipeline / LlamaIndex.", "",
+             "| system | nDCG@10 | nDCG@10 exp | Recall@100 | MRR@10 | p vs best | p vs LlamaIndex | p50 ms | p95 ms | "
+             "p50 vs LlamaIndex | build s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         ratio = f"{r['p50_ms'] / peer['p50_ms']:.2f}" if peer and peer["p50_ms"] > 0 else "-"
         built = f"{r['build_s']:.1f}" if r.get("build_s") is not None else "-"
+        tests = r.get("significance", {})
+        p_best, p_peer = (f"{tests[b]['fisher_p']:.3g}" if b in tests else "-" for b in (BEST_PIPELINE, PEER))
         lines.append(f"| {r['system']} | {r['ndcg@10']:.3f} | {r['ndcg@10_exp']:.3f} | {r['recall@100']:.3f} | "
-                     f"{r['mrr@10']:.3f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {ratio} | {built} |")
-    lines += ["", f"Ingestion (embed + Qdrant upsert) {build['ingest_s']:.1f} s vs raw embedding {build['raw_embedding_s']:.1f} s: "
+                     f"{r['mrr@10']:.3f} | {p_best} | {p_peer} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {ratio} | {built} |")
+    lines += ["", f"Ingestion (raw embedding + Qdrant upsert) {build['ingest_s']:.1f} s vs raw embedding {build['raw_embedding_s']:.1f} s: "
               f"{build['ingest_vs_raw_throughput']:.2f} of raw throughput; BM25 index {build['bm25_index_s']:.2f} s "
               f"(rank_bm25 {build['rank_bm25_index_s']:.2f} s)."]
     if build.get("query_encoder"):
@@ -253,36 +470,86 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.retrieval", description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA),
                         help="a BEIR folder (corpus.jsonl, queries*.jsonl, qrels/); default ../shared/data/cranfield")
-    parser.add_argument("--split", default="test")
+    parser.add_argument("--split", default="dev", help="the qrels split to score (default dev: Cranfield ships dev only)")
     parser.add_argument("--embeddings", default="local")
     parser.add_argument("--reranker", default="", help="add hybrid + rerank rows with this reranker spec "
                         "(e5-small, cross-encoder:FOLDER, embeddings:SPEC)")
     parser.add_argument("--query-encoder", default="", help="add rows whose queries use the static query encoder in "
                         "this folder (distilled from the corpus first, timed, if the folder has none)")
+    parser.add_argument("--cv", type=int, default=0, help="add trained rows, cross-validated over this many folds of "
+                        "the labelled queries (a reranker and a bi-encoder trained per fold)")
+    parser.add_argument("--train-minutes", type=float, default=CVSettings.minutes,
+                        help="--cv: training budget per model per fold")
+    parser.add_argument("--trained", default=",".join(CVSettings.rows),
+                        help="--cv: trained rows, any of rerank,encoder,both,query (query = query-side tuning, no re-index)")
+    parser.add_argument("--rerank-top", type=int, default=CVSettings.rerank_top,
+                        help="--cv: candidates the trained cross-encoder rescores")
+    parser.add_argument("--reranker-layers", type=int, default=CVSettings.reranker_layers,
+                        help="--cv: MiniLM layers kept in the cross-encoder (1-6; fewer = faster)")
+    parser.add_argument("--first-stage-weight", type=float, default=CVSettings.first_stage_weight,
+                        help="--cv: weight of the first stage's order fused with the reranker's (0 = reranker only)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads for training (0 = torch's default)")
+    parser.add_argument("--seed", type=int, default=13, help="--cv: how queries are dealt into folds, and training seeds")
     parser.add_argument("--limit", type=int, default=0, help="evaluate only the first N queries (quick runs)")
     parser.add_argument("--skip-llamaindex", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("out/retrieval"))
     args = parser.parse_args(argv)
 
-    corpus, queries, qrels = load_beir(args.data, args.split)
+    try:
+        corpus, queries, qrels = load_beir(args.data, args.split)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.limit:
         queries = dict(list(queries.items())[:args.limit])
     load_start = _load_average()
-    systems, build = our_systems(corpus, args.embeddings, args.reranker or None, args.query_encoder or None, args.data)
+    systems, build, kb = our_systems(corpus, args.embeddings, args.reranker or None, args.query_encoder or None,
+                                     args.data)
     rows = [evaluate(name, lambda q, r=r: [h.source for h in r.retrieve(q, k=100)], queries, qrels, build_s)
             for name, (r, build_s) in systems.items()]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "rankings-untrained.json").write_text(json.dumps({r["system"]: r["rankings"] for r in rows}))
+    parts, times = None, {}
+    if args.cv:
+        from training.retrieval_pairs import LabelledPairs
+
+        pairs = LabelledPairs({i: document_text(doc) for i, doc in corpus.items()}, queries,
+                              {q: qrels[q] for q in queries}, source="beir")
+        args.out.mkdir(parents=True, exist_ok=True)
+        rows_wanted = tuple(r.strip() for r in args.trained.split(",") if r.strip())
+        unknown = set(rows_wanted) - set(TRAINED_ROWS)
+        if unknown:
+            print(f"error: unknown --trained {sorted(unknown)}: use any of {', '.join(TRAINED_ROWS)}.", file=sys.stderr)
+            return 2
+        settings = CVSettings(folds=args.cv, minutes=args.train_minutes, rows=rows_wanted, rerank_top=args.rerank_top,
+                              reranker_layers=args.reranker_layers, first_stage_weight=args.first_stage_weight,
+                              seed=args.seed, threads=args.threads)
+        results, parts, times = trained_systems(kb, pairs, settings, args.out)
+        for name, scored in results.items():
+            rows.append(score_rankings(name, {q: r for q, (r, _) in scored.items()},
+                                       {q: s for q, (_, s) in scored.items()}, qrels))
     peer_build = None
     if not args.skip_llamaindex:
         try:
             search, peer_build = llamaindex_system(corpus)
-            rows.append(evaluate("LlamaIndex hybrid (QueryFusionRetriever, RRF)", search, queries, qrels, peer_build))
+            rows.append(evaluate(PEER, search, queries, qrels, peer_build))
         except Exception as exc:  # noqa: BLE001 - the peer failing is a result to report, not a crash
             print(f"LlamaIndex stack could not run: {type(exc).__name__}: {exc}", file=sys.stderr)
+    if parts:
+        for row in rows:
+            row["cv"] = fold_summary(row, parts)
+    tests = paired_tests({r["system"]: r["per_query_ndcg@10"] for r in rows}, [BEST_PIPELINE, PEER])
+    for row in rows:
+        row["significance"] = tests.get(row["system"], {})
     build["load_average"] = f"{load_start} / {_load_average()}"
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "retrieval.json").write_text(json.dumps({"data": args.data, "split": args.split, "build": build,
-                                                         "llamaindex_build_s": peer_build, "rows": rows}, indent=2))
+    (args.out / "retrieval.json").write_text(json.dumps(
+        {"data": args.data, "split": args.split, "build": build, "llamaindex_build_s": peer_build,
+         "folds": parts, "training": times, "rows": [{k: v for k, v in r.items() if k != "rankings"} for r in rows]},
+        indent=2))
     markdown = table(rows, build, peer_build, f"{args.data} ({args.split})")
+    if parts:
+        markdown += "\n\n" + cv_table(rows, parts, tests, times)
     (args.out / "retrieval.md").write_text(markdown + "\n")
     plot(rows, args.out / "retrieval.png")
     print(markdown)

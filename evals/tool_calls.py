@@ -222,14 +222,14 @@ def run_tool_calls(requests: list[tuple[str, str | None]], modes: list[str]) -> 
             try:
                 if name == "native":
                     reply = runnable.invoke([SystemMessage(native_system), HumanMessage(text)])
-                    raw = reply.content if isinstance(reply.content, str) else str(reply.content)
+                    raw = reply.text
                     record["reply"] = raw[:400]
                     calls, error = parse_tool_call_tags(raw)
                     record.update({"valid": False, "kind": "unparseable", "error": error} if error
                                   else judge_message(raw, calls, parameters, allow_answer=True))
                 elif bind is None:
                     reply = runnable.invoke([SystemMessage(unconstrained_system), HumanMessage(text)])
-                    raw = reply.content if isinstance(reply.content, str) else str(reply.content)
+                    raw = reply.text
                     record["reply"] = raw[:400]
                     record.update(judge_envelope(raw.strip(), parameters, allow_answer=True))
                     lenient_text = first_json_object(raw)
@@ -283,7 +283,7 @@ def render_markdown(tc: dict) -> str:
         s = tc["summary"]
         lines += [
             "",
-            f"## Tool calls ({s['constrained_auto']['n']} requests, {len(tc['tools'])} tools, `{tc['model_spec']}`)",
+            f"## Tool calls ({next(iter(s.values()))['n']} requests, {len(tc['tools'])} tools, `{tc['model_spec']}`)",
             "",
             "| mode | valid | chose a tool | valid tool calls | direct answers | cut off at max_tokens "
             "| expected tool (or answer) | seconds |",
@@ -322,10 +322,10 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.perf_counter()
     report = run_tool_calls(pick_requests(args.requests), args.modes)
     report["elapsed_s"] = round(time.perf_counter() - started, 1)
-    markdown = render_markdown(report)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "tool_calls.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    markdown = render_markdown(report)
     (out / "tool_calls.md").write_text(markdown, encoding="utf-8")
     print(markdown)
     print(f"wrote {out / 'tool_calls.json'} and {out / 'tool_calls.md'} in {report['elapsed_s']}s", file=sys.stderr)

@@ -3,7 +3,7 @@
     with open_checkpointer() as saver:                                   # .hearth/checkpoints.sqlite
     with open_checkpointer("postgresql://user:pw@127.0.0.1:5432/db") as saver:
     with open_checkpointer("sqlite:////tmp/memory.sqlite") as saver:    # absolute: four slashes
-        graph = compile_rag_graph(checkpointer=saver)
+        graph = builder.compile(checkpointer=saver, name="rag")   # any graph's builder (graphs/<name>/graph.py)
 """
 
 from __future__ import annotations

@@ -66,7 +66,10 @@ def _build_chat_model(spec: ModelSpec) -> BaseChatModel:
 
     import os
 
-    api_key = spec.options.get("api_key") or os.environ.get("OPENAI_API_KEY") or "not-needed"
+    from models.serving.keys import client_key
+
+    api_key = (spec.options.get("api_key") or client_key(spec.url) or os.environ.get("OPENAI_API_KEY")
+               or "not-needed")
     return ChatOpenAI(model=spec.name, base_url=spec.url, api_key=api_key, temperature=temperature,
                       max_tokens=max_tokens, timeout=spec.option("timeout", 120.0, float), max_retries=1)
 

@@ -163,8 +163,11 @@ def _load(spec: ModelSpec) -> Any:
         return OllamaEmbeddings(model=spec.name, **({"base_url": spec.url} if spec.url else {}))
     from langchain_openai import OpenAIEmbeddings
 
+    from models.serving.keys import client_key
+
+    api_key = spec.options.get("api_key") or client_key(spec.url) or "not-needed"
     # check_embedding_ctx_length=False: send text, not tiktoken ids, which only OpenAI accepts.
-    return OpenAIEmbeddings(model=spec.name, base_url=spec.url, api_key=spec.options.get("api_key", "not-needed"),
+    return OpenAIEmbeddings(model=spec.name, base_url=spec.url, api_key=api_key,
                             check_embedding_ctx_length=False)
 
 

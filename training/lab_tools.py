@@ -14,6 +14,7 @@ value comes back as an error message that says what to pass instead.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Literal, Optional
@@ -37,6 +38,28 @@ def lab_home() -> Path:
     from models.settings import data_home
 
     return data_home() / "labs"
+
+
+def allowed_folders() -> list[Path]:
+    """Folders whose files the lab tools may read: the lab home, the project's out/ (where
+    `python -m training.minigpt.train` writes) and any in $HEARTH_LAB_PATHS (os.pathsep-separated)."""
+    from models.settings import PROJECT_ROOT
+
+    extra = [Path(p).expanduser() for p in os.environ.get("HEARTH_LAB_PATHS", "").split(os.pathsep) if p.strip()]
+    return [folder.resolve() for folder in (lab_home(), PROJECT_ROOT / "out", *extra)]
+
+
+def check_allowed_path(path: str, what: str) -> str:
+    """`path` if it lies inside an allowed folder (after resolving `..` and links), else ValueError.
+    A model picks these paths, and a checkpoint or tokenizer file is code-adjacent data: the
+    tools read only what the labs wrote or what the user allowed."""
+    resolved = Path(path).expanduser().resolve()
+    folders = allowed_folders()
+    if not any(resolved.is_relative_to(folder) for folder in folders):
+        raise ValueError(f"The {what} {path!r} is outside the folders lab tools may read "
+                         f"({', '.join(map(str, folders))}). Use a path from a finished lab job, or add its folder "
+                         "to HEARTH_LAB_PATHS.")
+    return path
 
 
 def _corpus_error(value: str) -> str:
@@ -156,8 +179,31 @@ class SampleArgs(CheckpointArgs):
     seed: int = Field(default=0)
 
 
+class RetrievalTrainingArgs(BaseModel):
+    data: str = Field(description="Labelled pairs: a BEIR folder (corpus.jsonl, queries, qrels/), a JSONL of "
+                                  '{"query", "positive"[, "negative"]} lines, or a folder of documents to mine pairs from.')
+    split: str = Field(default="dev", description="The qrels split of a BEIR folder.")
+    max_minutes: float = Field(default=10.0, description="Training time budget in minutes, 0.1..60.")
+    name: Optional[str] = Field(default=None, description="Output name (default: the data folder's name).")
+
+    @field_validator("data")
+    @classmethod
+    def _exists(cls, value: str) -> str:
+        if not Path(value).exists():
+            raise ValueError(f"No data at {value!r}: pass a BEIR folder, a pairs .jsonl file or a folder of documents.")
+        return value
+
+    @field_validator("max_minutes")
+    @classmethod
+    def _budget(cls, value: float) -> float:
+        if not 0.1 <= value <= 60:
+            raise ValueError(f"max_minutes={value} is out of range: pass 0.1..60 (10 trains a useful model on a CPU).")
+        return value
+
+
 class JobArgs(BaseModel):
-    job_id: str = Field(description="The id returned by a background tool (train_bpe_tokenizer, pretrain_minigpt).")
+    job_id: str = Field(description="The id returned by a background tool (train_bpe_tokenizer, pretrain_minigpt, "
+                                    "train_reranker, finetune_embeddings).")
 
 
 # ---- the work itself (plain functions; the tools below validate and wrap them) ----------------
@@ -195,6 +241,8 @@ def run_comparison(text_or_corpus: str, tokenizer_path: str | None = None, names
     text = load_corpus(key, max_chars=max_chars) if is_corpus else text_or_corpus
     if not text.strip():
         raise ValueError("Nothing to tokenize: pass a corpus name (e.g. 'legal') or a non-empty text.")
+    if tokenizer_path:
+        check_allowed_path(tokenizer_path, "tokenizer_path")
     if tokenizer_path and not Path(tokenizer_path).exists() and not Path(f"{tokenizer_path}.model").exists():
         raise ValueError(f"No tokenizer at {tokenizer_path!r}: pass the tokenizer_path from a finished "
                          "train_bpe_tokenizer job (job_status shows it), or leave it empty for the default BPE.")
@@ -235,12 +283,12 @@ def resolve_checkpoint(checkpoint: str) -> str:
     try:
         job = jobs.status(checkpoint)
     except KeyError:
-        return checkpoint
+        return check_allowed_path(checkpoint, "checkpoint")
     if job["state"] != "done":
         raise ValueError(f"Job {checkpoint} is {job['state']} ({job['message']}); wait until job_status says done.")
     if not isinstance(job["result"], dict) or "checkpoint" not in job["result"]:
         raise ValueError(f"Job {checkpoint} did not produce a mini-GPT checkpoint; pass a pretrain_minigpt job id.")
-    return job["result"]["checkpoint"]
+    return check_allowed_path(job["result"]["checkpoint"], "checkpoint")
 
 
 def run_perplexity(checkpoint: str, corpus: str | None = None, context_length: int | None = None, max_windows: int = 64) -> dict:
@@ -267,6 +315,36 @@ def run_sampling(checkpoint: str, prompt: str = "", tokens: int = 200, temperatu
     return {"checkpoint": checkpoint, "prompt": prompt, "text": text}
 
 
+def run_reranker_training(progress, data: str, split: str = "dev", max_minutes: float = 10.0,
+                          name: str | None = None) -> dict:
+    import json
+
+    from training.reranker import META_FILE, RerankerConfig, train_reranker
+
+    out = lab_home() / "rerankers" / (name or Path(data).stem)
+    folder = train_reranker(RerankerConfig(data=data, split=split, out=str(out), max_minutes=max_minutes),
+                            progress=progress, show_bar=False)
+    meta = json.loads((folder / META_FILE).read_text())
+    return {"reranker_folder": str(folder), "use_with": f"HEARTH_RERANKER=cross-encoder:{folder}",
+            "steps": meta["steps"], "seconds": meta["seconds"], "final_loss": meta["losses"][-1] if meta["losses"] else None,
+            "loss_plot": str(folder / "loss.png")}
+
+
+def run_embedding_finetune(progress, data: str, split: str = "dev", max_minutes: float = 10.0,
+                           name: str | None = None) -> dict:
+    import json
+
+    from training.embedding_finetune import META_FILE, FinetuneConfig, finetune_embeddings
+
+    out = lab_home() / "embeddings" / (name or f"{Path(data).stem}-tuned")
+    folder = finetune_embeddings(FinetuneConfig(data=data, split=split, out=str(out), max_minutes=max_minutes),
+                                 progress=progress, show_bar=False)
+    meta = json.loads((folder / META_FILE).read_text())
+    return {"embeddings_folder": str(folder), "embeddings_spec": f"hf:{folder}",
+            "reindex": f"python -m training.embedding_finetune reindex --collection NAME --embeddings hf:{folder}",
+            "steps": meta["steps"], "seconds": meta["seconds"], "loss_plot": str(folder / "loss.png")}
+
+
 # ---- tools -----------------------------------------------------------------------------------
 
 def _start_bpe(corpus: str, vocab_size: int, max_chars: int | None = None) -> dict:
@@ -279,6 +357,18 @@ def _start_pretraining(corpus: str, steps: int = 200, position: str = "rope", n_
     job_id = jobs.submit("pretrain_minigpt", run_pretraining, corpus=corpus, steps=steps, position=position,
                          n_layer=n_layer, n_embd=n_embd, block_size=block_size, max_chars=max_chars)
     return {"job_id": job_id, "state": "queued", "note": "Pretraining in the background; call job_status with this job_id."}
+
+
+def _start_reranker(data: str, split: str = "dev", max_minutes: float = 10.0, name: str | None = None) -> dict:
+    job_id = jobs.submit("train_reranker", run_reranker_training, data=data, split=split, max_minutes=max_minutes,
+                         name=name)
+    return {"job_id": job_id, "state": "queued", "note": "Training in the background; call job_status with this job_id."}
+
+
+def _start_embedding_finetune(data: str, split: str = "dev", max_minutes: float = 10.0, name: str | None = None) -> dict:
+    job_id = jobs.submit("finetune_embeddings", run_embedding_finetune, data=data, split=split, max_minutes=max_minutes,
+                         name=name)
+    return {"job_id": job_id, "state": "queued", "note": "Fine-tuning in the background; call job_status with this job_id."}
 
 
 def _job_status(job_id: str) -> dict:
@@ -330,10 +420,23 @@ evaluate_perplexity = _tool(
     "Perplexity of a trained mini-GPT checkpoint on the held-out part of a corpus.")
 sample_text = _tool(
     run_sampling, "sample_text", SampleArgs, "Generate text from a trained mini-GPT checkpoint.")
+train_reranker = _tool(
+    _start_reranker, "train_reranker", RetrievalTrainingArgs,
+    "Start training a cross-encoder reranker (from the bundled MiniLM) on labelled query/document pairs in the "
+    "background. Returns a job_id; job_status(job_id) gives progress and, when done, the folder to use as "
+    "HEARTH_RERANKER=cross-encoder:FOLDER.")
+finetune_embeddings = _tool(
+    _start_embedding_finetune, "finetune_embeddings", RetrievalTrainingArgs,
+    "Start fine-tuning the embedding model on labelled query/document pairs in the background. Returns a job_id; "
+    "job_status(job_id) gives progress and, when done, the hf:FOLDER spec and the re-index command.")
 job_status = _tool(
     _job_status, "job_status", JobArgs,
     "State (queued, running, done, failed), progress and result of a background job.")
 
 LAB_TOOLS: list[StructuredTool] = [train_bpe_tokenizer, compare_tokenizers, train_ngram_model, pretrain_minigpt,
-                                   evaluate_perplexity, sample_text, job_status]
+                                   evaluate_perplexity, sample_text, train_reranker, finetune_embeddings, job_status]
 TOOLS_BY_NAME = {t.name: t for t in LAB_TOOLS}
+# Tools that change the world: they start background jobs that write under the lab home. None is
+# risky (nothing outside the lab home changes, and the job queue and time limit bound the cost),
+# so none waits for confirmation; the rest only read.
+LAB_CHANGES_WORLD = frozenset({"train_bpe_tokenizer", "pretrain_minigpt"})

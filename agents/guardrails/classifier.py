@@ -9,7 +9,8 @@
 A text is scored whole and, when it has several sentences, sentence by sentence; the highest
 probability counts, so one instruction inside a long retrieved paragraph is not averaged away.
 It flags at the threshold stored beside the weights (chosen by the training run on its own
-cross-validated data, never on the frozen attacks, XSTest or the handbook). The guard uses it when
+cross-validated data, never on the frozen attacks, XSTest or the handbook), and retrieved documents
+at a stricter one (chosen on the travel guides and film notes in data/). The guard uses it when
 its folder exists (`HEARTH_GUARDRAILS_CLASSIFIER`: a folder, or `off`); without it the guard runs
 the rules (and the embedding check when configured) as before.
 """
@@ -42,6 +43,7 @@ class InjectionClassifier:
     embeddings_spec: str
     coef: object = field(repr=False)
     intercept: float = 0.0
+    document_threshold: float | None = None  # retrieved documents: stricter (read sentence by sentence)
 
     @classmethod
     def load(cls, folder: str | Path) -> InjectionClassifier:
@@ -54,7 +56,8 @@ class InjectionClassifier:
                                     f"`python -m training.injection_classifier --out {folder}`.")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         head = np.load(head_path)
-        return cls(folder, float(meta["threshold"]), meta["embeddings"], head["coef"], float(head["intercept"]))
+        return cls(folder, float(meta["threshold"]), meta["embeddings"], head["coef"], float(head["intercept"]),
+                   float(meta.get("document_threshold", meta["threshold"])))
 
     def scores(self, texts: list[str]) -> list[float]:
         """The attack probability of each text (the highest over its pieces)."""
@@ -72,9 +75,13 @@ class InjectionClassifier:
             start += len(parts)
         return out
 
-    def check_many(self, texts: list[str]) -> list[InjectionVerdict]:
+    def threshold_for(self, document: bool) -> float:
+        return self.document_threshold if document and self.document_threshold is not None else self.threshold
+
+    def check_many(self, texts: list[str], document: bool = False) -> list[InjectionVerdict]:
+        threshold = self.threshold_for(document)
         return [InjectionVerdict(True, "classifier", f"attack probability {score:.2f}", "plain", round(score, 4), "classifier")
-                if score >= self.threshold else InjectionVerdict(False, similarity=round(score, 4), method="classifier")
+                if score >= threshold else InjectionVerdict(False, similarity=round(score, 4), method="classifier")
                 for score in self.scores(texts)]
 
 

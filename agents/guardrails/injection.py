@@ -249,7 +249,7 @@ def check_injection(text: str, *, document: bool = False, detector: EmbeddingInj
     if verdict.flagged:
         return verdict
     if classifier is not None:
-        verdict = classifier.check_many([text])[0]
+        verdict = classifier.check_many([text], document=document)[0]
         if verdict.flagged:
             return verdict
     if detector is not None:

@@ -30,10 +30,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import START, StateGraph
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
@@ -41,7 +40,8 @@ from graphs.rag_conversational import prompts
 from graphs.rag_conversational.context import Context
 from graphs.rag_conversational.state import InputState, State
 from models.messages import last_human_text
-from rag import answerability, answering
+from rag import answering
+from rag.answer_steps import add_answer_steps
 from rag.answering import knowledge_base_for
 from rag.demo import ensure_demo_corpus
 from rag.evidence import content_words
@@ -191,28 +191,6 @@ def retrieve(state: State, runtime: Runtime[Context]) -> dict:
     return {"retrieved": kb.search(state.question, k=context.top_k) if state.question else []}
 
 
-def check_answerability(state: State, runtime: Runtime[Context]) -> dict:
-    """Do the retrieved chunks cover the question? (names and terms the collection lacks, similarity)"""
-    context = runtime.context or Context()
-    verdict = answerability.check(state.question, state.retrieved, knowledge_base_for(context),
-                                  context.answerability, context.model)
-    return {"answerability": verdict.as_dict()}
-
-
-def route_after_check(state: State) -> Literal["generate_answer", "abstain", "answer_without_sources"]:
-    if not state.retrieved:
-        return "answer_without_sources"
-    return "generate_answer" if state.answerability.get("answerable", True) else "abstain"
-
-
-def abstain(state: State, runtime: Runtime[Context]) -> dict:
-    """Say that the collection does not cover the question, and what it does cover; cite nothing."""
-    context = runtime.context or Context()
-    verdict = answerability.Assessment(**{k: v for k, v in state.answerability.items()})
-    return {"messages": [answerability.abstention_reply(verdict, knowledge_base_for(context), context.collection)],
-            "citations": []}
-
-
 def generate_answer(state: State, runtime: Runtime[Context]) -> dict:
     """The cited answer to the standalone question, shown `answer_history()` earlier turns; the
     message also records that question so that the next turn can build on it."""
@@ -223,24 +201,13 @@ def generate_answer(state: State, runtime: Runtime[Context]) -> dict:
     return {"messages": [message], "citations": citations}
 
 
-def answer_without_sources(state: State, runtime: Runtime[Context]) -> dict:
-    context = runtime.context or Context()
-    return {"messages": [answering.answer_without_sources(knowledge_base_for(context), context.collection)]}
-
-
 builder = StateGraph(State, input_schema=InputState, context_schema=Context)
 builder.add_node(rewrite_question)
 builder.add_node(retrieve)
-builder.add_node(check_answerability)
-builder.add_node(generate_answer)
-builder.add_node(abstain)
-builder.add_node(answer_without_sources)
 builder.add_edge(START, "rewrite_question")
 builder.add_edge("rewrite_question", "retrieve")
-builder.add_edge("retrieve", "check_answerability")
-builder.add_conditional_edges("check_answerability", route_after_check)
-builder.add_edge("generate_answer", END)
-builder.add_edge("abstain", END)
-builder.add_edge("answer_without_sources", END)
+# the lambda looks knowledge_base_for up when called, so a test can replace it in this module
+add_answer_steps(builder, Context, after="retrieve", knowledge_base=lambda context: knowledge_base_for(context),
+                 generate_answer=generate_answer)
 
 graph = builder.compile(name="rag_conversational")

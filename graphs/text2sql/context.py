@@ -8,6 +8,8 @@ from typing import Any
 
 from models.settings import BaseContext, env, env_flag
 
+SOURCES = ("model+examples", "model", "examples")
+
 
 @dataclass(kw_only=True)
 class Context(BaseContext):
@@ -39,5 +41,16 @@ class Context(BaseContext):
         "description": "Reference date (YYYY-MM-DD) for 'last quarter', 'this year', ...; empty = the end date the "
                        "database's documentation gives ('covers ... to YYYY-MM-DD'), else the latest date in the data. "
                        "Env: HEARTH_SQL_TODAY."})
+    sources: str = field(default_factory=env("HEARTH_SQL_SOURCES", "model+examples"), metadata={
+        "description": "Who may answer: 'model+examples' (the model's SQL and adapted stored examples), 'model' "
+                       "(the model's SQL only) or 'examples' (adapted stored examples only, no model call). "
+                       "Env: HEARTH_SQL_SOURCES."})
+    check_coverage: bool = field(default_factory=env_flag("HEARTH_SQL_CHECK_COVERAGE", True), metadata={
+        "description": "Say so, and run nothing, when the question names a value or a thing to count that the "
+                       "database does not hold. Env: HEARTH_SQL_CHECK_COVERAGE."})
     example_store: Any = field(default=None, metadata={
         "description": "An ExampleStore object to use instead of the `examples` file (benchmarks, tests)."})
+
+    def __post_init__(self):
+        if self.sources not in SOURCES:
+            raise ValueError(f"sources must be one of {SOURCES}, not {self.sources!r} (HEARTH_SQL_SOURCES).")

@@ -7,13 +7,15 @@ sqlglot validation and repair, read-only execution, and self-correction.
     from graphs.text2sql.graph import answer_question
     answer_question("What were our total sales in Q2 by product category?")   # sample business DB
 
-    list_tables -> link_schema -> retrieve_examples --(best example very similar)--> try_examples
+    list_tables -> link_schema --(names a value/thing the database lacks)--> answer (says so, runs nothing)
+    link_schema -> retrieve_examples --(best example very similar)--> try_examples
                                                    \\--> generate_sql -> check_sql
     try_examples --(an adapted example ran with rows)--> answer, else --> generate_sql
     check_sql --(ran with rows, or out of attempts)--> answer, else (error fed back) --> generate_sql
 
-Periods ("Q2 2025", "last quarter", "between March and May 2025") and "top N" are linked by code
-(`periods.py`, reference date = the `today` option, else the database documentation's end date,
+The parts live in `tools/sql/` (catalog, linking, examples, periods, adaptation, prompt, grammar,
+repair, validation, candidates, safety, database, charts). Periods ("Q2 2025", "last quarter",
+"between March and May 2025") and "top N" are linked by code (`tools/sql/periods.py`, reference date = the `today` option, else the database documentation's end date,
 else the latest date in the data): an example's dates and LIMIT are replaced by the question's, and
 the model's SQL gets the question's period (replaced, or added when missing). The shortcut takes
 an example only when, besides the similarity, its other numbers and its table/column words
@@ -21,17 +23,19 @@ an example only when, besides the similarity, its other numbers and its table/co
 
 `check_sql` repairs each candidate with sqlglot (unknown identifiers -> closest real ones,
 literals -> the question's linked values), validates it against the live schema, allows only a
-single read-only SELECT (`tools.sql_safety.check_read_only`), runs it read-only with a timeout
+single read-only SELECT (`tools.sql.safety.check_sql_read_only`), runs it read-only with a timeout
 and a row cap, and keeps the first candidate that returns rows. Candidates: the model's SQL,
-then the retrieved examples' SQL adapted to the question's values.
+then the retrieved examples' SQL adapted to the question's values. An adapted example that filters
+on a value, date or number the question does not ask for is refused unrun (`ungrounded`).
+
+`sources` chooses who may answer: "model+examples" (default), "model" (the model's SQL only:
+linking, few-shot and repairs, but no adapted example is ever run) or "examples" (retrieval and
+adaptation only, no model call) — the benchmark's `full`, `model_only` and `examples_only` rows.
 """
 
 from __future__ import annotations
 
-import re
 import time
-from pathlib import Path
-from functools import lru_cache
 from typing import Literal
 
 import sqlglot
@@ -40,111 +44,22 @@ from langgraph.runtime import Runtime
 
 from graphs.text2sql import prompts
 from graphs.text2sql.context import Context
-from graphs.text2sql.examples import Example, ExampleStore
-from graphs.text2sql.periods import Period, adapt_periods, add_period, find_periods, has_period, mask_numbers
-from graphs.text2sql.repair import adapt_example, plain_style, repair_sql
-from graphs.text2sql.schema_linking import LinkedSchema, ValueIndex, ValueMatch, link_schema, singular, words
 from graphs.text2sql.state import InputState, State
-from graphs.text2sql.validation import Feedback, classify_execution_error, schema_mapping, validate_sql
 from models.messages import last_human_text
-
-
-# -- shared resources (built on first use, never at import) -----------------------------
-def database_url(database: str) -> str:
-    if database:
-        return database
-    from tools.sample_business import ensure_sample_database
-
-    return str(ensure_sample_database())
-
-
-@lru_cache(maxsize=8)
-def open_database(url: str):
-    from tools.sql_database import SQLDatabase
-
-    return SQLDatabase.open(url)
-
-
-@lru_cache(maxsize=8)
-def database_profile(url: str) -> tuple[dict, dict, ValueIndex]:
-    """(table -> Columns, table -> {column: type} for sqlglot, index of text cell values)."""
-    db = open_database(url)
-    columns = {t: db.columns(t) for t in db.tables()}
-    return columns, schema_mapping(db), ValueIndex.from_database(db)
-
-
-class QuestionShape:
-    """A question's shape for finding similar examples: cell values -> their column names, periods ->
-    'period', the N of 'top N' -> 'n'. `shape("Top 5 customers in West in Q2 2025")` ->
-    'top n customers in region in period'."""
-
-    def __init__(self, values: ValueIndex):
-        self.values = values
-
-    def __call__(self, question: str) -> str:
-        return self.values.mask(mask_numbers(question))
-
-
-@lru_cache(maxsize=8)
-def _example_store(path: str, similarity: str, url: str) -> ExampleStore:
-    store = ExampleStore(path, similarity=similarity, normalize=QuestionShape(database_profile(url)[2]))
-    if not store.items and _is_sample_database(url):
-        # The sample business database ships with its documentation and worked examples (kept in memory).
-        from tools.sample_business import SAMPLE_DOCUMENTATION, SAMPLE_EXAMPLES
-
-        store.extend((e["question"], e["sql"]) for e in SAMPLE_EXAMPLES)
-        for note in SAMPLE_DOCUMENTATION:
-            store.items.append(Example("documentation", note))
-    return store
-
-
-def _is_sample_database(url: str) -> bool:
-    from tools.sample_business import default_sample_path
-
-    try:
-        return Path(url).resolve() == default_sample_path().resolve()
-    except (OSError, ValueError):
-        return False
-
-
-@lru_cache(maxsize=8)
-def _latest_date_in_data(url: str) -> str:
-    """The latest ISO date held by a date-like column ('...date...' in its name or type), or ''."""
-    db = open_database(url)
-    latest = ""
-    for table, columns in database_profile(url)[0].items():
-        for column in columns:
-            if "date" in column.name.lower() or "date" in str(column.type or "").lower():
-                try:
-                    values = db.distinct_values(table, column.name, limit=100000)
-                except Exception:  # noqa: BLE001 - a column we cannot read gives no date
-                    continue
-                dates = [str(v)[:10] for v in values if v is not None and re.match(r"\d{4}-\d{2}-\d{2}", str(v))]
-                latest = max([latest, *dates])
-    return latest
-
-
-def reference_date(context: Context, url: str, store: ExampleStore | None = None) -> str:
-    """'Today' for 'last quarter', 'this year', ...: the `today` option, else the end date the
-    database's documentation states ('covers 2024-01-01 to 2025-12-31'), else the latest date in the data,
-    else the real date."""
-    if context.today:
-        return context.today
-    for note in (e.text for e in (store.items if store else []) if e.kind == "documentation"):
-        found = re.search(r"\bcovers\b.*?\bto\s+(\d{4}-\d{2}-\d{2})", note)
-        if found:
-            return found.group(1)
-    import datetime as dt
-
-    return _latest_date_in_data(url) or dt.date.today().isoformat()
+from tools.sql.adaptation import covers_question, example_fits
+from tools.sql.candidates import run_candidate
+from tools.sql.catalog import database_profile, database_url, example_store, open_database, reference_date, vocabulary
+from tools.sql.coverage import missing_mentions
+from tools.sql.examples import ExampleStore
+from tools.sql.linking import LinkedSchema, ValueMatch, link_schema
+from tools.sql.periods import Period, adapt_periods, find_periods, has_period
+from tools.sql.prompt import extract_sql, render_sql_messages
+from tools.sql.repair import adapt_example, plain_style
 
 
 def example_store_for(context: Context, url: str) -> ExampleStore:
-    if context.example_store is not None:
-        return context.example_store
-    from models.settings import data_home
-
-    return _example_store(context.examples or str(data_home() / "text2sql" / "examples.jsonl"), context.similarity, url)
+    return context.example_store if context.example_store is not None else \
+        example_store(context.examples, context.similarity, url)
 
 
 def _question(state: State) -> str:
@@ -190,8 +105,17 @@ def _schema_update(linked: LinkedSchema) -> dict:
 def link_schema_node(state: State, runtime: Runtime[Context]) -> dict:
     start = time.perf_counter()
     context = runtime.context or Context()
-    linked = _linked(state.question, context, database_url(context.database))
-    return {**_schema_update(linked), "timings": _timed(state, "link_schema", start)}
+    url = database_url(context.database)
+    linked = _linked(state.question, context, url)
+    missing = []
+    if context.check_coverage:  # a value, or a thing to count, the database does not hold
+        store = example_store_for(context, url)
+        missing = missing_mentions(state.question, database_profile(url)[2], vocabulary(url, store))
+    return {**_schema_update(linked), "missing": missing, "timings": _timed(state, "link_schema", start)}
+
+
+def route_after_linking(state: State) -> Literal["retrieve_examples", "answer"]:
+    return "answer" if state.missing else "retrieve_examples"
 
 
 def retrieve_examples(state: State, runtime: Runtime[Context]) -> dict:
@@ -199,7 +123,7 @@ def retrieve_examples(state: State, runtime: Runtime[Context]) -> dict:
     context = runtime.context or Context()
     url = database_url(context.database)
     store = example_store_for(context, url)
-    today = reference_date(context, url, store)
+    today = reference_date(context.today, url, store)
     periods = [vars(p) for p in find_periods(state.question, today)]
     if context.few_shot <= 0:
         return {"examples": [], "reference_date": today, "periods": periods,
@@ -224,91 +148,16 @@ def retrieve_examples(state: State, runtime: Runtime[Context]) -> dict:
     return {**update, "timings": _timed(state, "retrieve_examples", start)}
 
 
-def route_after_examples(state: State, runtime: Runtime[Context]) -> Literal["try_examples", "generate_sql"]:
+def route_after_examples(state: State, runtime: Runtime[Context]) -> Literal["try_examples", "generate_sql", "answer"]:
     context = runtime.context or Context()
+    if context.sources == "examples":
+        return "try_examples" if state.examples else "answer"
+    if context.sources == "model":
+        return "generate_sql"
     best = state.examples[0] if state.examples else None
     trusted = best is not None and best["score"] >= context.example_trust and \
         example_fits(best["question"], state.question, database_url(context.database), best["sql"], state.dialect)
     return "try_examples" if context.self_correction and trusted else "generate_sql"
-
-
-def example_fits(example_question: str, question: str, url: str, example_sql: str = "", dialect: str = "") -> bool:
-    """Whether adapting the example (values, periods, 'top N' swapped) can answer the question:
-    other numbers must be equal, a question naming a period needs an example with one, every
-    table/column the example question names must be named by the question, and every one the
-    question names must be named by the example question or used by its SQL ('customers per
-    region' is not 'customers per segment'; 'top customers by revenue' is not 'by number of orders')."""
-    if _numbers(mask_numbers(example_question)) != _numbers(mask_numbers(question)):
-        return False
-    if find_periods(question, "2000-01-01") and not find_periods(example_question, "2000-01-01"):
-        return False
-    asked, shown = schema_words(question, url), schema_words(example_question, url)
-    if not shown <= asked:
-        return False
-    used = _sql_words(example_sql, dialect) if example_sql else frozenset()
-    return all(phrase in shown or set(phrase.split()) <= used for phrase in asked)
-
-
-def _numbers(text: str) -> set[str]:
-    """Tokens holding a digit: `_numbers("sales in Q2 2025") -> {"q2", "2025"}`."""
-    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if any(ch.isdigit() for ch in w)}
-
-
-def _name_phrase(name: str) -> str:
-    return " ".join(singular(w) for w in re.split(r"[_\W]+", name.lower()) if w)
-
-
-@lru_cache(maxsize=8)
-def _schema_phrases(url: str) -> frozenset[str]:
-    """Table and column names as singular word phrases ('order_date' -> 'order date'), less 'id' and 'name'."""
-    columns = database_profile(url)[0]
-    names = list(columns) + [c.name for cols in columns.values() for c in cols]
-    return frozenset(_name_phrase(n) for n in names) - {"id", "name", ""}
-
-
-def schema_words(question: str, url: str) -> frozenset[str]:
-    """The table/column names a question mentions (as phrases), its cell values counted as their
-    columns: `schema_words("orders from the West region")` -> {'order', 'region'}."""
-    masked = database_profile(url)[2].mask(question)
-    text = f" {' '.join(singular(w) for w in words(masked.replace('_', ' ')))} "
-    return frozenset(p for p in _schema_phrases(url) if f" {p} " in text)
-
-
-def _sql_words(sql: str, dialect: str) -> frozenset[str]:
-    try:
-        tree = sqlglot.parse_one(sql, read=dialect or None)
-    except Exception:  # noqa: BLE001 - unparsable SQL uses nothing we can see
-        return frozenset()
-    names = [t.name for t in tree.find_all(sqlglot.exp.Table)] + [c.name for c in tree.find_all(sqlglot.exp.Column)]
-    return frozenset(w for n in names for w in _name_phrase(n).split())
-
-
-def _prompt_messages(state: State, context: Context) -> list[dict]:
-    values = prompts.VALUES_BLOCK.format(hints=state.value_hints) if state.value_hints else ""
-    notes = prompts.DOCUMENTATION_BLOCK.format(notes="\n".join(state.documentation)) if state.documentation else ""
-    pairs = "\n\n".join(prompts.EXAMPLE_PAIR.format(question=e["question"], sql=e["adapted_sql"])
-                        for e in reversed(state.examples))  # the most similar example last, next to the question
-    examples = prompts.EXAMPLES_BLOCK.format(pairs=pairs) if pairs else ""
-    user = prompts.USER_PROMPT.format(ddl=state.schema_ddl, values=values, documentation=notes, examples=examples,
-                                      question=state.question)
-    messages = [{"role": "system", "content": prompts.SYSTEM_PROMPT.format(dialect=state.dialect)},
-                {"role": "user", "content": user}]
-    if state.feedback and state.generated:
-        messages += [{"role": "assistant", "content": state.generated},
-                     {"role": "user", "content": prompts.FEEDBACK_PROMPT.format(sql=state.generated, feedback=state.feedback)}]
-    return messages
-
-
-def extract_sql(text: str) -> str:
-    """The SQL inside a free-text reply: code fences removed, from the first SELECT/WITH to the
-    first semicolon or blank line. `extract_sql("Sure:\\n```sql\\nSELECT 1;\\n```") -> "SELECT 1"`."""
-    text = re.sub(r"```(?:sql)?", "\n", text, flags=re.IGNORECASE)
-    found = re.search(r"\b(SELECT|WITH)\b", text, flags=re.IGNORECASE)
-    if not found:
-        return text.strip()
-    body = text[found.start():]
-    body = re.split(r";|\n\s*\n", body, maxsplit=1)[0]
-    return body.strip()
 
 
 def generate_sql(state: State, runtime: Runtime[Context]) -> dict:
@@ -318,9 +167,12 @@ def generate_sql(state: State, runtime: Runtime[Context]) -> dict:
     start = time.perf_counter()
     context = runtime.context or Context()
     model = load_chat_model(context.model) if isinstance(context.model, str) else context.model  # a chat model object works too
-    messages = _prompt_messages(state, context)
+    messages = render_sql_messages(state.schema_ddl, state.question, dialect=state.dialect, value_hints=state.value_hints,
+                                   documentation=state.documentation,
+                                   examples=[(e["question"], e["adapted_sql"]) for e in state.examples],
+                                   previous_sql=state.generated if state.feedback else "", feedback=state.feedback)
     if context.grammar and isinstance(model, LlamaCppChatModel):
-        from graphs.text2sql.sql_grammar import schema_grammar
+        from tools.sql.grammar import schema_grammar
 
         tables = state.linked_tables
         values = [str(v["value"]) for v in state.linked_values] if context.schema_linking else []
@@ -335,38 +187,10 @@ def generate_sql(state: State, runtime: Runtime[Context]) -> dict:
 
 
 def _run_candidate(sql: str, source: str, state: State, context: Context, url: str, repair: bool) -> dict:
-    """Repair, validate and execute one candidate; the attempt record (with `result` when it ran)."""
-    _, mapping, _ = database_profile(url)
-    record = {"attempt": state.attempt, "source": source, "sql": sql, "ok": False, "rows": None,
-              "error_kind": None, "error": None, "repairs": []}
-    if repair:
-        sql, record["repairs"] = repair_sql(sql, mapping, _as_matches(state.linked_values), state.dialect)
-        if source == "model" and state.reference_date:
-            try:  # the model's dates and LIMIT become the question's periods and 'top N'
-                adapted = adapt_periods(sql, state.question, state.reference_date, state.dialect)
-                if len(state.periods) == 1:  # a period the model left out is added
-                    adapted = add_period(adapted, Period(**state.periods[0]), date_columns(url), state.dialect)
-            except Exception:  # noqa: BLE001 - SQL sqlglot cannot parse is left to validation
-                adapted = sql
-            if adapted != sql:
-                record["repairs"] = [*record["repairs"], "periods"]
-                sql = adapted
-        record["sql"] = sql
-    try:
-        checked = validate_sql(sql, mapping, state.dialect)
-        record["sql"] = checked
-        result = open_database(url).run(checked, timeout_s=context.timeout_s, max_rows=context.max_rows)
-    except Exception as err:  # noqa: BLE001 - every failure becomes feedback
-        feedback = classify_execution_error(err)
-        record.update(error_kind=feedback.kind, error=feedback.text())
-        return record
-    record["rows"] = len(result.rows)
-    record["result"] = {"columns": list(result.columns), "rows": [list(r) for r in result.rows], "truncated": result.truncated}
-    if result.rows:
-        record["ok"] = True
-    else:
-        record.update(error_kind="empty_result", error=Feedback("empty_result", "").text())
-    return record
+    return run_candidate(sql, source, url=url, question=state.question, dialect=state.dialect, attempt=state.attempt,
+                         linked_values=_as_matches(state.linked_values), reference_date=state.reference_date,
+                         periods=[Period(**p) for p in state.periods], timeout_s=context.timeout_s,
+                         max_rows=context.max_rows, repair=repair, grounded_only=repair)
 
 
 def _settle(records: list[dict], state: State) -> dict:
@@ -382,9 +206,9 @@ def _settle(records: list[dict], state: State) -> dict:
     return update
 
 
-def _example_candidates(state: State, tried: set[str]) -> list[tuple[str, str]]:
-    """Adapted example SQL not tried yet; when the question names a period, only SQL that filters dates
-    (an example without one would answer for all time)."""
+def _example_candidates(state: State, tried: set[str], url: str) -> list[tuple[str, str]]:
+    """Adapted example SQL not tried yet that uses every table/column the question names; when the
+    question names a period, only SQL that filters dates (an example without one would answer for all time)."""
     def honours_period(sql: str) -> bool:
         try:
             return not state.periods or has_period(sql, state.dialect)
@@ -392,31 +216,27 @@ def _example_candidates(state: State, tried: set[str]) -> list[tuple[str, str]]:
             return True
 
     return [(e["adapted_sql"], f"example {i}") for i, e in enumerate(state.examples, start=1)
-            if e["adapted_sql"] not in tried and honours_period(e["adapted_sql"])]
-
-
-@lru_cache(maxsize=8)
-def date_columns(url: str) -> dict[str, str]:
-    """table -> its date column ('date' in the name or type; the first one), for adding a period filter."""
-    found = {}
-    for table, columns in database_profile(url)[0].items():
-        for column in columns:
-            if table not in found and ("date" in column.name.lower() or "date" in str(column.type or "").lower()):
-                found[table] = column.name
-    return found
+            if e["adapted_sql"] not in tried and honours_period(e["adapted_sql"])
+            and covers_question(e["question"], state.question, url, e["sql"], state.dialect)]
 
 
 def try_examples(state: State, runtime: Runtime[Context]) -> dict:
     start = time.perf_counter()
     context = runtime.context or Context()
     url = database_url(context.database)
-    records = [_run_candidate(sql, source, state, context, url, repair=True)
-               for sql, source in _example_candidates(state, set())[:1]]
+    candidates = _example_candidates(state, set(), url)
+    records = []
+    # The trusted best example only; with sources="examples" (no model) every adapted example in turn.
+    for sql, source in candidates if context.sources == "examples" else candidates[:1]:
+        records.append(_run_candidate(sql, source, state, context, url, repair=True))
+        if records[-1]["ok"]:
+            break
     return {**_settle(records, state), "timings": _timed(state, "check_sql", start)}
 
 
-def route_after_try_examples(state: State) -> Literal["answer", "generate_sql"]:
-    return "answer" if any(a["ok"] for a in state.attempts) else "generate_sql"
+def route_after_try_examples(state: State, runtime: Runtime[Context]) -> Literal["answer", "generate_sql"]:
+    context = runtime.context or Context()
+    return "answer" if any(a["ok"] for a in state.attempts) or context.sources == "examples" else "generate_sql"
 
 
 def check_sql(state: State, runtime: Runtime[Context]) -> dict:
@@ -424,10 +244,10 @@ def check_sql(state: State, runtime: Runtime[Context]) -> dict:
     context = runtime.context or Context()
     url = database_url(context.database)
     records = [_run_candidate(state.generated, "model", state, context, url, repair=context.self_correction)]
-    if context.self_correction and not records[0]["ok"] and state.attempt == 1:
+    if context.self_correction and context.sources != "model" and not records[0]["ok"] and state.attempt == 1:
         tried = {a["sql"] for a in state.attempts}
         records += [_run_candidate(sql, source, state, context, url, repair=True)
-                    for sql, source in _example_candidates(state, tried)]
+                    for sql, source in _example_candidates(state, tried, url)]
     return {**_settle(records, state), "timings": _timed(state, "check_sql", start)}
 
 
@@ -446,9 +266,12 @@ def _cell(value) -> str:
 def answer(state: State) -> dict:
     from langchain_core.messages import AIMessage
 
-    from graphs.text2sql.charts import chart_spec
+    from tools.sql.charts import chart_spec
 
     result, chart = state.result, None
+    if state.missing:
+        text = prompts.ANSWER_NOT_IN_DATABASE.format(missing="; ".join(state.missing))
+        return {"answer": text, "chart": None, "messages": [AIMessage(content=text)]}
     if result is None:
         last = state.attempts[-1]["error"] if state.attempts else "no query was generated"
         n = max(state.attempt, 1)
@@ -465,7 +288,7 @@ def answer(state: State) -> dict:
         chart = chart_spec(result["columns"], [tuple(r) for r in rows])
     table = ""
     if result is not None and result["rows"]:
-        from tools.sql_database import format_table
+        from tools.sql.database import format_table
 
         table = "\n\n" + format_table(result["columns"], result["rows"], max_rows=20)
     message = text + table + (f"\n\nSQL:\n{state.sql}" if state.sql else "")
@@ -482,7 +305,7 @@ builder.add_node(check_sql)
 builder.add_node(answer)
 builder.add_edge(START, "list_tables")
 builder.add_edge("list_tables", "link_schema")
-builder.add_edge("link_schema", "retrieve_examples")
+builder.add_conditional_edges("link_schema", route_after_linking)
 builder.add_conditional_edges("retrieve_examples", route_after_examples)
 builder.add_conditional_edges("try_examples", route_after_try_examples)
 builder.add_edge("generate_sql", "check_sql")
@@ -505,7 +328,7 @@ def answer_question(question: str, database: str = "", model: str = "", **option
     context = Context(**{k: v for k, v in fields.items() if v}, **options)
     start = time.perf_counter()
     final = graph.invoke({"question": question}, context=context)
-    keys = ("question", "answer", "sql", "result", "chart", "attempts", "examples", "timings", "attempt")
+    keys = ("question", "answer", "sql", "result", "chart", "attempts", "examples", "timings", "attempt", "missing")
     out = {k: final.get(k) for k in keys}
     out["timings"] = {**(out["timings"] or {}), "total": round(time.perf_counter() - start, 4)}
     out["ok"] = final.get("result") is not None and bool(final["result"]["rows"])

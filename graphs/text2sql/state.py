@@ -29,6 +29,7 @@ class State(InputState):
     value_hints: str = ""
     linked_tables: dict[str, list[str]] = field(default_factory=dict)
     linked_values: list[dict] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # what the question names that the database lacks
     examples: list[dict] = field(default_factory=list)
     documentation: list[str] = field(default_factory=list)
     reference_date: str = ""  # 'today' for 'last quarter', 'this year', ...

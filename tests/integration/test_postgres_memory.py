@@ -38,9 +38,9 @@ def test_conversation_survives_reopening_the_postgres_checkpointer(monkeypatch):
     monkeypatch.setattr(models, "load_chat_model", lambda spec=None: FakeListChatModel(responses=["25 days [1].", "Yes [1]."]))
     config = {"configurable": {"thread_id": f"pg-{uuid.uuid4().hex}"}}
     with open_checkpointer(URL) as saver:
-        rag_graph.compile_rag_graph(checkpointer=saver).invoke({"messages": [("human", "Leave?")]}, config, context=Context())
+        rag_graph.builder.compile(checkpointer=saver).invoke({"messages": [("human", "Leave?")]}, config, context=Context())
     with open_checkpointer(URL) as saver:
-        graph = rag_graph.compile_rag_graph(checkpointer=saver)
+        graph = rag_graph.builder.compile(checkpointer=saver)
         state = graph.invoke({"messages": [("human", "Really?")]}, config, context=Context())
     assert [m.type for m in state["messages"]] == ["human", "ai", "human", "ai"]
     assert state["messages"][0].content == "Leave?"

@@ -1,6 +1,6 @@
 """The attack list on real SQLite and PostgreSQL databases holding the sample business data.
 
-Each attack is refused by check_read_only and by SQLDatabase.run. Those that would write are also sent
+Each attack is refused by check_sql_read_only and by SQLDatabase.run. Those that would write are also sent
 straight to the read-only connection, past the check, to show the next layer holds on its own: on
 SQLite the authorizer, then the read-only file (mode=ro); on PostgreSQL the query-only server-side
 cursor, then the READ ONLY transaction. After every attack the data is compared with its state
@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from tools.sample_business import SAMPLE_TABLES, ensure_sample_database, load_sample_into_postgres
-from tools.sql_database import SQLDatabase, SQLExecutionError
-from tools.sql_safety import UnsafeSQLError, check_read_only
+from tools.sql.sample_business import SAMPLE_TABLES, ensure_sample_database, load_sample_into_postgres
+from tools.sql.database import SQLDatabase, SQLExecutionError
+from tools.sql.safety import UnsafeSQLError, check_sql_read_only
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.skipif(
@@ -184,7 +184,7 @@ def _no_files_written() -> None:
 
 def _refused(db, attack: Attack) -> None:
     with pytest.raises(UnsafeSQLError):
-        check_read_only(attack.sql, db.dialect)
+        check_sql_read_only(attack.sql, db.dialect)
     try:
         db.run(attack.sql, timeout_s=2)
     except UnsafeSQLError:

@@ -3,81 +3,79 @@ the sample business database and GeoQuery's geography database (../shared/data/g
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 
 import pytest
 
-from graphs.text2sql.graph import answer_question, database_profile, open_database
+from graphs.text2sql.graph import answer_question
 from models.settings import shared_data
+from tools.sql.catalog import database_profile, open_database
 
 pytestmark = pytest.mark.slow
 
 GEOQUERY = shared_data() / "geoquery"
 
 
-def test_business_questions_on_the_sample_database():
-    from tools.sample_business import ensure_sample_database
-
-    url = str(ensure_sample_database())
-    db = open_database(url)
-    out = answer_question("How many customers do we have in each segment?", url, "local", similarity="tfidf")
-    expected = db.run("SELECT segment, COUNT(*) FROM customers GROUP BY segment").rows
-    assert Counter(map(tuple, out["result"]["rows"])) == Counter(map(tuple, expected))
-    assert out["chart"] == {"kind": "bar", "x": out["result"]["columns"][0], "y": out["result"]["columns"][1]}
-    # A question unlike every stored example goes to the model; whatever it writes is checked before it runs.
-    out = answer_question("Which products cost more than 500?", url, "local", similarity="tfidf", max_attempts=1)
-    for attempt in out["attempts"]:
-        assert attempt["ok"] or attempt["error_kind"] in ("syntax", "unknown_identifier", "type", "empty_result", "timeout", "unsafe", "other")
-    assert out["attempt"] == 1 and all(re.match(r"(?is)\s*select\b", a["sql"]) for a in out["attempts"])
+BUSINESS = Path(__file__).resolve().parents[2] / "evals" / "data" / "sql_business.jsonl"
+# Held-out business questions (none is a stored example or a near-duplicate of one: see
+# tests/unit/test_text2sql_questions.py), each compared with the rows of its hand-written gold SQL.
+# The whole frozen test part is scored by `python -m evals.text2sql --business ... --split test`.
+LIVE_IDS = ["biz-01", "biz-02", "biz-03", "biz-23"]
 
 
-_REVENUE = "SUM(oi.quantity * oi.unit_price)"
-_BY_CATEGORY = (f"SELECT c.name, ROUND({_REVENUE}, 2) AS r FROM order_items oi JOIN orders o ON o.id = oi.order_id "
-                "JOIN products p ON p.id = oi.product_id JOIN categories c ON c.id = p.category_id ")
-# The roadmap's business questions with hand-written gold SQL (True: the row order matters).
-BI_QUESTIONS = {
-    "What were our total sales in Q2 2025 by product category?":
-        (_BY_CATEGORY + "WHERE o.order_date >= '2025-04-01' AND o.order_date < '2025-07-01' GROUP BY c.name", False),
-    "Top 5 customers by revenue":
-        (f"SELECT cu.name, ROUND({_REVENUE}, 2) AS r FROM order_items oi JOIN orders o ON o.id = oi.order_id "
-         "JOIN customers cu ON cu.id = o.customer_id GROUP BY cu.id ORDER BY r DESC LIMIT 5", True),
-    "Monthly revenue in 2024":
-        (f"SELECT strftime('%Y-%m', o.order_date) AS m, ROUND({_REVENUE}, 2) FROM order_items oi "
-         "JOIN orders o ON o.id = oi.order_id WHERE o.order_date LIKE '2024-%' GROUP BY m ORDER BY m", True),
-    "How many orders came from the West region last quarter?":  # last quarter = Q4 2025 (the documentation)
-        ("SELECT COUNT(*) FROM orders o JOIN customers cu ON cu.id = o.customer_id WHERE cu.region = 'West' "
-         "AND o.order_date >= '2025-10-01' AND o.order_date < '2026-01-01'", False),
-    "How many customers do we have in each segment?": ("SELECT segment, COUNT(*) FROM customers GROUP BY segment", False),
-    "Average order value by region":
-        (f"SELECT region, ROUND(AVG(total), 2) FROM (SELECT o.id, cu.region AS region, {_REVENUE} AS total FROM orders o "
-         "JOIN order_items oi ON oi.order_id = o.id JOIN customers cu ON cu.id = o.customer_id GROUP BY o.id) GROUP BY region", False),
-    "Which product category had the highest revenue in 2024?":
-        (_BY_CATEGORY + "WHERE o.order_date LIKE '2024-%' GROUP BY c.name ORDER BY r DESC LIMIT 1", True),
-}
+def _business(ids):
+    items = {i["id"]: i for i in map(json.loads, BUSINESS.read_text(encoding="utf-8").splitlines())}
+    return [items[i] for i in ids]
 
 
 def _rounded(rows):
     return [tuple(round(v, 2) if isinstance(v, float) else v for v in row) for row in rows]
 
 
-@pytest.mark.parametrize("question", list(BI_QUESTIONS))
-def test_roadmap_business_questions_match_gold_sql(question):
-    from tools.sample_business import ensure_sample_database
+@pytest.mark.parametrize("item", _business(LIVE_IDS), ids=LIVE_IDS)
+def test_held_out_business_questions_get_their_gold_rows_or_no_rows(item):
+    """The embedded 135M model rarely writes these queries (the benchmark's model_only row says how
+    often); the graph must then give no rows, never a wrong table from an adapted example."""
+    from tools.sql.sample_business import ensure_sample_database
 
     url = str(ensure_sample_database())
-    gold_sql, ordered = BI_QUESTIONS[question]
-    expected = _rounded(open_database(url).run(gold_sql).rows)
-    out = answer_question(question, url, "local")  # the default settings, as the CLI and Streamlit use them
-    got = _rounded(out["result"]["rows"]) if out["result"] else None
-    assert got is not None, out["attempts"]
-    assert got == expected if ordered else Counter(got) == Counter(expected), out["sql"]
+    expected = _rounded(open_database(url).run(item["sql"]).rows)
+    out = answer_question(item["question"], url, "local")  # the default settings, as the CLI and Streamlit use them
+    got = _rounded(out["result"]["rows"]) if out["result"] else []
+    if got:
+        assert got == expected if item["ordered"] else Counter(got) == Counter(expected), out["sql"]
+    else:
+        assert not out["ok"] and out["attempts"], out
+
+
+def test_march_2024_is_not_answered_by_an_example_filtering_on_a_region():
+    """Issue 13: the East-region example answered 15 (right: 93). Now it is refused unrun whenever the
+    model's SQL fails and adapted examples are tried; whatever runs has no region filter."""
+    from tools.sql.sample_business import ensure_sample_database
+
+    out = answer_question("How many orders were placed in March 2024?", str(ensure_sample_database()), "local")
+    assert not any(a["ok"] and "region" in a["sql"].lower() for a in out["attempts"])
+    if out["ok"]:
+        assert out["result"]["rows"] == [[93]], out["sql"]
+    else:
+        kinds = {a["error_kind"] for a in out["attempts"] if "region" in a["sql"].lower()}
+        assert kinds <= {"ungrounded"}, out["attempts"]
+
+
+def test_a_question_about_data_the_database_lacks_gets_not_in_database():
+    from tools.sql.sample_business import ensure_sample_database
+
+    out = answer_question("What was the revenue from the Laptop Pro 15 in 2025?", str(ensure_sample_database()), "local")
+    assert out["missing"] == ["'Laptop Pro 15' (closest: 'Laptop Pro 14')"]
+    assert out["result"] is None and out["attempts"] == [] and "Laptop Pro 14" in out["answer"]
 
 
 @pytest.mark.skipif(not (GEOQUERY / "geography.sqlite").is_file(), reason="GeoQuery data not found at ../shared/data/geoquery")
 def test_geoquery_dev_items_with_the_train_split_as_examples():
     from evals.text2sql import load_split, same_result
-    from graphs.text2sql.examples import ExampleStore
+    from tools.sql.examples import ExampleStore
 
     url = str(GEOQUERY / "geography.sqlite")
     store = ExampleStore(similarity="tfidf", normalize=database_profile(url)[2].mask)

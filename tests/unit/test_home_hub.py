@@ -7,15 +7,16 @@ from fastapi.testclient import TestClient
 
 from tools.home.hub_server import create_app
 
-AUTH = {"Authorization": "Bearer hearth-dev-token"}
+TOKEN = "test-hub-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture
 def hub(tmp_path):
-    return TestClient(create_app(tmp_path / "house.sqlite"))
+    return TestClient(create_app(tmp_path / "house.sqlite", token=TOKEN))
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "hearth-dev-token"},
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
                                      {"Authorization": "Basic aGVhcnRoLWRldi10b2tlbg=="}])
 def test_every_endpoint_needs_the_bearer_token(hub, headers):
     for method, path in [("GET", "/api/"), ("GET", "/api/states"), ("GET", "/api/states/light.kitchen"),
@@ -67,9 +68,9 @@ def test_malformed_json_body_is_a_clear_400(hub):
 
 
 def test_state_persists_across_restarts(tmp_path):
-    first = TestClient(create_app(tmp_path / "house.sqlite"))
+    first = TestClient(create_app(tmp_path / "house.sqlite", token=TOKEN))
     first.post("/api/services/lock/unlock", headers=AUTH, json={"entity_id": "lock.back_door"})
-    second = TestClient(create_app(tmp_path / "house.sqlite"))
+    second = TestClient(create_app(tmp_path / "house.sqlite", token=TOKEN))
     assert second.get("/api/states/lock.back_door", headers=AUTH).json()["state"] == "unlocked"
-    third = TestClient(create_app(tmp_path / "house.sqlite", reset=True))
+    third = TestClient(create_app(tmp_path / "house.sqlite", token=TOKEN, reset=True))
     assert third.get("/api/states/lock.back_door", headers=AUTH).json()["state"] == "locked"

@@ -13,14 +13,17 @@ from tools.home.house import ServiceCallError, default_house
 from tools.home.tools import HomeToolbox
 
 
-def InProcessHubClient(app, token="hearth-dev-token"):
+TOKEN = "test-hub-token"
+
+
+def InProcessHubClient(app, token=TOKEN):
     """The real client over FastAPI's in-process transport (no socket needed)."""
     return HomeAssistantClient("http://testserver", token, http=TestClient(app))
 
 
 @pytest.fixture
 def hub_app(tmp_path):
-    return create_app(tmp_path / "house.sqlite")
+    return create_app(tmp_path / "house.sqlite", token=TOKEN)
 
 
 @pytest.fixture
@@ -65,7 +68,7 @@ def test_warmer_raises_the_set_point_through_the_hub(box, hub_app):
     tools = {t.name: t for t in box.tools()}
     assert tools["climate_change_temperature"].invoke({"entity_id": "climate.thermostat", "change": 1}) == (
         "Raised the thermostat from 20 °C to 21 °C (the room is at 19.5 °C).")
-    state = TestClient(hub_app).get("/api/states/climate.thermostat", headers={"Authorization": "Bearer hearth-dev-token"})
+    state = TestClient(hub_app).get("/api/states/climate.thermostat", headers={"Authorization": f"Bearer {TOKEN}"})
     assert state.json()["attributes"]["temperature"] == 21.0
     with pytest.raises(ServiceCallError, match="out of range"):
         box.call("climate", "set_temperature", {"entity_id": "climate.thermostat", "temperature": 31})
@@ -111,7 +114,7 @@ def test_sentence_matcher_leaves_unclear_requests_to_the_model(text):
 
 
 def hub_state(hub_app, entity_id):
-    return TestClient(hub_app).get(f"/api/states/{entity_id}", headers={"Authorization": "Bearer hearth-dev-token"}).json()
+    return TestClient(hub_app).get(f"/api/states/{entity_id}", headers={"Authorization": f"Bearer {TOKEN}"}).json()
 
 
 # phrasing -> (entity, attribute or "state", value on the hub afterwards, the reply)

@@ -1,6 +1,6 @@
 """The injection classifier is optional: without its folder the guard runs the rules as before; a
 folder named explicitly must exist. Training and loading with the real MiniLM are tested in
-tests/integration/test_injection_classifier.py."""
+tests/integration/test_injection_classifier_live.py."""
 
 from __future__ import annotations
 

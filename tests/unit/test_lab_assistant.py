@@ -171,11 +171,14 @@ def test_lab_tools_validate_arguments_with_clear_errors():
     assert "pass 1..8" in labs.train_ngram_model.invoke({"corpus": "alice", "order": 12})
     assert "divisible by 4" in labs.pretrain_minigpt.invoke({"corpus": "alice", "n_embd": 30})
     assert "No job 'nope'" in labs.job_status.invoke({"job_id": "nope"})
-    assert "No tokenizer at" in labs.compare_tokenizers.invoke({"text_or_corpus": "some text", "tokenizer_path": "/nope.model"})
+    missing = str(labs.lab_home() / "tokenizers" / "nope.model")
+    assert "No tokenizer at" in labs.compare_tokenizers.invoke({"text_or_corpus": "some text", "tokenizer_path": missing})
+    assert "outside the folders" in labs.compare_tokenizers.invoke({"text_or_corpus": "x", "tokenizer_path": "/nope.model"})
     schema = labs.train_bpe_tokenizer.tool_call_schema.model_json_schema()
     assert schema["properties"]["corpus"]["enum"] == ["legal", "alice", "xquad_en", "xquad_de", "pubmedqa"]
     assert {t.name for t in labs.LAB_TOOLS} == {"train_bpe_tokenizer", "compare_tokenizers", "train_ngram_model",
-                                                 "pretrain_minigpt", "evaluate_perplexity", "sample_text", "job_status"}
+                                                 "pretrain_minigpt", "evaluate_perplexity", "sample_text", "train_reranker",
+                                                 "finetune_embeddings", "job_status"}
 
 
 def test_parser_docstring_examples():

@@ -57,7 +57,7 @@ def fake_parts(monkeypatch):
 
 def test_answer_cites_numbered_sources(fake_parts):
     kb, llm = fake_parts
-    graph = rag_chat.compile_rag_graph()
+    graph = rag_chat.graph
     state = graph.invoke({"messages": [("human", "How many days of annual leave?")]},
                          context=Context(evidence_sentences=0))
     answer = state["messages"][-1]
@@ -71,7 +71,7 @@ def test_answer_cites_numbered_sources(fake_parts):
 
 def test_small_model_sees_evidence_sentences_with_their_chunk_numbers(fake_parts):
     kb, llm = fake_parts
-    state = rag_chat.compile_rag_graph().invoke({"messages": [("human", "Carry over?")]},
+    state = rag_chat.graph.invoke({"messages": [("human", "Carry over?")]},
                                                  context=Context(model="local", evidence_sentences=-1))
     prompt = llm.seen[0][-1].content
     lines = [l for l in prompt.splitlines() if l.startswith("[")]
@@ -85,13 +85,13 @@ def test_small_model_sees_evidence_sentences_with_their_chunk_numbers(fake_parts
 def test_uncited_answer_lists_the_sources_consulted(fake_parts, monkeypatch):
     kb, llm = fake_parts
     llm.responses = ["Twenty-five."]
-    state = rag_chat.compile_rag_graph().invoke({"messages": [("human", "Leave?")]}, context=Context())
+    state = rag_chat.graph.invoke({"messages": [("human", "Leave?")]}, context=Context())
     assert "Sources consulted:\n[1]" in state["messages"][-1].content
 
 
 def test_memory_across_turns_with_a_checkpointer(fake_parts):
     kb, llm = fake_parts
-    graph = rag_chat.compile_rag_graph(checkpointer=InMemorySaver())
+    graph = rag_chat.builder.compile(checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "t1"}}
     graph.invoke({"messages": [("human", "How many days of annual leave?")]}, config, context=Context())
     state = graph.invoke({"messages": [("human", "Can I carry any over?")]}, config, context=Context())
@@ -104,7 +104,7 @@ def test_memory_across_turns_with_a_checkpointer(fake_parts):
 
 def test_question_before_any_ingestion_explains_what_to_do(monkeypatch):
     monkeypatch.setattr(rag_chat, "knowledge_base_for", lambda context: FakeKnowledgeBase([]))
-    state = rag_chat.compile_rag_graph().invoke({"messages": [("human", "Leave?")]}, context=Context(collection="empty"))
+    state = rag_chat.graph.invoke({"messages": [("human", "Leave?")]}, context=Context(collection="empty"))
     text = state["messages"][-1].content
     assert "is empty" in text and "apps.ask --ingest" in text
 
@@ -121,9 +121,9 @@ def test_sqlite_checkpointer_persists_between_opens(tmp_path, fake_parts):
     url = f"sqlite:///{tmp_path / 'memory.sqlite'}"
     config = {"configurable": {"thread_id": "persist"}}
     with open_checkpointer(url) as saver:
-        rag_chat.compile_rag_graph(checkpointer=saver).invoke({"messages": [("human", "Q1")]}, config, context=Context())
+        rag_chat.builder.compile(checkpointer=saver).invoke({"messages": [("human", "Q1")]}, config, context=Context())
     with open_checkpointer(url) as saver:
-        state = rag_chat.compile_rag_graph(checkpointer=saver).get_state(config)
+        state = rag_chat.builder.compile(checkpointer=saver).get_state(config)
     assert state.values["messages"][0].content == "Q1"
 
 

@@ -18,7 +18,8 @@ from tools.home.commands import CommandMatcher, describe_call
 from tools.home.tools import HomeToolbox
 from tools.registry import Toolset
 
-AUTH = {"Authorization": "Bearer hearth-dev-token"}
+TOKEN = "test-hub-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 class ScriptedFakeChatModel:
@@ -44,12 +45,12 @@ def call(name, **args):
 
 @pytest.fixture
 def hub(tmp_path):
-    return TestClient(create_app(tmp_path / "house.sqlite"))
+    return TestClient(create_app(tmp_path / "house.sqlite", token=TOKEN))
 
 
 @pytest.fixture
 def home(hub, monkeypatch):
-    box = HomeToolbox(HomeAssistantClient("http://testserver", http=hub))
+    box = HomeToolbox(HomeAssistantClient("http://testserver", TOKEN, http=hub))
     toolset = Toolset("home", box.tools(), notes=box.describe(), is_risky=box.is_risky,
                       match_command=CommandMatcher(box.entities).match,
                       describe_call=lambda n, a: describe_call(n, a, box.entities))

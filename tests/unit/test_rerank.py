@@ -70,6 +70,26 @@ def test_reranking_retriever_asks_for_candidates_and_returns_k():
     assert first.asked_k == 50
 
 
+def test_reranking_retriever_reranks_only_the_top_candidates():
+    # first stage: far, mid, near, then "tail"; only the top 2 are reranked, the rest follow unreranked
+    first = ListRetriever([hit("far"), hit("mid"), hit("near"), hit("tail")])
+    reranker = EmbeddingReranker(TableEmbeddings({**TABLE, "tail": [1.0, 0.0]}), first_stage_weight=0)
+    pipeline = RerankingRetriever(first, reranker, candidates=2)
+    assert [c.source for c in pipeline.retrieve("q", k=4)] == ["mid", "far", "near", "tail"]
+    assert first.asked_k == 4
+    assert [c.source for c in pipeline.retrieve("q", k=1)] == ["mid"]
+
+
+def test_trained_reranker_folder_sets_its_serving_length(tmp_path):
+    from rag.rerank import CrossEncoderReranker
+
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "reranker.json").write_text('{"max_length": 160, "first_stage_weight": 0.5}')
+    reranker = CrossEncoderReranker(tmp_path)
+    assert (reranker.max_length, reranker.first_stage_weight) == (160, 0.5)
+    assert CrossEncoderReranker(tmp_path, first_stage_weight=0.0, max_length=64).max_length == 64
+
+
 def test_load_reranker_names_the_specs_it_knows(tmp_path):
     with pytest.raises(ValueError, match="'e5-small', 'cross-encoder:FOLDER'"):
         load_reranker("colbert")

@@ -99,16 +99,6 @@ def test_bm25_filters_keep_only_matching_chunks():
     assert bm25.retrieve("annual leave", k=5, filters={"source": "none.md"}) == []
 
 
-def test_filtered_retriever_asks_for_more_and_drops_the_rest():
-    from rag.retrievers import FilteredRetriever
-
-    hits = [hit(f"d{i}", 1 - i / 10) for i in range(8)]
-    for i, h in enumerate(hits):
-        h.metadata["even"] = i % 2 == 0
-    found = FilteredRetriever(ListRetriever(hits), {"even": True}).retrieve("q", k=3)
-    assert [h.source for h in found] == ["d0", "d2", "d4"]
-
-
 def test_mmr_skips_a_near_duplicate():
     from rag.mmr import MMRRetriever, mmr_order
 

@@ -9,10 +9,10 @@ import sqlite3
 
 import pytest
 
-from tools.sample_business import (SAMPLE_DOCUMENTATION, SAMPLE_EXAMPLES, SAMPLE_TABLES, SAMPLE_VERSION,
+from tools.sql.sample_business import (SAMPLE_DOCUMENTATION, SAMPLE_EXAMPLES, SAMPLE_TABLES, SAMPLE_VERSION,
                                    ensure_sample_database, generate_sample_rows)
-from tools.sql_database import SQLDatabase
-from tools.sql_safety import check_read_only
+from tools.sql.database import SQLDatabase
+from tools.sql.safety import check_sql_read_only
 
 # Pinned so an accidental change to the generator is caught; on a deliberate change, bump
 # SAMPLE_VERSION (existing files are then regenerated) and update this digest.
@@ -116,7 +116,7 @@ def test_few_shot_examples_are_valid_and_return_rows(sample):
     with SQLDatabase.open(sample) as db:
         for example in SAMPLE_EXAMPLES:
             assert set(example) == {"question", "sql"}
-            check_read_only(example["sql"], "sqlite")
+            check_sql_read_only(example["sql"], "sqlite")
             assert db.run(example["sql"]).rows, example["question"]
 
 

@@ -97,7 +97,7 @@ def test_health_and_models_list_without_loading_anything():
     data = client.get("/v1/models").json()
     assert data["object"] == "list"
     ids = [m["id"] for m in data["data"]]
-    assert ids == ["ollama:qwen2.5:7b?num_ctx=8192", "local"]  # the api_key never shows
+    assert ids == ["ollama:qwen2.5:7b?num_ctx=8192", "local", "minilm", "all-MiniLM-L6-v2"]  # the api_key never shows
     assert all(m["object"] == "model" for m in data["data"])
     assert not app.state.served.chat_loaded and not app.state.served.embeddings_loaded
     assert display_name("local") == "local"
@@ -105,10 +105,27 @@ def test_health_and_models_list_without_loading_anything():
 
 def test_same_id_for_chat_and_embeddings_is_listed_once():
     client, _ = make_client()
-    [entry] = client.get("/v1/models").json()["data"]
-    assert entry["id"] == "local" and entry["capabilities"] == ["chat", "embeddings"]
+    entries = client.get("/v1/models").json()["data"]
+    assert [e["id"] for e in entries] == ["local", "smollm2", "minilm", "all-MiniLM-L6-v2"]
+    assert entries[0]["capabilities"] == ["chat", "embeddings"]
     assert client.get("/v1/models/local").json()["id"] == "local"
+    assert client.get("/v1/models/minilm").json()["capabilities"] == ["embeddings"]
     assert_openai_error(client.get("/v1/models/nope"), 404)
+
+
+def test_unknown_model_is_404_model_not_found():
+    client, model = make_client(["unused"], served_names=("house-model",))
+    r = client.post("/v1/chat/completions", json={"model": "gpt-4o", "messages": user("Hi")})
+    error = assert_openai_error(r, 404, "model")
+    assert error["code"] == "model_not_found" and "local" in error["message"]
+    r = client.post("/v1/chat/completions", json={"model": "minilm", "messages": user("Hi")})
+    assert "/v1/embeddings" in assert_openai_error(r, 404, "model")["message"]
+    r = client.post("/v1/embeddings", json={"model": "text-embedding-3-small", "input": "x"})
+    assert assert_openai_error(r, 404, "model")["code"] == "model_not_found"
+    assert model.calls == []
+    ok = client.post("/v1/chat/completions", json={"model": "house-model", "messages": user("Hi")})
+    assert ok.status_code == 200 and ok.json()["model"] == "house-model"
+    assert "house-model" in [m["id"] for m in client.get("/v1/models").json()["data"]]
 
 
 def test_non_streaming_completion_shape_and_options_reach_the_model():
@@ -116,12 +133,12 @@ def test_non_streaming_completion_shape_and_options_reach_the_model():
                       usage_metadata={"input_tokens": 7, "output_tokens": 3, "total_tokens": 10})
     client, model = make_client([reply])
     r = client.post("/v1/chat/completions", json={
-        "model": "whatever-the-client-says", "messages": [{"role": "system", "content": "Be brief."}, *user("Hi")],
+        "model": "smollm2", "messages": [{"role": "system", "content": "Be brief."}, *user("Hi")],
         "temperature": 0, "max_completion_tokens": 16, "stop": "\n", "seed": 3, "user": "ignored-extra-field"})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["id"].startswith("chatcmpl-") and body["object"] == "chat.completion"
-    assert body["model"] == "whatever-the-client-says" and isinstance(body["created"], int)
+    assert body["model"] == "smollm2" and isinstance(body["created"], int)
     [choice] = body["choices"]
     assert choice["index"] == 0 and choice["finish_reason"] == "length"
     assert choice["message"] == {"role": "assistant", "content": "Hello there!"}
@@ -249,7 +266,7 @@ def test_model_errors_map_to_status_codes():
 
 def test_unloadable_model_spec_is_503_with_the_fix():
     client = TestClient(create_app("gguf:/no/such/model.gguf", "local"))
-    r = client.post("/v1/chat/completions", json={"model": "x", "messages": user("x")})
+    r = client.post("/v1/chat/completions", json={"model": "gguf:/no/such/model.gguf", "messages": user("x")})
     error = assert_openai_error(r, 503)
     assert "does not exist" in error["message"] and "--model" in error["message"]
 
@@ -307,3 +324,78 @@ def test_openai_python_client_against_the_app():
         assert "".join(pieces) == "a b c"
         vector = client.embeddings.create(model="minilm", input="annual leave").data[0].embedding
         assert vector == pytest.approx(DeterministicFakeEmbedding(size=8).embed_query("annual leave"), rel=1e-6)
+
+
+class ScriptedTextModel(ScriptedChatModel):
+    """A scripted model that also offers raw text completion with log-probabilities."""
+
+    n_ctx: int = 64
+
+    VOCABULARY: dict = {"a": 1, "b": 2, "c": 3}
+
+    def tokenize(self, text, add_special_tokens=False):
+        return [self.VOCABULARY[w] for w in text.split()]
+
+    def detokenize(self, ids):
+        words = {v: k for k, v in self.VOCABULARY.items()}
+        return " ".join(words[i] for i in ids)
+
+    def tokenizer_info(self):
+        return {"eos_token": "<|im_end|>", "bos_token": None, "pad_token": None, "chat_template": "{{ messages }}"}
+
+    def complete_text(self, prompt, **options):
+        self.calls.append({"prompt": prompt, "options": options})
+        tokens = prompt if isinstance(prompt, list) else prompt.split()
+        logprobs = None
+        if options["logprobs"] is not None:
+            shown = [str(t) for t in tokens] if options["echo"] else []
+            logprobs = {"tokens": shown + ["!"], "token_logprobs": ([None] + [-1.0] * (len(shown) - 1) if shown else [])
+                        + [-0.5], "top_logprobs": ([None] + [{"x": -1.0}] * (len(shown) - 1) if shown else [])
+                        + [{"!": -0.5}], "text_offset": list(range(len(shown) + 1))}
+        return {"text": ("".join(map(str, tokens)) if options["echo"] else "") + "!", "logprobs": logprobs,
+                "finish_reason": "length", "usage": {"prompt_tokens": len(tokens), "completion_tokens": 1,
+                                                     "total_tokens": len(tokens) + 1}}
+
+
+def test_tokenizer_endpoints_as_vllm_serves_them():
+    """lm-eval's remote tokenizer backend reads /tokenizer_info and posts /tokenize, /detokenize."""
+    client = TestClient(create_app("local", "local", chat_model=ScriptedTextModel(replies=[], calls=[])))
+    info = client.get("/tokenizer_info").json()
+    assert info["eos_token"] == "<|im_end|>" and "chat_template" in info
+    assert client.post("/tokenize", json={"prompt": "a b c", "add_special_tokens": False}).json()["tokens"] == [1, 2, 3]
+    assert client.post("/detokenize", json={"tokens": [1, 2, 3]}).json() == {"prompt": "a b c"}
+    chat_only, _ = make_client()
+    assert_openai_error(chat_only.post("/tokenize", json={"prompt": "x"}), 400)
+
+
+def test_completions_with_logprobs_and_echo_for_token_id_prompts():
+    model = ScriptedTextModel(replies=[], calls=[])
+    client = TestClient(create_app("local", "local", chat_model=model))
+    r = client.post("/v1/completions", json={"model": "local", "prompt": [[1, 2, 3], [4, 5]], "max_tokens": 1,
+                                             "logprobs": 1, "echo": True, "temperature": 0})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["object"] == "text_completion" and body["model"] == "local"
+    assert [c["index"] for c in body["choices"]] == [0, 1]
+    first = body["choices"][0]["logprobs"]
+    assert first["token_logprobs"] == [None, -1.0, -1.0, -0.5] and first["top_logprobs"][-1] == {"!": -0.5}
+    assert body["usage"] == {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
+    assert [c["prompt"] for c in model.calls] == [[1, 2, 3], [4, 5]]
+    assert model.calls[0]["options"] == {"max_tokens": 1, "temperature": 0, "stop": None, "logprobs": 1,
+                                         "echo": True, "seed": None}
+    text = client.post("/v1/completions", json={"model": "local", "prompt": "a b", "stop": "\n"}).json()
+    assert text["choices"][0]["text"] == "!" and text["choices"][0]["logprobs"] is None
+    assert model.calls[-1]["prompt"] == "a b" and model.calls[-1]["options"]["stop"] == ["\n"]
+
+
+def test_completions_errors_name_the_fix():
+    client, _ = make_client()  # a chat-only model
+    r = client.post("/v1/completions", json={"model": "local", "prompt": "x"})
+    assert "in-process llama.cpp" in assert_openai_error(r, 400, "model")["message"]
+    text_client = TestClient(create_app("local", "local", chat_model=ScriptedTextModel(replies=[], calls=[])))
+    assert_openai_error(text_client.post("/v1/completions", json={"model": "gpt-3.5-turbo-instruct", "prompt": "x"}), 404)
+    assert_openai_error(text_client.post("/v1/completions", json={"model": "local", "prompt": []}), 400, "prompt")
+    assert_openai_error(text_client.post("/v1/completions", json={"model": "local", "prompt": "x", "stream": True}),
+                        400, "stream")
+    too_long = text_client.post("/v1/completions", json={"model": "local", "prompt": "x", "max_tokens": 65})
+    assert assert_openai_error(too_long, 400, "max_tokens")["code"] == "max_tokens_exceeded"

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-import tools.sql_database
-from tools.sql_database import Column, SQLConnectionError, SQLDatabase, SQLExecutionError
-from tools.sql_safety import UnsafeSQLError
+import tools.sql.database
+from tools.sql.database import Column, SQLConnectionError, SQLDatabase, SQLExecutionError
+from tools.sql.safety import UnsafeSQLError
 
 ENDLESS_COUNT = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT COUNT(*) FROM n"
 ENDLESS_ROWS = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT i FROM n"
@@ -108,7 +108,7 @@ def test_unsafe_sql_is_refused_before_execution(shop):
                                  "ATTACH DATABASE ':memory:' AS other", "PRAGMA query_only = OFF",
                                  "SELECT load_extension('x')"])
 def test_the_connection_refuses_writes_without_the_check(shop, sql):
-    """Defence in depth: past check_read_only, the authorizer refuses; past the authorizer, mode=ro does."""
+    """Defence in depth: past check_sql_read_only, the authorizer refuses; past the authorizer, mode=ro does."""
     with SQLDatabase.open(shop) as db:
         with pytest.raises(SQLExecutionError, match="not authorized"):
             db._execute(sql, timeout_s=1, max_rows=10)
@@ -161,5 +161,5 @@ def test_unknown_error_kinds_are_a_programming_error():
 
 
 def test_docstring_examples():
-    result = doctest.testmod(tools.sql_database, optionflags=doctest.ELLIPSIS)
+    result = doctest.testmod(tools.sql.database, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

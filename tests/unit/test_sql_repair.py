@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from graphs.text2sql.repair import adapt_example, fix_identifiers, plain_style, repair_sql, substitute_literals
-from graphs.text2sql.schema_linking import ValueMatch
+from tools.sql.repair import adapt_example, fix_identifiers, plain_style, repair_sql, substitute_literals
+from tools.sql.linking import ValueMatch
 
 SCHEMA = {
     "city": {"city_name": "text", "population": "int", "state_name": "text"},

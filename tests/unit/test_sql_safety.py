@@ -1,4 +1,4 @@
-"""check_read_only: one read-only SELECT passes (regenerated, comments dropped); everything else is refused
+"""check_sql_read_only: one read-only SELECT passes (regenerated, comments dropped); everything else is refused
 with a message that says why. The full attack list against real databases is in
 tests/integration/test_sql_attacks.py."""
 
@@ -8,8 +8,8 @@ import doctest
 
 import pytest
 
-import tools.sql_safety
-from tools.sql_safety import SQLParseError, UnsafeSQLError, check_read_only
+import tools.sql.safety
+from tools.sql.safety import SQLParseError, UnsafeSQLError, check_sql_read_only
 
 DIALECTS = ["sqlite", "postgres"]
 
@@ -37,13 +37,13 @@ HARMLESS = [
 def test_read_only_queries_pass_and_parse_back_to_the_same_query(sql, dialect):
     import sqlglot
 
-    checked = check_read_only(sql, dialect)
+    checked = check_sql_read_only(sql, dialect)
     assert sqlglot.parse_one(checked, read=dialect) == sqlglot.parse_one(sql, read=dialect)
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_comments_are_dropped_and_a_trailing_semicolon_is_fine(dialect):
-    assert check_read_only("SELECT 1 /* note */ -- more\n;", dialect) == "SELECT 1"
+    assert check_sql_read_only("SELECT 1 /* note */ -- more\n;", dialect) == "SELECT 1"
 
 
 @pytest.mark.parametrize("sql, reason", [
@@ -68,7 +68,7 @@ def test_comments_are_dropped_and_a_trailing_semicolon_is_fine(dialect):
 ])
 def test_sqlite_refusals_say_why(sql, reason):
     with pytest.raises(UnsafeSQLError, match="refused") as refused:
-        check_read_only(sql, "sqlite")
+        check_sql_read_only(sql, "sqlite")
     assert reason in str(refused.value)
 
 
@@ -94,7 +94,7 @@ def test_sqlite_refusals_say_why(sql, reason):
 ])
 def test_postgres_refusals_say_why(sql, reason):
     with pytest.raises(UnsafeSQLError, match="refused") as refused:
-        check_read_only(sql, "postgres")
+        check_sql_read_only(sql, "postgres")
     assert reason in str(refused.value)
 
 
@@ -102,7 +102,7 @@ def test_postgres_refusals_say_why(sql, reason):
                                  "SELECT 1;\u200bDROP TABLE orders", "SELEC name FROM customers", ""])
 def test_text_that_does_not_parse_is_refused_as_a_syntax_error(sql):
     with pytest.raises(SQLParseError, match="syntax error|empty"):
-        check_read_only(sql, "sqlite")
+        check_sql_read_only(sql, "sqlite")
 
 
 def test_parse_errors_are_also_refusals():
@@ -110,5 +110,5 @@ def test_parse_errors_are_also_refusals():
 
 
 def test_docstring_examples():
-    result = doctest.testmod(tools.sql_safety, optionflags=doctest.ELLIPSIS)
+    result = doctest.testmod(tools.sql.safety, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

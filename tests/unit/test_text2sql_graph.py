@@ -7,14 +7,16 @@ import sqlite3
 
 import pytest
 
-from graphs.text2sql.charts import chart_spec, render_chart_png
-from graphs.text2sql.examples import ExampleStore
-from graphs.text2sql.graph import answer_question, database_profile, extract_sql, route_after_check
+from tools.sql.charts import chart_spec, render_chart_png
+from tools.sql.examples import ExampleStore
+from graphs.text2sql.graph import answer_question, route_after_check
+from tools.sql.catalog import database_profile
+from tools.sql.prompt import extract_sql
 from graphs.text2sql.context import Context
-from graphs.text2sql.schema_linking import ValueIndex, link_schema
-from graphs.text2sql.sql_grammar import schema_grammar
+from tools.sql.linking import ValueIndex, link_schema
+from tools.sql.grammar import schema_grammar
 from graphs.text2sql.state import State
-from graphs.text2sql.validation import SQLValidationError, classify_execution_error, validate_sql
+from tools.sql.validation import SQLValidationError, classify_execution_error, validate_sql
 from sql_fakes import FakeSQLChatModel
 
 
@@ -78,7 +80,7 @@ def test_validation_resolves_tables_and_columns_and_allows_only_one_select(geo_d
 
 
 def test_execution_errors_are_classified_with_feedback_text():
-    from tools.sql_database import SQLExecutionError
+    from tools.sql.database import SQLExecutionError
 
     assert classify_execution_error(SQLExecutionError("timeout", "interrupted")).kind == "timeout"
     assert classify_execution_error(RuntimeError("operator does not exist: text > integer (datatype mismatch)")).kind in ("type", "unknown_identifier")
@@ -171,7 +173,7 @@ def test_examples_reach_the_prompt_with_the_questions_values_and_back_up_the_mod
 
 def test_empty_results_are_retried_then_reported_and_a_chart_comes_with_numbers_by_category(geo_db):
     model = fake_model("SELECT city_name FROM city WHERE population > 99999999", "SELECT city_name FROM city WHERE population > 99999999")
-    out = answer_question("which cities are huge", geo_db, model=model, few_shot=0, max_attempts=2, example_store=ExampleStore())
+    out = answer_question("which cities have more than 99999999 people", geo_db, model=model, few_shot=0, max_attempts=2, example_store=ExampleStore())
     assert [a["error_kind"] for a in out["attempts"]] == ["empty_result", "empty_result"]
     assert out["answer"] == "The query ran but found no matching rows." and out["result"]["rows"] == []
     model = fake_model("SELECT state_name, SUM(population) FROM city GROUP BY state_name")
@@ -193,10 +195,10 @@ def test_route_after_check_stops_at_max_attempts():
     assert route_after_check(state, FakeRuntime()) == "answer"
 
 
-@pytest.mark.parametrize("module_name", ["schema_linking", "repair", "validation", "sql_grammar", "charts", "examples", "periods"])
+@pytest.mark.parametrize("module_name", ["linking", "repair", "validation", "grammar", "charts", "examples", "periods", "prompt"])
 def test_docstring_examples(module_name):
     import doctest
     import importlib
 
-    result = doctest.testmod(importlib.import_module(f"graphs.text2sql.{module_name}"))
+    result = doctest.testmod(importlib.import_module(f"tools.sql.{module_name}"))
     assert result.attempted > 0 and result.failed == 0

@@ -7,10 +7,11 @@ import sqlite3
 
 import pytest
 
-from graphs.text2sql.context import Context
-from graphs.text2sql.examples import ExampleStore
-from graphs.text2sql.graph import QuestionShape, answer_question, database_profile, example_fits, reference_date
-from graphs.text2sql.periods import (Period, add_period, drop_periods, find_periods, mask_numbers, replace_limit,
+from tools.sql.examples import ExampleStore
+from graphs.text2sql.graph import answer_question
+from tools.sql.adaptation import example_fits
+from tools.sql.catalog import QuestionShape, database_profile, reference_date
+from tools.sql.periods import (Period, add_period, drop_periods, find_periods, mask_numbers, replace_limit,
                                      replace_periods, requested_limit)
 from sql_fakes import FakeSQLChatModel
 
@@ -136,7 +137,7 @@ def test_a_question_about_another_column_goes_to_the_model_and_its_dates_are_rep
 
 def test_reference_date_comes_from_the_option_the_documentation_or_the_data(shop_db):
     store = ExampleStore()
-    assert reference_date(Context(model="unused", today="2025-06-30"), shop_db, store) == "2025-06-30"
-    assert reference_date(Context(model="unused", today=""), shop_db, store) == "2025-12-30"  # the latest order
+    assert reference_date("2025-06-30", shop_db, store) == "2025-06-30"
+    assert reference_date("", shop_db, store) == "2025-12-30"  # the latest order
     store.add_documentation("The data covers 2024-01-01 to 2025-09-30.")  # in memory: the store has no file
-    assert reference_date(Context(model="unused", today=""), shop_db, store) == "2025-09-30"
+    assert reference_date("", shop_db, store) == "2025-09-30"

@@ -1,7 +1,7 @@
 """A small client for Home Assistant's REST API; the hub simulator speaks the same subset.
 
     from tools.home.client import HomeAssistantClient
-    hub = HomeAssistantClient("http://127.0.0.1:8123", token="hearth-dev-token")   # or a real Home Assistant
+    hub = HomeAssistantClient("http://127.0.0.1:8123", token=TOKEN)   # or a real Home Assistant; default: hub_token()
     hub.states()                                       # every entity's state object
     hub.call_service("light", "turn_on", {"entity_id": "light.kitchen", "brightness_pct": 40})
 

@@ -5,17 +5,20 @@ labs and tests. Device state persists in SQLite, so a restart keeps the house as
     app = create_app("/tmp/house.sqlite")              # a FastAPI app (tests drive it with TestClient)
     url = start_in_thread()                            # served from this process on a free loopback port
 
-    python -m apps.home_hub                                   # http://127.0.0.1:8123, token "hearth-dev-token"
+    python -m apps.home_hub                                   # http://127.0.0.1:8123, generated token
     python -m apps.home_hub --port 8124 --token s3cret --db /tmp/house.sqlite --reset
 
-    curl -H 'Authorization: Bearer hearth-dev-token' http://127.0.0.1:8123/api/states
-    curl -H 'Authorization: Bearer hearth-dev-token' -H 'Content-Type: application/json' \\
+    curl -H "Authorization: Bearer $(cat .hearth/secrets/home_hub.key)" http://127.0.0.1:8123/api/states
+    curl -H "Authorization: Bearer $(cat .hearth/secrets/home_hub.key)" -H 'Content-Type: application/json' \\
          -d '{"entity_id": "climate.thermostat", "temperature": 22}' \\
          http://127.0.0.1:8123/api/services/climate/set_temperature
 
 Endpoints (as in Home Assistant): GET /api/ , GET /api/config, GET /api/states,
 GET /api/states/<entity_id>, GET /api/services, POST /api/services/<domain>/<service>
-(returns the states it changed). Every endpoint needs `Authorization: Bearer <token>`.
+(returns the states it changed). Every endpoint needs `Authorization: Bearer <token>`. There is
+no default token: without one given (--token, $HEARTH_HUB_TOKEN) the first start generates one,
+shows it once and keeps it owner-only in .hearth/secrets/home_hub.key, where the home tools'
+client finds it; listening beyond loopback without a given token is refused.
 The alarm's code is "1234" unless --alarm-code says otherwise.
 """
 
@@ -33,15 +36,17 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 DEFAULT_PORT = 8123
-DEFAULT_TOKEN = "hearth-dev-token"
 DEFAULT_ALARM_CODE = "1234"
 
 
 def hub_token(given: str | None = None) -> str:
     """The access token the simulator accepts and the client sends by default: `given`, else
-    HEARTH_HUB_TOKEN, else the development token. Every start path and the client ask this one
-    function, so a change of token policy happens here only."""
-    return given or os.environ.get("HEARTH_HUB_TOKEN") or DEFAULT_TOKEN
+    HEARTH_HUB_TOKEN, else the token generated on first use and stored owner-only in
+    .hearth/secrets/home_hub.key (no default secret). Every start path and the client ask this
+    one function, so a change of token policy happens here only."""
+    from models.serving.keys import read_or_create_secret
+
+    return given or os.environ.get("HEARTH_HUB_TOKEN") or read_or_create_secret("home_hub")[0]
 
 
 def default_db_path() -> Path:
@@ -196,10 +201,14 @@ def start_in_thread(db_path: str | Path | None = None, token: str | None = None,
 
 def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT, db_path: str | Path | None = None,
           token: str | None = None, alarm_code: str = DEFAULT_ALARM_CODE, reset: bool = False) -> None:
-    """Serve the simulator in the foreground until interrupted; prints where and with which token."""
+    """Serve the simulator in the foreground until interrupted; prints where and which token
+    (a generated one only the first time). Beyond loopback a token must be given: InsecureBindError."""
     import uvicorn
 
-    token = hub_token(token)
+    from models.serving.keys import resolve_secret
+
+    token, notice = resolve_secret("home_hub", token or os.environ.get("HEARTH_HUB_TOKEN"), host,
+                                   fix="--token TOKEN or HEARTH_HUB_TOKEN=TOKEN")
     app = create_app(db_path, token=token, alarm_code=alarm_code, reset=reset)
-    print(f"Home hub on http://{host}:{port}  (token: {token})", flush=True)
+    print(f"Home hub on http://{host}:{port}  (token: {notice})", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")

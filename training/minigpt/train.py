@@ -117,7 +117,13 @@ def evaluate_perplexity(model: GPT, data: torch.Tensor, context_length: int, *, 
     return math.exp(total / count)
 
 
+class UnsafeCheckpointError(ValueError):
+    """A checkpoint file holds something other than tensors and plain data (it could run code)."""
+
+
 def save_checkpoint(path: Path, **state) -> None:
+    """Tensors and plain data only (dicts, lists, numbers, strings), so `load_checkpoint` can
+    read it with `weights_only=True`."""
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
     tmp.replace(path)   # never leave a half-written checkpoint behind
@@ -130,7 +136,17 @@ def load_checkpoint(path: str | Path) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"No checkpoint at {str(path)!r}: train one first with "
                                 "`python -m training.minigpt.train --out-dir FOLDER`.")
-    return torch.load(path, map_location="cpu", weights_only=False)
+    import pickle
+
+    try:
+        # weights_only: tensors and plain containers only, never arbitrary pickled objects, so a
+        # checkpoint from elsewhere (or one an agent names) cannot run code when it is read.
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise UnsafeCheckpointError(
+            f"Refused to load {str(path)!r}: it holds Python objects other than tensors and plain data, and "
+            "unpickling them could run code. Load only checkpoints written by `python -m training.minigpt.train`; "
+            f"retrain to get one ({str(exc).splitlines()[0]})") from None
 
 
 def load_model(path: str | Path) -> tuple[GPT, object, dict]:

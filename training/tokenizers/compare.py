@@ -160,6 +160,9 @@ class GGUFVocabulary:
             from models.bundled import smollm2_gguf_path
 
             path = smollm2_gguf_path()
+        from models.llamacpp import close_at_exit
+
+        close_at_exit()   # freed before interpreter shutdown, not by llama.cpp's late finaliser
         self.name, self.llama = name, Llama(model_path=str(path), vocab_only=True, verbose=False)
 
     def encode(self, text):

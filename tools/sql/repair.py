@@ -6,7 +6,7 @@
 - `fix_identifiers`: an unknown table or column becomes the closest real one; a double-quoted
   "value" that SQLite would read as a column becomes the string it was meant to be.
 
-    >>> from graphs.text2sql.schema_linking import ValueMatch
+    >>> from tools.sql.linking import ValueMatch
     >>> values = [ValueMatch("state", "state_name", "arizona", "arizona", 6)]
     >>> substitute_literals("SELECT city_name FROM city WHERE state_name = 'texas'", values, "sqlite")
     "SELECT city_name FROM city WHERE state_name = 'arizona'"
@@ -20,7 +20,7 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
-from graphs.text2sql.schema_linking import ValueMatch
+from tools.sql.linking import ValueMatch
 
 COMPARISONS = (exp.EQ, exp.NEQ, exp.Like, exp.ILike, exp.In)
 TABLE_CUTOFF = 60

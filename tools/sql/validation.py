@@ -9,8 +9,7 @@
     ...     print(err.kind)
     unknown_identifier
 
-Error kinds (the feedback a regeneration gets): syntax, unknown_identifier, type, empty_result,
-timeout, unsafe, other.
+Error kinds (the feedback a regeneration gets) are `tools.sql.database.ERROR_KINDS`.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import OptimizeError, ParseError
 
-ERROR_KINDS = ("syntax", "unknown_identifier", "type", "empty_result", "timeout", "unsafe", "other")
+from tools.sql.database import ERROR_KINDS, classify_error_message
 
 FEEDBACK = {
     "syntax": "The SQL does not parse: {message}. Write one valid SELECT statement.",
@@ -30,6 +29,8 @@ FEEDBACK = {
     "empty_result": "The query ran but returned no rows. Check the values in the WHERE clause.",
     "timeout": "The query took too long: {message}. Write a simpler query.",
     "unsafe": "Refused: {message}. Write a single read-only SELECT.",
+    "ungrounded": "Refused: the adapted example does not fit the question: it {message}.",
+    "not_in_database": "The question names what the database does not hold: {message}.",
     "other": "The query failed: {message}.",
 }
 
@@ -73,11 +74,11 @@ def parse_sql(sql: str, dialect: str) -> exp.Expression:
 
 def validate_sql(sql: str, schema: dict[str, dict[str, str]], dialect: str, *, read_dialect: str | None = None) -> str:
     """The SQL transpiled to `dialect` once every table and column resolves against `schema`
-    and it is a single read-only SELECT (`tools.sql_safety.check_read_only`); otherwise
+    and it is a single read-only SELECT (`tools.sql.safety.check_sql_read_only`); otherwise
     SQLValidationError."""
     from sqlglot.optimizer.qualify import qualify
 
-    from tools.sql_safety import UnsafeSQLError, check_read_only
+    from tools.sql.safety import UnsafeSQLError, check_sql_read_only
 
     tree = parse_sql(sql, read_dialect or dialect)
     if not isinstance(tree, (exp.Select, exp.SetOperation)):
@@ -96,7 +97,7 @@ def validate_sql(sql: str, schema: dict[str, dict[str, str]], dialect: str, *, r
         raise SQLValidationError("other", str(err).splitlines()[0] if str(err) else type(err).__name__) from err
     text = tree.sql(dialect=dialect)
     try:
-        return check_read_only(text, dialect)
+        return check_sql_read_only(text, dialect)
     except UnsafeSQLError as err:
         raise SQLValidationError("unsafe", str(err)) from err
 
@@ -106,9 +107,8 @@ def classify_execution_error(error: Exception) -> Feedback:
     kind = getattr(error, "kind", None)
     message = getattr(error, "message", None) or str(error) or type(error).__name__
     if kind not in ERROR_KINDS:
-        low = message.lower()
-        kind = ("timeout" if "timeout" in low or "interrupt" in low or "cancel" in low else
-                "unknown_identifier" if "no such" in low or "does not exist" in low or "unknown" in low else
-                "syntax" if "syntax" in low or "parse" in low else
-                "type" if "type" in low or "datatype" in low else "other")
+        from tools.sql.safety import SQLParseError, UnsafeSQLError
+
+        kind = ("syntax" if isinstance(error, SQLParseError) else "unsafe" if isinstance(error, UnsafeSQLError)
+                else classify_error_message(message))
     return Feedback(kind, message)

@@ -1,7 +1,7 @@
 """Ask a SQL database in plain language: the text-to-SQL graph as a typed LangChain tool.
 
-    from tools.sql_tool import SQL_TOOLS, ask_database
-    ask_database.invoke({"question": "Top 5 customers by revenue"})                  # sample business DB
+    from tools.sql.tool import SQL_TOOLS, ask_database
+    ask_database.invoke({"question": "How many customers do we have in each region?"})  # sample business DB
     ask_database.invoke({"question": "How many states border texas?",
                          "database": "../shared/data/geoquery/geography.sqlite"})
     agent_model.bind_tools(SQL_TOOLS)
@@ -19,7 +19,7 @@ from typing import Any
 
 from langchain_core.tools import tool
 
-from tools.sql_database import format_table
+from tools.sql.database import format_table
 
 TOOL_ROWS = 10  # rows of the result a tool caller sees
 
@@ -68,6 +68,8 @@ def normalize_answer(question: str, raw: dict) -> SQLAnswer:
     attempts = [dict(a) for a in raw.get("attempts") or []]
     error = raw.get("error")
     ran = bool(raw.get("result")) or bool(columns)
+    if error is None and raw.get("missing"):  # the graph said what the database does not hold, and ran nothing
+        error = str(raw.get("answer") or "the database does not hold what the question names")
     if error is None and not ran and "error" not in raw:
         last = next((a.get("error") for a in reversed(attempts) if a.get("error")), None)
         error = f"no query ran successfully after {len(attempts)} attempt(s)"

@@ -28,7 +28,7 @@ def folder(tmp_path_factory):
     out = tmp_path_factory.mktemp("injection_classifier")
     texts = ATTACKS + BENIGN
     train(out, dataset=(texts, [1] * len(ATTACKS) + [0] * len(BENIGN), ["attack"] * len(ATTACKS) + ["benign"] * len(BENIGN)),
-          max_fp=0.0)
+          max_fp=0.0, dev_documents=[])
     return out
 
 

@@ -1,6 +1,6 @@
 """Read-only access to a SQL database: schema, sample values, and queries with a timeout and a row cap.
 
-    from tools.sql_database import SQLDatabase
+    from tools.sql.database import SQLDatabase
     db = SQLDatabase.open(".hearth/sample_business.sqlite")        # or sqlite:///PATH, postgresql://...
     db.tables()                     # ['categories', 'customers', 'order_items', 'orders', 'products']
     print(db.ddl(["orders"]))       # CREATE TABLE orders (...) with primary and foreign keys
@@ -17,7 +17,7 @@ One protocol (SQLDatabase), one implementation per backend:
   read-only transactions.
 - Any other SQLAlchemy URL: best effort (each query rolled back; MySQL sessions set READ ONLY; no
   server-side timeout).
-`run()` first passes the SQL through tools.sql_safety.check_read_only and executes the regenerated text:
+`run()` first passes the SQL through tools.sql.safety.check_sql_read_only and executes the regenerated text:
 an unsafe statement raises UnsafeSQLError, SQL that does not parse raises SQLExecutionError("syntax"),
 and a failure in the database raises SQLExecutionError(kind) with kind one of ERROR_KINDS.
 """
@@ -37,9 +37,15 @@ from urllib.parse import quote
 import sqlglot
 from sqlglot import exp
 
-from tools.sql_safety import SQLParseError, check_read_only
+from tools.sql.safety import SQLParseError, check_sql_read_only
 
-ERROR_KINDS = ("syntax", "unknown_identifier", "type", "timeout", "other")
+# The one taxonomy of what went wrong with a query, shared by the database layer (execution errors),
+# validation (before execution) and the text-to-SQL graph (the feedback a regeneration gets).
+# ungrounded: an adapted example filters on something the question does not ask for, or leaves out a value
+# the question names (refused unrun);
+# not_in_database: the question names a table, column or value the database does not hold.
+ERROR_KINDS = ("syntax", "unknown_identifier", "type", "empty_result", "timeout", "unsafe", "ungrounded",
+               "not_in_database", "other")
 
 # SQLAlchemy backend names -> sqlglot dialect names.
 SQLGLOT_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql",
@@ -156,7 +162,7 @@ class SQLDatabase:
     def run(self, sql: str, *, timeout_s: float = 5.0, max_rows: int = 500) -> QueryResult:
         """Check that `sql` is one read-only SELECT, then run it with a timeout and a row cap."""
         try:
-            safe_sql = check_read_only(sql, self.dialect)
+            safe_sql = check_sql_read_only(sql, self.dialect)
         except SQLParseError as exc:
             raise SQLExecutionError("syntax", str(exc)) from exc
         return self._execute(safe_sql, timeout_s=timeout_s, max_rows=max_rows)
@@ -240,7 +246,7 @@ _SQLITE_READ_ACTIONS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, getattr(sqli
 
 
 def _authorize_reads_only(action: int, arg1, arg2, database, source) -> int:
-    from tools.sql_safety import _is_forbidden_function
+    from tools.sql.safety import _is_forbidden_function
 
     if action in _SQLITE_READ_ACTIONS:
         return sqlite3.SQLITE_OK
@@ -258,7 +264,7 @@ class SQLiteDatabase(SQLDatabase):
         if not path.is_file():
             raise SQLConnectionError(
                 f"No SQLite database at {path}: check the path, or create the sample with "
-                "`python -c \"from tools.sample_business import ensure_sample_database as e; print(e())\"`")
+                "`python -c \"from tools.sql.sample_business import ensure_sample_database as e; print(e())\"`")
         uri = f"file:{quote(str(path.resolve()))}?mode=ro"
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)

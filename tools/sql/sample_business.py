@@ -1,7 +1,7 @@
 """The sample business database: customers, products, categories, orders and order items, 2024-2025.
 
-    python -m tools.sample_business                      # writes .hearth/sample_business.sqlite, prints the path
-    python -m tools.sample_business --postgres postgresql://hearth:hearth@127.0.0.1:5432/hearth_test
+    python -m tools.sql.sample_business                      # writes .hearth/sample_business.sqlite, prints the path
+    python -m tools.sql.sample_business --postgres postgresql://hearth:hearth@127.0.0.1:5432/hearth_test
 
 The data is generated from a fixed seed, so every machine gets the same rows (the tests check a
 checksum). Orders span all eight quarters of 2024-2025 across five regions, with growth over time and
@@ -286,7 +286,7 @@ def load_sample_into_postgres(url: str, schema: str = "public") -> dict[str, int
     import psycopg
     from psycopg import sql
 
-    from tools.sql_database import postgres_conninfo
+    from tools.sql.database import postgres_conninfo
 
     rows_by_table = generate_sample_rows()
     with psycopg.connect(postgres_conninfo(url)) as connection:
@@ -305,7 +305,7 @@ def load_sample_into_postgres(url: str, schema: str = "public") -> dict[str, int
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tools.sample_business", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.sql.sample_business", description=__doc__.splitlines()[0])
     parser.add_argument("--path", default=None, help="SQLite file to write (default .hearth/sample_business.sqlite)")
     parser.add_argument("--postgres", default=None, metavar="URL",
                         help="also load the data into this PostgreSQL database")

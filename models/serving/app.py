@@ -1,0 +1,421 @@
+"""The OpenAI-compatible FastAPI app behind `python -m apps.serve`, built from small parts:
+error handlers, metrics, the API-key check and per-key limits, the model list, chat
+completions, text completions and embeddings.
+
+    from models.serving.app import create_app
+    app = create_app("local", "local", api_key="s3cret")     # serve with uvicorn, or TestClient(app)
+    app = create_app("local", "local", key_store=open_key_store("postgresql://..."))   # keys with limits
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from models.serving.convert import (approx_tokens, base64_floats, completion_body, configure, embedding_texts,
+                                    to_langchain_messages)
+from models.serving.errors import APIError, model_error, validation_message
+from models.serving.keystore import KeyRecord, RateLimited, StaticKeys
+from models.serving.limits import BodySizeLimit, GenerationSlots, ServerLimits
+from models.serving.schemas import (ChatCompletionRequest, CompletionRequest, DetokenizeRequest, EmbeddingRequest,
+                                    TokenizeRequest)
+from models.serving.served import ServedModels, load_served
+from models.serving.streaming import stream_completion
+
+ANONYMOUS = KeyRecord(id="anonymous", name="anonymous")
+
+
+@dataclass
+class Caller:
+    """Who sent a request: their key's record and the store that knows it (None: an open server)."""
+
+    record: KeyRecord
+    store: Any = None
+
+
+@dataclass
+class Gateway:
+    served: ServedModels
+    limits: ServerLimits
+    stores: list = field(default_factory=list)
+    metrics: Any = None
+    slots: GenerationSlots | None = None
+
+    def charge(self, caller: Caller, model: str, usage: dict | None, seconds: float | None = None) -> None:
+        """Record a finished request's tokens: metrics, and the key's tokens/min and daily quota
+        (a database write: call it from a worker thread)."""
+        self.count(caller, model, usage, seconds)
+        total = int((usage or {}).get("total_tokens") or 0)
+        if caller.store is not None and total:
+            caller.store.add_tokens(caller.record, total)
+
+    def count(self, caller: Caller, model: str, usage: dict | None, seconds: float | None = None) -> None:
+        if self.metrics is not None:
+            self.metrics.record_tokens(model, caller.record.name, usage or {}, seconds)
+
+
+def create_app(model_spec: str = "local", embeddings_spec: str = "local", api_key: str | None = None, *,
+               chat_model: Any = None, embeddings: Any = None, served_names: tuple[str, ...] = (),
+               limits: ServerLimits | None = None, key_store: Any = None, metrics: bool = True) -> FastAPI:
+    """The FastAPI app. Models load on the first request that needs them (through
+    `models.load_chat_model` / `models.load_embeddings`), unless `chat_model` / `embeddings`
+    objects are given (tests inject fakes this way). Callers are checked against `api_key` (one
+    key, no limits) and `key_store` (keys with per-key limits, `models.serving.keystore`); with
+    neither, /v1 is open: the command line (`apps.serve`) always has a key."""
+    gateway = Gateway(served=None, limits=limits or ServerLimits())  # type: ignore[arg-type]
+    if metrics:
+        from models.serving.metrics import ServerMetrics
+
+        gateway.metrics = ServerMetrics()
+    on_load = (lambda kind, model: gateway.metrics.model_loads.labels(model, kind).inc()) if metrics else None
+    gateway.served = ServedModels(model_spec, embeddings_spec, chat_model, embeddings,
+                                  served_names=tuple(served_names), on_load=on_load)
+    gateway.stores = ([StaticKeys(api_key)] if api_key else []) + ([key_store] if key_store is not None else [])
+    gateway.slots = GenerationSlots(gateway.limits.concurrent_per_key,
+                                    gauge=gateway.metrics.in_flight if gateway.metrics is not None else None)
+    app = FastAPI(title="hearth OpenAI-compatible server", version="1", docs_url="/docs", redoc_url=None)
+    app.state.served = gateway.served
+    app.state.limits = gateway.limits
+    app.state.gateway = gateway
+    app.state.generation_slots = gateway.slots
+    add_error_handlers(app)
+    auth = Depends(caller_check(gateway))
+    metered = Depends(metered_check(gateway))
+    if gateway.metrics is not None:
+        add_metrics(app, gateway, auth)
+    app.add_middleware(BodySizeLimit, max_bytes=gateway.limits.max_body_bytes)
+    add_model_routes(app, gateway.served, auth)
+    add_chat_route(app, gateway, metered)
+    add_completions_route(app, gateway, metered)
+    add_embeddings_route(app, gateway, metered)
+    add_tokenizer_routes(app, gateway, auth)
+    return app
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """Every error, ours or the framework's, in OpenAI's shape."""
+
+    @app.exception_handler(APIError)
+    async def _api_error(_: Request, exc: APIError):
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError):
+        message, param = validation_message(exc)
+        return APIError(400, message, param=param).response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException):
+        kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
+        return APIError(exc.status_code, str(exc.detail), type=kind, headers=getattr(exc, "headers", None)).response()
+
+
+def add_metrics(app: FastAPI, gateway: Gateway, auth) -> None:
+    """GET /metrics (Prometheus text format, behind the API key), and every answered request
+    counted by route, model, key and status, with its latency to the response's start (a plain
+    ASGI middleware: streamed bodies pass through untouched)."""
+    app.add_middleware(MeasureRequests, metrics=gateway.metrics)
+
+    @app.get("/metrics", dependencies=[auth], include_in_schema=False)
+    async def scrape() -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        return Response(gateway.metrics.scrape(), media_type=CONTENT_TYPE_LATEST)
+
+
+class MeasureRequests:
+    def __init__(self, app, metrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        seen: dict = {}
+
+        async def send_measured(message):
+            if message["type"] == "http.response.start":
+                seen["status"], seen["seconds"] = message["status"], time.perf_counter() - started
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_measured)
+        finally:
+            route = getattr(scope.get("route"), "path", None)
+            if route and route != "/metrics" and "status" in seen:
+                state = scope.get("state") or {}
+                self.metrics.record_response(route, state.get("model", "-"), state.get("key_name", "-"),
+                                             seen["status"], seen["seconds"])
+
+
+def caller_check(gateway: Gateway) -> Callable:
+    """A dependency that checks 'Authorization: Bearer KEY' against the server's key stores and
+    returns the Caller (its key record names it in metrics; the key itself is never kept)."""
+
+    async def check(request: Request) -> Caller:
+        if not gateway.stores:
+            request.state.key_name = ANONYMOUS.name
+            return Caller(ANONYMOUS)
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise APIError(401, "Missing API key: send the header 'Authorization: Bearer KEY' (the key apps.serve "
+                                "printed or stored in .hearth/secrets/serve.key, the one given with --api-key, or one "
+                                "from `python -m apps.keys create`).", code="invalid_api_key",
+                           headers={"WWW-Authenticate": "Bearer"})
+        for store in gateway.stores:
+            record = await run_in_threadpool(store.verify, token.strip())
+            if record is not None:
+                request.state.key_name = record.name
+                return Caller(record, store)
+        raise APIError(401, "Incorrect API key provided (unknown or revoked).", code="invalid_api_key",
+                       headers={"WWW-Authenticate": "Bearer"})
+
+    return check
+
+
+def metered_check(gateway: Gateway) -> Callable:
+    """The caller check plus the key's request and token limits: 429 with Retry-After when over."""
+    check = caller_check(gateway)
+
+    async def metered(request: Request) -> Caller:
+        caller = await check(request)
+        if caller.store is not None:
+            try:
+                await run_in_threadpool(caller.store.take_request, caller.record)
+            except RateLimited as exc:
+                raise APIError(429, str(exc), type="rate_limit_error", code="rate_limit_exceeded",
+                               headers={"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}) from None
+        return caller
+
+    return metered
+
+
+def add_model_routes(app: FastAPI, served: ServedModels, auth) -> None:
+    """/health (open, for liveness probes) and the model list."""
+    started = int(time.time())
+
+    def model_entries() -> list[dict]:
+        entries: dict[str, dict] = {}
+        for kind, names in served.names.items():
+            for model_id in names:
+                entry = entries.setdefault(model_id, {"id": model_id, "object": "model", "created": started,
+                                                      "owned_by": "hearth", "capabilities": []})
+                entry["capabilities"].append(kind)
+        return list(entries.values())
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {"status": "ok", "model": served.chat_id, "embeddings": served.embeddings_id,
+                "model_loaded": served.chat_loaded, "embeddings_loaded": served.embeddings_loaded}
+
+    @app.get("/v1/models", dependencies=[auth])
+    async def list_models() -> dict:
+        return {"object": "list", "data": model_entries()}
+
+    @app.get("/v1/models/{model_id:path}", dependencies=[auth])
+    async def get_model(model_id: str) -> dict:
+        for entry in model_entries():
+            if entry["id"] == model_id:
+                return entry
+        raise APIError(404, f"The model {model_id!r} does not exist; this server has "
+                            f"{[e['id'] for e in model_entries()]}.", param="model", code="model_not_found")
+
+
+async def run_bounded(fn: Callable[[], Any], limits: ServerLimits, slots: GenerationSlots, key_id: str) -> Any:
+    """Run a blocking model call in a worker thread, holding one of the key's generation slots
+    until the thread ends, and give up waiting after the request timeout."""
+    def work():
+        try:
+            return fn()
+        finally:
+            slots.release(key_id)
+
+    slots.acquire(key_id)
+    task = asyncio.ensure_future(run_in_threadpool(work))
+    try:
+        return await asyncio.wait_for(asyncio.shield(task), limits.request_timeout_s)
+    except asyncio.TimeoutError:
+        raise limits.timeout_error() from None
+
+
+def add_chat_route(app: FastAPI, gateway: Gateway, metered) -> None:
+    served, limits, slots = gateway.served, gateway.limits, gateway.slots
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(body: ChatCompletionRequest, request: Request, caller: Caller = metered):
+        started = time.perf_counter()
+        if body.n not in (None, 1):
+            raise APIError(400, "n must be 1: this server returns one choice per request.", param="n")
+        model_name = request.state.model = served.resolve(body.model, "chat")
+        limits.check_messages(len(body.messages))
+        messages = to_langchain_messages(body.messages)
+        model = await load_served(served.chat, served.model_spec, "--model")
+        limits.check_max_tokens(body.max_completion_tokens or body.max_tokens, model)
+        runnable = configure(model, body)
+        completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        created = int(time.time())
+        key_id = caller.record.id
+        if body.stream:
+            slots.acquire(key_id)
+            first: list[float] = []
+            loop = asyncio.get_running_loop()
+
+            def on_first() -> None:
+                first.append(time.perf_counter())
+                if gateway.metrics is not None:
+                    gateway.metrics.ttft.labels(model_name).observe(first[0] - started)
+
+            def on_usage(usage: dict) -> None:
+                gateway.count(caller, model_name, usage, time.perf_counter() - first[0] if first else None)
+                total = int(usage.get("total_tokens") or 0)
+                if caller.store is not None and total:
+                    loop.run_in_executor(None, caller.store.add_tokens, caller.record, total)
+
+            return await stream_completion(runnable, messages, body, completion_id=completion_id,
+                                           model=model_name, created=created,
+                                           deadline=loop.time() + limits.request_timeout_s,
+                                           on_done=lambda: slots.release(key_id),
+                                           timeout_error=limits.timeout_error(), on_first=on_first, on_usage=on_usage)
+        try:
+            message = await run_bounded(lambda: runnable.invoke(messages), limits, slots, key_id)
+        except Exception as exc:  # noqa: BLE001 - mapped to an OpenAI error
+            raise model_error(exc) from exc
+        body_out = completion_body(message, completion_id=completion_id, model=model_name, created=created)
+        usage = body_out.get("usage") or _approx_usage(messages, body_out)
+        await run_in_threadpool(gateway.charge, caller, model_name, usage, time.perf_counter() - started)
+        return body_out
+
+
+def _approx_usage(messages: list, body: dict) -> dict:
+    """Word counts when the model reports no usage (remote models that omit it)."""
+    from models.serving.convert import message_text
+
+    prompt = sum(approx_tokens(message_text(m.content)) for m in messages)
+    completion = approx_tokens(body["choices"][0]["message"].get("content") or "")
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def completion_prompts(prompt: str | list) -> list[str | list[int]]:
+    """The request's prompts: a text, texts, one list of token ids, or lists of token ids."""
+    if isinstance(prompt, str):
+        return [prompt]
+    if not prompt:
+        raise APIError(400, "prompt must not be empty.", param="prompt")
+    if all(isinstance(p, int) for p in prompt):
+        return [list(prompt)]
+    return list(prompt)
+
+
+def add_completions_route(app: FastAPI, gateway: Gateway, metered) -> None:
+    """/v1/completions: raw text completion with optional `logprobs` and `echo` (prompt token
+    log-probabilities), which lm-eval's loglikelihood and multiple-choice tasks need. Served by
+    models that offer `complete_text` (the in-process llama.cpp models: `local`, `gguf:`)."""
+    served, limits, slots = gateway.served, gateway.limits, gateway.slots
+
+    @app.post("/v1/completions")
+    async def completions(body: CompletionRequest, request: Request, caller: Caller = metered):
+        started = time.perf_counter()
+        if body.n not in (None, 1):
+            raise APIError(400, "n must be 1: this server returns one choice per prompt.", param="n")
+        if body.stream:
+            raise APIError(400, "stream is not supported on /v1/completions; stream through /v1/chat/completions.",
+                           param="stream")
+        model_name = request.state.model = served.resolve(body.model, "chat")
+        prompts = completion_prompts(body.prompt)
+        limits.check_messages(len(prompts), param="prompt")
+        model = await load_served(served.chat, served.model_spec, "--model")
+        if not hasattr(model, "complete_text"):
+            raise APIError(400, f"/v1/completions needs an in-process llama.cpp model (spec 'local' or 'gguf:PATH'); "
+                                f"this server's model is {type(model).__name__}. Use /v1/chat/completions.",
+                           param="model", code="unsupported_model")
+        limits.check_max_tokens(body.max_tokens, model)
+        stop = [body.stop] if isinstance(body.stop, str) else body.stop
+        options = dict(max_tokens=body.max_tokens if body.max_tokens is not None else 16, temperature=body.temperature,
+                       stop=stop, logprobs=body.logprobs, echo=body.echo, seed=body.seed)
+
+        def complete_all() -> list[dict]:
+            return [model.complete_text(p, **options) for p in prompts]
+
+        try:
+            results = await run_bounded(complete_all, limits, slots, caller.record.id)
+        except APIError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - mapped to an OpenAI error
+            raise model_error(exc) from exc
+        usage = {k: sum(int((r.get("usage") or {}).get(k) or 0) for r in results)
+                 for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+        await run_in_threadpool(gateway.charge, caller, model_name, usage, time.perf_counter() - started)
+        return {"id": f"cmpl-{uuid.uuid4().hex[:24]}", "object": "text_completion", "created": int(time.time()),
+                "model": model_name, "system_fingerprint": None,
+                "choices": [{"index": i, "text": r["text"], "logprobs": r.get("logprobs"),
+                             "finish_reason": r.get("finish_reason") or "stop"} for i, r in enumerate(results)],
+                "usage": usage}
+
+
+def add_embeddings_route(app: FastAPI, gateway: Gateway, metered) -> None:
+    served, limits = gateway.served, gateway.limits
+
+    @app.post("/v1/embeddings")
+    async def create_embeddings(body: EmbeddingRequest, request: Request, caller: Caller = metered):
+        model_name = request.state.model = served.resolve(body.model, "embeddings")
+        texts = embedding_texts(body.input)
+        limits.check_messages(len(texts), param="input")
+        emb = await load_served(served.embeddings, served.embeddings_spec, "--embeddings")
+        try:
+            vectors = await asyncio.wait_for(run_in_threadpool(emb.embed_documents, texts), limits.request_timeout_s)
+        except asyncio.TimeoutError:
+            raise limits.timeout_error() from None
+        except Exception as exc:  # noqa: BLE001
+            raise model_error(exc) from exc
+        if body.dimensions is not None and vectors and body.dimensions != len(vectors[0]):
+            raise APIError(400, f"This embedding model has {len(vectors[0])} dimensions; it cannot return "
+                                f"{body.dimensions}. Leave `dimensions` out.", param="dimensions")
+        data = [
+            {"object": "embedding", "index": i,
+             "embedding": base64_floats(v) if body.encoding_format == "base64" else [float(x) for x in v]}
+            for i, v in enumerate(vectors)
+        ]
+        tokens = sum(approx_tokens(t) for t in texts)
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        await run_in_threadpool(gateway.charge, caller, model_name, usage)
+        return {"object": "list", "data": data, "model": model_name, "usage": usage}
+
+
+def add_tokenizer_routes(app: FastAPI, gateway: Gateway, auth) -> None:
+    """vLLM's /tokenizer_info, /tokenize and /detokenize at the server root: lm-eval's
+    local-completions client then tokenizes with the served model's own tokenizer (its "remote"
+    tokenizer backend), so its context lengths and token ids match the model exactly."""
+    served = gateway.served
+
+    async def text_model():
+        model = await load_served(served.chat, served.model_spec, "--model")
+        if not hasattr(model, "tokenize"):
+            raise APIError(400, f"Tokenizer endpoints need an in-process llama.cpp model (spec 'local' or 'gguf:PATH'); "
+                                f"this server's model is {type(model).__name__}.", code="unsupported_model")
+        return model
+
+    @app.get("/tokenizer_info", dependencies=[auth])
+    async def tokenizer_info() -> dict:
+        return await run_in_threadpool((await text_model()).tokenizer_info)
+
+    @app.post("/tokenize", dependencies=[auth])
+    async def tokenize(body: TokenizeRequest) -> dict:
+        model = await text_model()
+        tokens = await run_in_threadpool(model.tokenize, body.prompt, body.add_special_tokens)
+        return {"tokens": tokens, "count": len(tokens), "max_model_len": getattr(model, "n_ctx", None)}
+
+    @app.post("/detokenize", dependencies=[auth])
+    async def detokenize(body: DetokenizeRequest) -> dict:
+        model = await text_model()
+        return {"prompt": await run_in_threadpool(model.detokenize, body.tokens)}

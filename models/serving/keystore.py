@@ -1,0 +1,255 @@
+"""API keys with per-key limits, kept in SQLite or PostgreSQL (hashed at rest), shared by every
+server process that points at the same database.
+
+    store = open_key_store("sqlite:///.hearth/keys.sqlite")        # or "postgresql://user:pw@host/db"
+    key, record = store.create("team-a", rpm=60, tpm=20_000, daily_tokens=200_000)   # `key` is shown once
+    store.verify(key)            # -> KeyRecord (None for unknown or revoked keys)
+    store.take_request(record)   # a request slot, or RateLimited(retry_after_s=...)
+    store.add_tokens(record, 123)    # after the reply: tokens/min bucket and the daily quota
+
+Limits are token buckets: `rpm` requests and `tpm` tokens per minute (capacity one minute's
+worth, refilled continuously), and `daily_tokens` per UTC day. Each check reads and updates its
+row inside one transaction that holds the row (SQLite `BEGIN IMMEDIATE`, PostgreSQL
+`SELECT ... FOR UPDATE`), so concurrent requests, in one process or several, never both take the
+last slot. A single server key (`apps.serve --api-key`) is a `StaticKeys` store: one key, no limits.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from models.serving.keys import hash_key, same_secret
+
+KEY_PREFIX = "hk-"
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    id: str
+    name: str
+    rpm: int | None = None            # requests per minute
+    tpm: int | None = None            # tokens per minute
+    daily_tokens: int | None = None   # tokens per UTC day
+    created_at: str = ""
+    revoked_at: str | None = None
+
+
+class RateLimited(Exception):
+    """A key is over one of its limits; `retry_after_s` says when to try again."""
+
+    def __init__(self, message: str, retry_after_s: float):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class StaticKeys:
+    """One key, no limits: the server key of `apps.serve --api-key` (or the generated one)."""
+
+    def __init__(self, key: str):
+        self.key = key
+        self.record = KeyRecord(id="server-key", name="server key")
+
+    def verify(self, token: str) -> KeyRecord | None:
+        return self.record if same_secret(token, self.key) else None
+
+    def take_request(self, record: KeyRecord) -> None:
+        return None
+
+    def check_tokens(self, record: KeyRecord) -> None:
+        return None
+
+    def add_tokens(self, record: KeyRecord, tokens: int) -> None:
+        return None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _today() -> str:
+    return datetime.now(timezone.utc).date().isoformat()
+
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE,
+       rpm INTEGER, tpm INTEGER, daily_tokens INTEGER, created_at TEXT NOT NULL, revoked_at TEXT)""",
+    """CREATE TABLE IF NOT EXISTS key_buckets (key_id TEXT NOT NULL, kind TEXT NOT NULL, level DOUBLE PRECISION NOT NULL,
+       updated DOUBLE PRECISION NOT NULL, PRIMARY KEY (key_id, kind))""",
+    """CREATE TABLE IF NOT EXISTS key_daily_usage (key_id TEXT NOT NULL, day TEXT NOT NULL, tokens BIGINT NOT NULL,
+       PRIMARY KEY (key_id, day))""",
+]
+
+
+class SQLKeyStore:
+    """Keys and their usage in SQLite (one file) or PostgreSQL (several servers share it)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.postgres = url.startswith(("postgresql://", "postgres://"))
+        self._local = threading.local()
+        with self._transaction() as cur:
+            for statement in SCHEMA:
+                cur.execute(statement)
+
+    # -- connections ---------------------------------------------------------------------
+    def _connect(self):
+        if self.postgres:
+            import psycopg
+
+            return psycopg.connect(self.url, autocommit=True)
+        path = self.url.removeprefix("sqlite:///") if self.url.startswith("sqlite:///") else self.url
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        return conn
+
+    def _conn(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    class _Tx:
+        def __init__(self, store: "SQLKeyStore"):
+            self.store = store
+
+        def __enter__(self):
+            conn = self.store._conn()
+            self.cur = conn.cursor()
+            self.cur.execute("BEGIN" if self.store.postgres else "BEGIN IMMEDIATE")
+            return self
+
+        def execute(self, sql: str, params: tuple = ()):
+            if self.store.postgres:
+                sql = sql.replace("?", "%s")
+            self.cur.execute(sql, params)
+            return self.cur
+
+        def __exit__(self, kind, exc, tb):
+            self.cur.execute("ROLLBACK" if kind else "COMMIT")
+            return False
+
+    def _transaction(self) -> "_Tx":
+        return SQLKeyStore._Tx(self)
+
+    # -- admin -----------------------------------------------------------------------------
+    def create(self, name: str, *, rpm: int | None = None, tpm: int | None = None,
+               daily_tokens: int | None = None) -> tuple[str, KeyRecord]:
+        """A new key (returned once; only its SHA-256 is stored) and its record."""
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        record = KeyRecord(id=uuid.uuid4().hex[:12], name=name, rpm=rpm, tpm=tpm, daily_tokens=daily_tokens,
+                           created_at=_now())
+        with self._transaction() as tx:
+            tx.execute("INSERT INTO api_keys (id, name, key_hash, rpm, tpm, daily_tokens, created_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)", (record.id, name, hash_key(key), rpm, tpm, daily_tokens,
+                                                        record.created_at))
+            for kind, per_minute in (("requests", rpm), ("tokens", tpm)):   # rows exist before any request locks them
+                tx.execute("INSERT INTO key_buckets (key_id, kind, level, updated) VALUES (?, ?, ?, ?)",
+                           (record.id, kind, float(per_minute or 0), time.time()))
+        return key, record
+
+    def list(self) -> list[KeyRecord]:
+        with self._transaction() as tx:
+            rows = tx.execute("SELECT id, name, rpm, tpm, daily_tokens, created_at, revoked_at FROM api_keys "
+                              "ORDER BY created_at, id").fetchall()
+        return [KeyRecord(*row) for row in rows]
+
+    def revoke(self, key_id: str) -> KeyRecord:
+        with self._transaction() as tx:
+            found = tx.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                               (_now(), key_id)).rowcount
+        if not found:
+            known = ", ".join(r.id for r in self.list() if r.revoked_at is None) or "none"
+            raise KeyError(f"No active key {key_id!r} (active keys: {known}). `python -m apps.keys list` shows them.")
+        return next(r for r in self.list() if r.id == key_id)
+
+    def usage_today(self, key_id: str) -> int:
+        with self._transaction() as tx:
+            row = tx.execute("SELECT tokens FROM key_daily_usage WHERE key_id = ? AND day = ?",
+                             (key_id, _today())).fetchone()
+        return int(row[0]) if row else 0
+
+    # -- serving ---------------------------------------------------------------------------
+    def verify(self, token: str) -> KeyRecord | None:
+        with self._transaction() as tx:
+            row = tx.execute("SELECT id, name, rpm, tpm, daily_tokens, created_at, revoked_at FROM api_keys "
+                             "WHERE key_hash = ?", (hash_key(token),)).fetchone()
+        if row is None or row[6] is not None:
+            return None
+        return KeyRecord(*row)
+
+    def _refilled(self, tx, key_id: str, kind: str, per_minute: int) -> float:
+        """The bucket's level now (refilled at per_minute/60 per second up to per_minute), with its
+        row held until the transaction ends."""
+        lock = " FOR UPDATE" if self.postgres else ""
+        level, updated = tx.execute(f"SELECT level, updated FROM key_buckets WHERE key_id = ? AND kind = ?{lock}",
+                                    (key_id, kind)).fetchone()
+        return min(float(per_minute), level + (time.time() - updated) * per_minute / 60.0)
+
+    def _set_level(self, tx, key_id: str, kind: str, level: float) -> None:
+        tx.execute("UPDATE key_buckets SET level = ?, updated = ? WHERE key_id = ? AND kind = ?",
+                   (level, time.time(), key_id, kind))
+
+    def take_request(self, record: KeyRecord) -> None:
+        """Count one request against the key's limits, or raise RateLimited."""
+        if record.rpm is not None:
+            with self._transaction() as tx:
+                level = self._refilled(tx, record.id, "requests", record.rpm)
+                taken = level >= 1.0
+                self._set_level(tx, record.id, "requests", level - 1.0 if taken else level)
+            if not taken:
+                wait = (1.0 - level) * 60.0 / record.rpm
+                raise RateLimited(f"Rate limit reached for key {record.name!r}: {record.rpm} requests per minute. "
+                                  f"Retry in {wait:.1f} s.", wait)
+        self.check_tokens(record)
+
+    def check_tokens(self, record: KeyRecord) -> None:
+        """Refuse while the tokens/min bucket is empty (spent below zero) or the daily quota is used up."""
+        if record.tpm is not None:
+            with self._transaction() as tx:
+                level = self._refilled(tx, record.id, "tokens", record.tpm)
+                self._set_level(tx, record.id, "tokens", level)
+            if level <= 0:
+                wait = (-level + 1.0) * 60.0 / record.tpm
+                raise RateLimited(f"Token rate limit reached for key {record.name!r}: {record.tpm} tokens per minute. "
+                                  f"Retry in {wait:.1f} s.", wait)
+        if record.daily_tokens is not None:
+            used = self.usage_today(record.id)
+            if used >= record.daily_tokens:
+                now = datetime.now(timezone.utc)
+                midnight = datetime(now.year, now.month, now.day, tzinfo=timezone.utc).timestamp() + 86_400
+                raise RateLimited(f"Daily token quota reached for key {record.name!r}: {used} of "
+                                  f"{record.daily_tokens} tokens used today (UTC). It resets at midnight UTC.",
+                                  midnight - now.timestamp())
+
+    def add_tokens(self, record: KeyRecord, tokens: int) -> None:
+        """Charge a finished request's tokens to the tokens/min bucket (it may go below zero: the
+        next request waits until it refills) and to the daily quota."""
+        if tokens <= 0:
+            return
+        with self._transaction() as tx:
+            if record.tpm is not None:
+                level = self._refilled(tx, record.id, "tokens", record.tpm)
+                self._set_level(tx, record.id, "tokens", level - tokens)
+            tx.execute("INSERT INTO key_daily_usage (key_id, day, tokens) VALUES (?, ?, ?) ON CONFLICT (key_id, day) "
+                       "DO UPDATE SET tokens = key_daily_usage.tokens + excluded.tokens", (record.id, _today(), tokens))
+
+
+def default_key_db() -> str:
+    from models.serving.keys import secrets_dir
+
+    return f"sqlite:///{secrets_dir().parent / 'keys.sqlite'}"
+
+
+def open_key_store(url: str | None = None) -> SQLKeyStore:
+    """The key store at `url` ('sqlite:///PATH', a plain path, or 'postgresql://...'); default
+    .hearth/keys.sqlite."""
+    return SQLKeyStore(url or default_key_db())
