@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal, Optional
 
+from models.runtime import configure_runtime  # OMP_WAIT_POLICY=PASSIVE etc. before torch starts its threads
 from training.base_model import BUNDLED, finetune_home, load_model, resolve_base
 from training.task_data import file_sha256, read_dataset
 
@@ -64,7 +65,7 @@ class SFTSettings:
     patience: int = 3
     warmup_steps: int = 10
     seed: int = 0
-    threads: int = 2
+    threads: int = 1  # on a shared 2-core machine 2 threads were no faster (MACHINE.md); pass 2 when idle
     bf16: bool = True
     limit: Optional[int] = None
     experiment: str = "hearth-sft"
@@ -75,6 +76,9 @@ class SFTSettings:
     @property
     def lr(self) -> float:
         return self.learning_rate or (3e-4 if self.method == "lora" else 5e-5)
+
+
+configure_runtime()
 
 
 def runs_folder() -> Path:
@@ -102,7 +106,22 @@ def _as_dataset(rows: list[dict]):
     return Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
 
 
-def _callbacks(settings: SFTSettings, run_id: str | None):
+def _plain_loss_trainer():
+    """TRL's SFTTrainer with the model's own cross-entropy. TRL 1.16 swaps in a fused LM-head
+    kernel that, without Triton (on CPU), loops over vocabulary tiles in Python and also computes
+    entropy and top-1 for every position: measured here, it had not finished one step of 8 x ~300
+    tokens after 160 s of CPU. The labels TRL prepares (-100 outside the assistant turn) are kept."""
+    from trl import SFTTrainer
+
+    class PlainLossSFTTrainer(SFTTrainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            outputs = model(**{k: inputs[k] for k in ("input_ids", "attention_mask", "labels") if k in inputs})
+            return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+    return PlainLossSFTTrainer
+
+
+def _callbacks(settings: SFTSettings):
     from transformers import EarlyStoppingCallback, TrainerCallback
 
     class TimeBudget(TrainerCallback):
@@ -117,21 +136,7 @@ def _callbacks(settings: SFTSettings, run_id: str | None):
                 control.should_evaluate = bool(args.eval_strategy != "no")
                 control.should_save = True
 
-    class MlflowMetrics(TrainerCallback):
-        """Every logged loss, learning rate and eval loss as an MLflow metric at its step."""
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if not run_id or not logs:
-                return
-            from training.tracking import mlflow_client
-
-            client = mlflow_client()
-            now = int(time.time() * 1000)
-            for key, value in logs.items():
-                if isinstance(value, (int, float)):
-                    client.log_metric(run_id, key, float(value), timestamp=now, step=state.global_step)
-
-    callbacks = [TimeBudget(), MlflowMetrics()]
+    callbacks = [TimeBudget()]
     if settings.patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.patience))
     return callbacks
@@ -170,7 +175,7 @@ def _last_checkpoint(folder: Path) -> str | None:
 def run_sft(settings: SFTSettings, run_folder: str | Path | None = None) -> dict:
     """Fine-tune; returns the run summary (also written to run.json and MLflow)."""
     import torch
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
     torch.set_num_threads(max(1, settings.threads))
     if run_folder is not None and (Path(run_folder) / "run.json").is_file():  # resuming a run
@@ -208,38 +213,17 @@ def run_sft(settings: SFTSettings, run_folder: str | Path | None = None) -> dict
         eval_strategy="steps" if has_val else "no", eval_steps=settings.eval_steps,
         save_strategy="steps", save_steps=settings.eval_steps, save_total_limit=2,
         load_best_model_at_end=has_val, metric_for_best_model="eval_loss", greater_is_better=False,
-        report_to="none", dataloader_num_workers=0, disable_tqdm=False, remove_unused_columns=True,
-        gradient_checkpointing=False)
+        report_to="none", dataloader_num_workers=0, disable_tqdm=False, remove_unused_columns=True)
     if not has_val:
         settings.patience = 0
 
     run_id = None
-    try:
-        import mlflow
-
-        from training.tracking import experiment_id, mlflow_client
-
-        client = mlflow_client()
-        if settings.resume and (run / "run.json").is_file():
-            run_id = json.loads((run / "run.json").read_text(encoding="utf-8")).get("mlflow_run_id")
-        if not run_id:
-            run_id = client.create_run(experiment_id(settings.experiment), run_name=run.name,
-                                       tags={"task": settings.name, "run_folder": str(run.resolve())}).info.run_id
-            params = {**{k: v for k, v in asdict(settings).items() if k != "extra"}, "lr": settings.lr,
-                      "dataset_sha256": data_hash, "dataset_rows": len(rows), "train_rows": len(train_rows),
-                      "val_rows": len(val_rows), "base_folder": str(base_folder), "torch_threads": torch.get_num_threads()}
-            for key, value in params.items():
-                client.log_param(run_id, key, str(value)[:500])
-        del mlflow
-    except ImportError:
-        client = None
-
     (run / "run.json").write_text(json.dumps({"settings": asdict(settings), "mlflow_run_id": run_id,
                                               "base_folder": str(base_folder), "dataset_sha256": data_hash,
                                               "state": "training"}, indent=2), encoding="utf-8")
-    trainer = SFTTrainer(model=model, args=config, train_dataset=_as_dataset(train_rows),
+    trainer = _plain_loss_trainer()(model=model, args=config, train_dataset=_as_dataset(train_rows),
                          eval_dataset=_as_dataset(val_rows) if has_val else None, processing_class=tokenizer,
-                         peft_config=peft_config, callbacks=_callbacks(settings, run_id))
+                         peft_config=peft_config, callbacks=_callbacks(settings))
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     start = time.monotonic()
     resume_from = _last_checkpoint(run / "checkpoints") if settings.resume else None
@@ -266,19 +250,13 @@ def run_sft(settings: SFTSettings, run_folder: str | Path | None = None) -> dict
                "dataset_sha256": data_hash, "dataset_rows": len(rows), "state": "done", "run_folder": str(run),
                "weights": str(weights), "metrics": metrics, "log_history": history}
     (run / "run.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
-    if client is not None and run_id:
-        for key, value in metrics.items():
-            if isinstance(value, (int, float)) and value is not None:
-                client.log_metric(run_id, f"final_{key}", float(value))
-        client.log_artifact(run_id, str(run / "loss.png"))
-        client.log_artifact(run_id, str(run / "run.json"))
-        from training.task_data import manifest_path
+    try:
+        from training.tracking import track_run
 
-        if manifest_path(settings.data).is_file():
-            client.log_artifact(run_id, str(manifest_path(settings.data)))
-        if settings.method == "lora":
-            client.log_artifacts(run_id, str(weights), artifact_path="adapter")
-        client.set_terminated(run_id)
+        summary["mlflow_run_id"] = track_run(run)
+    except ImportError as exc:  # the run is kept; it can be tracked later
+        print(f"MLflow is not installed ({exc}); track this run later with `python -m training.tracking {run}`.",
+              file=sys.stderr)
     return summary
 
 
@@ -302,7 +280,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--eval-steps", type=int, default=40)
     parser.add_argument("--patience", type=int, default=3, help="evaluations without improvement before stopping (0 = off)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (2 helps only on an idle 2-core machine)")
     parser.add_argument("--fp32", action="store_true", help="no bf16 autocast (about 2x slower on CPU)")
     parser.add_argument("--limit", type=int, default=None, help="use the first N rows only")
     parser.add_argument("--out", default=None, help="run folder (default $HEARTH_HOME/finetune/runs/NAME-STAMP)")

@@ -77,15 +77,19 @@ def render_sql_prompt(question: str, schema: dict[str, list], values: list, dial
             {"role": "user", "content": user}]
 
 
-def normalize_sql(sql: str) -> str:
-    """Gold SQL in one style: sqlglot's SQLite rendering with lower-case identifiers.
+def normalize_sql(sql: str, double_quoted_strings: bool = True) -> str:
+    """Gold SQL in one style: sqlglot's SQLite rendering with lower-case identifiers. The data
+    sets write string literals in double quotes (`double_quoted_strings`); SQL written here quotes
+    identifiers that way instead.
 
     >>> normalize_sql('SELECT CITYalias0.CITY_NAME FROM CITY AS CITYalias0 WHERE CITYalias0.STATE_NAME = "ohio" ;')
     "SELECT city0.city_name FROM city AS city0 WHERE city0.state_name = 'ohio'"
     """
     import sqlglot
 
-    sql = re.sub(r'"([^"]*)"', lambda m: "'" + m.group(1).replace("'", "''") + "'", sql).strip().rstrip(";").strip()
+    if double_quoted_strings:
+        sql = re.sub(r'"([^"]*)"', lambda m: "'" + m.group(1).replace("'", "''") + "'", sql)
+    sql = sql.strip().rstrip(";").strip()
     text = sqlglot.transpile(sql, read="sqlite", write="sqlite", normalize=True)[0]
     return re.sub(r"\b([a-z_]+?)alias(\d+)\b", r"\1\2", text)
 
@@ -282,7 +286,7 @@ def synthesize_pairs(database: str | Path, per_template: int = 20, seed: int = 0
     rows = []
     for number, (question, sql) in enumerate(kept[: per_template * max(1, len(schema))]):
         messages = render_sql_prompt(question, schema, index.match(question))
-        rows.append(_row(messages, normalize_sql(sql), f"synthetic:{database.name}", question, f"{database.stem}-{number}"))
+        rows.append(_row(messages, normalize_sql(sql, double_quoted_strings=False), f"synthetic:{database.name}", question, f"{database.stem}-{number}"))
     return rows
 
 
