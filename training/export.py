@@ -96,7 +96,7 @@ def llama_cpp_tools(version: str = LLAMA_CPP_VERSION, download: bool = True) -> 
         return Path(os.environ["HEARTH_LLAMA_CPP_SRC"])
     root = cache_folder() / "llama-cpp-src"
     tools = root / f"llama.cpp-{version}"
-    if (tools / "convert_hf_to_gguf.py").is_file():
+    if (tools / "convert_hf_to_gguf.py").is_file() and (tools / "conversion").is_dir():
         return tools
     sdist = root / f"llama_cpp_python-{version}.tar.gz"
     if not sdist.is_file():
@@ -107,7 +107,7 @@ def llama_cpp_tools(version: str = LLAMA_CPP_VERSION, download: bool = True) -> 
         subprocess.run([sys.executable, "-m", "pip", "download", f"llama-cpp-python=={version}", "--no-deps",
                         "--no-binary", ":all:", "--no-build-isolation", "-d", str(root)], check=True)
     prefix = f"llama_cpp_python-{version}/vendor/llama.cpp/"
-    wanted = ("convert_hf_to_gguf.py", "convert_lora_to_gguf.py", "gguf-py/")
+    wanted = ("convert_hf_to_gguf.py", "convert_lora_to_gguf.py", "gguf-py/", "conversion/")
     with tarfile.open(sdist) as archive:
         for member in archive.getmembers():
             if member.name.startswith(prefix) and member.name[len(prefix):].startswith(wanted) and member.isfile():

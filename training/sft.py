@@ -13,8 +13,9 @@ rows (`--val-fraction`, at most `--val-max`) is held out for the validation loss
 the best checkpoint is kept. `--max-steps` and `--time-budget` bound a run; `--resume` continues
 one from its last checkpoint.
 
-Speed on 2 CPU cores (../shared/MACHINE.md): bf16 autocast is about twice as fast as float32,
-and most memory is the 49,152-entry vocabulary's logits, so the defaults are short sequences
+Speed on 2 CPU cores (../shared/MACHINE.md): bf16 autocast is about twice as fast as float32 on
+CPUs with native bf16 and several times slower on AVX2-only ones, so it is on only where the CPU
+has it (`bf16_is_fast`); most memory is the 49,152-entry vocabulary's logits, so the defaults are short sequences
 (`--max-length 512`), micro-batches of 4 and gradient accumulation.
 
 A run folder ($HEARTH_HOME/finetune/runs/NAME-STAMP) holds checkpoints/, adapter/ (LoRA) or
@@ -66,7 +67,7 @@ class SFTSettings:
     warmup_steps: int = 10
     seed: int = 0
     threads: int = 1  # on a shared 2-core machine 2 threads were no faster (MACHINE.md); pass 2 when idle
-    bf16: bool = True
+    bf16: Optional[bool] = None  # None = only where the CPU has native bf16 (see bf16_is_fast)
     limit: Optional[int] = None
     experiment: str = "hearth-sft"
     out: Optional[str] = None
@@ -79,6 +80,17 @@ class SFTSettings:
 
 
 configure_runtime()
+
+
+def bf16_is_fast() -> bool:
+    """bf16 autocast pays only on CPUs with native bf16 math (AVX512-BF16 or AMX). Measured: about
+    2x faster than float32 on such a machine (MACHINE.md), but on an AVX2-only one a bf16 matmul
+    was 7x slower than float32 (0.98 s vs 6.8 s for 2400x576 @ 576x1536, one thread)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def runs_folder() -> Path:
@@ -209,7 +221,7 @@ def run_sft(settings: SFTSettings, run_folder: str | Path | None = None) -> dict
         per_device_eval_batch_size=settings.batch_size, gradient_accumulation_steps=settings.grad_accum,
         learning_rate=settings.lr, lr_scheduler_type="cosine", warmup_steps=settings.warmup_steps,
         num_train_epochs=settings.epochs, max_steps=settings.max_steps, seed=settings.seed, data_seed=settings.seed,
-        bf16=settings.bf16, use_cpu=True, logging_steps=5, logging_first_step=True,
+        bf16=bf16_is_fast() if settings.bf16 is None else settings.bf16, use_cpu=True, logging_steps=5, logging_first_step=True,
         eval_strategy="steps" if has_val else "no", eval_steps=settings.eval_steps,
         save_strategy="steps", save_steps=settings.eval_steps, save_total_limit=2,
         load_best_model_at_end=has_val, metric_for_best_model="eval_loss", greater_is_better=False,
@@ -281,7 +293,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--patience", type=int, default=3, help="evaluations without improvement before stopping (0 = off)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (2 helps only on an idle 2-core machine)")
-    parser.add_argument("--fp32", action="store_true", help="no bf16 autocast (about 2x slower on CPU)")
+    parser.add_argument("--fp32", action="store_true", help="no bf16 autocast (default: bf16 only on CPUs with native bf16)")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast even without native bf16 support")
     parser.add_argument("--limit", type=int, default=None, help="use the first N rows only")
     parser.add_argument("--out", default=None, help="run folder (default $HEARTH_HOME/finetune/runs/NAME-STAMP)")
     parser.add_argument("--resume", default=None, help="a run folder to continue from its last checkpoint")
@@ -293,7 +306,7 @@ def main(argv: list[str] | None = None) -> dict:
                            time_budget_s=args.time_budget, batch_size=args.batch_size, grad_accum=args.grad_accum,
                            max_length=args.max_length, val_fraction=args.val_fraction, val_max=args.val_max,
                            eval_steps=args.eval_steps, patience=args.patience, seed=args.seed, threads=args.threads,
-                           bf16=not args.fp32, limit=args.limit, out=args.out)
+                           bf16=False if args.fp32 else (True if args.bf16 else None), limit=args.limit, out=args.out)
     if args.resume and not (Path(args.resume) / "run.json").is_file():
         parser.error(f"{args.resume} is not a run folder (no run.json): pass the folder `training.sft` printed")
     summary = run_sft(settings, run_folder=args.resume)
