@@ -7,7 +7,7 @@
 
 The CLI prints the report's path, then the report. `--trace` adds the LangGraph supervisor's
 routing decisions or the AutoGen team's tool calls. Sample data only names ACME, BRGT, CLDX, DYNA
-and ECOV (invented companies; see agents/market/data.py). The Streamlit page is
+and ECOV (invented companies; see tools/market_data.py). The Streamlit page is
 apps/ui/analysts_page.py; `--ui` starts Streamlit on it, offline and quiet.
 """
 
@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from apps.chat import streamlit_command
+from models.settings import configured_model
 
 PAGE = Path(__file__).parent / "ui" / "analysts_page.py"
 ENGINES = ("langgraph", "autogen")
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m apps.analysts", description="Market analysts' daily report")
     parser.add_argument("request", nargs="?", help='e.g. "Daily report for ACME and CLDX on 2026-11-27"')
     parser.add_argument("--engine", choices=ENGINES, default="langgraph")
-    parser.add_argument("--model", default=os.environ.get("HEARTH_MODEL", "local"), help="chat model spec")
+    parser.add_argument("--model", default=configured_model(), help="chat model spec")
     parser.add_argument("--out", default=os.environ.get("HEARTH_REPORT_DIR", "out/analysts"), help="report folder")
     parser.add_argument("--trace", action="store_true", help="also print routing decisions / tool calls")
     parser.add_argument("--ui", action="store_true", help="start the Streamlit page instead")

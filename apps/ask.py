@@ -17,27 +17,8 @@ import os
 import sys
 import uuid
 
-from tqdm import tqdm
-
 import models  # noqa: F401  (offline switches before anything else loads)
-
-
-def progress_bar(description: str):
-    """A progress(done, total, name) callback drawing a tqdm bar on stderr, opened on first call."""
-    bar = None
-
-    def progress(done: int, total: int, name: str = "") -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, unit="file", desc=description, file=sys.stderr)
-        bar.total = total
-        bar.n = done
-        bar.set_postfix_str(str(name)[-40:])
-        bar.refresh()
-        if done >= total:
-            bar.close()
-
-    return progress
+from models.progress import progress_bar
 
 
 def ingest_with_progress(kb, paths) -> None:

@@ -35,7 +35,7 @@ DEFAULT_ALARM_CODE = "1234"
 
 
 def default_db_path() -> Path:
-    from rag.knowledge_base import data_home
+    from models.settings import data_home
 
     return data_home() / "home_hub.sqlite"
 

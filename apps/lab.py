@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from graphs.checkpointing import open_checkpointer
     from graphs.lab_assistant.context import Context
-    from graphs.lab_assistant.graph import compile_lab_graph
+    from graphs.lab_assistant.graph import builder
     from models.spec import ModelSpecError
 
     overrides = {"wait_seconds": args.wait}
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     state = None
     try:
         with open_checkpointer(None) as saver:
-            graph = compile_lab_graph(checkpointer=saver)
+            graph = builder.compile(checkpointer=saver, name="lab_assistant")
             for mode, chunk in graph.stream({"messages": [("human", args.request)]}, config, context=context,
                                             stream_mode=["custom", "values"]):
                 if mode == "custom":

@@ -17,9 +17,8 @@ import os
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
 from apps.chat import streamlit_command
+from models.progress import progress_bar
 
 PAGE = Path(__file__).parent / "ui" / "search_page.py"
 
@@ -31,15 +30,7 @@ def open_index(data: str, collection: str, index_dir: str, limit: int | None):
 
     records = load_pubmedqa(data, limit=limit)
     kb = KnowledgeBase(collection=collection, location=index_dir or None)
-    bar = tqdm(total=len(records), unit="abstract", desc="Indexing PubMedQA", file=sys.stderr, disable=None)
-
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    report = index_pubmedqa(kb, records, progress=progress)
-    bar.close()
+    report = index_pubmedqa(kb, records, progress=progress_bar("Indexing PubMedQA", unit="abstract"))
     if report.added:
         print(report.summary(), file=sys.stderr)
     return kb

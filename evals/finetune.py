@@ -31,13 +31,13 @@ import sys
 import time
 from pathlib import Path
 
-from rag.knowledge_base import PROJECT_ROOT
+from models.settings import PROJECT_ROOT
 
 SUITES = ("geoquery_dev", "home_commands", "forgetting")
 
 
 def _shared_data() -> Path:
-    from training.task_data import shared_data
+    from models.settings import shared_data
 
     return shared_data()
 

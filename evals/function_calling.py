@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import models  # noqa: F401  (offline switches first)
+from models.settings import PROJECT_ROOT as ROOT, shared_data
 
-ROOT = Path(__file__).resolve().parents[1]
 CATEGORIES = ["simple_python", "multiple", "parallel", "irrelevance"]
 HOME_COMMANDS = ROOT / "evals" / "data" / "home_commands.jsonl"
 SYSTEM_PROMPT = "You call functions. When a function fits the request, call it with the right arguments; otherwise answer."
@@ -323,7 +323,7 @@ def render_markdown(rows: list[dict], meta: dict) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m evals.function_calling", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "bfcl"), help="BFCL folder")
+    parser.add_argument("--data", default=str(shared_data() / "bfcl"), help="BFCL folder")
     parser.add_argument("--model", default="local?temperature=0", help="chat model spec")
     parser.add_argument("--limit", type=int, default=20, help="items per category (0 = all)")
     parser.add_argument("--categories", nargs="+", default=CATEGORIES, choices=CATEGORIES)

@@ -39,9 +39,9 @@ from tqdm import tqdm
 
 from agents.guardrails.injection import EmbeddingInjectionDetector, detect_injection
 from agents.guardrails.pii import ALL_KINDS, find_pii
-from rag.knowledge_base import PROJECT_ROOT
+from models.settings import PROJECT_ROOT, shared_data
 
-DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data" / "xstest"
+DEFAULT_DATA = shared_data() / "xstest"
 DEFAULT_ATTACKS = PROJECT_ROOT / "evals" / "data" / "injection_attacks.jsonl"
 DEFAULT_PII = PROJECT_ROOT / "evals" / "data" / "pii_samples.jsonl"
 DEFAULT_DOCUMENTS = PROJECT_ROOT / "data" / "handbook"

@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from rag.knowledge_base import PROJECT_ROOT
+from models.settings import PROJECT_ROOT
 
 SPEED_PROMPT = ("Tables:\nCREATE TABLE state (state_name text, population int, area double, capital text);\n\n"
                 "Question: what is the capital of the largest state\nSQL:")
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if not args.run and not args.with_base:
         parser.error("pass --run RUN_FOLDER and/or --with-base")
-    from training.task_data import shared_data
+    from models.settings import shared_data
 
     geoquery = Path(args.geoquery) if args.geoquery else shared_data() / "geoquery"
     text_file = Path(args.text) if args.text else shared_data() / "alice_wonderland" / "pg11.txt"

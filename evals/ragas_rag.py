@@ -46,9 +46,9 @@ from pathlib import Path  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 import models  # noqa: E402,F401  (offline switches)
+from models.settings import PROJECT_ROOT, shared_data  # noqa: E402
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data" / "xquad"
+DEFAULT_DATA = shared_data() / "xquad"
 DATA_FILE = "xquad.en.dev.json"
 COLLECTION = "xquad"
 DEFAULT_JUDGE = "local?temperature=0&max_tokens=256"

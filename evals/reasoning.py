@@ -26,7 +26,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from graphs.reasoning.context import MODES, Context
-from rag.knowledge_base import PROJECT_ROOT
+from models.settings import PROJECT_ROOT
 
 DEFAULT_DATA = PROJECT_ROOT / "evals" / "data" / "logic_puzzles.jsonl"
 

@@ -29,9 +29,10 @@ from tqdm import tqdm
 
 import models  # noqa: F401  (offline switches first)
 from evals.ir_metrics import load_beir, mrr_at_k, ndcg_at_k, recall_at_k
+from models.settings import shared_data
 from rag.store import ScoredChunk
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cranfield"
+DEFAULT_DATA = shared_data() / "cranfield"
 BEST_CANDIDATES = 100  # the best pipeline: hybrid RRF + dense feedback (graphs/rag_hybrid's default)
 RERANK_CANDIDATES = 50
 
@@ -146,7 +147,7 @@ def _with_static_queries(kb, folder: str, data: str, embeddings_spec: str):
     encoder at `folder`, distilled from the corpus first (timed) when the folder holds none."""
     import copy
 
-    from models.static_query import STUDENT_FILE, QueryDistilledEmbeddings
+    from models.embeddings import STUDENT_FILE, QueryDistilledEmbeddings
     from training.query_distill import DistillConfig, distill
 
     seconds = 0.0

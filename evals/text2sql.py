@@ -34,9 +34,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from rag.knowledge_base import PROJECT_ROOT
+from models.settings import PROJECT_ROOT, shared_data
 
-DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data" / "geoquery"
+DEFAULT_DATA = shared_data() / "geoquery"
 ABLATION = {
     "zero_shot": dict(few_shot=0, schema_linking=False, self_correction=False),
     "schema_linking": dict(few_shot=0, schema_linking=True, self_correction=False),

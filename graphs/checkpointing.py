@@ -20,7 +20,7 @@ class CheckpointerError(RuntimeError):
 
 
 def default_checkpoint_url() -> str:
-    from rag.knowledge_base import data_home
+    from models.settings import data_home
 
     return os.environ.get("HEARTH_CHECKPOINTS") or f"sqlite:///{data_home() / 'checkpoints.sqlite'}"
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, PrivateAttr
 
 from models.bundled import minilm_folder
 from models.spec import EMBEDDING_PROVIDERS, ModelSpec, ModelSpecError, parse_model_spec
+from models.static_query import STUDENT_FILE, StaticQueryEncoder, load_static_query_encoder, model_fingerprint
 
 
 @lru_cache(maxsize=4)
@@ -102,12 +103,53 @@ def embedding_dimension(embeddings: Embeddings) -> int:
     return int(dim) if dim else len(embeddings.embed_query("dimension probe"))
 
 
+class QueryDistilledEmbeddings(BaseModel, Embeddings):
+    """Documents through `teacher`, queries through the static student at `student_folder`.
+    The student must have been distilled from this teacher (checked by dimension)."""
+
+    teacher: Any
+    student_folder: str
+    _encoder: StaticQueryEncoder | None = PrivateAttr(default=None)
+
+    @property
+    def full_model(self) -> Any:
+        """The teacher, for work where a few tens of milliseconds do not matter (choosing the
+        evidence sentences of an answer)."""
+        return self.teacher
+
+    def _student(self) -> StaticQueryEncoder:
+        """Loaded and checked against the teacher once; every later query reuses it."""
+        if self._encoder is not None:
+            return self._encoder
+        student = load_static_query_encoder(str(Path(self.student_folder).resolve()))
+        expected, folder = student.meta.get("teacher_fingerprint"), getattr(self.teacher, "folder", None)
+        if expected and folder and model_fingerprint(folder) != expected:
+            raise ValueError(f"The query encoder at {self.student_folder} was distilled from another model than "
+                             f"{folder}; its query vectors would not match the documents'. Distil one from this model: "
+                             "`python -m training.query_distill --corpus PATH --teacher hf:FOLDER`.")
+        self._encoder = student
+        return student
+
+    @property
+    def dimension(self) -> int:
+        teacher_dim = embedding_dimension(self.teacher)
+        student_dim = self._student().dimension
+        if teacher_dim != student_dim:
+            raise ValueError(f"The query encoder at {self.student_folder} gives {student_dim}-d vectors but the "
+                             f"document model gives {teacher_dim}-d: distil it from the same model.")
+        return teacher_dim
+
+    def embed_documents(self, texts: list[str], **kwargs) -> list[list[float]]:
+        return self.teacher.embed_documents(texts, **kwargs)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._student().encode([text])[0].tolist()
+
+
 @lru_cache(maxsize=8)
 def _load(spec: ModelSpec) -> Any:
     query_encoder = spec.options.get("query_encoder")
     if query_encoder:
-        from models.static_query import QueryDistilledEmbeddings
-
         teacher = _load(ModelSpec(spec.provider, spec.name, spec.url,
                                   {k: v for k, v in spec.options.items() if k != "query_encoder"}))
         return QueryDistilledEmbeddings(teacher=teacher, student_folder=query_encoder)
@@ -139,8 +181,6 @@ def load_embeddings(spec: str | ModelSpec | None = None) -> Embeddings:
             raise ModelSpecError(f"{parsed.name!r} is not a sentence-transformers folder (no config.json).")
     query_encoder = parsed.options.get("query_encoder")
     if query_encoder is not None:
-        from models.static_query import STUDENT_FILE
-
         if not (Path(query_encoder) / STUDENT_FILE).is_file():
             raise ModelSpecError(f"query_encoder={query_encoder!r} is not a static query encoder folder (no {STUDENT_FILE}); "
                                  "train one with `python -m training.query_distill --corpus PATH --out FOLDER`.")

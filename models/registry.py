@@ -19,17 +19,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from models.settings import data_home
 from models.spec import ModelSpec, ModelSpecError
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def mlflow_tracking_uri() -> str:
     """$MLFLOW_TRACKING_URI, else sqlite:///$HEARTH_HOME/mlflow/mlflow.db (default .hearth/)."""
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"]
-    home = Path(os.environ.get("HEARTH_HOME") or PROJECT_ROOT / ".hearth")
-    folder = home / "mlflow"
+    folder = data_home() / "mlflow"
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder.resolve() / 'mlflow.db'}"
 

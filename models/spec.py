@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
+from models.settings import parse_flag
+
 PROVIDERS = ("local", "gguf", "hf", "ollama", "vllm", "openai", "registry")
 EMBEDDING_PROVIDERS = ("local", "hf", "ollama", "openai", "vllm")
 
@@ -51,7 +53,7 @@ class ModelSpec:
         raw = self.options[key]
         try:
             if cast is bool:
-                return raw.lower() in ("1", "true", "yes", "on")
+                return parse_flag(raw, key)
             return cast(raw)
         except ValueError as exc:
             raise ModelSpecError(f"Option {key}={raw!r} is not a valid {cast.__name__}.") from exc

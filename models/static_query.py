@@ -9,7 +9,7 @@ student. `training.query_distill` trains a student on a collection's own sentenc
     load_embeddings("local?query_encoder=out/query_encoders/handbook")   # MiniLM documents, static queries
 
 The student is a folder with `student.npz` (vectors float16 V x d, weights V) and the teacher's
-`tokenizer.json`.
+`tokenizer.json`. `models.embeddings.QueryDistilledEmbeddings` pairs a student with its teacher.
 """
 
 from __future__ import annotations
@@ -17,11 +17,8 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
-from pydantic import BaseModel, PrivateAttr
 
 STUDENT_FILE = "student.npz"
 TOKENIZER_FILE = "tokenizer.json"
@@ -106,48 +103,3 @@ def model_fingerprint(folder: str | Path) -> str:
 @lru_cache(maxsize=4)
 def load_static_query_encoder(folder: str) -> StaticQueryEncoder:
     return StaticQueryEncoder.load(folder)
-
-
-class QueryDistilledEmbeddings(BaseModel, Embeddings):
-    """Documents through `teacher`, queries through the static student at `student_folder`.
-    The student must have been distilled from this teacher (checked by dimension)."""
-
-    teacher: Any
-    student_folder: str
-    _encoder: StaticQueryEncoder | None = PrivateAttr(default=None)
-
-    @property
-    def full_model(self) -> Any:
-        """The teacher, for work where a few tens of milliseconds do not matter (choosing the
-        evidence sentences of an answer)."""
-        return self.teacher
-
-    def _student(self) -> StaticQueryEncoder:
-        """Loaded and checked against the teacher once; every later query reuses it."""
-        if self._encoder is not None:
-            return self._encoder
-        student = load_static_query_encoder(str(Path(self.student_folder).resolve()))
-        expected, folder = student.meta.get("teacher_fingerprint"), getattr(self.teacher, "folder", None)
-        if expected and folder and model_fingerprint(folder) != expected:
-            raise ValueError(f"The query encoder at {self.student_folder} was distilled from another model than "
-                             f"{folder}; its query vectors would not match the documents'. Distil one from this model: "
-                             "`python -m training.query_distill --corpus PATH --teacher hf:FOLDER`.")
-        self._encoder = student
-        return student
-
-    @property
-    def dimension(self) -> int:
-        from models.embeddings import embedding_dimension
-
-        teacher_dim = embedding_dimension(self.teacher)
-        student_dim = self._student().dimension
-        if teacher_dim != student_dim:
-            raise ValueError(f"The query encoder at {self.student_folder} gives {student_dim}-d vectors but the "
-                             f"document model gives {teacher_dim}-d: distil it from the same model.")
-        return teacher_dim
-
-    def embed_documents(self, texts: list[str], **kwargs) -> list[list[float]]:
-        return self.teacher.embed_documents(texts, **kwargs)
-
-    def embed_query(self, text: str) -> list[float]:
-        return self._student().encode([text])[0].tolist()

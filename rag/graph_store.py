@@ -496,7 +496,7 @@ class Neo4jGraphStore:
 
 def default_graph_location() -> str:
     """$HEARTH_GRAPH when set (a folder, a Kùzu file, :memory: or a bolt:// URL), else .hearth/graph/."""
-    from rag.knowledge_base import data_home
+    from models.settings import data_home
 
     return os.environ.get("HEARTH_GRAPH") or str(data_home() / "graph")
 

@@ -25,19 +25,15 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal, Mapping
+from typing import Any, Iterable, Literal, Mapping
 
+from models.progress import ProgressCallback
+from models.settings import PROJECT_ROOT, data_home
 from rag.chunking import chunk_document
 from rag.documents import DocumentError, iter_documents
 from rag.store import QdrantStore, ScoredChunk
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_HANDBOOK = PROJECT_ROOT / "data" / "handbook"
-
-
-def data_home() -> Path:
-    """Where indexes and checkpoints live: $HEARTH_HOME, else .hearth/ in the project."""
-    return Path(os.environ.get("HEARTH_HOME") or PROJECT_ROOT / ".hearth")
 
 
 def default_index_location() -> str:
@@ -64,7 +60,6 @@ class IngestReport:
         return text
 
 
-ProgressCallback = Callable[[int, int, str], None]  # (files done, files total, current file)
 SearchMode = Literal["dense", "bm25", "hybrid"]
 SEARCH_MODES = ("dense", "bm25", "hybrid")
 

@@ -23,19 +23,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from models.progress import ProgressCallback
+from models.settings import shared_data
 from rag.chunking import chunk_document
 from rag.documents import SourceDocument
 from rag.store import ScoredChunk
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data" / "pubmedqa_pqal"
+DEFAULT_DATA = shared_data() / "pubmedqa_pqal"
 DATA_FILE = "ori_pqal.json"
 COLLECTION = "pubmedqa"
 CHUNKER, CHUNK_SIZE, CHUNK_OVERLAP = "sentence", 700, 150
 SOURCE_PREFIX = "pubmedqa:"
-
-ProgressCallback = Callable[[int, int], None]  # (records done, records total)
-
 
 class PubMedDataError(ValueError):
     """The PubMedQA file is missing or not in the expected format; the message names the fix."""
@@ -123,7 +121,7 @@ def index_pubmedqa(kb, records: Sequence[PubMedRecord], batch_size: int = 32,
             documents.append(doc)
     total = len(documents)
     if progress:
-        progress(0, total)
+        progress(0, total, "")
     for begin in range(0, total, batch_size):
         batch = documents[begin:begin + batch_size]
         chunked = [chunk_document(doc, chunker=CHUNKER, chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP)
@@ -139,7 +137,7 @@ def index_pubmedqa(kb, records: Sequence[PubMedRecord], batch_size: int = 32,
             report.chunks += len(chunks)
         report.added += len(batch)
         if progress:
-            progress(min(begin + batch_size, total), total)
+            progress(min(begin + batch_size, total), total, "")
     report.seconds = time.perf_counter() - started
     return report
 

@@ -99,7 +99,7 @@ def plot_prices(source, tickers: list[str], end: str, days: int, path: str | Pat
 
 
 def market_tools(source=None) -> list[StructuredTool]:
-    from agents.market.data import SampleMarketData
+    from tools.market_data import SampleMarketData
 
     source = source or SampleMarketData()
 

@@ -237,7 +237,7 @@ def generate_sample_rows(seed: int = SAMPLE_SEED) -> dict[str, list[tuple]]:
 
 
 def default_sample_path() -> Path:
-    from rag.knowledge_base import data_home
+    from models.settings import data_home
 
     return data_home() / SAMPLE_FILENAME
 

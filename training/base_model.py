@@ -23,7 +23,7 @@ BUNDLED = "bundled"
 
 def finetune_home() -> Path:
     """$HEARTH_HOME/finetune (default .hearth/finetune): bases, data, runs, exports."""
-    from rag.knowledge_base import data_home
+    from models.settings import data_home
 
     return data_home() / "finetune"
 

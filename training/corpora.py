@@ -5,26 +5,20 @@
     text = load_corpus("alice", max_chars=50_000)
     text = load_corpus("/path/to/any.txt")       # or any UTF-8 text file / folder of .txt files
 
-Names: legal, alice, xquad_en, xquad_de, pubmedqa. Set HEARTH_DATA (or pass `data_root`) to
+Names: legal, alice, xquad_en, xquad_de, pubmedqa. Set HEARTH_DATA (or pass `data_root_path`) to
 read the data sets from another folder.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from models.settings import shared_data
 
 
 class CorpusError(ValueError):
     """A corpus name or path that cannot be read."""
-
-
-def data_root() -> Path:
-    """Where the public data sets live: $HEARTH_DATA, else ../shared/data beside the repository."""
-    return Path(os.environ.get("HEARTH_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 
 def _squad_contexts(path: Path) -> str:
@@ -59,7 +53,7 @@ def load_corpus(name_or_path: str, *, max_chars: int | None = None, data_root_pa
     """The text of a named corpus (see CORPORA) or of a UTF-8 file / folder of .txt files."""
     if name_or_path in CORPORA:
         folder_name, read = CORPORA[name_or_path]
-        folder = Path(data_root_path or data_root()) / folder_name
+        folder = Path(data_root_path or shared_data()) / folder_name
         if not folder.is_dir():
             raise CorpusError(f"Data set folder {str(folder)!r} is missing. Set HEARTH_DATA to the folder that holds "
                               f"{folder_name}/ (the project expects ../shared/data beside the repository).")

@@ -30,7 +30,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from models.settings import PROJECT_ROOT
+
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Za-z0-9(])")
 
 
@@ -60,7 +61,7 @@ def default_output(corpus: str, kind: str) -> Path:
     ('embeddings', 'cranfield')
     """
     source = Path(corpus)
-    return REPO_ROOT / "out" / kind / (source.parent.name if source.name == "corpus.jsonl" else source.stem)
+    return PROJECT_ROOT / "out" / kind / (source.parent.name if source.name == "corpus.jsonl" else source.stem)
 
 
 def sentence_transformer_folder(spec: str) -> str:

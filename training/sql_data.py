@@ -33,9 +33,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.task_data import GEOQUERY, data_folder, held_out_questions, normalize_question, write_dataset
+from training.task_data import data_folder, geoquery_folder, held_out_questions, normalize_question, write_dataset
 
-DOMAINS_FOLDER = GEOQUERY.parent / "text2sql_domains"
 DOMAINS = ("advising", "atis", "scholar", "academic", "imdb", "yelp", "restaurants")
 EXCLUDED_SPLITS = {"test", "exclude"}
 MAX_CHARS = 1600  # prompt + SQL; about 400 tokens, which keeps a 2-core training step short
@@ -124,8 +123,9 @@ def _value_index(path: Path):
     return ValueIndex(values)
 
 
-def geoquery_rows(folder: Path = GEOQUERY, split: str = "train") -> list[dict]:
+def geoquery_rows(folder: Path | None = None, split: str = "train") -> list[dict]:
     """GeoQuery questions of `split`, linked against geography.sqlite as the graph links them."""
+    folder = folder or geoquery_folder()
     path = folder / f"{split}.jsonl"
     database = folder / "geography.sqlite"
     if not path.is_file() or not database.is_file():
@@ -164,9 +164,10 @@ def _domain_values(sql: str, variables: dict[str, str]):
     return found
 
 
-def domain_rows(domain: str, folder: Path = DOMAINS_FOLDER) -> list[dict]:
+def domain_rows(domain: str, folder: Path | None = None) -> list[dict]:
     """Questions of one text2sql_domains set (not its test or excluded splits), variables filled in."""
     _, _, ValueMatch, _ = _graph_prompt_parts()
+    folder = folder or geoquery_folder().parent / "text2sql_domains"
     items = json.loads((folder / f"{domain}.json").read_text(encoding="utf-8"))
     schema = csv_schema(folder / f"{domain}-schema.csv")
     rows = []
@@ -290,7 +291,7 @@ def synthesize_pairs(database: str | Path, per_template: int = 20, seed: int = 0
     return rows
 
 
-def build_sql_dataset(out: str | Path, *, geoquery: Path = GEOQUERY, domains: tuple[str, ...] = DOMAINS,
+def build_sql_dataset(out: str | Path, *, geoquery: Path | None | bool = True, domains: tuple[str, ...] = DOMAINS,
                       per_domain: int = 400, database: str | Path | None = None, max_chars: int = MAX_CHARS,
                       seed: int = 0) -> dict:
     """Write the SQL training set and its manifest; returns the manifest (path, rows, sha256, ...).
@@ -301,7 +302,7 @@ def build_sql_dataset(out: str | Path, *, geoquery: Path = GEOQUERY, domains: tu
     rng = random.Random(seed)
     rows: list[dict] = []
     if geoquery:
-        rows += geoquery_rows(Path(geoquery), "train")
+        rows += geoquery_rows(None if geoquery is True else Path(geoquery), "train")
     for domain in domains:
         found = [r for r in domain_rows(domain) if _row_chars(r) <= max_chars]
         rng.shuffle(found)
@@ -320,7 +321,7 @@ def build_sql_dataset(out: str | Path, *, geoquery: Path = GEOQUERY, domains: tu
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=None, help="JSONL to write (default $HEARTH_HOME/finetune/data/sql.jsonl)")
-    parser.add_argument("--geoquery", default=str(GEOQUERY), help="GeoQuery folder (train.jsonl, geography.sqlite); '' to skip")
+    parser.add_argument("--geoquery", default=None, help="GeoQuery folder (default $HEARTH_DATA/geoquery); 'none' to skip")
     parser.add_argument("--domains", default=",".join(DOMAINS), help="comma-separated text2sql_domains sets; '' for none")
     parser.add_argument("--per-domain", type=int, default=400, help="questions kept per domain")
     parser.add_argument("--database", default=None, help="a SQLite file: add synthetic pairs verified on it")
@@ -332,7 +333,7 @@ def main(argv: list[str] | None = None) -> dict:
     if unknown:
         parser.error(f"unknown domain(s) {sorted(unknown)}: use some of {', '.join(DOMAINS)}")
     out = args.out or data_folder() / ("sql.jsonl" if not args.database else f"{Path(args.database).stem}.jsonl")
-    info = build_sql_dataset(out, geoquery=Path(args.geoquery) if args.geoquery else None, domains=domains,
+    info = build_sql_dataset(out, geoquery=True if args.geoquery is None else (False if args.geoquery == "none" else Path(args.geoquery)), domains=domains,
                              per_domain=args.per_domain, database=args.database, max_chars=args.max_chars, seed=args.seed)
     print(json.dumps(info, indent=2))
     return info

@@ -23,23 +23,14 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from models.settings import PROJECT_ROOT, data_home, shared_data
+
 HOME_COMMANDS = PROJECT_ROOT / "evals" / "data" / "home_commands.jsonl"
 
 
-def shared_data() -> Path:
-    """../shared/data beside the project ($HEARTH_SHARED_DATA wins; a git worktree one level deeper works too)."""
-    import os
-
-    if os.environ.get("HEARTH_SHARED_DATA"):
-        return Path(os.environ["HEARTH_SHARED_DATA"])
-    for parent in (PROJECT_ROOT.parent, PROJECT_ROOT.parent.parent):
-        if (parent / "shared" / "data").is_dir():
-            return parent / "shared" / "data"
-    return PROJECT_ROOT.parent / "shared" / "data"
-
-
-GEOQUERY = shared_data() / "geoquery"
+def geoquery_folder() -> Path:
+    """GeoQuery in the shared data sets ($HEARTH_DATA, else ../shared/data)."""
+    return shared_data() / "geoquery"
 
 
 class TestItemInTrainingData(ValueError):
@@ -50,8 +41,6 @@ class TestItemInTrainingData(ValueError):
 
 def data_folder() -> Path:
     """Where built data sets go: $HEARTH_HOME/finetune/data (default .hearth/finetune/data)."""
-    from rag.knowledge_base import data_home
-
     return data_home() / "finetune" / "data"
 
 
@@ -72,7 +61,7 @@ def row_question(row: dict) -> str:
     return users[-1] if users else ""
 
 
-def held_out_questions(home_commands: Path = HOME_COMMANDS, geoquery: Path | None = GEOQUERY) -> dict[str, str]:
+def held_out_questions(home_commands: Path = HOME_COMMANDS, geoquery: Path | None = None) -> dict[str, str]:
     """normalized question -> where it is a test item (home commands; GeoQuery dev when present)."""
     held: dict[str, str] = {}
     if home_commands.is_file():
@@ -80,8 +69,8 @@ def held_out_questions(home_commands: Path = HOME_COMMANDS, geoquery: Path | Non
             if line.strip():
                 item = json.loads(line)
                 held[normalize_question(item["text"])] = f"{home_commands.name}:{item['id']}"
-    dev = (geoquery / "dev.jsonl") if geoquery else None
-    if dev and dev.is_file():
+    dev = (geoquery or geoquery_folder()) / "dev.jsonl"
+    if dev.is_file():
         for line in dev.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 item = json.loads(line)

@@ -22,7 +22,7 @@ def tracking_uri() -> str:
 
 
 def artifact_root() -> Path:
-    from rag.knowledge_base import data_home
+    from models.settings import data_home
 
     return data_home() / "mlflow" / "artifacts"
 

@@ -49,7 +49,8 @@ from langgraph.graph import END, START, StateGraph
 
 from agents.guardrails.injection import EmbeddingInjectionDetector, InjectionVerdict, check_injection
 from agents.guardrails.pii import ALL_KINDS, redact_pii
-from graphs.settings import env
+from models.messages import last_human_text
+from models.settings import env
 
 log = logging.getLogger(__name__)
 
@@ -154,10 +155,6 @@ def _settings_from(runtime: Any) -> GuardrailsSettings:
     return GuardrailsSettings.coerce(getattr(getattr(runtime, "context", None), "guardrails", None))
 
 
-def _text(message: BaseMessage) -> str:
-    return message.content if isinstance(message.content, str) else str(message.content)
-
-
 def _messages(state: Any) -> list[BaseMessage]:
     return state.get("messages", []) if isinstance(state, dict) else getattr(state, "messages", [])
 
@@ -166,10 +163,10 @@ def guard_input(state: Any, settings: GuardrailsSettings) -> dict:
     """The input guard's update: a blocked-request answer when the last human message is an attack."""
     if "input" not in settings.enabled:
         return {}
-    human = next((m for m in reversed(_messages(state)) if m.type == "human"), None)
-    if human is None:
+    question = last_human_text(_messages(state))
+    if not question:
         return {}
-    verdict = screen_text(_text(human), settings)
+    verdict = screen_text(question, settings)
     if not verdict.flagged:
         return {}
     log.warning("input guard blocked a request: %s", verdict.reason)
@@ -185,7 +182,7 @@ def guard_output(state: Any, settings: GuardrailsSettings) -> dict:
     answer = messages[-1] if messages else None
     if answer is None or answer.type != "ai" or answer.additional_kwargs.get("guardrail", {}).get("blocked"):
         return {}
-    redacted, kinds = redact_text(_text(answer), settings)
+    redacted, kinds = redact_text(answer.text, settings)
     if not kinds:
         return {}
     extra = dict(answer.additional_kwargs)

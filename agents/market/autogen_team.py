@@ -222,7 +222,7 @@ async def arun_autogen_report(request: str, *, model: str = "local", out_dir: st
                               lookback_days: int = 30, source=None, default_day: str = "2026-11-27") -> dict:
     """The team's run for one request: {report, chart_path, day, tickers, transcript, tool_calls,
     stop_reason, manager_wrote_report}."""
-    from agents.market.data import SampleMarketData
+    from tools.market_data import SampleMarketData
     from agents.market.report import collect_findings, parse_request, write_report
 
     # AutoGen only traces through OpenTelemetry when an app installs an exporter; switch the spans off anyway.

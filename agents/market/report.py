@@ -4,7 +4,7 @@ Both teams (the LangGraph supervisor graph in graphs/analysts, the AutoGen team 
 agents/market/autogen_team.py) use these functions, so they find the same things and write the
 same report.
 
-    from agents.market.data import SampleMarketData
+    from tools.market_data import SampleMarketData
     from agents.market.report import parse_request, collect_findings, write_report
     source = SampleMarketData()
     day, tickers = parse_request("Daily report for ACME and CLDX on 2026-11-27", source=source)
@@ -39,7 +39,7 @@ def checked_day(day: str) -> str:
 
 def checked_tickers(tickers: list[str], source) -> list[str]:
     """Upper-cased tickers the source knows, in order, without repeats; an unknown one is an error."""
-    from agents.market.data import UnknownTickerError
+    from tools.market_data import UnknownTickerError
 
     known = source.tickers()
     wanted = list(dict.fromkeys(t.strip().upper() for t in tickers if t.strip()))
@@ -57,7 +57,7 @@ def parse_request(text: str, *, source, default_tickers: list[str] | None = None
     """(day, tickers) named in a request, else the defaults. A ticker-like word (3-5 capitals) the
     source does not know, or a malformed date, is an error rather than a silent default.
 
-    >>> from agents.market.data import SampleMarketData
+    >>> from tools.market_data import SampleMarketData
     >>> parse_request("report for acme and CLDX on 2026-11-20", source=SampleMarketData())
     ('2026-11-20', ['ACME', 'CLDX'])
     """

@@ -12,9 +12,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project root (see apps/ui/__init__.py)
 
 import models  # noqa: E402,F401  (offline switches first)
+from models.settings import configured_model  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from agents.market.data import SampleMarketData  # noqa: E402
+from tools.market_data import SampleMarketData  # noqa: E402
 from apps.analysts import ENGINES, run_report, trace_lines  # noqa: E402
 
 ENGINE_LABELS = {"langgraph": "LangGraph supervisor graph", "autogen": "AutoGen AgentChat team (via apps.serve)"}
@@ -24,7 +25,7 @@ def settings() -> tuple[str, str, str]:
     with st.sidebar:
         st.header("Settings")
         engine = st.radio("Engine", ENGINES, format_func=ENGINE_LABELS.get, key="engine")
-        model = st.text_input("Model spec", value=os.environ.get("HEARTH_MODEL", "local"), key="model",
+        model = st.text_input("Model spec", value=configured_model(), key="model",
                               help="e.g. local, local?max_tokens=96, ollama:qwen2.5:7b")
         out_dir = st.text_input("Report folder", value=os.environ.get("HEARTH_REPORT_DIR", "out/analysts"), key="out")
     return engine, model, out_dir
@@ -56,7 +57,7 @@ def main() -> None:
     tickers = st.multiselect("Tickers", source.tickers(), default=["ACME", "CLDX"],
                              format_func=lambda t: f"{t} · {source.company(t)[0]}")
     day = st.date_input("Day", value=date(2026, 11, 27), min_value=date(2025, 1, 2))
-    st.caption("Sample data: invented companies, seeded prices and headlines (agents/market/data.py).")
+    st.caption("Sample data: invented companies, seeded prices and headlines (tools/market_data.py).")
     if not st.button("Write the daily report", type="primary"):
         return
     if not tickers:

@@ -4,7 +4,6 @@ document upload. Start it with `python -m apps.chat`."""
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from contextlib import ExitStack
@@ -19,7 +18,7 @@ from graphs.chat_modes import MODES, ChatMode  # noqa: E402
 from graphs.checkpointing import open_checkpointer  # noqa: E402
 from graphs.rag.graph import knowledge_base  # noqa: E402
 from rag.documents import SUPPORTED_SUFFIXES  # noqa: E402
-from rag.knowledge_base import data_home  # noqa: E402
+from models.settings import configured_model, data_home  # noqa: E402
 
 MODEL_PRESETS = ["local", "ollama:llama3.2", "openai:local@http://127.0.0.1:8008/v1", "custom…"]
 
@@ -47,7 +46,7 @@ def sidebar() -> tuple[ChatMode, object]:
             st.session_state.thread_mode = mode.name
             st.session_state.thread_id = uuid.uuid4().hex
             st.session_state.turns = []
-        default_model = os.environ.get("HEARTH_MODEL", "local")
+        default_model = configured_model()
         presets = MODEL_PRESETS if default_model in MODEL_PRESETS else [default_model, *MODEL_PRESETS]
         choice = st.selectbox("Model", presets, index=presets.index(default_model), key="model_choice")
         model = st.text_input("Model spec", value="local", key="model_custom") if choice == "custom…" else choice

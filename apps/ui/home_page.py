@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project root (see apps/ui/__init__.py)
 
 import models  # noqa: E402,F401  (offline switches first)
+from models.settings import configured_model  # noqa: E402
 import streamlit as st  # noqa: E402
 from langgraph.checkpoint.memory import InMemorySaver  # noqa: E402
 from langgraph.types import Command  # noqa: E402
@@ -37,7 +37,7 @@ def agent_graph():
 
 
 def context() -> Context:
-    return Context(toolset="home", hub_url=hub_url(), model=st.session_state.get("model", os.environ.get("HEARTH_MODEL", "local")),
+    return Context(toolset="home", hub_url=hub_url(), model=st.session_state.get("model", configured_model()),
                    local_commands=not st.session_state.get("model_only", False))
 
 
@@ -97,7 +97,7 @@ def main() -> None:
     st.session_state.setdefault("pending", None)
     with st.sidebar:
         st.header("Settings")
-        st.text_input("Model spec", value=os.environ.get("HEARTH_MODEL", "local"), key="model")
+        st.text_input("Model spec", value=configured_model(), key="model")
         st.checkbox("Model picks every call (skip the sentence matcher)", key="model_only")
         st.caption(f"Hub: {hub_url()}")
     chat, devices = st.columns([3, 2])

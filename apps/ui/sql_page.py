@@ -11,6 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project root (see apps/ui/__init__.py)
 
 import models  # noqa: E402,F401  (offline switches first)
+from models.settings import configured_model  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from tools.sample_business import ensure_sample_database  # noqa: E402
@@ -39,7 +40,7 @@ def sidebar() -> tuple[str, str, int]:
             st.caption(f"{len(tables)} tables: {', '.join(tables)}")
         except (SQLConnectionError, ValueError) as exc:
             st.error(str(exc))
-        default_model = os.environ.get("HEARTH_MODEL", "local")
+        default_model = configured_model()
         presets = MODEL_PRESETS if default_model in MODEL_PRESETS else [default_model, *MODEL_PRESETS]
         choice = st.selectbox("Model", presets, index=presets.index(default_model), key="model_choice")
         model = st.text_input("Model spec", value="local", key="model_custom") if choice == "custom…" else choice

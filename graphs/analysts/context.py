@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from graphs.settings import env, env_flag
+from models.settings import BaseContext, env, env_flag
 
 
 @dataclass(kw_only=True)
-class Context:
-    model: str = field(default_factory=env("HEARTH_MODEL", "local"), metadata={
-        "description": "Chat model spec for the supervisor and the analysts' notes. Env: HEARTH_MODEL."})
+class Context(BaseContext):
+    """The model chooses the next analyst and writes the analysts' notes."""
+
     default_tickers: str = field(default_factory=env("HEARTH_TICKERS", "ACME,BRGT,CLDX,DYNA,ECOV"), metadata={
         "description": "Tickers covered when the request names none (comma-separated). Env: HEARTH_TICKERS."})
     default_day: str = field(default_factory=env("HEARTH_REPORT_DAY", "2026-11-27"), metadata={

@@ -10,7 +10,7 @@
 The supervisor picks the next analyst. With `model_routing` the model chooses among the analysts
 whose inputs are ready (a constrained choice, so it can only name one of them); otherwise, or when
 nobody else is left, it follows the natural order. The analysts call the market tools
-(`tools.market`) over a data source (`agents.market.data`, sample data by default); the manager
+(`tools.market`) over a data source (`tools.market_data`, sample data by default); the manager
 writes a markdown report with a price chart and, with `model_notes`, one model-written sentence
 per ticker, clearly marked as such.
 """
@@ -28,6 +28,7 @@ from pydantic import BaseModel, create_model
 from graphs.analysts import prompts
 from graphs.analysts.context import Context
 from graphs.analysts.state import InputState, State
+from models.messages import last_human_text
 
 WORKERS = ["news_collector", "sentiment_analyst", "price_analyst", "manager"]
 NEEDS = {"news_collector": [], "sentiment_analyst": ["news_collector"], "price_analyst": [],
@@ -36,7 +37,7 @@ NEEDS = {"news_collector": [], "sentiment_analyst": ["news_collector"], "price_a
 
 def data_source():
     """The market data the analysts read; replace this function's result to use a live feed."""
-    from agents.market.data import SampleMarketData
+    from tools.market_data import SampleMarketData
 
     return SampleMarketData()
 
@@ -61,8 +62,7 @@ def supervisor(state: State, runtime: Runtime[Context]) -> Command:
     context = runtime.context or Context()
     update: dict = {}
     if not state.tickers:
-        text = next((m.content for m in reversed(state.messages) if m.type == "human"), "")
-        day, tickers = parse_request(str(text), context)
+        day, tickers = parse_request(last_human_text(state.messages), context)
         update.update(day=day, tickers=tickers)
     candidates = ready(state)
     if not candidates:

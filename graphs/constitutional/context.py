@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 
 from graphs.constitutional.prompts import DEFAULT_PRINCIPLES
-from graphs.settings import env
+from models.settings import BaseContext, env
 
 
 
@@ -18,9 +18,7 @@ def _principles_from_env() -> list[str]:
 
 
 @dataclass(kw_only=True)
-class Context:
-    model: str = field(default_factory=env("HEARTH_MODEL", "local"), metadata={
-        "description": "Chat model spec (local, gguf:PATH, ollama:NAME, vllm:NAME@URL, openai:NAME@URL). Env: HEARTH_MODEL."})
+class Context(BaseContext):
     principles: list[str] = field(default_factory=_principles_from_env, metadata={
         "description": "The principles each draft is critiqued against, one check per principle. "
                        "Env: HEARTH_PRINCIPLES (separated by ';')."})

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Literal
 
 from langchain_core.exceptions import OutputParserException
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, ValidationError, create_model
@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field, ValidationError, create_model
 from graphs.constitutional import prompts
 from graphs.constitutional.context import Context
 from graphs.constitutional.state import InputState, State
+from models.messages import last_human_text
 
 
 class Critique(BaseModel):
@@ -43,18 +44,14 @@ def critique_schema(max_chars: int) -> type[BaseModel]:
                         critique=(str, Field(max_length=max_chars, description=Critique.model_fields["critique"].description)))
 
 
-def _text(message: BaseMessage) -> str:
-    return message.content if isinstance(message.content, str) else str(message.content)
-
-
 def draft_answer(state: State, runtime: Runtime[Context]) -> dict:
     from models import load_chat_model
 
     context = runtime.context or Context()
-    question = next((_text(m) for m in reversed(state.messages) if m.type == "human"), "").strip()
+    question = last_human_text(state.messages).strip()
     reply = load_chat_model(context.model).invoke([SystemMessage(content=prompts.DRAFT_SYSTEM_PROMPT),
                                                    HumanMessage(content=question)])
-    draft = _text(reply).strip()
+    draft = reply.text.strip()
     return {"question": question, "draft": draft, "drafts": [draft], "critiques": [], "revisions": 0}
 
 
@@ -91,7 +88,7 @@ def revise_draft(state: State, runtime: Runtime[Context]) -> dict:
     reply = load_chat_model(context.model).invoke([
         SystemMessage(content=prompts.REVISE_SYSTEM_PROMPT),
         HumanMessage(content=prompts.REVISE_PROMPT.format(question=state.question, draft=state.draft, problems=problems))])
-    revised = _text(reply).strip() or state.draft
+    revised = reply.text.strip() or state.draft
     return {"draft": revised, "drafts": [*state.drafts, revised], "revisions": state.revisions + 1}
 
 

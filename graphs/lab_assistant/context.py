@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from graphs.settings import env
+from models.settings import BaseContext, env
 
 
 @dataclass(kw_only=True)
-class Context:
-    model: str = field(default_factory=env("HEARTH_MODEL", "local"), metadata={
-        "description": "Chat model spec for what the request parser cannot settle: local, gguf:PATH, hf:PATH, "
-                       "ollama:NAME, vllm:NAME@URL, openai:NAME@URL. Env: HEARTH_MODEL."})
+class Context(BaseContext):
+    """The model settles what the request parser cannot."""
+
     max_chars: int = field(default_factory=env("HEARTH_LAB_MAX_CHARS", 0, int), metadata={
         "description": "Use only the first N characters of a corpus for training and comparison (0 = the whole "
                        "corpus, unless the request names a size). Env: HEARTH_LAB_MAX_CHARS."})

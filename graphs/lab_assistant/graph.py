@@ -7,7 +7,7 @@
                  \                         \--(still running after wait_seconds)--> report_pending
                   \--(nothing to run)--> answer_directly
 
-`plan_request` reads the request with a deterministic parser (graphs/lab_assistant/parser.py:
+`plan_request` reads the request with a deterministic parser (training/lab_requests.py:
 numbers such as "2,000-token", corpus names, "GPT-4" -> cl100k_base). Only what the parser
 cannot settle goes to the chat model, bound to the lab tools (`bind_tools`, grammar-constrained
 on the embedded models, so every call is schema-valid); the model's arguments are then checked
@@ -26,7 +26,7 @@ import time
 import uuid
 from typing import Literal
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -34,8 +34,9 @@ from pydantic import ValidationError
 
 from graphs.lab_assistant import prompts
 from graphs.lab_assistant.context import Context
-from graphs.lab_assistant.parser import Step, find_corpus, parse_request
 from graphs.lab_assistant.state import InputState, State
+from models.messages import last_human_text
+from training.lab_requests import Step, find_corpus, parse_request
 
 BACKGROUND_TOOLS = {"train_bpe_tokenizer", "pretrain_minigpt"}
 CONTINUE_WORDS = re.compile(r"\b(status|continue|progress|done|finished|result|results|ready|wait|still|now)\b", re.I)
@@ -44,12 +45,8 @@ LAB_WORDS = re.compile(r"train|tokeni[sz]|bpe|gram|gpt|model|perplexity|sample|g
 MAX_WAIT_PER_VISIT = 10.0   # seconds one wait_for_job visit polls before handing back to the graph
 
 
-def _text(message: BaseMessage) -> str:
-    return message.content if isinstance(message.content, str) else str(message.content)
-
-
 def _tools():
-    from tools.labs import LAB_TOOLS, TOOLS_BY_NAME
+    from training.lab_tools import LAB_TOOLS, TOOLS_BY_NAME
 
     return LAB_TOOLS, TOOLS_BY_NAME
 
@@ -66,7 +63,7 @@ def _validated(tool, args: dict) -> tuple[dict | None, str]:
     try:
         return tool.args_schema(**args).model_dump(exclude_none=True), ""
     except ValidationError as exc:
-        from tools.labs import _validation_message
+        from training.lab_tools import _validation_message
 
         return None, _validation_message(exc)
 
@@ -119,7 +116,7 @@ def propose_step(request: str, context: Context) -> tuple[Step | None, str]:
 
 def plan_request(state: State, runtime: Runtime[Context]) -> dict:
     context = runtime.context or Context()
-    request = next((_text(m) for m in reversed(state.messages) if m.type == "human"), "").strip()
+    request = last_human_text(state.messages).strip()
     pending = state.waiting_job or state.step < len(state.plan)
     if pending and CONTINUE_WORDS.search(request) and not parse_request(request).steps:
         _emit({"event": "continue", "job_id": state.waiting_job})
@@ -330,8 +327,3 @@ builder.add_edge("summarise", END)
 builder.add_edge("answer_directly", END)
 
 graph = builder.compile(name="lab_assistant")
-
-
-def compile_lab_graph(checkpointer=None):
-    """The same graph with a checkpointer, so a later turn can pick up a running job."""
-    return builder.compile(checkpointer=checkpointer, name="lab_assistant")

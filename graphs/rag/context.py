@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from graphs.settings import env
+from models.settings import BaseContext, env
 
 
 @dataclass(kw_only=True)
-class Context:
-    model: str = field(default_factory=env("HEARTH_MODEL", "local"), metadata={
-        "description": "Chat model spec: local, gguf:PATH, hf:PATH, ollama:NAME, vllm:NAME@URL, openai:NAME@URL. Env: HEARTH_MODEL."})
+class Context(BaseContext):
     embeddings: str = field(default_factory=env("HEARTH_EMBEDDINGS", "local"), metadata={
         "description": "Embedding model spec (local = bundled all-MiniLM-L6-v2; "
                        "local?query_encoder=FOLDER embeds queries with a static encoder from training.query_distill, "

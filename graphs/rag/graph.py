@@ -24,6 +24,7 @@ from langgraph.runtime import Runtime
 from graphs.rag import prompts
 from graphs.rag.context import Context
 from graphs.rag.state import InputState, State
+from models.messages import last_human_text
 from rag.evidence import attribute, select_evidence
 from rag.knowledge_base import KnowledgeBase
 
@@ -39,13 +40,9 @@ def knowledge_base_for(context: Context) -> KnowledgeBase:
     return knowledge_base(context.collection, context.index_location, context.embeddings)
 
 
-def _text(message: BaseMessage) -> str:
-    return message.content if isinstance(message.content, str) else str(message.content)
-
-
 def retrieve(state: State, runtime: Runtime[Context]) -> dict:
     context = runtime.context or Context()
-    question = next((_text(m) for m in reversed(state.messages) if m.type == "human"), "")
+    question = last_human_text(state.messages)
     chunks = knowledge_base_for(context).search(question, k=context.top_k) if question else []
     return {"question": question, "retrieved": chunks, "citations": []}
 
@@ -65,7 +62,7 @@ def _history(messages: list[BaseMessage], turns: int) -> list[BaseMessage]:
     """The last `turns` question/answer pairs before the current question, answers without their source lists."""
     earlier = [m for m in messages[:-1] if m.type in ("human", "ai")]
     kept = earlier[-2 * turns:] if turns > 0 else []
-    return [AIMessage(content=m.additional_kwargs.get("answer_text", _text(m))) if m.type == "ai" else m for m in kept]
+    return [AIMessage(content=m.additional_kwargs.get("answer_text", m.text)) if m.type == "ai" else m for m in kept]
 
 
 def _sources_text(question: str, retrieved: list, context: Context, kb: KnowledgeBase) -> tuple[str, list]:
@@ -97,7 +94,7 @@ def answer_with_citations(question: str, retrieved: list, context: Context,
     messages = [SystemMessage(content=prompts.SYSTEM_PROMPT), *(history or []),
                 HumanMessage(content=prompts.USER_PROMPT.format(sources=sources, question=question))]
     reply = load_chat_model(context.model).invoke(messages)
-    answer = _text(reply).strip()
+    answer = reply.text.strip()
     cited = {int(n) for n in CITATION.findall(answer) if 1 <= int(n) <= len(retrieved)}
     cited_by = "model"
     if not cited and (restated := attribute(answer, evidence)) is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from graphs.rag.context import Context as RagContext
-from graphs.settings import env
+from models.settings import env
 
 LOCAL_MODEL = "local"
 MODE_CHOICES = ("auto", "model", "template")

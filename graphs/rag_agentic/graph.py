@@ -27,7 +27,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
@@ -38,6 +38,7 @@ from graphs.rag import prompts as rag_prompts
 from graphs.rag_agentic import prompts
 from graphs.rag_agentic.context import Context
 from graphs.rag_agentic.state import InputState, State, SubQuestionTask
+from models.messages import last_human_text
 from rag.evidence import content_words, select_evidence
 from rag.knowledge_base import PROJECT_ROOT, SAMPLE_HANDBOOK, KnowledgeBase, ProgressCallback
 
@@ -179,13 +180,9 @@ def generate_sub_questions(question: str, context: Context) -> list[str]:
     return accept_sub_questions(questions, question, limit)
 
 
-def _text(message: BaseMessage) -> str:
-    return message.content if isinstance(message.content, str) else str(message.content)
-
-
 def plan_sub_questions(state: State, runtime: Runtime[Context]) -> dict:
     context = runtime.context or Context()
-    question = next((_text(m) for m in reversed(state.messages) if m.type == "human"), "").strip()
+    question = last_human_text(state.messages).strip()
     start = {"question": question, "findings": [], "retrieved": [], "citations": []}
     kb = rag_graph.knowledge_base_for(context)
     ensure_demo_corpus(kb)
@@ -312,7 +309,7 @@ def generate_synthesis(state: State, context: Context, union: dict) -> tuple[str
                 HumanMessage(content=prompts.SYNTHESIS_USER_PROMPT.format(
                     sources=sources, parts="\n".join(f"- {p}" for p in dict.fromkeys(state.parts)),
                     question=state.question, shape=shape))]
-    answer = _text(load_chat_model(context.model).invoke(messages)).strip()
+    answer = load_chat_model(context.model).invoke(messages).text.strip()
     cited = {int(n) for n in rag_graph.CITATION.findall(answer) if 1 <= int(n) <= len(union)}
     days_needed = days or (plan_days(state.question) if state.is_plan else 0)
     if not cited or any(f"Day {d}" not in answer for d in range(1, days_needed + 1)):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from graphs.rag.context import Context as RagContext
-from graphs.settings import env
+from models.settings import env
 
 REWRITE_CHOICES = ("model", "keywords")
 

@@ -41,6 +41,7 @@ from graphs.rag_agentic.graph import ensure_demo_corpus
 from graphs.rag_conversational import prompts
 from graphs.rag_conversational.context import Context
 from graphs.rag_conversational.state import InputState, State
+from models.messages import last_human_text
 from rag.evidence import content_words
 
 # Pronouns that point back into the conversation instead of naming their subject, and (for
@@ -67,20 +68,16 @@ class Turn:
     answer: str
 
 
-def _text(message: BaseMessage) -> str:
-    return message.content if isinstance(message.content, str) else str(message.content)
-
-
 def recent_turns(messages: list[BaseMessage], turns: int) -> list[Turn]:
     """The last `turns` completed question/answer pairs before the current question, oldest first."""
     pairs: list[Turn] = []
     pending: str | None = None
     for message in messages[:-1]:
         if message.type == "human":
-            pending = _text(message)
+            pending = message.text
         elif message.type == "ai" and pending is not None:
             extra = message.additional_kwargs
-            pairs.append(Turn(pending, extra.get("standalone_question") or pending, extra.get("answer_text", _text(message))))
+            pairs.append(Turn(pending, extra.get("standalone_question") or pending, extra.get("answer_text", message.text)))
             pending = None
     return pairs[-turns:] if turns > 0 else []
 
@@ -172,7 +169,7 @@ def generate_standalone_question(question: str, turns: list[Turn], model_spec: s
 
 def rewrite_question(state: State, runtime: Runtime[Context]) -> dict:
     context = runtime.context or Context()
-    asked = next((_text(m) for m in reversed(state.messages) if m.type == "human"), "").strip()
+    asked = last_human_text(state.messages).strip()
     turns = recent_turns(state.messages, context.history_turns)
     question, rewritten_by = asked, "unchanged"
     if turns and asked and is_follow_up(asked):

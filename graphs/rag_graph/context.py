@@ -5,14 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from graphs.settings import env
+from models.settings import BaseContext, env
 
 
 @dataclass(kw_only=True)
-class Context:
-    model: str = field(default_factory=env("HEARTH_MODEL", "local"), metadata={
-        "description": "Chat model spec: local, gguf:PATH, hf:PATH, ollama:NAME, vllm:NAME@URL, openai:NAME@URL. "
-                       "Env: HEARTH_MODEL."})
+class Context(BaseContext):
     graph_store: str = field(default_factory=env("HEARTH_GRAPH", ""), metadata={
         "description": "Graph store: a folder for the embedded Kùzu database (empty = .hearth/graph), :memory:, "
                        "or a Neo4j URL bolt://user:password@host:7687. Env: HEARTH_GRAPH."})

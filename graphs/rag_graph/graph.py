@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 from langchain_core.exceptions import OutputParserException
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, create_model
@@ -36,6 +36,7 @@ from graphs.rag_graph import prompts
 from graphs.rag_graph.context import Context
 from graphs.rag_graph.cypher import ENTITY_LABELS, TRAVERSALS, best_traversals, check_generated_cypher, link_entities
 from graphs.rag_graph.state import InputState, State
+from models.messages import last_human_text
 from rag.graph_extraction import KNOWN_GENRES, folded
 from rag.graph_store import GraphStore, GraphStoreError, UnsafeCypherError, open_graph_store
 
@@ -47,10 +48,6 @@ def graph_store(location: str) -> GraphStore:
 
 def graph_store_for(context: Context) -> GraphStore:
     return graph_store(context.graph_store)
-
-
-def _text(message: BaseMessage) -> str:
-    return message.content if isinstance(message.content, str) else str(message.content)
 
 
 class GeneratedCypher(BaseModel):
@@ -66,7 +63,7 @@ def read_graph(state: State, runtime: Runtime[Context]) -> dict:
     """Read the live schema and link the names the question mentions to the graph's names."""
     context = runtime.context or Context()
     store = graph_store_for(context)
-    question = next((_text(m) for m in reversed(state.messages) if m.type == "human"), "")
+    question = last_human_text(state.messages)
     schema = store.schema()
     names = {}
     for kind, label in ENTITY_LABELS.items():

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="auto: labelled lines, the model only for what they miss; rules: no model; model: always ask it")
     parser.add_argument("--clear", action="store_true", help="empty the graph store first")
     args = parser.parse_args(argv)
-    from apps.ask import progress_bar
+    from models.progress import progress_bar
     from graphs.rag_graph.graph import graph_store
     from rag.graph_store import GraphStoreError
 

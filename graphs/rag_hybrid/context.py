@@ -6,14 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from graphs.rag.context import Context as RagContext
-from graphs.settings import env
+from models.settings import env, env_flag
 
 
 @dataclass(kw_only=True)
 class Context(RagContext):
     search_mode: str = field(default_factory=env("HEARTH_SEARCH_MODE", "hybrid"), metadata={
         "description": "dense, bm25 or hybrid (BM25 + dense fused by reciprocal rank). Env: HEARTH_SEARCH_MODE."})
-    feedback: bool = field(default_factory=env("HEARTH_FEEDBACK", "1", lambda v: v.strip().lower() not in ("0", "false", "no", "")), metadata={
+    feedback: bool = field(default_factory=env_flag("HEARTH_FEEDBACK", True), metadata={
         "description": "Hybrid only: a second dense pass with pseudo-relevance feedback (best on the retrieval "
                        "benchmark; no model call). Env: HEARTH_FEEDBACK (1/0)."})
     reranker: str = field(default_factory=env("HEARTH_RERANKER", ""), metadata={

@@ -18,14 +18,14 @@ import time
 from langgraph.runtime import Runtime
 
 from graphs.rag import graph as rag_graph
-from graphs.rag.graph import _text
 from graphs.rag_hybrid.context import Context
 from graphs.rag_hybrid.state import InputState, State
+from models.messages import last_human_text
 
 
 def retrieve(state: State, runtime: Runtime[Context]) -> dict:
     context = runtime.context or Context()
-    question = next((_text(m) for m in reversed(state.messages) if m.type == "human"), "")
+    question = last_human_text(state.messages)
     feedback = context.feedback and context.search_mode == "hybrid"
     started = time.perf_counter()
     chunks = []

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from graphs.settings import env, env_flag
+from models.settings import BaseContext, env, env_flag
 
 
 @dataclass(kw_only=True)
-class Context:
-    model: str = field(default_factory=env("HEARTH_MODEL", "local"), metadata={
-        "description": "Chat model spec (local, gguf:PATH, ollama:NAME, vllm:NAME@URL, openai:NAME@URL). Env: HEARTH_MODEL."})
+class Context(BaseContext):
     toolset: str = field(default_factory=env("HEARTH_TOOLSET", "basic"), metadata={
         "description": "Which tools the agent has: basic (calculator, weather, knowledge search) or home "
                        "(the devices of a Home Assistant hub). Env: HEARTH_TOOLSET."})

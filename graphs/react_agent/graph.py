@@ -30,6 +30,7 @@ from langgraph.types import Command, interrupt
 from graphs.react_agent import prompts
 from graphs.react_agent.context import Context
 from graphs.react_agent.state import InputState, State
+from models.messages import last_human_text
 
 
 @lru_cache(maxsize=8)
@@ -43,13 +44,6 @@ def toolset_for(context: Context):
     return _toolset(context.toolset, context.hub_url, context.exposed)
 
 
-def _last_human_text(state: State) -> str | None:
-    last = state.messages[-1] if state.messages else None
-    if last is None or last.type != "human":
-        return None
-    return last.content if isinstance(last.content, str) else str(last.content)
-
-
 def _findings(state: State) -> str:
     results = [m.content for m in state.messages if isinstance(m, ToolMessage) and m.status != "error"]
     return "\n".join(f"- {r}" for r in results[-5:]) or "- nothing yet"
@@ -61,7 +55,8 @@ def plan(state: State, runtime: Runtime[Context]) -> dict:
 
     context = runtime.context or Context()
     toolset = toolset_for(context)
-    text = _last_human_text(state)
+    # a fresh request (the last message is the human's), not a turn after a tool answered
+    text = state.messages[-1].text if state.messages and state.messages[-1].type == "human" else None
     if text is not None and context.local_commands and toolset.match_command is not None:
         calls = toolset.match_command(text)
         if calls:
@@ -72,7 +67,7 @@ def plan(state: State, runtime: Runtime[Context]) -> dict:
         return {"messages": [AIMessage(content=prompts.RECURSION_LIMIT_ANSWER.format(
             steps=len(state.messages), findings=_findings(state)))]}
     system = SystemMessage(content=prompts.SYSTEM_PROMPT.format(toolset_notes=toolset.notes))
-    request = str(next((m.content for m in reversed(state.messages) if m.type == "human"), ""))
+    request = last_human_text(state.messages)
     may_route = context.tool_routing_threshold > 0 and not _tools_already_ran(state)
     # one ranking (one query embedding) serves both the shortlist and the routing
     ranked = rank_tools(toolset.tools, request, context.embeddings) if request and (

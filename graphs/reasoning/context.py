@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from graphs.settings import env
+from models.settings import BaseContext, env
 
 MODES = ("direct", "cot")
 
 
 
 @dataclass(kw_only=True)
-class Context:
-    model: str = field(default_factory=env("HEARTH_MODEL", "local"), metadata={
-        "description": "Chat model spec (local, gguf:PATH, ollama:NAME, vllm:NAME@URL, openai:NAME@URL). Env: HEARTH_MODEL."})
+class Context(BaseContext):
     mode: str = field(default_factory=env("HEARTH_REASONING_MODE", "cot"), metadata={
         "description": "cot: the model writes its reasoning, then the answer (one constrained JSON object); "
                        "direct: only the answer. Env: HEARTH_REASONING_MODE."})

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Literal
 
 from langchain_core.exceptions import OutputParserException
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, ValidationError, create_model
@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field, ValidationError, create_model
 from graphs.reasoning import prompts
 from graphs.reasoning.context import Context
 from graphs.reasoning.state import InputState, State
+from models.messages import last_human_text
 
 ANSWER_KINDS = ("yes_no", "number", "choice", "text")
 
@@ -63,15 +64,11 @@ def answer_schema(mode: str, kind: str, choices: list[str], reasoning_chars: int
     return create_model("DirectAnswer", answer=answer)
 
 
-def _text(message: BaseMessage) -> str:
-    return message.content if isinstance(message.content, str) else str(message.content)
-
-
 def ask(state: State, context: Context, mode: str) -> dict:
     """Ask the model in `mode` and return the state update (answer as text, reasoning, error)."""
     from models import load_chat_model
 
-    question = next((_text(m) for m in reversed(state.messages) if m.type == "human"), "").strip()
+    question = last_human_text(state.messages).strip()
     schema = answer_schema(mode, state.answer_kind, state.choices, context.reasoning_chars)
     answer_format = prompts.ANSWER_FORMATS[state.answer_kind].format(choices=", ".join(state.choices))
     instruction = prompts.COT_INSTRUCTION if mode == "cot" else prompts.DIRECT_INSTRUCTION

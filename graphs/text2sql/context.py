@@ -6,13 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphs.settings import env, env_flag
+from models.settings import BaseContext, env, env_flag
 
 
 @dataclass(kw_only=True)
-class Context:
-    model: str = field(default_factory=env("HEARTH_MODEL", "local"), metadata={
-        "description": "Chat model spec: local, gguf:PATH, hf:PATH, ollama:NAME, vllm:NAME@URL, openai:NAME@URL. Env: HEARTH_MODEL."})
+class Context(BaseContext):
     database: str = field(default_factory=env("HEARTH_SQL_DATABASE", ""), metadata={
         "description": "SQLite path, postgresql:// URL or any SQLAlchemy URL; empty = the sample business database. Env: HEARTH_SQL_DATABASE."})
     examples: str = field(default_factory=env("HEARTH_SQL_EXAMPLES", ""), metadata={

@@ -46,6 +46,7 @@ from graphs.text2sql.repair import adapt_example, plain_style, repair_sql
 from graphs.text2sql.schema_linking import LinkedSchema, ValueIndex, ValueMatch, link_schema, singular, words
 from graphs.text2sql.state import InputState, State
 from graphs.text2sql.validation import Feedback, classify_execution_error, schema_mapping, validate_sql
+from models.messages import last_human_text
 
 
 # -- shared resources (built on first use, never at import) -----------------------------
@@ -141,7 +142,7 @@ def reference_date(context: Context, url: str, store: ExampleStore | None = None
 def example_store_for(context: Context, url: str) -> ExampleStore:
     if context.example_store is not None:
         return context.example_store
-    from rag.knowledge_base import data_home
+    from models.settings import data_home
 
     return _example_store(context.examples or str(data_home() / "text2sql" / "examples.jsonl"), context.similarity, url)
 
@@ -149,8 +150,7 @@ def example_store_for(context: Context, url: str) -> ExampleStore:
 def _question(state: State) -> str:
     if state.question:
         return state.question.strip()
-    human = next((m for m in reversed(state.messages) if m.type == "human"), None)
-    return (human.content if isinstance(human.content, str) else str(human.content)).strip() if human else ""
+    return last_human_text(state.messages).strip()
 
 
 def _timed(state: State, name: str, start: float) -> dict:
@@ -330,7 +330,7 @@ def generate_sql(state: State, runtime: Runtime[Context]) -> dict:
 
         kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
         reply = model.invoke([kinds[m["role"]](content=m["content"]) for m in messages], max_tokens=context.max_tokens)
-        text = reply.content if isinstance(reply.content, str) else str(reply.content)
+        text = reply.text
     return {"generated": extract_sql(text), "attempt": state.attempt + 1, "timings": _timed(state, "generate_sql", start)}
 
 

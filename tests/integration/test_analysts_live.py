@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.market.data import SampleMarketData
+from tools.market_data import SampleMarketData
 
 pytestmark = pytest.mark.slow
 

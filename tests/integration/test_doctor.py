@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from apps.doctor import NetworkAuditor, check_network, format_result, run_checks
+from apps.doctor import format_result
+from graphs.stack_checks import check_network, run_checks
+from models.netwatch import NetworkWatcher
 
 pytestmark = pytest.mark.slow
 
@@ -119,18 +121,15 @@ def test_cli_exit_code_and_table_on_failure(tmp_path):
 
 
 def test_the_auditor_reports_destinations_beyond_loopback():
-    auditor = NetworkAuditor()
-    auditor.install()
+    auditor = NetworkWatcher()  # not installed: the events are handed to it (the test guard would block real ones)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        auditor.start()
-        auditor.current = "embeddings"
-        # audit events raised by hand: nothing is sent anywhere
-        sys.audit("socket.getaddrinfo", "huggingface.co", 443, 0, 0, 0)
-        sys.audit("socket.connect", sock, ("192.0.2.7", 443))
-        sys.audit("socket.connect", sock, ("127.0.0.1", 6333))
-        sys.audit("socket.getaddrinfo", "localhost", 6333, 0, 0, 0)
+        auditor.start("embeddings")
+        auditor.observe("socket.getaddrinfo", ("huggingface.co", 443, 0, 0, 0))
+        auditor.observe("socket.connect", (sock, ("192.0.2.7", 443)))
+        auditor.observe("socket.connect", (sock, ("127.0.0.1", 6333)))
+        auditor.observe("socket.getaddrinfo", ("localhost", 6333, 0, 0, 0))
         auditor.stop()
-        sys.audit("socket.connect", sock, ("192.0.2.8", 443))  # after stop: not recorded
+        auditor.observe("socket.connect", (sock, ("192.0.2.8", 443)))  # after stop: not recorded
     result = check_network(auditor, set())
     assert not result.ok
     assert "huggingface.co" in result.detail and "192.0.2.7:443" in result.detail

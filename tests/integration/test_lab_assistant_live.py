@@ -9,7 +9,7 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from graphs.lab_assistant.context import Context
-from graphs.lab_assistant.graph import compile_lab_graph
+from graphs.lab_assistant.graph import builder
 
 pytestmark = pytest.mark.slow
 
@@ -17,7 +17,7 @@ DEMO = "train a 2,000-token BPE on the legal opinions and compare it with GPT-4'
 
 
 def test_demo_request_end_to_end_on_the_embedded_model():
-    graph = compile_lab_graph(InMemorySaver())
+    graph = builder.compile(checkpointer=InMemorySaver())
     context = Context(model="local", max_chars=50_000, poll_seconds=0.5, wait_seconds=50)
     started = time.monotonic()
     state = graph.invoke({"messages": [("human", DEMO)]}, {"configurable": {"thread_id": "demo"}}, context=context)
@@ -34,7 +34,7 @@ def test_demo_request_end_to_end_on_the_embedded_model():
 
 
 def test_embedded_model_fills_what_the_request_leaves_open():
-    graph = compile_lab_graph(InMemorySaver())
+    graph = builder.compile(checkpointer=InMemorySaver())
     state = graph.invoke({"messages": [("human", "please make me a 300-token BPE tokenizer")]},
                          {"configurable": {"thread_id": "open"}},
                          context=Context(model="local", max_chars=5_000, poll_seconds=0.2, wait_seconds=30))

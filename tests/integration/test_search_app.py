@@ -10,11 +10,12 @@ import subprocess
 
 import pytest
 
+from models.settings import shared_data
 from servers import ROOT, python
 
 pytestmark = pytest.mark.slow
 
-DATA = ROOT.parent / "shared" / "data" / "pubmedqa_pqal"
+DATA = shared_data() / "pubmedqa_pqal"
 LACE_PLANT = "Do mitochondria play a role in remodelling lace plant leaves during programmed cell death?"
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from graphs.text2sql.graph import answer_question, database_profile, open_database
+from models.settings import shared_data
 
 pytestmark = pytest.mark.slow
 
-GEOQUERY = Path(__file__).resolve().parents[3] / "shared" / "data" / "geoquery"
+GEOQUERY = shared_data() / "geoquery"
 
 
 def test_business_questions_on_the_sample_database():

@@ -13,7 +13,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.runnables import RunnableLambda
 
 import models
-from agents.market.data import SampleMarketData, UnknownTickerError
+from tools.market_data import SampleMarketData, UnknownTickerError
 from graphs.analysts.context import Context
 from graphs.analysts.graph import graph
 

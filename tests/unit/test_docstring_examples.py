@@ -5,7 +5,9 @@ import doctest
 import pytest
 
 import models.constrained
+import models.messages
 import models.runtime
+import models.settings
 import models.spec
 import evals.ir_metrics
 import graphs.analysts.graph
@@ -18,7 +20,7 @@ import training.embedding_adapt
 import training.query_distill
 
 
-@pytest.mark.parametrize("module", [models.constrained, models.runtime, models.spec, rag.evidence, rag.retrievers,
+@pytest.mark.parametrize("module", [models.constrained, models.messages, models.runtime, models.settings, models.spec, rag.evidence, rag.retrievers,
                                     evals.ir_metrics, tools.market, graphs.analysts.graph,
                                     training.embedding_adapt, training.query_distill])
 def test_docstring_examples(module):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from models.settings import shared_data
 from evals.function_calling import (ast_check, load_category, load_home_commands, run_home, schema_valid,
                                     to_json_schema, tool_name, value_matches)
 
-BFCL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "bfcl"
+BFCL = shared_data() / "bfcl"
 FUNCTIONS = [{"name": "spotify.play", "description": "Play songs",
               "parameters": {"type": "dict", "properties": {"artist": {"type": "string"}, "duration": {"type": "integer"},
                                                             "volume": {"type": "float"}},

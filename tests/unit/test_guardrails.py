@@ -22,12 +22,13 @@ from agents.guardrails.injection import decode_base64_runs
 from agents.guardrails.nodes import input_guard_node, output_guard_node, retrieved_guard_node, route_after_input_guard
 from agents.guardrails.pii import iban_valid, luhn_valid
 from graphs.rag.context import Context
+from models.settings import shared_data
 from rag.store import ScoredChunk
 
 ROOT = Path(__file__).resolve().parents[2]
 ATTACKS = [a for a in map(json.loads, (ROOT / "evals" / "data" / "injection_attacks.jsonl").read_text().splitlines())
            if a["split"] == "dev"]  # the held-out attacks are measured by evals.guardrails, not asserted
-XSTEST = ROOT.parent / "shared" / "data" / "xstest" / "xstest_prompts.csv"
+XSTEST = shared_data() / "xstest" / "xstest_prompts.csv"
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a["id"] for a in ATTACKS])

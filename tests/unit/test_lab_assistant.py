@@ -12,10 +12,10 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langgraph.checkpoint.memory import InMemorySaver
 
 import models
-import tools.labs as labs
+import training.lab_tools as labs
 from graphs.lab_assistant.context import Context
-from graphs.lab_assistant.graph import compile_lab_graph
-from graphs.lab_assistant.parser import parse_request
+from graphs.lab_assistant.graph import builder
+from training.lab_requests import parse_request
 from tools import jobs
 
 DEMO = "train a 2,000-token BPE on the legal opinions and compare it with GPT-4's tokenizer"
@@ -99,7 +99,7 @@ def test_parser_settles_the_common_forms():
 
 
 def test_demo_request_runs_without_the_model_and_summarises_numbers(fake_model, small_corpus):
-    graph = compile_lab_graph(InMemorySaver())
+    graph = builder.compile(checkpointer=InMemorySaver())
     state = run(graph, "train a 300-token BPE on the legal opinions and compare it with GPT-4's tokenizer",
                 Context(max_chars=2000, poll_seconds=0.02, wait_seconds=20))
     assert fake_model.prompts == []                      # the parser settled everything
@@ -116,7 +116,7 @@ def test_demo_request_runs_without_the_model_and_summarises_numbers(fake_model, 
 
 def test_model_fills_only_what_the_parser_could_not_settle(fake_model, small_corpus):
     fake_model.replies = [("train_bpe_tokenizer", {"corpus": "alice", "vocab_size": 99999})]
-    state = run(compile_lab_graph(InMemorySaver()), "make me a 300-token BPE please",
+    state = run(builder.compile(checkpointer=InMemorySaver()), "make me a 300-token BPE please",
                 Context(max_chars=1500, poll_seconds=0.02))
     assert fake_model.bound == [(["train_bpe_tokenizer"], "train_bpe_tokenizer")]   # constrained to the one tool
     result = state["results"][0]
@@ -125,20 +125,20 @@ def test_model_fills_only_what_the_parser_could_not_settle(fake_model, small_cor
 
 
 def test_out_of_range_request_is_refused_with_the_fix(fake_model, small_corpus):
-    state = run(compile_lab_graph(InMemorySaver()), "train a 100-token BPE on legal", Context())
+    state = run(builder.compile(checkpointer=InMemorySaver()), "train a 100-token BPE on legal", Context())
     answer = state["messages"][-1].content
     assert "vocab_size=100 is out of range: pass 257..32768" in answer and "e.g. vocab_size=2000" in answer
     assert jobs.list_jobs() == [] or all(j["params"].get("vocab_size") != 100 for j in jobs.list_jobs())
 
 
 def test_chit_chat_gets_the_capabilities_without_a_model_call(fake_model):
-    state = run(compile_lab_graph(InMemorySaver()), "hello there!", Context())
+    state = run(builder.compile(checkpointer=InMemorySaver()), "hello there!", Context())
     assert fake_model.prompts == [] and "train a 2,000-token BPE" in state["messages"][-1].content
 
 
 def test_model_proposal_is_checked_against_the_request(fake_model, small_corpus):
     fake_model.replies = [("train_ngram_model", {"corpus": "pubmedqa", "order": 2})]
-    state = run(compile_lab_graph(InMemorySaver()), "how predictable is the alice text, character by character?",
+    state = run(builder.compile(checkpointer=InMemorySaver()), "how predictable is the alice text, character by character?",
                 Context(max_chars=3000))
     result = state["results"][0]
     assert fake_model.bound[0][1] == "auto" and "job_status" not in fake_model.bound[0][0]
@@ -156,7 +156,7 @@ def test_long_job_answers_with_its_id_and_a_later_turn_reports_it(fake_model, sm
         return real(progress, **params)
 
     monkeypatch.setattr(labs, "run_bpe_training", slow_training)
-    graph, context = compile_lab_graph(InMemorySaver()), Context(max_chars=1500, poll_seconds=0.02, wait_seconds=0.1)
+    graph, context = builder.compile(checkpointer=InMemorySaver()), Context(max_chars=1500, poll_seconds=0.02, wait_seconds=0.1)
     first = run(graph, "train a 300-token BPE on alice", context, thread="long")
     job_id = first["waiting_job"]
     assert job_id.startswith("train_bpe-") and f"Job {job_id} is still running (50%: halfway)" in first["messages"][-1].content
@@ -181,14 +181,14 @@ def test_lab_tools_validate_arguments_with_clear_errors():
 def test_parser_docstring_examples():
     import doctest
 
-    import graphs.lab_assistant.parser
+    import training.lab_requests
 
-    result = doctest.testmod(graphs.lab_assistant.parser)
+    result = doctest.testmod(training.lab_requests)
     assert result.attempted > 0 and result.failed == 0
 
 
 def test_pretrain_then_sample_and_evaluate_through_job_ids(fake_model, small_corpus):
-    state = run(compile_lab_graph(InMemorySaver()), "pretrain a mini-GPT with alibi for 3 steps on legal and sample from it",
+    state = run(builder.compile(checkpointer=InMemorySaver()), "pretrain a mini-GPT with alibi for 3 steps on legal and sample from it",
                 Context(max_chars=2000, poll_seconds=0.05, wait_seconds=120))   # first optimizer imports torch._dynamo
     pretrain, sample = state["results"]
     assert pretrain["ok"] and pretrain["result"]["position"] == "alibi" and pretrain["result"]["step"] == 3

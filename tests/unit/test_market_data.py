@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from agents.market.data import DailyPrice, Headline, MarketDataSource, SampleMarketData, UnknownTickerError
+from tools.market_data import DailyPrice, Headline, MarketDataSource, SampleMarketData, UnknownTickerError
 from agents.market.report import checked_day, parse_request, score_sentiment, signal
 from tools.market import headline_sentiment, market_tools, price_statistics
 
@@ -108,7 +108,7 @@ def test_signal_rule_and_request_parsing():
 
 
 def test_a_ticker_typed_in_lower_case_gives_the_same_series_and_news():
-    from agents.market.data import SampleMarketData
+    from tools.market_data import SampleMarketData
 
     data = SampleMarketData()
     assert data.prices("acme", "2026-11-27", days=5) == data.prices("ACME", "2026-11-27", days=5)

@@ -86,7 +86,7 @@ def test_indexing_is_incremental_and_batched(data):
     kb = fake_kb()
     records = load_pubmedqa(data)
     progress = []
-    first = index_pubmedqa(kb, records, batch_size=2, progress=lambda done, total: progress.append((done, total)))
+    first = index_pubmedqa(kb, records, batch_size=2, progress=lambda done, total, name: progress.append((done, total)))
     assert (first.added, first.unchanged, kb.embeddings.calls) == (3, 0, 2)  # two batches, not three calls
     assert progress == [(0, 3), (2, 3), (3, 3)]
     assert kb.store.count() == first.chunks >= 3

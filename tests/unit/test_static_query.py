@@ -10,7 +10,8 @@ from tokenizers.models import WordLevel
 from tokenizers.pre_tokenizers import Whitespace
 
 from models import ModelSpecError, load_embeddings
-from models.static_query import QueryDistilledEmbeddings, StaticQueryEncoder
+from models.embeddings import QueryDistilledEmbeddings
+from models.static_query import StaticQueryEncoder
 from training.embedding_adapt import mine_pairs, read_documents
 from training.query_distill import training_texts
 

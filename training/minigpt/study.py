@@ -20,7 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from training.minigpt.train import REPO_ROOT, TrainConfig, evaluate_perplexity, load_model, train
+from models.settings import PROJECT_ROOT
+from training.minigpt.train import TrainConfig, evaluate_perplexity, load_model, train
 
 
 def run_study(*, data: str = "alice", max_chars: int = 200_000, positions=("rope", "alibi"), steps: int = 300,
@@ -32,7 +33,7 @@ def run_study(*, data: str = "alice", max_chars: int = 200_000, positions=("rope
     from training.corpora import load_corpus
     from training.minigpt.data import split_ids
 
-    out = Path(out or REPO_ROOT / "out" / "minigpt_study")
+    out = Path(out or PROJECT_ROOT / "out" / "minigpt_study")
     out.mkdir(parents=True, exist_ok=True)
     text = load_corpus(data, max_chars=max_chars)
     rows = []

@@ -27,11 +27,11 @@ from typing import Callable
 
 import torch
 
+from models.settings import PROJECT_ROOT
 from training.minigpt.data import get_batch, load_tokenizer, split_ids, tokenizer_from_state
 from training.minigpt.model import GPT, GPTConfig, POSITIONS
 from training.minigpt.tracking import FileStoreTracker
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 Progress = Callable[[float, str], None]
 
 
@@ -65,7 +65,7 @@ class TrainConfig:
         if self.out_dir:
             return Path(self.out_dir)
         name = Path(self.data).stem if ("/" in self.data or "." in self.data) else self.data
-        return REPO_ROOT / "out" / "minigpt" / f"{name}-{self.position}"
+        return PROJECT_ROOT / "out" / "minigpt" / f"{name}-{self.position}"
 
     def model_config(self, vocab_size: int) -> GPTConfig:
         return GPTConfig(vocab_size=vocab_size, block_size=self.block_size, n_layer=self.n_layer, n_head=self.n_head,
@@ -195,7 +195,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Progress | Non
         torch.set_rng_state(ckpt["rng"]["torch"])
         step, train_losses, val_losses, run_id = ckpt["step"], ckpt["train_losses"], ckpt["val_losses"], ckpt["run_id"]
 
-    tracker = FileStoreTracker(config.mlruns or REPO_ROOT / "out" / "mlruns", config.experiment)
+    tracker = FileStoreTracker(config.mlruns or PROJECT_ROOT / "out" / "mlruns", config.experiment)
     run = tracker.start_run(run_name=out_dir.name, run_id=run_id,
                             params={**asdict(config), "vocab_size": tokenizer.vocab_size,
                                     "parameters": model.num_parameters()})

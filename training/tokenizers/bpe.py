@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> None:
         tokenizer = train_bpe(text, args.vocab_size, special_tokens=args.special,
                               progress=lambda done, total: bar.update(done - bar.n))
     if args.out is None:
-        from rag.knowledge_base import data_home
+        from models.settings import data_home
         args.out = data_home() / "tokenizers" / f"{Path(args.data).stem}-{args.vocab_size}"
     for path in tokenizer.save(args.out):
         print(f"wrote {path}")

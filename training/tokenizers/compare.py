@@ -173,7 +173,7 @@ class GGUFVocabulary:
 
 
 def tokenizer_home() -> Path:
-    from rag.knowledge_base import data_home
+    from models.settings import data_home
 
     return data_home() / "tokenizers"
 

@@ -1,6 +1,6 @@
 """Lab tools for agents: train tokenizers and language models, compare, evaluate, sample.
 
-    from tools.labs import LAB_TOOLS, train_bpe_tokenizer, job_status
+    from training.lab_tools import LAB_TOOLS, train_bpe_tokenizer, job_status
     started = train_bpe_tokenizer.invoke({"corpus": "legal", "vocab_size": 2000})   # {"job_id": ..., "state": "queued"}
     job_status.invoke({"job_id": started["job_id"]})                                # progress, then the result
     compare_tokenizers.invoke({"text_or_corpus": "legal", "tokenizer_path": ".../legal-bpe-2000.model"})
@@ -34,7 +34,7 @@ COMPARE_DEFAULT_CHARS = 200_000
 
 def lab_home() -> Path:
     """Where lab outputs (tokenizers, checkpoints) go: $HEARTH_HOME/labs (default .hearth/labs)."""
-    from rag.knowledge_base import data_home
+    from models.settings import data_home
 
     return data_home() / "labs"
 

@@ -1,6 +1,6 @@
 """Where the analysts' market data comes from: one small protocol, and offline sample data.
 
-    from agents.market.data import SampleMarketData
+    from tools.market_data import SampleMarketData
     source = SampleMarketData()                       # deterministic, generated; no network
     source.tickers()                                  # ['ACME', 'BRGT', 'CLDX', 'DYNA', 'ECOV']
     source.prices("ACME", end="2026-11-27", days=30)  # [DailyPrice(day, open, high, low, close, volume), ...]
