@@ -129,6 +129,23 @@ def forgetting(spec: str, text_file: Path, max_windows: int) -> dict:
     return perplexity_and_kl(path, text, n_ctx=512, max_windows=max_windows)
 
 
+def cached(suite: str, spec: str, limit: int | None, compute, refresh: bool = False) -> dict:
+    """A suite's result for one model, reused from out/finetune/cache when the same spec, limit
+    and model file (size and mtime) were measured before: the base model is measured once."""
+    import hashlib
+
+    path = gguf_path(spec) if spec.split(":", 1)[0] in ("local", "gguf", "registry") else None
+    stamp = f"{path}:{path.stat().st_size}:{path.stat().st_mtime_ns}" if path and path.is_file() else spec
+    key = hashlib.sha256(f"{suite}|{spec}|{limit}|{stamp}".encode()).hexdigest()[:16]
+    file = PROJECT_ROOT / "out" / "finetune" / "cache" / f"{suite}-{key}.json"
+    if file.is_file() and not refresh:
+        return json.loads(file.read_text(encoding="utf-8"))
+    result = compute()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(json.dumps(result, default=str), encoding="utf-8")
+    return result
+
+
 def markdown(report: dict) -> str:
     models = report["models"]
     lines = [f"# Fine-tune evaluation ({report['date']})", "", "| suite | " + " | ".join(models) + " |",
@@ -159,7 +176,8 @@ def markdown(report: dict) -> str:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", default="local", help="the starting model's spec (default: the bundled model)")
-    parser.add_argument("--tuned", required=True, help="the fine-tuned model's spec (registry:NAME@ALIAS, gguf:PATH, hf:PATH)")
+    parser.add_argument("--tuned", default=None, help="the fine-tuned model's spec (registry:NAME@ALIAS, gguf:PATH, hf:PATH); "
+                        "omitted: the base alone (cached for the next run)")
     parser.add_argument("--suites", default=",".join(SUITES), help=f"comma-separated, of {', '.join(SUITES)}")
     parser.add_argument("--geoquery", default=None, help="GeoQuery folder (default ../shared/data/geoquery)")
     parser.add_argument("--text", default=None, help="general text for perplexity (default ../shared/data/alice_wonderland/*.txt)")
@@ -173,17 +191,20 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f"unknown suite(s) {sorted(unknown)}: use some of {', '.join(SUITES)}")
     geoquery = Path(args.geoquery) if args.geoquery else _shared_data() / "geoquery"
     text = Path(args.text) if args.text else next(iter(sorted((_shared_data() / "alice_wonderland").glob("*.txt"))), None)
-    specs = {"base": args.base, "fine-tuned": args.tuned}
+    specs = {"base": args.base, **({"fine-tuned": args.tuned} if args.tuned else {})}
     start = time.perf_counter()
     results: dict = {}
     limit = args.limit or None
     if "geoquery_dev" in suites:
-        results["geoquery_dev"] = {name: geoquery_model_only(spec, geoquery, limit) for name, spec in specs.items()}
-        results["geoquery_stored"] = geoquery_stored_examples(geoquery, limit)
+        results["geoquery_dev"] = {name: cached("geoquery_dev", spec, limit, lambda s=spec: geoquery_model_only(s, geoquery, limit))
+                                   for name, spec in specs.items()}
+        results["geoquery_stored"] = cached("geoquery_stored", "no-model", limit, lambda: geoquery_stored_examples(geoquery, limit))
     if "home_commands" in suites:
-        results["home_commands"] = {name: home_model_only(spec, limit) for name, spec in specs.items()}
+        results["home_commands"] = {name: cached("home_commands", spec, limit, lambda s=spec: home_model_only(s, limit))
+                                    for name, spec in specs.items()}
     if "forgetting" in suites and text is not None:
-        results["forgetting"] = {name: forgetting(spec, text, args.windows) for name, spec in specs.items()}
+        results["forgetting"] = {name: cached("forgetting", spec, args.windows, lambda s=spec: forgetting(s, text, args.windows))
+                                 for name, spec in specs.items()}
     report = {"date": time.strftime("%Y-%m-%d %H:%M"), "models": list(specs), "specs": specs, "results": results,
               "seconds": round(time.perf_counter() - start, 1)}
     out = PROJECT_ROOT / "out" / "finetune"

@@ -287,6 +287,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--grad-accum", type=int, default=2)
     parser.add_argument("--max-length", type=int, default=512, help="tokens per example (longer are cut)")
+    parser.add_argument("--warmup-steps", type=int, default=10)
     parser.add_argument("--val-fraction", type=float, default=0.05)
     parser.add_argument("--val-max", type=int, default=48)
     parser.add_argument("--eval-steps", type=int, default=40)
@@ -305,7 +306,7 @@ def main(argv: list[str] | None = None) -> dict:
                            lora_alpha=args.lora_alpha, learning_rate=args.lr, epochs=args.epochs, max_steps=args.max_steps,
                            time_budget_s=args.time_budget, batch_size=args.batch_size, grad_accum=args.grad_accum,
                            max_length=args.max_length, val_fraction=args.val_fraction, val_max=args.val_max,
-                           eval_steps=args.eval_steps, patience=args.patience, seed=args.seed, threads=args.threads,
+                           eval_steps=args.eval_steps, patience=args.patience, warmup_steps=args.warmup_steps, seed=args.seed, threads=args.threads,
                            bf16=False if args.fp32 else (True if args.bf16 else None), limit=args.limit, out=args.out)
     if args.resume and not (Path(args.resume) / "run.json").is_file():
         parser.error(f"{args.resume} is not a run folder (no run.json): pass the folder `training.sft` printed")
