@@ -82,5 +82,11 @@ def load_model(folder: str | Path, dtype=None):
     return model, tokenizer
 
 
+def chat_token_ids(tokenizer, messages: list[dict], add_generation_prompt: bool = False) -> list[int]:
+    """Token ids of `messages` under the chat template (transformers 5 returns a BatchEncoding)."""
+    ids = tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=add_generation_prompt)
+    return list(ids["input_ids"] if hasattr(ids, "keys") else ids)
+
+
 if __name__ == "__main__":
     print(bundled_hf_folder(force="--force" in sys.argv[1:]))

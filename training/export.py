@@ -183,7 +183,7 @@ def llamacpp_greedy(gguf: str | Path, prompts: list[list[dict]], max_new_tokens:
     """Greedy answers from llama.cpp, fed the exact token ids the transformers chat template makes."""
     from llama_cpp import Llama
 
-    from training.base_model import load_model as _load
+    from training.base_model import chat_token_ids
 
     tokenizer = None
     if tokenizer_folder:
@@ -196,8 +196,7 @@ def llamacpp_greedy(gguf: str | Path, prompts: list[list[dict]], max_new_tokens:
     try:
         for messages in prompts:
             if tokenizer is not None:
-                ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-                ids = ids["input_ids"] if isinstance(ids, dict) else list(ids)
+                ids = chat_token_ids(tokenizer, messages, add_generation_prompt=True)
                 out = []
                 for token in llm.generate(ids, temp=0.0, top_k=1, top_p=1.0, repeat_penalty=1.0, reset=True):
                     if token == llm.token_eos() or len(out) >= max_new_tokens:
@@ -209,7 +208,6 @@ def llamacpp_greedy(gguf: str | Path, prompts: list[list[dict]], max_new_tokens:
                 answers.append((reply["choices"][0]["message"]["content"] or "").strip())
     finally:
         llm.close()
-    del _load
     return answers
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Literal, Optional
 
 from models.runtime import configure_runtime  # OMP_WAIT_POLICY=PASSIVE etc. before torch starts its threads
-from training.base_model import BUNDLED, finetune_home, load_model, resolve_base
+from training.base_model import BUNDLED, chat_token_ids, finetune_home, load_model, resolve_base
 from training.task_data import file_sha256, read_dataset
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -249,7 +249,7 @@ def run_sft(settings: SFTSettings, run_folder: str | Path | None = None) -> dict
     evals = [h["eval_loss"] for h in history if "eval_loss" in h]
     first_eval = next((h["eval_loss"] for h in history if "eval_loss" in h), None)
     steps = trainer.state.global_step
-    tokens = sum(len(tokenizer.apply_chat_template(r["prompt"] + r["completion"], tokenize=True)) for r in train_rows[:200])
+    tokens = sum(len(chat_token_ids(tokenizer, r["prompt"] + r["completion"])) for r in train_rows[:200])
     mean_tokens = tokens / max(1, min(200, len(train_rows)))
     examples_seen = steps * settings.batch_size * settings.grad_accum
     metrics = {"train_loss": float(result.training_loss), "steps": steps, "seconds": round(seconds, 1),
