@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 
 from apps.chat import streamlit_command
@@ -24,6 +25,24 @@ from models.settings import configured_model
 
 PAGE = Path(__file__).parent / "ui" / "analysts_page.py"
 ENGINES = ("langgraph", "autogen")
+
+_SERVED: dict[str, str] = {}
+_SERVED_LOCK = threading.Lock()
+
+
+def serve_model(model: str = "local") -> tuple[str, str]:
+    """(base URL, model name) of an OpenAI-compatible endpoint for the AutoGen team: HEARTH_SERVE_URL
+    when set, else `apps.serve` over `model` started in this process on a free loopback port (once per model)."""
+    from apps.serve import create_app, display_name
+
+    if os.environ.get("HEARTH_SERVE_URL"):
+        return os.environ["HEARTH_SERVE_URL"].rstrip("/").removesuffix("/v1"), display_name(model)
+    with _SERVED_LOCK:
+        if model not in _SERVED:
+            from tools.local_server import serve_in_thread
+
+            _SERVED[model] = serve_in_thread(create_app(model_spec=model), name=f"apps.serve[{display_name(model)}]")
+    return _SERVED[model], display_name(model)
 
 
 def run_langgraph_report(request: str, *, model: str = "local", out_dir: str | Path = "out/analysts",
@@ -49,7 +68,8 @@ def run_report(request: str, *, engine: str = "langgraph", model: str = "local",
     if engine == "autogen":
         from agents.market.autogen_team import run_autogen_report
 
-        result = run_autogen_report(request, model=model, out_dir=out_dir)
+        base_url, served_name = serve_model(model)
+        result = run_autogen_report(request, base_url=base_url, model=served_name, out_dir=out_dir)
     else:
         result = run_langgraph_report(request, model=model, out_dir=out_dir)
     return {**result, "engine": engine, "report_path": str(Path(out_dir) / f"report-{result['day']}.md")}

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give a question, --ingest PATH, or both")
 
     from graphs.checkpointing import open_checkpointer
-    from graphs.rag.graph import knowledge_base
+    from rag.answering import open_knowledge_base
     from models.spec import ModelSpecError
     from rag.graph_store import GraphStoreError
     from rag.store import VectorStoreError
@@ -66,14 +66,14 @@ def main(argv: list[str] | None = None) -> int:
                                 index_location=args.index_dir or None, top_k=args.top_k, model=args.model)
     try:
         if args.ingest and hasattr(context, "graph_store"):
-            from graphs.rag_graph.ingest import ingest
+            from rag.graph_ingest import ingest
 
             report = ingest(args.ingest, context.graph_store, context.model, progress=progress_bar("Extracting"))
             print(report.summary(), file=sys.stderr)
         elif args.ingest:
             if not hasattr(context, "collection"):
                 parser.error(f"--ingest indexes documents into a collection; mode {mode.name} has none")
-            ingest_with_progress(knowledge_base(context.collection, context.index_location, context.embeddings), args.ingest)
+            ingest_with_progress(open_knowledge_base(context.collection, context.index_location, context.embeddings), args.ingest)
         elif mode.prepare:
             mode.prepare_data(context, progress_bar(f"First run: indexing {mode.demo_data}"))
         if not args.question:
@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     answer = state["messages"][-1]
     if args.json:
         print(json.dumps({"question": args.question, "answer": answer.additional_kwargs.get("answer_text", answer.content),
+                          "abstained": bool(answer.additional_kwargs.get("abstained")),
                           "citations": [{k: v for k, v in c.items() if k != "text"} for c in state.get("citations", [])],
                           "thread": config["configurable"]["thread_id"]}, indent=2))
     else:

@@ -5,7 +5,7 @@
     python -m apps.home --ask "unlock the front door" --yes    # confirm risky actions up front
     HEARTH_HUB_URL=http://homeassistant.local:8123 HEARTH_HUB_TOKEN=... python -m apps.home
 
-Without HEARTH_HUB_URL the project's hub simulator (`apps.home_hub`) is started in-process on
+Without HEARTH_HUB_URL the project's hub simulator (`tools.home.hub_server`) is started in-process on
 loopback, with its state in .hearth/home_hub.sqlite. Risky actions (unlock, disarm, open the
 garage) ask for confirmation first.
 """
@@ -25,10 +25,9 @@ def ensure_hub() -> str:
     """HEARTH_HUB_URL, or the simulator started in this process (its URL is exported for the graph)."""
     if url := os.environ.get("HEARTH_HUB_URL"):
         return url
-    from apps.home_hub import create_app
-    from tools.local_server import serve_in_thread
+    from tools.home.hub_server import start_in_thread
 
-    url = serve_in_thread(create_app(), name="home-hub-simulator")
+    url = start_in_thread()
     os.environ["HEARTH_HUB_URL"] = url
     return url
 

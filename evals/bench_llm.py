@@ -1,4 +1,4 @@
-"""Local LLM throughput and tool-call reliability: raw llama.cpp vs. the framework vs. transformers.
+"""Local LLM throughput: raw llama.cpp vs. the framework vs. transformers; then tool-call validity.
 
     python -m evals.bench_llm                       # full run (see "Run time" below)
     python -m evals.bench_llm --quick               # smoke test: 1 repeat, 32 tokens, 10 tool requests
@@ -7,7 +7,9 @@
     python -m evals.bench_llm --out out/bench_llm --tokens 96 --repeats 3
 
 Writes `bench_llm.json` (every raw measurement, machine info, versions) and `bench_llm.md`
-(the tables, also printed to stdout) into `--out` (default `out/bench_llm/`).
+(the tables, also printed to stdout) into `--out` (default `out/bench_llm/`). Unless
+`--skip-tools`, the run ends with the tool-call validity benchmark (`evals/tool_calls.py`, also
+runnable alone with `python -m evals.tool_calls`), whose table is appended to the same report.
 
 ## Throughput: three paths over the same weights (bundled SmolLM2-135M-Instruct, Q4_1 GGUF)
 
@@ -50,36 +52,10 @@ row "(a) raw, OMP_WAIT_POLICY unset" (2 threads, busy, skipped under --quick or 
 `models`, with a hard timeout; when it times out, the rate is computed from the tokens that
 arrived.
 
-## Tool calls: schema-valid rate with and without constraints
-
-50 varied requests (weather, math, unit conversion, email, calendar, search, timers, smart home,
-and small talk that needs no tool) over 8 tools given as JSON schemas. Model:
-`load_chat_model("local?temperature=0")` (2 threads and max_tokens=512, the framework defaults).
-Unconstrained replies are capped at 192 tokens (`.bind(max_tokens=192)`) to keep the run short:
-an envelope with one call is 20-80 tokens, and a 135M model left free mostly writes prose.
-
-- constrained, auto: `.bind_tools(TOOLS)`: the reply is decoded under the envelope grammar
-  (`models.constrained.reply_schema`). Valid = a direct answer, or tool calls whose names exist
-  and whose arguments validate (`jsonschema`) against the tool's parameters.
-- constrained, any: `.bind_tools(TOOLS, tool_choice="any")`: valid = tool calls as above.
-- constrained, auto, one call (only with `--tool-modes ... constrained_auto_single`):
-  `.bind_tools(TOOLS, parallel_tool_calls=False)`.
-- unconstrained: the same system prompt text (`models.constrained.tools_instruction(...)`),
-  plain `model.invoke(...)` without bind_tools; the reply text is parsed with
-  `models.constrained.parse_reply` and validated the same way ("strict"). "lenient" also accepts
-  the first JSON object found anywhere in the reply (code fences, prose around it).
-
-Grammar-constrained text can only fail to parse when generation stopped before the JSON closed
-(max_tokens); such replies raise `JSONDecodeError` inside `invoke()` and count as invalid
-("cut off"). Every request, reply and verdict is in the JSON file.
-
 Run time: measured once with other processes keeping the load average near 3 (decode about 3x
 slower than on an idle machine): 25 minutes, 4 for throughput (without (c)) and 21 for the 150
 tool-call requests, which emit up to 4 parallel calls each and sometimes run to max_tokens=512.
 On an idle machine that scales to roughly 8-10 minutes, plus 1-2 for (c); estimated, not measured.
-
-The tool schemas use only what llama-cpp-python's JSON-schema-to-grammar converter enforces
-(types, enums, required, additionalProperties, a date pattern); it ignores minimum/maximum.
 """
 
 from __future__ import annotations
@@ -88,7 +64,6 @@ from __future__ import annotations
 # before libgomp is loaded by llama.cpp or torch.
 import models  # noqa: I001
 from models import load_chat_model
-from models import constrained
 from models.bundled import smollm2_gguf_path
 
 import argparse
@@ -110,9 +85,10 @@ from typing import Annotated, Any, TypedDict
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 
+from evals import tool_calls
+
 N_CTX = 4096
 N_BATCH = 512
-UNCONSTRAINED_MAX_TOKENS = 192
 UNSET_TIMEOUT_S = 60.0
 UNSET_MAX_TOKENS = 32
 
@@ -452,260 +428,6 @@ def _line(condition: str, path: str, rep: int, r: dict) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# tool calls
-# ---------------------------------------------------------------------------------------------
-def _function(name: str, description: str, properties: dict, required: list[str]) -> dict:
-    return {"type": "function", "function": {"name": name, "description": description, "parameters": {
-        "type": "object", "properties": properties, "required": required, "additionalProperties": False}}}
-
-
-TOOLS = [
-    _function("get_weather", "Current weather or forecast for a city.", {
-        "city": {"type": "string", "description": "City name, e.g. 'Oslo'"},
-        "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-    }, ["city"]),
-    _function("calculate", "Evaluate an arithmetic expression.", {
-        "expression": {"type": "string", "description": "e.g. '(12 + 7) * 3'"},
-    }, ["expression"]),
-    _function("convert_units", "Convert a quantity from one unit to another.", {
-        "value": {"type": "number"},
-        "from_unit": {"type": "string", "description": "e.g. 'km', 'lb', 'celsius'"},
-        "to_unit": {"type": "string"},
-    }, ["value", "from_unit", "to_unit"]),
-    _function("send_email", "Send an email.", {
-        "to": {"type": "string", "description": "Recipient email address"},
-        "subject": {"type": "string"},
-        "body": {"type": "string"},
-    }, ["to", "subject", "body"]),
-    _function("create_event", "Add an event to the calendar.", {
-        "title": {"type": "string"},
-        "date": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "description": "YYYY-MM-DD"},
-        "time": {"type": "string", "description": "HH:MM, 24-hour"},
-        "duration_minutes": {"type": "integer"},
-    }, ["title", "date"]),
-    _function("web_search", "Search the web.", {
-        "query": {"type": "string"},
-        "max_results": {"type": "integer"},
-    }, ["query"]),
-    _function("set_timer", "Start a countdown timer.", {
-        "minutes": {"type": "number"},
-        "label": {"type": "string"},
-    }, ["minutes"]),
-    _function("control_device", "Control a smart-home device.", {
-        "device": {"type": "string", "description": "e.g. 'living room lights', 'thermostat'"},
-        "action": {"type": "string", "enum": ["turn_on", "turn_off", "dim", "set_temperature", "lock", "unlock"]},
-        "value": {"type": "number", "description": "Brightness percent or temperature, when needed"},
-    }, ["device", "action"]),
-]
-
-# (request, the tool a person would expect, or None for a direct answer); the expectation is
-# reported, not scored: validity is what counts.
-TOOL_REQUESTS: list[tuple[str, str | None]] = [
-    ("What's the weather like in Paris right now?", "get_weather"),
-    ("Will it rain in Tokyo tomorrow?", "get_weather"),
-    ("How hot is it in Phoenix in fahrenheit?", "get_weather"),
-    ("Do I need a jacket in Berlin today?", "get_weather"),
-    ("Weather forecast for Cape Town please.", "get_weather"),
-    ("What is 17 times 23?", "calculate"),
-    ("Compute (145 + 389) / 6.", "calculate"),
-    ("What's the square root of 1764?", "calculate"),
-    ("If I split a 86 euro bill among 4 people, how much does each pay?", "calculate"),
-    ("Calculate 2 to the power of 16.", "calculate"),
-    ("Convert 5 miles to kilometers.", "convert_units"),
-    ("How many pounds is 72 kilograms?", "convert_units"),
-    ("What is 100 degrees fahrenheit in celsius?", "convert_units"),
-    ("Convert 3.5 liters to gallons.", "convert_units"),
-    ("How many inches are in 180 centimeters?", "convert_units"),
-    ("Email bob@example.com that the meeting moved to 3pm.", "send_email"),
-    ("Send an email to my landlord at anna.k@rentco.com saying the heating is broken.", "send_email"),
-    ("Write to team@acme.io with subject 'Release' and tell them version 2.1 shipped.", "send_email"),
-    ("Let sarah@uni.edu know I will be late to class by email.", "send_email"),
-    ("Email support@shop.com asking for a refund on order 5521.", "send_email"),
-    ("Put a dentist appointment on my calendar for 2025-03-14 at 09:30.", "create_event"),
-    ("Schedule a team lunch on 2025-06-02 at noon for 90 minutes.", "create_event"),
-    ("Add 'Mom's birthday' to my calendar on 2025-11-08.", "create_event"),
-    ("Create an event called Project review on 2025-04-01 at 14:00.", "create_event"),
-    ("Block two hours on 2025-05-20 at 10:00 for deep work.", "create_event"),
-    ("Search the web for the best hiking trails near Denver.", "web_search"),
-    ("Find recent news about the James Webb telescope.", "web_search"),
-    ("Look up reviews of the Framework laptop, top 3 results.", "web_search"),
-    ("Who won the 2022 World Cup? Search it.", "web_search"),
-    ("Find a recipe for vegan lasagna online.", "web_search"),
-    ("Set a timer for 10 minutes.", "set_timer"),
-    ("Start a 25 minute pomodoro timer.", "set_timer"),
-    ("Remind me in 3 minutes that the tea is ready.", "set_timer"),
-    ("Timer for 45 minutes labeled 'bread in oven'.", "set_timer"),
-    ("Count down 90 seconds for the eggs.", "set_timer"),
-    ("Turn off the living room lights.", "control_device"),
-    ("Set the thermostat to 21 degrees.", "control_device"),
-    ("Dim the bedroom lamp to 30 percent.", "control_device"),
-    ("Lock the front door.", "control_device"),
-    ("Switch on the kitchen fan.", "control_device"),
-    ("Hi there! How are you today?", None),
-    ("Thanks, that was really helpful.", None),
-    ("Tell me a short joke.", None),
-    ("What's your name?", None),
-    ("Good morning!", None),
-    ("Can you explain what a noun is?", None),
-    ("Say something encouraging, I have an exam tomorrow.", None),
-    ("What does 'bonjour' mean?", None),
-    ("Write a haiku about autumn.", None),
-    ("Goodbye, talk to you later!", None),
-]
-
-TOOL_SYSTEM_PROMPT = "You are a helpful assistant."
-
-# What invoke() raises when a constrained envelope was cut off (newer models.constrained names it).
-CUT_OFF_ERRORS: tuple[type[Exception], ...] = tuple(
-    {json.JSONDecodeError, getattr(constrained, "IncompleteOutputError", json.JSONDecodeError)})
-
-
-def tool_parameters() -> dict[str, dict]:
-    return {d["name"]: d["parameters"] for d in constrained.tool_definitions(TOOLS)}
-
-
-def check_calls(calls: list[dict], parameters: dict[str, dict]) -> str | None:
-    """None when every call names a known tool with schema-valid args, else why not.
-
-    >>> params = {"add": {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}}
-    >>> check_calls([{"name": "add", "args": {"a": 1}}], params) is None
-    True
-    >>> check_calls([{"name": "add", "args": {"a": "x"}}], params)
-    "bad args for add: 'x' is not of type 'integer'"
-    """
-    import jsonschema
-
-    for call in calls:
-        if call.get("name") not in parameters:
-            return f"unknown tool {call.get('name')!r}"
-        try:
-            jsonschema.validate(call.get("args"), parameters[call["name"]])
-        except jsonschema.ValidationError as exc:
-            return f"bad args for {call['name']}: {exc.message}"
-    return None
-
-
-def first_json_object(text: str) -> str | None:
-    """The first decodable JSON object in free text (code fences, prose around it).
-
-    >>> first_json_object('Sure! ```json\\n{"answer": "hi"}\\n``` done')
-    '{"answer": "hi"}'
-    """
-    decoder = json.JSONDecoder()
-    for i, char in enumerate(text):
-        if char == "{":
-            try:
-                obj, end = decoder.raw_decode(text, i)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(obj, dict):
-                return text[i:i + end - i]
-    return None
-
-
-def judge_envelope(text: str, parameters: dict[str, dict], allow_answer: bool) -> dict:
-    """Parse an envelope reply with `constrained.parse_reply` and validate it."""
-    try:
-        content, calls = constrained.parse_reply(text)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is an invalid reply
-        return {"valid": False, "kind": "unparseable", "error": f"not an envelope ({type(exc).__name__})"}
-    return judge_message(content, calls, parameters, allow_answer)
-
-
-def judge_message(content: Any, calls: list[dict], parameters: dict[str, dict], allow_answer: bool) -> dict:
-    if calls:
-        error = check_calls(calls, parameters)
-        return {"valid": error is None, "kind": "tool", "error": error,
-                "calls": [{"name": c.get("name"), "args": c.get("args")} for c in calls]}
-    if not allow_answer:
-        return {"valid": False, "kind": "answer", "error": "no tool call although tool_choice='any'"}
-    if not isinstance(content, str):
-        return {"valid": False, "kind": "answer", "error": "answer is not a string"}
-    return {"valid": True, "kind": "answer", "error": None, "answer": content[:200]}
-
-
-# key -> (label, bind_tools keyword arguments, or None for no bind_tools)
-TOOL_MODES: dict[str, tuple[str, dict | None]] = {
-    "constrained_auto": ("constrained: `bind_tools(TOOLS)` (auto)", {}),
-    "constrained_any": ("constrained: `bind_tools(TOOLS, tool_choice=\"any\")`", {"tool_choice": "any"}),
-    "constrained_auto_single": ("constrained: `bind_tools(TOOLS, parallel_tool_calls=False)` (auto, one call)",
-                                {"parallel_tool_calls": False}),
-    "unconstrained": ("unconstrained: tools in system prompt, `parse_reply` (strict; max_tokens=192)", None),
-}
-
-DEFAULT_TOOL_MODES = ["constrained_auto", "constrained_any", "unconstrained"]
-
-
-def run_tool_calls(requests: list[tuple[str, str | None]], modes: list[str]) -> dict:
-    from langchain_core.messages import HumanMessage, SystemMessage
-    from tqdm import tqdm
-
-    spec = "local?temperature=0"
-    model = load_chat_model(spec)
-    parameters = tool_parameters()
-    definitions = constrained.tool_definitions(TOOLS)
-    unconstrained_system = TOOL_SYSTEM_PROMPT + "\n\n" + constrained.tools_instruction(definitions, "auto")
-    results: dict[str, list[dict]] = {name: [] for name in modes}
-    seconds: dict[str, float] = {name: 0.0 for name in modes}
-    load_before = os.getloadavg()
-    for name in modes:
-        bind = TOOL_MODES[name][1]
-        runnable = model.bind(max_tokens=UNCONSTRAINED_MAX_TOKENS) if bind is None else model.bind_tools(TOOLS, **bind)
-        allow_answer = bind is None or bind.get("tool_choice") in (None, "auto")
-        for text, expected in tqdm(requests, desc=f"tool calls, {name}", file=sys.stderr, leave=True):
-            start = time.perf_counter()
-            record: dict[str, Any] = {"request": text, "expected": expected}
-            try:
-                if bind is None:
-                    reply = runnable.invoke([SystemMessage(unconstrained_system), HumanMessage(text)])
-                    raw = reply.content if isinstance(reply.content, str) else str(reply.content)
-                    record["reply"] = raw[:400]
-                    record.update(judge_envelope(raw.strip(), parameters, allow_answer=True))
-                    lenient_text = first_json_object(raw)
-                    lenient = judge_envelope(lenient_text, parameters, True) if lenient_text else {"valid": False}
-                    record["lenient_valid"] = lenient["valid"]
-                    record["lenient_kind"] = lenient.get("kind")
-                else:
-                    reply = runnable.invoke([SystemMessage(TOOL_SYSTEM_PROMPT), HumanMessage(text)])
-                    record.update(judge_message(reply.content, reply.tool_calls, parameters, allow_answer))
-                record["output_tokens"] = (reply.usage_metadata or {}).get("output_tokens")
-            except CUT_OFF_ERRORS as exc:
-                # Grammar-constrained text is JSON unless generation stopped before it closed: the
-                # envelope was cut off at max_tokens, and parsing it raised inside invoke().
-                record.update(valid=False, kind="cut_off", error=f"{type(exc).__name__}: {exc}"[:300])
-            except Exception as exc:  # noqa: BLE001 - recorded, the evaluation goes on
-                record.update(valid=False, kind="error", error=f"{type(exc).__name__}: {exc}"[:300])
-            record["seconds"] = round(time.perf_counter() - start, 3)
-            seconds[name] += record["seconds"]
-            results[name].append(record)
-    summary = {}
-    for name, records in results.items():
-        n = len(records)
-        summary[name] = {
-            "n": n,
-            "valid": sum(r["valid"] for r in records),
-            "chose_tool": sum(r.get("kind") == "tool" for r in records),
-            "valid_tool_calls": sum(r["valid"] and r.get("kind") == "tool" for r in records),
-            "direct_answers": sum(r.get("kind") == "answer" for r in records),
-            "cut_off": sum(r.get("kind") == "cut_off" for r in records),
-            "errors": sum(r.get("kind") == "error" for r in records),
-            "expected_tool_match": sum(
-                (r.get("kind") == "tool" and r["expected"] is not None and r.get("calls") and r["calls"][0]["name"] == r["expected"])
-                or (r.get("kind") == "answer" and r["expected"] is None)
-                for r in records),
-            "seconds": round(seconds[name], 1),
-            "output_tokens": sum(r.get("output_tokens") or 0 for r in records),
-        }
-        if name == "unconstrained":
-            summary[name]["lenient_valid"] = sum(r.get("lenient_valid", False) for r in records)
-            summary[name]["lenient_chose_tool"] = sum(r.get("lenient_kind") == "tool" for r in records)
-            summary[name]["lenient_valid_tool_calls"] = sum(
-                r.get("lenient_valid", False) and r.get("lenient_kind") == "tool" for r in records)
-    return {"model_spec": spec, "tools": TOOLS, "load_average_before": load_before, "summary": summary,
-            "results": results}
-
-
-# ---------------------------------------------------------------------------------------------
 # report
 # ---------------------------------------------------------------------------------------------
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -764,28 +486,8 @@ def render_markdown(report: dict) -> str:
                      f"(×{unset['decode_tps'] / with_policy['decode_tps']:.2f}), prefill "
                      f"{_fmt(unset.get('prefill_tps'))} vs. {_fmt(with_policy.get('prefill_tps'))} "
                      f"(machine load average {report['machine']['load_average_at_start'][0]:.1f} at start).")
-    tc = report.get("tool_calls")
-    if tc:
-        s = tc["summary"]
-        lines += [
-            "",
-            f"## Tool calls ({s['constrained_auto']['n']} requests, {len(tc['tools'])} tools, `{tc['model_spec']}`)",
-            "",
-            "| mode | valid | chose a tool | valid tool calls | direct answers | cut off at max_tokens "
-            "| expected tool (or answer) | seconds |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        for name, r in s.items():
-            n = r["n"]
-            lines.append(f"| {TOOL_MODES[name][0]} | {r['valid']}/{n} | {r['chose_tool']}/{n} | {r['valid_tool_calls']}/{n} "
-                         f"| {r['direct_answers']}/{n} | {r['cut_off']}/{n} | {r['expected_tool_match']}/{n} | {r['seconds']} |")
-            if name == "unconstrained":
-                lines.append(f"| unconstrained, lenient (first JSON object anywhere in the reply) | {r['lenient_valid']}/{n} "
-                             f"| {r['lenient_chose_tool']}/{n} | {r['lenient_valid_tool_calls']}/{n} | — | — | — | — |")
-        lines += ["", "Valid = a direct answer (auto modes only), or tool calls whose names exist and whose arguments "
-                  "validate against the tool's JSON schema (`jsonschema`). \"chose a tool\" counts parsed replies "
-                  "only; a constrained reply cut off at max_tokens raises inside `invoke()` "
-                  "(`IncompleteOutputError`) and counts as invalid."]
+    if report.get("tool_calls"):
+        lines += ["", tool_calls.render_markdown(report["tool_calls"]).rstrip()]
     return "\n".join(lines) + "\n"
 
 
@@ -825,8 +527,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (default 1 2)")
     parser.add_argument("--loads", nargs="+", choices=["idle", "busy"], default=["idle", "busy"])
     parser.add_argument("--tool-requests", type=int, default=None, help="how many of the 50 tool requests (default 50; 10 with --quick)")
-    parser.add_argument("--tool-modes", nargs="+", choices=list(TOOL_MODES), default=DEFAULT_TOOL_MODES,
-                        help=f"tool-call modes (default {' '.join(DEFAULT_TOOL_MODES)})")
+    parser.add_argument("--tool-modes", nargs="+", choices=list(tool_calls.TOOL_MODES), default=tool_calls.DEFAULT_TOOL_MODES,
+                        help=f"tool-call modes (default {' '.join(tool_calls.DEFAULT_TOOL_MODES)})")
     parser.add_argument("--skip-transformers", action="store_true", help="leave out (c)")
     parser.add_argument("--skip-tools", action="store_true", help="leave out the tool-call evaluation")
     parser.add_argument("--skip-unset", action="store_true", help="leave out the OMP_WAIT_POLICY-unset row")
@@ -835,18 +537,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.tokens = args.tokens or (32 if args.quick else 96)
     args.repeats = args.repeats or (1 if args.quick else 3)
     if args.tool_requests is None:
-        args.tool_requests = 10 if args.quick else len(TOOL_REQUESTS)
+        args.tool_requests = 10 if args.quick else len(tool_calls.TOOL_REQUESTS)
     if args.tokens < 2:
         parser.error("--tokens must be at least 2")
     return args
-
-
-def pick_requests(n: int) -> list[tuple[str, str | None]]:
-    """n requests spread over all categories (every k-th), so a small n stays varied."""
-    if n >= len(TOOL_REQUESTS):
-        return list(TOOL_REQUESTS)
-    step = len(TOOL_REQUESTS) / n
-    return [TOOL_REQUESTS[int(i * step)] for i in range(n)]
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -863,7 +557,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     report["throughput"] = run_throughput(args, model_path)
     if not args.skip_tools:
-        report["tool_calls"] = run_tool_calls(pick_requests(args.tool_requests), args.tool_modes)
+        report["tool_calls"] = tool_calls.run_tool_calls(tool_calls.pick_requests(args.tool_requests), args.tool_modes)
     report["elapsed_s"] = round(time.perf_counter() - started, 1)
     markdown = render_markdown(report)
     (out / "bench_llm.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")

@@ -15,8 +15,11 @@ case- and punctuation-insensitively, an int accepted where a float is expected, 
 accepted list meaning the argument may be left out).
 
 Modes: `constrained` binds the functions as tools (grammar-constrained envelope, the model may
-also answer without a call); `unconstrained` puts the same tool instructions in the system
-prompt and parses whatever the model writes.
+also answer without a call); `unconstrained` puts the same tool instructions (our JSON envelope)
+in the system prompt and parses whatever the model writes; `native` lists the functions the way
+the model family was trained to see them and parses calls as it writes them (SmolLM2's chat
+template has no tool section, so the Hermes `<tools>` / `<tool_call>` convention;
+`evals.tool_call_checks.hermes_tools_prompt`).
 
 The home command set (evals/data/home_commands.jsonl, written for this project) is scored with
 the same matcher against the tools generated from the default house, for: the model alone with
@@ -161,19 +164,11 @@ def ast_check(calls: list[dict], answer: list[dict] | None, functions: list[dict
 
 
 def schema_valid(calls: list[dict], functions: list[dict]) -> bool:
-    """Every call names an offered function and its arguments validate against the JSON schema."""
-    import jsonschema
+    """Every call names an offered function and its arguments validate against the JSON schema
+    (`evals.tool_call_checks.check_calls`, the rule `evals.tool_calls` reports too)."""
+    from evals.tool_call_checks import check_calls
 
-    schemas = {tool_name(f["name"]): to_json_schema(f["parameters"]) for f in functions}
-    for call in calls:
-        schema = schemas.get(call["name"])
-        if schema is None:
-            return False
-        try:
-            jsonschema.validate(call.get("args") or {}, schema)
-        except jsonschema.ValidationError:
-            return False
-    return True
+    return check_calls(calls, {tool_name(f["name"]): to_json_schema(f["parameters"]) for f in functions}) is None
 
 
 # --------------------------------------------------------------------------------------------
@@ -183,13 +178,21 @@ def ask_model(model, mode: str, text: str, tools: list[dict]) -> tuple[list[dict
     """(calls, raw text) from one request in one mode."""
     from langchain_core.messages import HumanMessage, SystemMessage
 
-    from evals.bench_llm import first_json_object
+    from evals.tool_call_checks import first_json_object
     from models import constrained
 
     if mode == "constrained":
         reply = model.bind_tools(tools, tool_choice="auto", parallel_tool_calls=True).invoke(
             [SystemMessage(SYSTEM_PROMPT), HumanMessage(text)])
         return [{"name": c["name"], "args": c["args"]} for c in reply.tool_calls], str(reply.content)
+    if mode == "native":  # the model family's own format (SmolLM2's template has none: Hermes tags)
+        from evals.tool_call_checks import hermes_tools_prompt, parse_tool_call_tags
+
+        reply = model.bind(max_tokens=256).invoke(
+            [SystemMessage(SYSTEM_PROMPT + "\n\n" + hermes_tools_prompt([t["function"] for t in tools])), HumanMessage(text)])
+        raw = reply.content if isinstance(reply.content, str) else str(reply.content)
+        calls, _error = parse_tool_call_tags(raw)
+        return [{"name": c.get("name"), "args": c.get("args")} for c in calls], raw
     instruction = constrained.tools_instruction([t["function"] for t in tools], "auto")
     reply = model.bind(max_tokens=256).invoke([SystemMessage(SYSTEM_PROMPT + "\n\n" + instruction), HumanMessage(text)])
     raw = reply.content if isinstance(reply.content, str) else str(reply.content)
@@ -327,7 +330,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--model", default="local?temperature=0", help="chat model spec")
     parser.add_argument("--limit", type=int, default=20, help="items per category (0 = all)")
     parser.add_argument("--categories", nargs="+", default=CATEGORIES, choices=CATEGORIES)
-    parser.add_argument("--modes", nargs="+", default=["constrained", "unconstrained"], choices=["constrained", "unconstrained"])
+    parser.add_argument("--modes", nargs="+", default=["constrained", "unconstrained", "native"],
+                        choices=["constrained", "unconstrained", "native"])
     parser.add_argument("--home-systems", nargs="+", default=["model", "model+shortlist", "matcher", "matcher+model"],
                         choices=["model", "model+shortlist", "matcher", "matcher+model"])
     parser.add_argument("--home-limit", type=int, default=0, help="home commands to score, an evenly spaced sample (0 = all)")

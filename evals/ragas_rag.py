@@ -362,9 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = {"model": args.model, "collection": COLLECTION, "index_location": index_dir, "top_k": args.top_k,
                 "embeddings": "local"}
 
-    from graphs.rag.graph import knowledge_base
+    from rag.answering import open_knowledge_base
 
-    kb = knowledge_base(COLLECTION, index_dir, "local")
+    kb = open_knowledge_base(COLLECTION, index_dir, "local")
     report = kb.ingest([write_paragraphs(paragraphs, args.out / "paragraphs")])
     print(f"XQuAD: {len(paragraphs)} paragraphs ({report.summary()}); {len(chosen)} of {len(questions)} questions",
           file=sys.stderr)

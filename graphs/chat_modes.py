@@ -54,30 +54,30 @@ class ChatMode:
 
 MODES: dict[str, ChatMode] = {m.name: m for m in [
     ChatMode("rag", "RAG: dense retrieval with cited evidence", "How many days of annual leave do I get?",
-             "graphs.chat_modes:prepare_handbook", hint="Ask about leave, expenses, security, remote work…"),
+             "graphs.chat_modes:prepare_demo_collection", hint="Ask about leave, expenses, security, remote work…"),
     ChatMode("rag_hybrid", "RAG: hybrid BM25 + dense with feedback, cited", "How many days of annual leave do I get?",
-             "graphs.chat_modes:prepare_handbook", hint="Ask about leave, expenses, security, remote work…"),
+             "graphs.chat_modes:prepare_demo_collection", hint="Ask about leave, expenses, security, remote work…"),
     ChatMode("rag_conversational", "Conversational RAG: follow-ups rewritten from the last turns",
-             "How many days of annual leave do I get?", "graphs.chat_modes:prepare_handbook",
+             "How many days of annual leave do I get?", "graphs.chat_modes:prepare_demo_collection",
              hint="Ask, then follow up: “And how many can I carry over?”"),
     ChatMode("rag_agentic", "Agentic RAG: sub-questions retrieved in parallel, one cited answer", "Plan a 3-day trip to Lisbon",
-             "graphs.rag_agentic.graph:prepare_travel_guides", answer_nodes=("synthesize_answer",),
+             "graphs.chat_modes:prepare_demo_collection", answer_nodes=("synthesize_answer",),
              demo_data="the Lisbon travel guides (data/travel)",
              hint="Ask for a trip plan or a several-part question about Lisbon"),
     ChatMode("rag_graph", "Graph RAG: people, films and genres in a graph store, read-only Cypher with cited paths",
              "Recommend a thriller starring an actor who also worked with Christopher Nolan",
-             "graphs.rag_graph.ingest:prepare_movies", answer_nodes=(), demo_data="the film descriptions (data/movies)"),
+             "rag.graph_ingest:prepare_movies", answer_nodes=(), demo_data="the film descriptions (data/movies)"),
 ]}
 
 
-def prepare_handbook(context, progress=None):
-    """Index the sample handbook into the context's collection when that collection is the empty default."""
-    from graphs.rag.graph import knowledge_base
-    from rag.knowledge_base import ensure_sample_handbook
+def prepare_demo_collection(context, progress=None):
+    """Index a demo collection's bundled documents ("handbook", "travel") when the context names it and it is empty."""
+    from rag.answering import knowledge_base_for
+    from rag.demo import demo_corpus, ensure_demo_corpus
 
-    if getattr(context, "collection", "handbook") != "handbook":
+    if demo_corpus(getattr(context, "collection", "")) is None:
         return None
-    return ensure_sample_handbook(knowledge_base(context.collection, context.index_location, context.embeddings), progress)
+    return ensure_demo_corpus(knowledge_base_for(context), progress)
 
 
 class UnknownModeError(ValueError):

@@ -54,6 +54,10 @@ def configure_runtime() -> None:
             folder = None
         if folder:
             os.environ["TIKTOKEN_CACHE_DIR"] = folder
+    if os.environ.get("HEARTH_TRACING"):  # spans of every graph run (models/tracing.py); off costs nothing
+        from models.tracing import configure_tracing
+
+        configure_tracing()
 
 
 def default_threads() -> int:

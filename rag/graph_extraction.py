@@ -1,7 +1,7 @@
 """Documents in, film facts out: entities (Person, Movie, Genre) and relations (DIRECTED,
 ACTED_IN, HAS_GENRE) for the graph store, each relation citing the document it came from.
 
-    python -m graphs.rag_graph.ingest data/movies/films              # the command-line way
+    python -m rag.graph_ingest data/movies/films              # the command-line way
 
     facts = extract_with_rules(load_document("data/movies/films/inception.md"))
     facts.directors, facts.cast[:2], facts.genres   # ['Christopher Nolan'], ['Leonardo DiCaprio', ...], [...]
@@ -30,6 +30,7 @@ from typing import Callable, Iterable, Literal
 
 from pydantic import BaseModel, Field
 
+from rag.demo import film_genres
 from rag.documents import DocumentError, SourceDocument, iter_documents
 from rag.graph_store import Entity, GraphStore, Relation
 
@@ -130,9 +131,6 @@ _PROSE_CAST = [re.compile(rf"\b({_NAME})\s+(?:plays|stars as|co-stars)\b"),
                re.compile(rf"\bstarring\s+({_NAMES})"),
                re.compile(rf"\b({_NAMES})\s+(?:also\s+)?(?:star|stars|co-star)\b")]
 _PROSE_YEAR = re.compile(r"\b(?:is|was) an? (1[89]\d\d|20\d\d)\b")
-KNOWN_GENRES = ("action", "adventure", "animation", "biography", "comedy", "crime", "documentary", "drama",
-                "fantasy", "history", "horror", "musical", "mystery", "romance", "science fiction", "spy",
-                "thriller", "war", "western")
 
 
 def extract_from_prose(doc: SourceDocument) -> FilmFacts:
@@ -149,7 +147,7 @@ def extract_from_prose(doc: SourceDocument) -> FilmFacts:
     directors = [normalize_name(n) for n in _PROSE_DIRECTOR.findall(text)]
     return FilmFacts(year=int(year.group(1)) if year else None, directors=_unique(directors),
                      cast=[n for n in _unique(cast) if n not in directors],
-                     genres=[normalize_genre(g) for g in KNOWN_GENRES if re.search(rf"\b{g}\b", first_sentence)])
+                     genres=[normalize_genre(g) for g in film_genres() if re.search(rf"\b{g}\b", first_sentence)])
 
 
 def extract_with_model(doc: SourceDocument, model) -> FilmFacts:

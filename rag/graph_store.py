@@ -17,6 +17,7 @@ property names are never taken from a value and must be plain identifiers.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -531,3 +532,10 @@ def open_graph_store(location: str | None = None) -> GraphStore:
         if path not in _stores:
             _stores[path] = KuzuGraphStore(path)
         return _stores[path]
+
+
+@functools.lru_cache(maxsize=8)
+def shared_graph_store(location: str = "") -> GraphStore:
+    """One store per location string for the whole process (":memory:" included), so that the
+    graph that answers and the step that ingests see the same database."""
+    return open_graph_store(location)

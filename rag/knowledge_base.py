@@ -9,10 +9,13 @@ Search modes: `dense` (embeddings + Qdrant), `bm25` (lexical, bm25s over the col
 and `hybrid` (both, fused by reciprocal rank); `rerank` reorders the top candidates (a spec for
 `rag.rerank.load_reranker` or any `Reranker`). The BM25 index is built on first use from the
 chunks in Qdrant and rebuilt after an ingestion or when the collection's size changed (another
-process ingested: a Qdrant server is shared; a local folder is locked to one process). With a
-local folder (or ":memory:") the dense search runs over the same vectors held in a numpy matrix,
-which gives Qdrant local mode's exact results without its per-query overhead (measured 100x
-faster at 1,400 chunks); a Qdrant server is always asked directly.
+process ingested). With a local folder (or ":memory:") the dense search runs over the same vectors
+held in a numpy matrix, which gives Qdrant local mode's exact results without its per-query
+overhead (measured 100x faster at 1,400 chunks); a Qdrant server is always asked directly.
+
+A local folder is shared by every process on the machine (chat app, `langgraph dev`, `apps.ask`,
+search app): each reads a snapshot of the collection and reloads it when another process wrote
+(`rag.store.SharedFolder`); writes hold the folder only for the moment they write.
 
 Re-ingesting a file whose bytes did not change does nothing; an edited file replaces its
 chunks; a file that cannot be read is reported in `report.errors` and the index keeps what it had.
@@ -91,16 +94,32 @@ class KnowledgeBase:
         return QdrantStore.open(self.location, self.collection, embedding_dimension(self.embeddings))
 
     def count(self) -> int:
+        """Chunks in the collection (a shared local folder: the snapshot's, refreshed when another process wrote)."""
+        if self.store.folder is not None:
+            return len(self._corpus_index().chunks)
         return self.store.count()
 
-    def ingest(self, paths: Iterable[str | Path], progress: ProgressCallback | None = None) -> IngestReport:
+    def ingest(self, paths: Iterable[str | Path], progress: ProgressCallback | None = None,
+               write_batch_chunks: int = 512) -> IngestReport:
         """Index files and folders incrementally: unchanged files (same content hash) are skipped,
-        edited ones replace their chunks, and files gone from an ingested folder are removed."""
+        edited ones replace their chunks, and files deleted from an ingested folder are removed.
+
+        Files are embedded without holding the index; their chunks are written in batches of about
+        `write_batch_chunks`, each in one short write (a shared local folder is locked only then), so
+        other processes keep answering, and two processes ingesting at once both keep their files."""
         paths = list(paths)
         report = IngestReport()
         started = time.perf_counter()
         items = list(iter_documents([Path(p) for p in paths]))
         indexed = self.store.source_hashes()
+        pending: list[tuple[str, str, list, list]] = []
+
+        def write_pending() -> None:
+            with self.store.session(write=True):
+                for source, content_hash, chunks, vectors in pending:
+                    self.store.replace_source(source, content_hash, chunks, vectors)
+            pending.clear()
+
         for done, item in enumerate(items, start=1):
             if isinstance(item, DocumentError):
                 report.errors.append(item)
@@ -117,17 +136,24 @@ class KnowledgeBase:
                 continue
             chunks = chunk_document(item, chunk_size=self.chunk_size, chunk_overlap=self.chunk_overlap)
             vectors = self.embeddings.embed_documents([c.text for c in chunks])
-            self.store.replace_source(source, content_hash, chunks, vectors)
+            pending.append((source, content_hash, chunks, vectors))
             report.chunks += len(chunks)
             (report.updated if previous else report.added).append(source)
-        # A file that was indexed from a folder being ingested, and is no longer there, was deleted:
-        # its chunks go too. (Files that failed to load keep their old chunks.)
+            if sum(len(p[2]) for p in pending) >= write_batch_chunks:
+                write_pending()
+        # A file that was indexed from a folder being ingested, and no longer exists, was deleted:
+        # its chunks go too. (Files that failed to load keep their old chunks; a file another
+        # process added meanwhile exists, so it stays.)
         folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
         present = {str(Path(i.source).resolve()) for i in items if i.source}
-        for source in indexed:
-            if source not in present and any(Path(source).is_relative_to(folder) for folder in folders):
-                self.store.delete_source(source)
-                report.removed.append(source)
+        gone = [source for source in indexed if source not in present and not Path(source).exists()
+                and any(Path(source).is_relative_to(folder) for folder in folders)]
+        if pending or gone:
+            with self.store.session(write=True):
+                write_pending()
+                for source in gone:
+                    self.store.delete_source(source)
+                    report.removed.append(source)
         if report.added or report.updated or report.removed:
             self._corpus = None
         if progress:
@@ -197,13 +223,24 @@ class KnowledgeBase:
         """BM25 over every chunk of the collection, rebuilt when the collection changed."""
         return self._corpus_index().bm25
 
+    def corpus_chunks(self) -> list[ScoredChunk]:
+        """Every chunk of the collection (the in-memory snapshot searches run over; the same list
+        object until the collection changes)."""
+        return self._corpus_index().chunks
+
     def chunk_vectors(self, chunks) -> list:
         """The stored vectors of `chunks` (found by source and chunk index; None when not stored)."""
         return self._corpus_index().vectors_of(chunks)
 
     def _corpus_index(self) -> "_CorpusIndex":
-        # A server may change under us (count it); a local folder only through this process (count writes).
-        version = (self.store.writes, self.count() if self.store.is_server else None)
+        # The snapshot searches run over. A shared local folder says when any process wrote to it
+        # (its generation); a server may change under us (count it); ":memory:" only through us.
+        if self.store.folder is not None:
+            if self._corpus is None or self._corpus.version != self.store.version():
+                pairs, version = self.store.snapshot()
+                self._corpus = _CorpusIndex(pairs, version)
+            return self._corpus
+        version = (self.store.writes, self.store.count() if self.store.is_server else None)
         if self._corpus is None or self._corpus.version != version:
             self._corpus = _CorpusIndex(self.store.iter_chunks_with_vectors(), version)
         return self._corpus

@@ -131,10 +131,11 @@ def index_pubmedqa(kb, records: Sequence[PubMedRecord], batch_size: int = 32,
                 chunk.metadata.update({k: doc.metadata[k] for k in ("pmid", "year", "meshes", "decision")})
         vectors = kb.embeddings.embed_documents([c.text for chunks in chunked for c in chunks])
         at = 0
-        for doc, chunks in zip(batch, chunked):
-            kb.store.replace_source(doc.source, doc.metadata["sha256"], chunks, vectors[at:at + len(chunks)])
-            at += len(chunks)
-            report.chunks += len(chunks)
+        with kb.store.session(write=True):  # one short write per batch (a shared folder is held only here)
+            for doc, chunks in zip(batch, chunked):
+                kb.store.replace_source(doc.source, doc.metadata["sha256"], chunks, vectors[at:at + len(chunks)])
+                at += len(chunks)
+                report.chunks += len(chunks)
         report.added += len(batch)
         if progress:
             progress(min(begin + batch_size, total), total, "")
@@ -188,9 +189,9 @@ def search_papers(kb, query: str, k: int = 5, years: tuple[int, int] | None = No
     filtered = years is not None or bool(mesh)
     # Several chunks per paper, and filters applied in Python: fetch enough to fill k papers.
     # With filters the whole collection is scored (1,000 abstracts: a few milliseconds).
-    limit = kb.store.count() if filtered else k * 6
+    limit = kb.count() if filtered else k * 6
     best: dict[str, ScoredChunk] = {}
-    for chunk in kb.store.search(vector, k=max(limit, k)):
+    for chunk in kb.search_by_vector(vector, k=max(limit, k)):
         if chunk.source not in best and matches_paper_filters(chunk, years, mesh):
             best[chunk.source] = chunk
         if len(best) >= k:

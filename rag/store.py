@@ -4,14 +4,22 @@
     store = QdrantStore.open("http://127.0.0.1:6333", "handbook", dimension=384)  # a server
     store.search(vector, k=4)  ->  [ScoredChunk(...), ...]
 
-Local mode holds a file lock on its folder, so one process at a time may open it; a second
-gets `VectorStoreLockedError` naming the fix instead of Qdrant's raw RuntimeError.
+Several processes share one local folder (the chat app, `langgraph dev`, `apps.ask`, the search
+app): Qdrant's local mode lets one process open a folder at a time, so each process opens it only
+for the moment it reads or writes, under an inter-process lock file (`.hearth.lock`, waited for,
+held only while the folder is open), and every write bumps `.hearth-generation`. Searches run over
+the knowledge base's in-memory snapshot of the vectors, reloaded when the generation changes, so
+readers never hold the folder. A folder held open by something that does not take the lock (an
+older version, a raw `QdrantClient(path=...)`) gives `VectorStoreLockedError` naming the fix.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import os
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +65,11 @@ def close_all_clients() -> None:
         for client in _clients.values():
             client.close()
         _clients.clear()
+        for folder in _folders.values():
+            while folder._depth > 0:  # a pinned `QdrantStore.client`
+                folder._depth = 1
+                folder._release()
+                folder._depth = 0
 
 
 def _open_client(location: str):
@@ -64,50 +77,178 @@ def _open_client(location: str):
 
     if location.startswith(("http://", "https://")):
         return QdrantClient(url=location, timeout=30)
-    if location == ":memory:":  # benchmarks and throwaway indexes
-        return QdrantClient(location=":memory:")
-    folder = Path(location).expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        return QdrantClient(path=str(folder))
-    except RuntimeError as exc:
-        if "already accessed" in str(exc):
-            raise VectorStoreLockedError(
-                f"The vector index at {folder} is open in another process (a chat app, `langgraph dev` or "
-                "another `apps.ask`). Stop that process, point this one at another folder with "
-                "--index-dir, or run a Qdrant server and pass its URL (--qdrant-url http://127.0.0.1:6333)."
-            ) from exc
-        raise
+    return QdrantClient(location=":memory:")  # benchmarks and throwaway indexes
 
 
 def open_qdrant_client(location: str):
-    """One client per location per process (local mode cannot be opened twice)."""
+    """One client per server URL or ":memory:" per process (local folders: `SharedFolder`)."""
     with _client_lock:
         if str(location) not in _clients:
             _clients[str(location)] = _open_client(str(location))
         return _clients[str(location)]
 
 
+LOCK_WAIT_SECONDS = float(os.environ.get("HEARTH_INDEX_LOCK_WAIT", "120"))
+
+
+class SharedFolder:
+    """A Qdrant local-mode folder that several processes share: `open()` waits for the lock file,
+    opens the folder, and on leaving the outermost `open()` closes it and releases the lock, so a
+    process holds the folder only while it reads or writes. Re-entrant within a process.
+
+        with shared_folder(".hearth/qdrant").open(write=True) as client:
+            client.upsert(...)          # other processes wait here, then see a new generation()
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.lock_path = folder / ".hearth.lock"
+        self.generation_path = folder / ".hearth-generation"
+        self._mutex = threading.RLock()
+        self._depth = 0
+        self._client = None
+        self._lock_file = None
+        self._wrote = False
+        self.opened = 0  # how many times this process opened the folder (measured by tests and benchmarks)
+
+    def generation(self) -> str:
+        """Changes whenever any process has written to the folder."""
+        try:
+            return self.generation_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return ""
+
+    @contextlib.contextmanager
+    def open(self, write: bool = False):
+        with self._mutex:
+            if self._depth == 0:
+                self._acquire()
+            self._depth += 1
+            try:
+                yield self._client
+                if write:
+                    self._wrote = True
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._release()
+
+    def _acquire(self) -> None:
+        import portalocker
+        from qdrant_client import QdrantClient
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock_file = open(self.lock_path, "a+")
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                portalocker.lock(self._lock_file, portalocker.LockFlags.EXCLUSIVE | portalocker.LockFlags.NON_BLOCKING)
+                break
+            except portalocker.exceptions.LockException:
+                if time.monotonic() > deadline:
+                    self._lock_file.close()
+                    raise VectorStoreLockedError(
+                        f"The vector index at {self.folder} stayed busy for {LOCK_WAIT_SECONDS:.0f} s (another process "
+                        "is writing a large batch). Try again when it is done, or raise HEARTH_INDEX_LOCK_WAIT.") from None
+                time.sleep(0.02)
+        try:
+            self._client = QdrantClient(path=str(self.folder))
+        except RuntimeError as exc:
+            portalocker.unlock(self._lock_file)
+            self._lock_file.close()
+            if "already accessed" in str(exc):
+                raise VectorStoreLockedError(
+                    f"The vector index at {self.folder} is held open by another process that does not share it "
+                    "(an older version of this project, or a script using QdrantClient(path=...) directly). Stop that "
+                    "process, or point this one at another folder with --index-dir.") from exc
+            raise
+        self.opened += 1
+
+    def _release(self) -> None:
+        import portalocker
+
+        try:
+            self._client.close()
+            if self._wrote:
+                self.generation_path.write_text(uuid.uuid4().hex, encoding="utf-8")
+        finally:
+            self._client, self._wrote = None, False
+            portalocker.unlock(self._lock_file)
+            self._lock_file.close()
+            self._lock_file = None
+
+
+_folders: dict[str, SharedFolder] = {}
+
+
+def shared_folder(location: str) -> SharedFolder:
+    """The process's one `SharedFolder` per local index folder."""
+    folder = Path(location).expanduser().resolve()
+    with _client_lock:
+        return _folders.setdefault(str(folder), SharedFolder(folder))
+
+
+def is_local_folder(location: str) -> bool:
+    return not str(location).startswith(("http://", "https://")) and str(location) != ":memory:"
+
+
 class QdrantStore:
     """Chunks with their vectors in one Qdrant collection; payload carries text and source."""
 
-    def __init__(self, client, collection: str, dimension: int, is_server: bool = False):
-        self.client = client
+    def __init__(self, client, collection: str, dimension: int, is_server: bool = False,
+                 folder: SharedFolder | None = None):
+        self._client = client
+        self.folder = folder  # set for a local folder: opened per operation, shared with other processes
         self.is_server = is_server
         self.collection = collection
         self.dimension = dimension
+        self._pinned = None
 
     @classmethod
     def open(cls, location: str, collection: str, dimension: int) -> "QdrantStore":
-        store = cls(open_qdrant_client(location), collection, dimension,
-                    is_server=str(location).startswith(("http://", "https://")))
+        if is_local_folder(location):
+            store = cls(None, collection, dimension, folder=shared_folder(location))
+        else:
+            store = cls(open_qdrant_client(location), collection, dimension,
+                        is_server=str(location).startswith(("http://", "https://")))
         store._check_dimension()
         return store
 
+    @contextlib.contextmanager
+    def session(self, write: bool = False):
+        """The client for one operation (or several in a row); a local folder is held only inside."""
+        if self.folder is None:
+            yield self._client
+        else:
+            with self.folder.open(write=write) as client:
+                yield client
+
+    @property
+    def client(self):
+        """The client, kept open until `close()` (for callers that use it directly, such as apps.doctor);
+        prefer `session()`, which releases a shared folder after each operation."""
+        if self.folder is None:
+            return self._client
+        if self._pinned is None:
+            self._pinned = self.folder.open(write=True)
+            return self._pinned.__enter__()
+        return self.folder._client
+
+    def close(self) -> None:
+        if self._pinned is not None:
+            pinned, self._pinned = self._pinned, None
+            pinned.__exit__(None, None, None)
+
+    def version(self):
+        """Changes when the collection may have changed: the folder's generation (any process), or
+        this process's writes (a server is also counted by the caller; ":memory:" is private)."""
+        return self.folder.generation() if self.folder is not None else self.writes
+
     def _check_dimension(self) -> None:
-        if not self.client.collection_exists(self.collection):
-            return
-        info = self.client.get_collection(self.collection)
+        with self.session() as client:
+            if not client.collection_exists(self.collection):
+                return
+            info = client.get_collection(self.collection)
         size = info.config.params.vectors.size
         if size != self.dimension:
             raise VectorStoreError(
@@ -115,35 +256,37 @@ class QdrantStore:
                 f"makes {self.dimension}. Use the embedding model it was built with, or a new --collection."
             )
 
-    def _ensure_collection(self) -> None:
+    def _ensure_collection(self, client) -> None:
         from qdrant_client.models import Distance, PayloadSchemaType, VectorParams
 
-        if self.client.collection_exists(self.collection):
+        if client.collection_exists(self.collection):
             return
-        self.client.create_collection(self.collection, vectors_config=VectorParams(size=self.dimension, distance=Distance.COSINE))
+        client.create_collection(self.collection, vectors_config=VectorParams(size=self.dimension, distance=Distance.COSINE))
         if self.is_server:  # local mode has no payload indexes (filters still work there)
-            self.client.create_payload_index(self.collection, "source", PayloadSchemaType.KEYWORD)
+            client.create_payload_index(self.collection, "source", PayloadSchemaType.KEYWORD)
 
     def count(self) -> int:
-        if not self.client.collection_exists(self.collection):
-            return 0
-        return self.client.count(self.collection, exact=True).count
+        with self.session() as client:
+            if not client.collection_exists(self.collection):
+                return 0
+            return client.count(self.collection, exact=True).count
 
     @property
     def writes(self) -> int:
         """How many upserts/deletes this process made to the collection (through any QdrantStore),
         so caches built from its contents can tell they are stale without asking Qdrant."""
-        return _writes.get((id(self.client), self.collection), 0)
+        return _writes.get((id(self._client or self.folder), self.collection), 0)
 
     def _wrote(self) -> None:
-        key = (id(self.client), self.collection)
+        key = (id(self._client or self.folder), self.collection)
         _writes[key] = _writes.get(key, 0) + 1
 
     def replace_source(self, source: str, content_hash: str, chunks: Sequence, vectors: Sequence[Sequence[float]]) -> None:
         """Put a file's new chunks in, then take its old ones out: a failure in between leaves the
         old version searchable, never a half-written file."""
-        self.upsert_chunks(chunks, vectors, source=source, content_hash=content_hash)
-        self._delete(source, keep_hash=content_hash)
+        with self.session(write=True):
+            self.upsert_chunks(chunks, vectors, source=source, content_hash=content_hash)
+            self._delete(source, keep_hash=content_hash)
 
     def upsert_chunks(self, chunks: Sequence, vectors: Sequence[Sequence[float]], *, source: str | None = None,
                       content_hash: str = "", batch_size: int = 256) -> None:
@@ -152,7 +295,6 @@ class QdrantStore:
 
         if len(chunks) != len(vectors):
             raise ValueError("chunks and vectors differ in length")
-        self._ensure_collection()
         points = []
         for c, v in zip(chunks, vectors):
             origin = source or c.source
@@ -162,13 +304,16 @@ class QdrantStore:
                 payload={"text": c.text, "source": origin, "chunk_index": c.chunk_index, "title": c.title,
                          "content_hash": content_hash, **{key: value for key, value in c.metadata.items() if key != "text"}},
             ))
-        for start in range(0, len(points), batch_size):
-            self.client.upsert(self.collection, points=points[start:start + batch_size], wait=True)
+        with self.session(write=True) as client:
+            self._ensure_collection(client)
+            for start in range(0, len(points), batch_size):
+                client.upsert(self.collection, points=points[start:start + batch_size], wait=True)
         self._wrote()
 
     def delete_source(self, source: str) -> None:
-        if self.client.collection_exists(self.collection):
-            self._delete(source, keep_hash=None)
+        with self.session(write=True) as client:
+            if client.collection_exists(self.collection):
+                self._delete(source, keep_hash=None)
 
     def _delete(self, source: str, keep_hash: str | None) -> None:
         from qdrant_client.models import FieldCondition, Filter, FilterSelector, MatchValue
@@ -176,22 +321,24 @@ class QdrantStore:
         must_not = [FieldCondition(key="content_hash", match=MatchValue(value=keep_hash))] if keep_hash else None
         selector = FilterSelector(filter=Filter(must=[FieldCondition(key="source", match=MatchValue(value=source))],
                                                 must_not=must_not))
-        self.client.delete(self.collection, points_selector=selector, wait=True)
+        with self.session(write=True) as client:
+            client.delete(self.collection, points_selector=selector, wait=True)
         self._wrote()
 
     def source_hashes(self) -> dict[str, str]:
         """source -> content hash of what is indexed (to skip unchanged files)."""
-        if not self.client.collection_exists(self.collection):
-            return {}
         found: dict[str, str] = {}
-        offset = None
-        while True:
-            points, offset = self.client.scroll(self.collection, limit=512, offset=offset,
-                                                with_payload=["source", "content_hash"], with_vectors=False)
-            for p in points:
-                found[p.payload["source"]] = p.payload.get("content_hash", "")
-            if offset is None:
-                return found
+        with self.session() as client:
+            if not client.collection_exists(self.collection):
+                return {}
+            offset = None
+            while True:
+                points, offset = client.scroll(self.collection, limit=512, offset=offset,
+                                               with_payload=["source", "content_hash"], with_vectors=False)
+                for p in points:
+                    found[p.payload["source"]] = p.payload.get("content_hash", "")
+                if offset is None:
+                    return found
 
     def search(self, vector: Sequence[float], k: int = 4, sources: Iterable[str] | None = None,
                filters: Mapping[str, Any] | None = None) -> list[ScoredChunk]:
@@ -199,14 +346,15 @@ class QdrantStore:
         values, see `rag.retrievers.matches_filters`) narrow the search inside Qdrant."""
         from qdrant_client.models import FieldCondition, Filter, MatchAny
 
-        if not self.client.collection_exists(self.collection):
-            return []
         conditions = qdrant_conditions(filters)
         if sources:
             conditions.append(FieldCondition(key="source", match=MatchAny(any=list(sources))))
         query_filter = Filter(must=conditions) if conditions else None
-        hits = self.client.query_points(self.collection, query=list(vector), limit=k, query_filter=query_filter,
-                                        with_payload=True).points
+        with self.session() as client:
+            if not client.collection_exists(self.collection):
+                return []
+            hits = client.query_points(self.collection, query=list(vector), limit=k, query_filter=query_filter,
+                                       with_payload=True).points
         return [_to_chunk(h.payload, h.score) for h in hits]
 
     def iter_chunks(self, batch_size: int = 512) -> Iterator[ScoredChunk]:
@@ -218,17 +366,25 @@ class QdrantStore:
         """Every (chunk, vector) in the collection."""
         yield from self._scroll(batch_size, with_vectors=True)
 
+    def snapshot(self) -> tuple[list[tuple[ScoredChunk, list[float]]], object]:
+        """Every (chunk, vector) and the version they were read at, in one go (a shared folder is
+        opened once and released before this returns)."""
+        with self.session():
+            return list(self._scroll(512, with_vectors=True)), self.version()
+
     def _scroll(self, batch_size: int, with_vectors: bool):
-        if not self.client.collection_exists(self.collection):
-            return
-        offset = None
-        while True:
-            points, offset = self.client.scroll(self.collection, limit=batch_size, offset=offset,
-                                                with_payload=True, with_vectors=with_vectors)
-            for p in points:
-                yield _to_chunk(p.payload, 0.0), p.vector
-            if offset is None:
+        with self.session() as client:
+            if not client.collection_exists(self.collection):
                 return
+            found = []
+            offset = None
+            while True:
+                points, offset = client.scroll(self.collection, limit=batch_size, offset=offset,
+                                               with_payload=True, with_vectors=with_vectors)
+                found += [(_to_chunk(p.payload, 0.0), p.vector) for p in points]
+                if offset is None:
+                    break
+        yield from found
 
 
 def qdrant_conditions(filters: Mapping[str, Any] | None) -> list:

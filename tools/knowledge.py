@@ -18,9 +18,9 @@ class KnowledgeQuery(BaseModel):
 def knowledge_search_tool(collection: str = "handbook", k: int = 3, location: str | None = None,
                           embeddings: str = "local") -> StructuredTool:
     def search(query: str) -> str:
-        from graphs.rag.graph import knowledge_base
+        from rag.answering import open_knowledge_base
 
-        hits = knowledge_base(collection, location or "", embeddings).search(query, k=k)
+        hits = open_knowledge_base(collection, location or "", embeddings).search(query, k=k)
         if not hits:
             return f"Nothing found in '{collection}' for {query!r}."
         return "\n".join(f"[{i}] {h.label}: {' '.join(h.text.split())[:300]}" for i, h in enumerate(hits, 1))

@@ -31,14 +31,15 @@ class Toolset:
 
 
 def basic_toolset(collection: str = "handbook", **_) -> Toolset:
-    from tools.calculator import calculator
+    from tools.calculator import calculator, match_arithmetic
     from tools.knowledge import knowledge_search_tool
     from tools.sql_tool import SQL_TOOLS
     from tools.weather import get_weather
 
     return Toolset("basic", [calculator, get_weather, knowledge_search_tool(collection), *SQL_TOOLS],
                    notes="Use calculator for arithmetic, get_weather for weather, search_knowledge for company policies, "
-                         "ask_database for questions about sales, orders, customers and products.")
+                         "ask_database for questions about sales, orders, customers and products.",
+                   match_command=match_arithmetic)
 
 
 def market_toolset(**_) -> Toolset:

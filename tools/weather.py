@@ -5,7 +5,7 @@
     get_weather.invoke({"city": "Berlin", "days": 3})
 
 It calls HEARTH_WEATHER_URL; when that is unset it starts the project's fixture service
-(`apps.weather_service`) in this process on a free loopback port, once.
+(`tools.weather_service`) in this process on a free loopback port, once.
 """
 
 from __future__ import annotations
@@ -31,10 +31,9 @@ def weather_service_url() -> str:
         return url.rstrip("/")
     with _lock:
         if _started_url is None:
-            from apps.weather_service import create_app
-            from tools.local_server import serve_in_thread
+            from tools.weather_service import start_in_thread
 
-            _started_url = serve_in_thread(create_app(), name="weather-fixture-service")
+            _started_url = start_in_thread()
     return _started_url
 
 

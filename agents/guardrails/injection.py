@@ -241,10 +241,19 @@ class EmbeddingInjectionDetector:
                 for score, exemplar in self.similarities(texts)]
 
 
-def check_injection(text: str, *, document: bool = False,
-                    detector: EmbeddingInjectionDetector | None = None) -> InjectionVerdict:
-    """Rules first; when they pass and a `detector` is given, the embedding check decides."""
+def check_injection(text: str, *, document: bool = False, detector: EmbeddingInjectionDetector | None = None,
+                    classifier=None) -> InjectionVerdict:
+    """Rules first; what they let through is flagged when the trained `classifier`
+    (`agents.guardrails.classifier.InjectionClassifier`) or the embedding `detector`, if given, says so."""
     verdict = detect_injection(text, document=document)
-    if verdict.flagged or detector is None:
+    if verdict.flagged:
         return verdict
-    return detector.check_many([text])[0]
+    if classifier is not None:
+        verdict = classifier.check_many([text])[0]
+        if verdict.flagged:
+            return verdict
+    if detector is not None:
+        embedded = detector.check_many([text])[0]
+        if embedded.flagged or classifier is None:
+            return embedded
+    return verdict

@@ -25,7 +25,9 @@ output guard has seen the whole answer, so PII would show; stream `"updates"` or
 show tokens only when the output guard is off) where redaction must hold.
 
 Switched on per guard by `GuardrailsSettings` (env `HEARTH_GUARDRAILS=input,retrieved,output`,
-`off` for none; `HEARTH_GUARDRAILS_EMBEDDINGS=local` adds the MiniLM check;
+`off` for none; `HEARTH_GUARDRAILS_EMBEDDINGS=local` adds the MiniLM check; the trained classifier
+(`agents.guardrails.classifier`) joins the rules when its folder exists, HEARTH_GUARDRAILS_CLASSIFIER
+names another folder or `off`;
 `HEARTH_GUARDRAILS_ENGINE=guardrails-ai` runs the checks through guardrails-ai `Guard`s built
 from `agents.guardrails.validators` instead of calling them directly -- the same checks, plus
 guardrails-ai's import time). The nodes can also be added to a graph by hand:
@@ -47,6 +49,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langgraph.graph import END, START, StateGraph
 
+from agents.guardrails.classifier import load_classifier
 from agents.guardrails.injection import EmbeddingInjectionDetector, InjectionVerdict, check_injection
 from agents.guardrails.pii import ALL_KINDS, redact_pii
 from models.messages import last_human_text
@@ -70,6 +73,10 @@ class GuardrailsSettings:
                        "Env: HEARTH_GUARDRAILS_EMBEDDINGS."})
     threshold: float = field(default_factory=env("HEARTH_GUARDRAILS_THRESHOLD", 0.45, float), metadata={
         "description": "Cosine similarity to an attack exemplar that counts as an attack. Env: HEARTH_GUARDRAILS_THRESHOLD."})
+    classifier: str = field(default_factory=env("HEARTH_GUARDRAILS_CLASSIFIER", ""), metadata={
+        "description": "Folder of the trained injection classifier (built by `python -m training.injection_classifier`); "
+                       "empty = .hearth/models/injection_classifier when it exists, 'off' = never. "
+                       "Env: HEARTH_GUARDRAILS_CLASSIFIER."})
     pii_kinds: str = field(default_factory=env("HEARTH_GUARDRAILS_PII", ",".join(ALL_KINDS)), metadata={
         "description": f"PII kinds the output guard redacts ({', '.join(ALL_KINDS)}). Env: HEARTH_GUARDRAILS_PII."})
     engine: str = field(default_factory=env("HEARTH_GUARDRAILS_ENGINE", "builtin"), metadata={
@@ -131,7 +138,7 @@ def screen_text(text: str, settings: GuardrailsSettings, *, document: bool = Fal
     """The injection verdict for `text` under `settings` (engine and embedding check)."""
     detector = _detector(settings.embeddings, settings.threshold) if settings.embeddings else None
     if settings.engine == "builtin":
-        return check_injection(text, document=document, detector=detector)
+        return check_injection(text, document=document, detector=detector, classifier=load_classifier(settings.classifier))
     message_guard, document_guard, _ = _guardrails_ai_guards(settings.embeddings, settings.threshold, settings.kinds)
     outcome = (document_guard if document else message_guard).validate(text)
     if outcome.validation_passed:

@@ -3,7 +3,8 @@
     python -m apps.analysts --engine autogen "Daily report for ACME and CLDX on 2026-11-27"
 
     from agents.market.autogen_team import run_autogen_report
-    result = run_autogen_report("Daily report for ACME and CLDX on 2026-11-27", out_dir="/tmp/analysts")
+    result = run_autogen_report("Daily report for ACME and CLDX on 2026-11-27", base_url="http://127.0.0.1:8008",
+                                out_dir="/tmp/analysts")
     result["report"], result["chart_path"], result["tool_calls"], result["transcript"]
 
 Four `AssistantAgent`s take turns in a `RoundRobinGroupChat`: the news collector calls
@@ -14,9 +15,10 @@ Four `AssistantAgent`s take turns in a `RoundRobinGroupChat`: the news collector
 writes the same report). The chat stops when the manager's tool reports "REPORT WRITTEN", or after
 a fixed number of messages.
 
-The agents' model client is AutoGen's `OpenAIChatCompletionClient` pointed at `apps.serve`'s
-OpenAI-compatible endpoint: `HEARTH_SERVE_URL` when set (e.g. http://127.0.0.1:8008), otherwise a
-server over `model` started inside this process on a free loopback port. Made for a small model:
+The agents' model client is AutoGen's `OpenAIChatCompletionClient` pointed at an OpenAI-compatible
+endpoint such as `apps.serve`: `base_url`, else `HEARTH_SERVE_URL` (e.g. http://127.0.0.1:8008);
+`model` is the model name that endpoint serves. `python -m apps.analysts --engine autogen` starts
+`apps.serve` in-process when neither is given. Made for a small model:
 - each agent has one tool, and its model context ends with the next call it should make for the
   request ("Next, call the tool get_headlines with these arguments: {...}"), so it works through
   the tickers instead of repeating the first one;
@@ -49,29 +51,26 @@ ROLE_PROMPTS = {
 NEXT_CALL_PROMPT = "Next, call the tool {name} with these arguments: {arguments}"
 SUMMARY_FORMAT = "{tool_name}({arguments}) -> {result}"
 
-_SERVERS: dict[str, str] = {}
-_SERVERS_LOCK = threading.Lock()
 
 
-def served_url(model: str = "local") -> str:
-    """Base URL of an apps.serve endpoint: HEARTH_SERVE_URL, else one started in-process for `model`."""
-    if os.environ.get("HEARTH_SERVE_URL"):
-        return os.environ["HEARTH_SERVE_URL"].rstrip("/").removesuffix("/v1")
-    with _SERVERS_LOCK:
-        if model not in _SERVERS:
-            from apps.serve import create_app
-            from tools.local_server import serve_in_thread
+class ServeUrlMissing(RuntimeError):
+    """No OpenAI-compatible endpoint was given for the team's model."""
 
-            _SERVERS[model] = serve_in_thread(create_app(model_spec=model), name=f"apps.serve[{model}]")
-        return _SERVERS[model]
+
+def served_url(base_url: str | None = None) -> str:
+    """The endpoint's base URL (without /v1): `base_url`, else HEARTH_SERVE_URL."""
+    url = base_url or os.environ.get("HEARTH_SERVE_URL")
+    if not url:
+        raise ServeUrlMissing("The AutoGen team needs an OpenAI-compatible endpoint: start one with "
+                              "`python -m apps.serve` and set HEARTH_SERVE_URL=http://127.0.0.1:8008, pass base_url=..., "
+                              "or run `python -m apps.analysts --engine autogen`, which starts one in-process.")
+    return url.rstrip("/").removesuffix("/v1")
 
 
 def model_client(base_url: str, model: str = "local"):
-    """AutoGen's OpenAI client for apps.serve; tool calls required whenever tools are offered."""
-    from apps.serve import display_name
-
+    """AutoGen's OpenAI client for the endpoint's model `model`; tool calls required whenever tools are offered."""
     client_class = _tool_first_client_class()
-    return client_class(model=display_name(model), base_url=f"{base_url}/v1", api_key="not-needed",
+    return client_class(model=model, base_url=f"{base_url}/v1", api_key="not-needed",
                         model_info=served_model_info(), max_retries=0, timeout=300.0)
 
 
@@ -218,10 +217,12 @@ def tool_calls_in(messages) -> list[dict]:
     return calls
 
 
-async def arun_autogen_report(request: str, *, model: str = "local", out_dir: str | Path = "out/analysts",
-                              lookback_days: int = 30, source=None, default_day: str = "2026-11-27") -> dict:
+async def arun_autogen_report(request: str, *, base_url: str | None = None, model: str = "local",
+                              out_dir: str | Path = "out/analysts", lookback_days: int = 30, source=None,
+                              default_day: str = "2026-11-27") -> dict:
     """The team's run for one request: {report, chart_path, day, tickers, transcript, tool_calls,
-    stop_reason, manager_wrote_report}."""
+    stop_reason, manager_wrote_report}. `base_url`/`model`: the OpenAI-compatible endpoint and the
+    model name it serves (default HEARTH_SERVE_URL, "local")."""
     from tools.market_data import SampleMarketData
     from agents.market.report import collect_findings, parse_request, write_report
 
@@ -229,7 +230,7 @@ async def arun_autogen_report(request: str, *, model: str = "local", out_dir: st
     os.environ.setdefault("AUTOGEN_DISABLE_RUNTIME_TRACING", "true")
     source = source or SampleMarketData()
     day, tickers = parse_request(request, source=source, default_day=default_day)
-    client = model_client(served_url(model), model)
+    client = model_client(served_url(base_url), model)
     written: dict = {}
     try:
         team = build_team(client, source, day, tickers, lookback_days, out_dir, written)

@@ -16,7 +16,7 @@ import streamlit as st  # noqa: E402
 
 from graphs.chat_modes import MODES, ChatMode  # noqa: E402
 from graphs.checkpointing import open_checkpointer  # noqa: E402
-from graphs.rag.graph import knowledge_base  # noqa: E402
+from rag.answering import open_knowledge_base  # noqa: E402
 from rag.documents import SUPPORTED_SUFFIXES  # noqa: E402
 from models.settings import configured_model, data_home  # noqa: E402
 
@@ -59,7 +59,7 @@ def sidebar() -> tuple[ChatMode, object]:
             with st.spinner(f"First start: indexing {mode.demo_data}…"):
                 mode.prepare_data(context)
         if hasattr(context, "collection"):
-            kb = knowledge_base(context.collection, context.index_location, context.embeddings)
+            kb = open_knowledge_base(context.collection, context.index_location, context.embeddings)
             st.caption(f"{kb.count()} chunks indexed in '{context.collection}'")
             upload(kb)
         if st.button("New conversation"):
@@ -106,6 +106,18 @@ def show_sources(citations: list[dict]) -> None:
                 st.text(c["text"][:600])  # raw text: a chunk's markdown headings must not render as page headings
 
 
+NOT_COVERED = "Not in the documents"
+
+
+def show_answer(container, answer: str, abstained: bool) -> None:
+    """An abstention is shown as what it is: a notice that the documents do not cover the
+    question (with what they do cover), not as an answer with an empty source list."""
+    if abstained:
+        container.warning(f"**{NOT_COVERED}.** {answer}", icon="🔎")
+    else:
+        container.markdown(answer)
+
+
 def main() -> None:
     st.set_page_config(page_title="Hearth · chat", page_icon="🔥")
     st.session_state.setdefault("thread_id", uuid.uuid4().hex)
@@ -114,7 +126,7 @@ def main() -> None:
     st.title("Ask the handbook" if mode.name == "rag" else mode.title)
     for turn in st.session_state.turns:
         with st.chat_message(turn["role"]):
-            st.markdown(turn["content"])
+            show_answer(st, turn["content"], turn.get("abstained", False))
             show_sources(turn.get("citations", []))
     question = st.chat_input(mode.placeholder)
     if not question:
@@ -140,10 +152,12 @@ def main() -> None:
         final = values["messages"][-1]
         # The final text can differ from the streamed tokens (a citation attributed afterwards).
         answer = final.additional_kwargs.get("answer_text", final.content)
-        placeholder.markdown(answer)
-        citations = values.get("citations", [])
+        abstained = bool(final.additional_kwargs.get("abstained"))
+        show_answer(placeholder, answer, abstained)
+        citations = [] if abstained else values.get("citations", [])
         show_sources(citations)
-    st.session_state.turns.append({"role": "assistant", "content": answer, "citations": citations})
+    st.session_state.turns.append({"role": "assistant", "content": answer, "citations": citations,
+                                   "abstained": abstained})
 
 
 main()

@@ -24,6 +24,10 @@ class Context(BaseContext):
     evidence_sentences: int = field(default_factory=env("HEARTH_EVIDENCE_SENTENCES", -1, int), metadata={
         "description": "Show the model only this many best-matching sentences of the retrieved chunks (0 = whole "
                        "chunks; -1 = auto: 2 for the bundled 135M model, whole chunks otherwise). Env: HEARTH_EVIDENCE_SENTENCES."})
+    answerability: str = field(default_factory=env("HEARTH_ANSWERABILITY", "rules"), metadata={
+        "description": "Check that the sources cover the question before answering (rag.answerability): 'rules' "
+                       "(names and terms the collection lacks, similarity; no model call), 'rules+model' (plus the "
+                       "model's constrained yes/no grade) or 'off'. Env: HEARTH_ANSWERABILITY."})
     history_turns: int = field(default_factory=env("HEARTH_HISTORY_TURNS", 3, int), metadata={
         "description": "Earlier question/answer pairs shown to the model. Env: HEARTH_HISTORY_TURNS."})
 

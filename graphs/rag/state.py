@@ -21,8 +21,10 @@ class InputState:
 @dataclass(kw_only=True)
 class State(InputState):
     """Inside the graph: the question being answered, the chunks found for it, and the
-    numbered sources the answer cites (1-based, in the order shown to the model)."""
+    numbered sources the answer cites (1-based, in the order shown to the model), and whether the
+    sources cover the question (`answerability`)."""
 
     question: str = ""
     retrieved: list[ScoredChunk] = field(default_factory=list)
     citations: list[dict] = field(default_factory=list)
+    answerability: dict = field(default_factory=dict)  # rag.answerability.Assessment.as_dict() of this turn

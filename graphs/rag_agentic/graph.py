@@ -5,7 +5,12 @@
     langgraph dev --no-browser                       # graph "rag_agentic" in Studio
 
     plan_sub_questions --Send x N--> retrieve_for_sub_question --> synthesize_answer
+                       \\--(a place or topic the collection never mentions)--> abstain
                        \\--(empty index)--> answer_without_sources
+
+"Plan a 2-day trip to Porto" over the Lisbon guides is not planned: the guides never mention
+Porto, so the answer says so and what they do cover (`rag.answerability.check_scope`). A request
+whose every branch finds only distant chunks is refused the same way.
 
 Planning: a trip plan ("Plan a 3-day trip to Lisbon", "2 days in Porto: itinerary?") on the
 bundled 135M model gets a template plan, one theme per day searched with generic questions
@@ -24,7 +29,6 @@ The collection "travel" (the default; data/travel/guides) and "handbook" are ind
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Literal
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
@@ -33,40 +37,16 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send
 from pydantic import BaseModel, Field
 
-import graphs.rag.graph as rag_graph
-from graphs.rag import prompts as rag_prompts
 from graphs.rag_agentic import prompts
 from graphs.rag_agentic.context import Context
 from graphs.rag_agentic.state import InputState, State, SubQuestionTask
 from models.messages import last_human_text
+from rag import answerability, answering
+from rag.answering import CITATION, CHUNK_SOURCE, knowledge_base_for
+from rag.demo import ensure_demo_corpus, trip_parts, trip_themes
 from rag.evidence import content_words, select_evidence
-from rag.knowledge_base import PROJECT_ROOT, SAMPLE_HANDBOOK, KnowledgeBase, ProgressCallback
 
-TRAVEL_GUIDES = PROJECT_ROOT / "data" / "travel" / "guides"
-DEMO_CORPORA: dict[str, Path] = {"handbook": SAMPLE_HANDBOOK, "travel": TRAVEL_GUIDES}
 EVIDENCE_PER_BRANCH = 8  # spare sentences, so that parts sharing a chunk still find unused ones
-
-
-def ensure_demo_corpus(kb: KnowledgeBase, progress: ProgressCallback | None = None):
-    """Index the bundled demo documents of a demo collection ("travel": the Lisbon guides,
-    "handbook": the staff handbook) when it is empty; other collections are left alone."""
-    folder = DEMO_CORPORA.get(getattr(kb, "collection", ""))
-    if folder is None or kb.count() > 0:
-        return None
-    return kb.ingest([folder], progress=progress)
-
-
-def ensure_travel_guides(kb: KnowledgeBase, progress: ProgressCallback | None = None):
-    """Index data/travel/guides into `kb` when it is empty (like `ensure_sample_handbook`)."""
-    return kb.ingest([TRAVEL_GUIDES], progress=progress) if kb.count() == 0 else None
-
-
-def prepare_travel_guides(context, progress: ProgressCallback | None = None):
-    """`graphs.chat_modes` hook: index the guides when the context's collection is the empty "travel"."""
-    if getattr(context, "collection", "travel") != "travel":
-        return None
-    return ensure_travel_guides(rag_graph.knowledge_base(context.collection, context.index_location, context.embeddings),
-                                progress)
 
 
 # ---- planning ---------------------------------------------------------------------------------
@@ -124,12 +104,13 @@ def template_trip_plan(question: str, limit: int) -> tuple[list[str], list[str]]
     """(sub_questions, parts) of a trip plan: the themes of the first days (at most as many days
     as there are themes), then food and transport; under `limit`, each day keeps its first
     question before any day gets a second one."""
-    place, days = plan_place(question), min(plan_days(question), len(prompts.DAY_THEMES))
+    themes = trip_themes()
+    place, days = plan_place(question), min(plan_days(question), len(themes))
     candidates = []  # (priority, order, part, question)
-    for day, (theme, questions) in enumerate(prompts.DAY_THEMES[:days], start=1):
+    for day, (theme, questions) in enumerate(themes[:days], start=1):
         for rank, text in enumerate(questions):
             candidates.append((rank * 2, len(candidates), prompts.DAY_TITLE.format(day=day, theme=theme), text))
-    for title, text in prompts.TRIP_PARTS:
+    for title, text in trip_parts():
         candidates.append((1, len(candidates), title, text))
     kept = sorted(sorted(candidates)[:max(1, limit)], key=lambda c: c[1])
     return [c[3].format(place=place) for c in kept], [c[2] for c in kept]
@@ -183,11 +164,15 @@ def generate_sub_questions(question: str, context: Context) -> list[str]:
 def plan_sub_questions(state: State, runtime: Runtime[Context]) -> dict:
     context = runtime.context or Context()
     question = last_human_text(state.messages).strip()
-    start = {"question": question, "findings": [], "retrieved": [], "citations": []}
-    kb = rag_graph.knowledge_base_for(context)
+    start = {"question": question, "findings": [], "retrieved": [], "citations": [], "answerability": {}}
+    kb = knowledge_base_for(context)
     ensure_demo_corpus(kb)
     if not question or kb.count() == 0:
         return {**start, "sub_questions": [], "parts": [], "planned_by": "", "is_plan": False}
+    scope = answerability.check_scope(question, kb, context.answerability)
+    if not scope.answerable:  # a place or topic the collection never mentions: nothing to plan from
+        return {**start, "sub_questions": [], "parts": [], "planned_by": "", "is_plan": is_plan_request(question),
+                "answerability": scope.as_dict()}
     is_plan, limit = is_plan_request(question), max(1, context.max_sub_questions)
     sub_questions: list[str] = []
     planned_by = "model"
@@ -203,8 +188,10 @@ def plan_sub_questions(state: State, runtime: Runtime[Context]) -> dict:
     return {**start, "sub_questions": sub_questions, "parts": parts, "planned_by": planned_by, "is_plan": is_plan}
 
 
-def route_sub_questions(state: State) -> list[Send] | Literal["answer_without_sources"]:
+def route_sub_questions(state: State) -> list[Send] | Literal["answer_without_sources", "abstain"]:
     """One retrieval branch per sub-question, all in the same step (map); none: explain why."""
+    if state.answerability and not state.answerability.get("answerable", True):
+        return "abstain"
     if not state.sub_questions:
         return "answer_without_sources"
     return [Send("retrieve_for_sub_question", SubQuestionTask(index=i, sub_question=q))
@@ -217,11 +204,33 @@ def retrieve_for_sub_question(task: SubQuestionTask, runtime: Runtime[Context]) 
     """Search for one sub-question and rank its evidence sentences; numbers in `evidence` are
     1-based positions in this branch's `chunks`."""
     context = runtime.context or Context()
-    kb = rag_graph.knowledge_base_for(context)
+    kb = knowledge_base_for(context)
     chunks = kb.search(task["sub_question"], k=context.top_k)
     evidence = select_evidence(task["sub_question"], chunks, kb.embeddings, limit=EVIDENCE_PER_BRANCH) if chunks else []
+    similarity = answerability.best_similarity(task["sub_question"], chunks, kb) if chunks else None
     return {"findings": [{"index": task["index"], "sub_question": task["sub_question"], "chunks": chunks,
-                          "evidence": [(e.number, e.sentence, e.score) for e in evidence]}]}
+                          "evidence": [(e.number, e.sentence, e.score) for e in evidence], "similarity": similarity}]}
+
+
+def answer_without_sources(state: State, runtime: Runtime[Context]) -> dict:
+    context = runtime.context or Context()
+    return {"messages": [answering.answer_without_sources(knowledge_base_for(context), context.collection)]}
+
+
+def abstain(state: State, runtime: Runtime[Context]) -> dict:
+    """Say that the collection does not cover the request (a place or topic it never mentions), and what it covers."""
+    context = runtime.context or Context()
+    verdict = answerability.Assessment(**state.answerability)
+    return {"messages": [answerability.abstention_reply(verdict, knowledge_base_for(context), context.collection)],
+            "citations": []}
+
+
+def weakly_supported(state: State, context: Context) -> bool:
+    """No branch found a chunk close enough to its sub-question (`rag.answerability` similarity threshold)."""
+    if context.answerability == "off":
+        return False
+    scores = [f.get("similarity") for f in state.findings if f.get("similarity") is not None]
+    return bool(scores) and max(scores) < answerability.THRESHOLDS.min_similarity
 
 
 # ---- synthesis (reduce) ----------------------------------------------------------------------
@@ -301,7 +310,7 @@ def generate_synthesis(state: State, context: Context, union: dict) -> tuple[str
     from models import load_chat_model
 
     numbers = numbering(union, [])
-    sources = "\n\n".join(rag_prompts.CHUNK_SOURCE.format(number=numbers[k], title=c.title or c.label, text=c.text.strip())
+    sources = "\n\n".join(CHUNK_SOURCE.format(number=numbers[k], title=c.title or c.label, text=c.text.strip())
                           for k, c in union.items())
     days = sum(t.startswith("Day ") for t in dict.fromkeys(state.parts)) if state.is_plan else 0
     shape = prompts.PLAN_SHAPE.format(days=days or plan_days(state.question)) if state.is_plan else ""
@@ -309,8 +318,8 @@ def generate_synthesis(state: State, context: Context, union: dict) -> tuple[str
                 HumanMessage(content=prompts.SYNTHESIS_USER_PROMPT.format(
                     sources=sources, parts="\n".join(f"- {p}" for p in dict.fromkeys(state.parts)),
                     question=state.question, shape=shape))]
-    answer = load_chat_model(context.model).invoke(messages).text.strip()
-    cited = {int(n) for n in rag_graph.CITATION.findall(answer) if 1 <= int(n) <= len(union)}
+    answer = str(load_chat_model(context.model).invoke(messages).text).strip()
+    cited = {int(n) for n in CITATION.findall(answer) if 1 <= int(n) <= len(union)}
     days_needed = days or (plan_days(state.question) if state.is_plan else 0)
     if not cited or any(f"Day {d}" not in answer for d in range(1, days_needed + 1)):
         return None
@@ -321,7 +330,12 @@ def synthesize_answer(state: State, runtime: Runtime[Context]) -> dict:
     context = runtime.context or Context()
     union = union_of_sources(state.findings)
     if not union:
-        return {"messages": [AIMessage(content=rag_prompts.NO_MATCH_ANSWER.format(collection=context.collection))]}
+        return {"messages": [AIMessage(content=answering.NO_MATCH_ANSWER.format(collection=context.collection))]}
+    if weakly_supported(state, context):
+        verdict = answerability.Assessment(False, "low_similarity", [], max(f["similarity"] for f in state.findings
+                                                                             if f.get("similarity") is not None))
+        return {"messages": [answerability.abstention_reply(verdict, knowledge_base_for(context), context.collection)],
+                "citations": [], "answerability": verdict.as_dict()}
     written = generate_synthesis(state, context, union) if context.synthesis_mode() == "model" else None
     written_by = "model" if written else "template"
     answer, numbers, cited = written or template_answer(state, context, union)
@@ -351,16 +365,14 @@ builder = StateGraph(State, input_schema=InputState, context_schema=Context)
 builder.add_node(plan_sub_questions)
 builder.add_node(retrieve_for_sub_question, input_schema=SubQuestionTask)
 builder.add_node(synthesize_answer)
-builder.add_node(rag_graph.answer_without_sources)
+builder.add_node(answer_without_sources)
+builder.add_node(abstain)
 builder.add_edge(START, "plan_sub_questions")
-builder.add_conditional_edges("plan_sub_questions", route_sub_questions, ["retrieve_for_sub_question", "answer_without_sources"])
+builder.add_conditional_edges("plan_sub_questions", route_sub_questions,
+                              ["retrieve_for_sub_question", "answer_without_sources", "abstain"])
 builder.add_edge("retrieve_for_sub_question", "synthesize_answer")
 builder.add_edge("synthesize_answer", END)
 builder.add_edge("answer_without_sources", END)
+builder.add_edge("abstain", END)
 
 graph = builder.compile(name="rag_agentic")
-
-
-def compile_agentic_graph(checkpointer=None):
-    """The same graph with a checkpointer (apps and tests use this)."""
-    return builder.compile(checkpointer=checkpointer, name="rag_agentic")

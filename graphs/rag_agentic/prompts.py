@@ -1,5 +1,5 @@
 """Prompts and answer templates of the agentic RAG graph. The "no index" and "no match"
-answers are the `rag` graph's (`graphs.rag.prompts`)."""
+answers are `rag.answering`'s."""
 
 PLAN_SYSTEM_PROMPT = (
     "Split the user's request into at most {limit} short questions that can each be answered by searching "
@@ -8,26 +8,9 @@ PLAN_SYSTEM_PROMPT = (
 
 PLAN_USER_PROMPT = "Request: {question}\nQuestions:"
 
-# A trip plan on the template planner: one theme per day, each searched with one or two
-# questions, then the parts every trip needs. The questions leave the destination out on
-# purpose: in a guide to one city nearly every chunk names the city, and with the name in the
-# query MiniLM ranks any chunk about the city first (measured on data/travel: "What is the best
-# day trip from Lisbon?" put the Sintra guide outside the top 4, "Which palace is worth a day
-# trip by train?" puts it first). A template may use "{place}" where a corpus covers many places.
-DAY_THEMES = [
-    ("the old town and the castle", ["Which old neighbourhood and castle should I see on a first day?",
-                                     "Which viewpoint has the best view over the rooftops?"]),
-    ("monuments and an evening out", ["Which historic monuments and monastery are worth half a day?",
-                                      "Where is the best neighbourhood for bars and nightlife in the evening?"]),
-    ("a day trip", ["Which palace is worth a day trip by train?",
-                    "Which seaside town with beaches is an easy day trip by train?"]),
-    ("museums", ["Which museums are worth visiting and when are they open?"]),
-    ("the coast", ["Which beach is best for surfing or swimming?"]),
-]
-TRIP_PARTS = [
-    ("Food to try", "Which traditional dish and pastry is the city famous for?"),
-    ("Getting around", "How do I get around by tram and metro, and what does a ticket cost?"),
-]
+# A trip plan on the template planner: one theme per day, each searched with one or two questions,
+# then the parts every trip needs; the themes and questions belong to the corpus
+# (data/travel/plans/trip_themes.json, read by rag.demo.trip_themes).
 DAY_TITLE = "Day {day}: {theme}"
 DEFAULT_PLACE = "the city"
 

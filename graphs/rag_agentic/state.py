@@ -43,3 +43,4 @@ class State(InputState):
     findings: Annotated[list[dict], add_findings] = field(default_factory=list)
     retrieved: list[ScoredChunk] = field(default_factory=list)
     citations: list[dict] = field(default_factory=list)
+    answerability: dict = field(default_factory=dict)  # rag.answerability.Assessment.as_dict() of the request

@@ -5,8 +5,9 @@ retrieve for it, answer with numbered citations.
     python -m apps.ask --mode rag_conversational --thread me "And how many can I carry over?"
     langgraph dev --no-browser                       # graph "rag_conversational" in Studio
 
-    rewrite_question --> retrieve --(chunks found)--> generate_answer
-                                  \\--(empty index / no match)--> answer_without_sources
+    rewrite_question --> retrieve --> check_answerability --(covered)--> generate_answer
+                                                       \\--(not covered)--> abstain
+                                                       \\--(empty index / no match)--> answer_without_sources
 
 "and how much does it cost?" after "What is tram 28?" is searched as a question about tram 28.
 A question that names its own subject is searched unchanged (no model call). For a follow-up
@@ -15,7 +16,7 @@ keeps the follow-up's content words and names the earlier topic, otherwise the f
 prefixed with the earlier question's keywords ("About tram 28: and how much does it cost?"),
 which is what the bundled 135M model usually needs. Only the last `history_turns` turns count.
 
-The answering step is the `rag` graph's; on the bundled 135M model it sees the standalone
+The answering step is `rag.answering`'s, as in the `rag` graph; on the bundled 135M model it sees the standalone
 question without the earlier turns (`answer_history_turns`): shown them, it repeats or
 invents (measured on three follow-ups over the handbook and the travel guides: with the turns
 in the prompt 2 of 3 answers were wrong, one a copy of the previous answer; without them all 3
@@ -27,21 +28,22 @@ pass `{"configurable": {"thread_id": ...}}`.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
-import graphs.rag.graph as rag_graph
-from graphs.rag_agentic.graph import ensure_demo_corpus
 from graphs.rag_conversational import prompts
 from graphs.rag_conversational.context import Context
 from graphs.rag_conversational.state import InputState, State
 from models.messages import last_human_text
+from rag import answerability, answering
+from rag.answering import knowledge_base_for
+from rag.demo import ensure_demo_corpus
 from rag.evidence import content_words
 
 # Pronouns that point back into the conversation instead of naming their subject, and (for
@@ -74,10 +76,10 @@ def recent_turns(messages: list[BaseMessage], turns: int) -> list[Turn]:
     pending: str | None = None
     for message in messages[:-1]:
         if message.type == "human":
-            pending = message.text
+            pending = str(message.text)
         elif message.type == "ai" and pending is not None:
             extra = message.additional_kwargs
-            pairs.append(Turn(pending, extra.get("standalone_question") or pending, extra.get("answer_text", message.text)))
+            pairs.append(Turn(pending, extra.get("standalone_question") or pending, extra.get("answer_text", str(message.text))))
             pending = None
     return pairs[-turns:] if turns > 0 else []
 
@@ -184,36 +186,61 @@ def rewrite_question(state: State, runtime: Runtime[Context]) -> dict:
 
 def retrieve(state: State, runtime: Runtime[Context]) -> dict:
     context = runtime.context or Context()
-    kb = rag_graph.knowledge_base_for(context)
+    kb = knowledge_base_for(context)
     ensure_demo_corpus(kb)
     return {"retrieved": kb.search(state.question, k=context.top_k) if state.question else []}
 
 
-def generate_answer(state: State, runtime: Runtime[Context]) -> dict:
-    """The `rag` graph's cited answer to the standalone question, shown `answer_history()`
-    earlier turns; the message also records that question so that the next turn can build on it."""
+def check_answerability(state: State, runtime: Runtime[Context]) -> dict:
+    """Do the retrieved chunks cover the question? (names and terms the collection lacks, similarity)"""
     context = runtime.context or Context()
-    answering = runtime.override(context=dataclasses.replace(context, history_turns=context.answer_history()))
-    update = rag_graph.generate_answer(state, answering)
-    message = update["messages"][0]
+    verdict = answerability.check(state.question, state.retrieved, knowledge_base_for(context),
+                                  context.answerability, context.model)
+    return {"answerability": verdict.as_dict()}
+
+
+def route_after_check(state: State) -> Literal["generate_answer", "abstain", "answer_without_sources"]:
+    if not state.retrieved:
+        return "answer_without_sources"
+    return "generate_answer" if state.answerability.get("answerable", True) else "abstain"
+
+
+def abstain(state: State, runtime: Runtime[Context]) -> dict:
+    """Say that the collection does not cover the question, and what it does cover; cite nothing."""
+    context = runtime.context or Context()
+    verdict = answerability.Assessment(**{k: v for k, v in state.answerability.items()})
+    return {"messages": [answerability.abstention_reply(verdict, knowledge_base_for(context), context.collection)],
+            "citations": []}
+
+
+def generate_answer(state: State, runtime: Runtime[Context]) -> dict:
+    """The cited answer to the standalone question, shown `answer_history()` earlier turns; the
+    message also records that question so that the next turn can build on it."""
+    context = runtime.context or Context()
+    message, citations = answering.answer_from_context(context, knowledge_base_for(context), state.question, state.retrieved, state.messages,
+                                                       history_turns=context.answer_history())
     message.additional_kwargs.update(standalone_question=state.question, rewritten_by=state.rewritten_by)
-    return update
+    return {"messages": [message], "citations": citations}
+
+
+def answer_without_sources(state: State, runtime: Runtime[Context]) -> dict:
+    context = runtime.context or Context()
+    return {"messages": [answering.answer_without_sources(knowledge_base_for(context), context.collection)]}
 
 
 builder = StateGraph(State, input_schema=InputState, context_schema=Context)
 builder.add_node(rewrite_question)
 builder.add_node(retrieve)
+builder.add_node(check_answerability)
 builder.add_node(generate_answer)
-builder.add_node(rag_graph.answer_without_sources)
+builder.add_node(abstain)
+builder.add_node(answer_without_sources)
 builder.add_edge(START, "rewrite_question")
 builder.add_edge("rewrite_question", "retrieve")
-builder.add_conditional_edges("retrieve", rag_graph.route_after_retrieve)
+builder.add_edge("retrieve", "check_answerability")
+builder.add_conditional_edges("check_answerability", route_after_check)
 builder.add_edge("generate_answer", END)
+builder.add_edge("abstain", END)
 builder.add_edge("answer_without_sources", END)
 
 graph = builder.compile(name="rag_conversational")
-
-
-def compile_conversational_graph(checkpointer=None):
-    """The same graph with a checkpointer for multi-turn memory (apps and tests use this)."""
-    return builder.compile(checkpointer=checkpointer, name="rag_conversational")

@@ -1,5 +1,5 @@
-"""Prompts of the conversational RAG graph. Answering reuses the `rag` graph's prompts
-(`graphs.rag.prompts`); only the rewriting step has its own. Small models rewrite best when
+"""Prompts of the conversational RAG graph. Answering uses `rag.answering`'s prompts;
+only the rewriting step has its own. Small models rewrite best when
 shown a few plain lines of conversation and asked for one field of JSON."""
 
 REWRITE_SYSTEM_PROMPT = (

@@ -19,6 +19,9 @@ class Context(BaseContext):
     planner: str = field(default_factory=env("HEARTH_GRAPH_PLANNER", "auto"), metadata={
         "description": "Who picks the traversal: auto (rules, the model only to break a tie), model (the model "
                        "always picks among the fitting ones, under a schema constraint), rules. Env: HEARTH_GRAPH_PLANNER."})
+    answerability: str = field(default_factory=env("HEARTH_ANSWERABILITY", "rules"), metadata={
+        "description": "Say so when the question names a person, film or year the graph does not hold, instead of "
+                       "answering the rest of it: 'rules' or 'off'. Env: HEARTH_ANSWERABILITY."})
     max_listed: int = field(default_factory=env("HEARTH_GRAPH_MAX_LISTED", 8, int), metadata={
         "description": "Most results named in an answer. Env: HEARTH_GRAPH_MAX_LISTED."})
 

@@ -1,12 +1,12 @@
 """Graph RAG: answer questions about films from a graph of people, films and genres, with the
 path through the graph explained and every fact cited to the document it came from.
 
-    python -m graphs.rag_graph.ingest data/movies/films          # build the graph (Kùzu in .hearth/graph)
+    python -m rag.graph_ingest data/movies/films                 # build the graph (Kùzu in .hearth/graph)
     python -m apps.ask --mode rag_graph "Recommend a thriller starring an actor who also worked with Christopher Nolan"
     langgraph dev --no-browser                                   # graph "rag_graph" in Studio
 
     read_graph --(empty store)--> answer_empty_graph
-               \\--(asks for a genre the graph lacks)--> answer_unsupported
+               \\--(names a genre, person, film or year the graph lacks)--> answer_unsupported
                \\-> choose_traversal --(a traversal fits)--> run_query --> compose_answer
                                     \\--(none fits, capable model)--> generate_cypher --> run_query
                                     \\--(none fits)--> answer_unsupported
@@ -22,7 +22,6 @@ Answers are written by code from the returned rows, never by the model.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -34,20 +33,15 @@ from pydantic import BaseModel, Field, create_model
 
 from graphs.rag_graph import prompts
 from graphs.rag_graph.context import Context
-from graphs.rag_graph.cypher import ENTITY_LABELS, TRAVERSALS, best_traversals, check_generated_cypher, link_entities
 from graphs.rag_graph.state import InputState, State
 from models.messages import last_human_text
-from rag.graph_extraction import KNOWN_GENRES, folded
-from rag.graph_store import GraphStore, GraphStoreError, UnsafeCypherError, open_graph_store
-
-
-@lru_cache(maxsize=8)
-def graph_store(location: str) -> GraphStore:
-    return open_graph_store(location)
+from rag.cypher_templates import (ENTITY_LABELS, TRAVERSALS, best_traversals, check_generated_cypher,
+                                  genres_not_in_graph, link_entities, unlinked_names)
+from rag.graph_store import GraphStore, GraphStoreError, UnsafeCypherError, shared_graph_store
 
 
 def graph_store_for(context: Context) -> GraphStore:
-    return graph_store(context.graph_store)
+    return shared_graph_store(context.graph_store)
 
 
 class GeneratedCypher(BaseModel):
@@ -70,17 +64,20 @@ def read_graph(state: State, runtime: Runtime[Context]) -> dict:
         rows = store.query(f"MATCH (n:{label}) RETURN n.name AS name") if schema.has_label(label) else []
         names[kind] = [r["name"] for r in rows if r["name"]]
     linked = link_entities(question, names)
-    refusal = ""
+    refusal, verdict = "", {}
     if missing := genres_not_in_graph(question, names.get("genre", [])):
         refusal = prompts.UNKNOWN_GENRE_ANSWER.format(genre=missing[0], genres=", ".join(sorted(names["genre"])))
+        verdict = {"answerable": False, "reason": "unknown_genre", "missing": missing}
+    elif context.answerability != "off" and schema.has_label("Movie"):
+        years = {r["year"] for r in store.query("MATCH (m:Movie) RETURN DISTINCT m.year AS year") if r["year"]}
+        if missing := unlinked_names(question, linked, years):
+            refusal = prompts.NOT_IN_GRAPH_ANSWER.format(
+                missing=" or ".join(f"'{m}'" for m in missing), films=len(names.get("movie", [])),
+                people=len(names.get("person", [])), genres=", ".join(sorted(names.get("genre", []))))
+            verdict = {"answerable": False, "reason": "unknown_names", "missing": missing}
     return {"question": question, "schema": schema.describe() if schema.nodes else "", "linked": linked,
-            "traversal": "", "chosen_by": "", "cypher": "", "params": {}, "rows": [], "refusal": refusal, "citations": []}
-
-
-def genres_not_in_graph(question: str, graph_genres: list[str]) -> list[str]:
-    """Common genre words the question uses that no film in the graph has (so no answer can honour them)."""
-    text, have = folded(question), {folded(g).strip() for g in graph_genres}
-    return [g for g in KNOWN_GENRES if g not in have and (f" {g} " in text or f" {g}s " in text)]
+            "traversal": "", "chosen_by": "", "cypher": "", "params": {}, "rows": [], "refusal": refusal,
+            "citations": [], "answerability": verdict}
 
 
 def route_after_read(state: State) -> Literal["choose_traversal", "answer_empty_graph", "answer_unsupported"]:
@@ -175,7 +172,8 @@ def answer_unsupported(state: State) -> dict:
         text = state.refusal if not state.cypher else prompts.REFUSED_ANSWER.format(reason=state.refusal)
     else:
         text = prompts.UNSUPPORTED_ANSWER
-    return {"messages": [AIMessage(content=text, additional_kwargs={"answer_text": text})]}
+    extra = {"abstained": True, "answerability": state.answerability} if state.answerability else {}
+    return {"messages": [AIMessage(content=text, additional_kwargs={"answer_text": text, **extra})]}
 
 
 def answer_empty_graph(state: State, runtime: Runtime[Context]) -> dict:
@@ -370,8 +368,3 @@ builder.add_edge("answer_unsupported", END)
 builder.add_edge("answer_empty_graph", END)
 
 graph = builder.compile(name="rag_graph")
-
-
-def compile_rag_graph(checkpointer=None):
-    """The same graph with a checkpointer (apps use this)."""
-    return builder.compile(checkpointer=checkpointer, name="rag_graph")

@@ -22,7 +22,7 @@ Question: {question}"""
 
 NO_GRAPH_ANSWER = (
     "The graph store {location} is empty, so there is nothing to answer from yet. Build it first: "
-    "`python -m graphs.rag_graph.ingest data/movies/films` (or any folder of film descriptions)."
+    "`python -m rag.graph_ingest data/movies/films` (or any folder of film descriptions)."
 )
 
 UNSUPPORTED_ANSWER = (
@@ -36,3 +36,6 @@ REFUSED_ANSWER = "I did not run the query the model wrote: {reason}"
 UNKNOWN_GENRE_ANSWER = "The graph holds no {genre} films, so I cannot answer that. Its genres: {genres}."
 
 NOTHING_FOUND_ANSWER = "The graph has no {what} for {who}."
+
+NOT_IN_GRAPH_ANSWER = ("The graph has no person, film or year matching {missing}, so I cannot answer that. "
+                       "It holds {films} films by {people} people, in these genres: {genres}.")

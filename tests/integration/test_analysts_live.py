@@ -37,9 +37,12 @@ def test_langgraph_team_on_the_embedded_model(tmp_path):
 
 def test_autogen_team_through_apps_serve_on_loopback(tmp_path, monkeypatch):
     from agents.market.autogen_team import run_autogen_report
+    from apps.analysts import serve_model
 
     monkeypatch.delenv("HEARTH_SERVE_URL", raising=False)  # start apps.serve in-process on a free loopback port
-    result = run_autogen_report("Daily report for ACME on 2026-11-27", model="local?max_tokens=96", out_dir=tmp_path)
+    base_url, served_name = serve_model("local?max_tokens=96")
+    result = run_autogen_report("Daily report for ACME on 2026-11-27", base_url=base_url, model=served_name,
+                                out_dir=tmp_path)
     calls = result["tool_calls"]
     assert [(c["agent"], c["name"]) for c in calls] == [
         ("news_collector", "get_headlines"), ("sentiment_analyst", "score_headlines"),

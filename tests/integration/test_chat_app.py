@@ -68,3 +68,18 @@ def test_running_chat_page_renders_in_a_browser(tmp_path):
     out = os.environ.get("HEARTH_SCREENSHOT_DIR")
     if out:
         shutil.copy(shot, Path(out) / "chat.png")
+
+
+def test_chat_page_shows_an_abstention_plainly(tmp_path, monkeypatch):
+    """A question the handbook does not cover: a warning saying so (and what the handbook covers), no sources list."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("HEARTH_INDEX", str(tmp_path / "qdrant"))
+    monkeypatch.setenv("HEARTH_CHECKPOINTS", f"sqlite:///{tmp_path / 'memory.sqlite'}")
+    at = AppTest.from_file(str(ROOT / "apps" / "ui" / "chat_page.py"), default_timeout=240)
+    at.run()
+    at.chat_input[0].set_value("Can I bring my dog to the office?").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    warnings = [w.value for w in at.warning]
+    assert warnings and warnings[0].startswith("**Not in the documents.**") and "staff handbook" in warnings[0]
+    assert not [e.label for e in at.expander if e.label.startswith("Sources")]

@@ -42,7 +42,7 @@ def test_cli_warmer_raises_the_set_point_on_the_hub(hub):
     done = ask(hub, "make it warmer in here")
     assert done.returncode == 0, done.stderr
     assert state(hub, "climate.thermostat")["attributes"]["temperature"] == before + 1
-    assert f"set to {before + 1}°C" in done.stdout
+    assert f"Raised the thermostat from {before:g} °C to {before + 1:g} °C" in done.stdout
 
 
 def test_cli_risky_action_is_declined_without_a_terminal(hub):

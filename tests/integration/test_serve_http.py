@@ -128,11 +128,12 @@ def test_vllm_spec_speaks_the_same_api(base_url):
 def test_rag_graph_answers_through_the_served_model(base_url, tmp_path):
     """Scale-out by configuration: the same RAG graph with its model behind HTTP."""
     from graphs.rag.context import Context
-    from graphs.rag.graph import compile_rag_graph, knowledge_base
+    from graphs.rag.graph import compile_rag_graph
+    from rag.answering import open_knowledge_base
     from rag.knowledge_base import SAMPLE_HANDBOOK
 
     index = str(tmp_path / "qdrant")
-    knowledge_base("handbook", index, "local").ingest([SAMPLE_HANDBOOK / "annual-leave.md"])
+    open_knowledge_base("handbook", index, "local").ingest([SAMPLE_HANDBOOK / "annual-leave.md"])
     context = Context(model=f"openai:local@{base_url}?max_tokens=64", index_location=index, top_k=2)
     state = compile_rag_graph().invoke({"messages": [("human", "How many days of annual leave do I get?")]},
                                        context=context)

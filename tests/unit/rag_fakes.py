@@ -19,7 +19,7 @@ class FakeKnowledgeBase:
     def count(self):
         return len(self.chunks)
 
-    def search(self, query, k=4):
+    def search(self, query, k=4, **settings):
         self.queries.append(query)
         wanted = content_words(query)
         ranked = sorted(self.chunks, key=lambda c: -len(wanted & content_words(c.text)))

@@ -176,3 +176,14 @@ def test_autogen_team_runs_the_four_roles_and_records_what_the_model_did(tmp_pat
     assert prompts[0] == next_call + '{"ticker": "ACME", "day": "2026-11-27"}'
     assert prompts[1] == next_call + '{"ticker": "CLDX", "day": "2026-11-27"}'
     assert prompts[-1].startswith('Next, call the tool write_daily_report with these arguments: {"day": "2026-11-27"')
+
+
+def test_autogen_team_without_an_endpoint_names_the_fix(monkeypatch):
+    from agents.market.autogen_team import ServeUrlMissing, served_url
+
+    monkeypatch.delenv("HEARTH_SERVE_URL", raising=False)
+    with pytest.raises(ServeUrlMissing, match="python -m apps.serve"):
+        served_url()
+    assert served_url("http://127.0.0.1:8008/v1/") == "http://127.0.0.1:8008"
+    monkeypatch.setenv("HEARTH_SERVE_URL", "http://127.0.0.1:9000")
+    assert served_url() == "http://127.0.0.1:9000"

@@ -28,6 +28,35 @@ def test_calculator_tool_reports_expression_and_result():
     assert calculator.invoke({"expression": "6 * 7"}) == "6 * 7 = 42"
 
 
+@pytest.mark.parametrize("expression, value", [
+    ("17% of 2,340", 397.8), ("What is 17% of 2,340?", 397.8), ("17 percent of 2340", 397.8), ("2,340 * 17%", 397.8),
+    ("1,234,567 + 1", 1234568), ("$1,200 * 3", 3600), ("12 kg + 500 kg", 512), ("what is 12 times 7", 84),
+    ("3 x 4", 12), ("100 divided by 8", 12.5), ("10 % 3", 1), ("15% of €80", 12), ("2.5 hours * 60", 150)])
+def test_calculator_reads_numbers_as_people_write_them(expression, value):
+    assert evaluate(expression) == pytest.approx(value)
+
+
+@pytest.mark.parametrize("expression, message", [
+    ("what is the capital of France?", "not an arithmetic expression"), ("two plus two", "'two' is not a number"),
+    ("", "holds no arithmetic"), ("max(1,234)", "'1,234' is one number")])
+def test_calculator_says_what_it_cannot_parse(expression, message):
+    with pytest.raises(CalculationError, match=message):
+        evaluate(expression)
+
+
+def test_calculator_tool_rounds_floating_point_noise():
+    assert calculator.invoke({"expression": "17% of 2,340"}) == "17% of 2,340 = 397.8"
+
+
+def test_agent_cli_answers_a_percentage_question(capsys):
+    from apps.agent import main
+
+    assert main(["What is 17% of 2,340?"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == "17% of 2,340 = 397.8"
+    assert "→ calculator(expression='17% of 2,340')" in captured.err
+
+
 def test_weather_tool_talks_to_the_fixture_service(monkeypatch):
     monkeypatch.delenv("HEARTH_WEATHER_URL", raising=False)
     assert get_weather.invoke({"city": "Lisbon"}).startswith("Lisbon: sunny, 19°C")

@@ -77,3 +77,16 @@ def test_home_command_set_is_scored_with_the_matcher():
     assert by_id[warmer["id"]]["correct"]
     assert all(r["correct"] for r in records if r["category"] == "irrelevant")  # never acts on small talk
     assert all(r["schema_valid"] for r in records if r["called"])
+
+
+def test_one_validity_rule_for_both_benchmarks():
+    import doctest
+
+    import evals.tool_call_checks
+    from evals.tool_call_checks import check_calls
+
+    result = doctest.testmod(evals.tool_call_checks)
+    assert result.attempted > 0 and result.failed == 0
+    schemas = {"spotify_play": to_json_schema(FUNCTIONS[0]["parameters"])}
+    assert check_calls([call(artist="a", duration="three")], schemas).startswith("bad args for spotify_play")
+    assert schema_valid([call(artist="a", duration="three")], FUNCTIONS) is False

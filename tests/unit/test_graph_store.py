@@ -264,7 +264,7 @@ def test_neo4j_schema_counts_and_credentials(monkeypatch):
     assert Neo4jGraphStore("neo4j://127.0.0.1", driver=driver)._auth == ("env-user", "env-pw")
 
 
-@pytest.mark.parametrize("module", ["rag.graph_store", "rag.graph_extraction", "graphs.rag_graph.cypher"])
+@pytest.mark.parametrize("module", ["rag.graph_store", "rag.graph_extraction", "rag.cypher_templates"])
 def test_docstring_examples(module):
     import importlib
 

@@ -26,8 +26,9 @@ from models.settings import shared_data
 from rag.store import ScoredChunk
 
 ROOT = Path(__file__).resolve().parents[2]
-ATTACKS = [a for a in map(json.loads, (ROOT / "evals" / "data" / "injection_attacks.jsonl").read_text().splitlines())
-           if a["split"] == "dev"]  # the held-out attacks are measured by evals.guardrails, not asserted
+ALL_ATTACKS = [json.loads(line) for line in (ROOT / "evals" / "data" / "injection_attacks.jsonl").read_text().splitlines()]
+# the attacks the rules were written on (a regression test); the rest are measured by evals.guardrails
+ATTACKS = [a for a in ALL_ATTACKS if a["origin"] == "rules_dev"]
 XSTEST = shared_data() / "xstest" / "xstest_prompts.csv"
 
 
@@ -35,6 +36,14 @@ XSTEST = shared_data() / "xstest" / "xstest_prompts.csv"
 def test_attack_list_is_blocked_by_the_rules(attack):
     verdict = detect_injection(attack["text"], document=attack["where"] == "document")
     assert verdict.flagged, attack["text"]
+
+
+def test_attack_list_is_split_by_the_fixed_rule():
+    from evals.guardrails import attack_part
+
+    assert all(a["part"] == attack_part(a["id"]) for a in ALL_ATTACKS)
+    frozen = [a for a in ALL_ATTACKS if a["part"] == "frozen"]
+    assert 0.3 < len(frozen) / len(ALL_ATTACKS) < 0.5 and len({a["category"] for a in frozen}) >= 7
 
 
 def test_indirect_rules_apply_to_documents_only():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from apps.home_hub import create_app
+from tools.home.hub_server import create_app
 
 AUTH = {"Authorization": "Bearer hearth-dev-token"}
 

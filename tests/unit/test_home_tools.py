@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from apps.home_hub import create_app
+from tools.home.hub_server import create_app
 from tools.home.client import HomeAssistantClient, HomeHubError
 from tools.home.commands import CommandMatcher
 from tools.home.house import ServiceCallError, default_house
@@ -63,7 +63,8 @@ def test_out_of_range_and_unknown_arguments_are_refused(box):
 
 def test_warmer_raises_the_set_point_through_the_hub(box, hub_app):
     tools = {t.name: t for t in box.tools()}
-    assert "set to 21.0°C" in tools["climate_change_temperature"].invoke({"entity_id": "climate.thermostat", "change": 1})
+    assert tools["climate_change_temperature"].invoke({"entity_id": "climate.thermostat", "change": 1}) == (
+        "Raised the thermostat from 20 °C to 21 °C (the room is at 19.5 °C).")
     state = TestClient(hub_app).get("/api/states/climate.thermostat", headers={"Authorization": "Bearer hearth-dev-token"})
     assert state.json()["attributes"]["temperature"] == 21.0
     with pytest.raises(ServiceCallError, match="out of range"):
@@ -107,3 +108,48 @@ def test_sentence_matcher_recognises_common_commands(text, expected):
 @pytest.mark.parametrize("text", ["write me a poem", "turn on the light", "what is the capital of France"])
 def test_sentence_matcher_leaves_unclear_requests_to_the_model(text):
     assert CommandMatcher({e.entity_id: e for e in default_house()}).match(text) is None
+
+
+def hub_state(hub_app, entity_id):
+    return TestClient(hub_app).get(f"/api/states/{entity_id}", headers={"Authorization": "Bearer hearth-dev-token"}).json()
+
+
+# phrasing -> (entity, attribute or "state", value on the hub afterwards, the reply)
+RELATIVE_REQUESTS = [
+    ("make it warmer in here", "climate.thermostat", "temperature", 21.0,
+     "Raised the thermostat from 20 °C to 21 °C (the room is at 19.5 °C)."),
+    ("it's a bit chilly", "climate.thermostat", "temperature", 21.0, "Raised the thermostat from 20 °C to 21 °C"),
+    ("make it a lot warmer", "climate.thermostat", "temperature", 22.0, "Raised the thermostat from 20 °C to 22 °C"),
+    ("I'm too hot", "climate.thermostat", "temperature", 19.0, "Lowered the thermostat from 20 °C to 19 °C"),
+    ("cool it down by 3 degrees", "climate.thermostat", "temperature", 17.0, "Lowered the thermostat from 20 °C to 17 °C"),
+    ("turn the heating up", "climate.thermostat", "temperature", 21.0, "Raised the thermostat"),
+    ("dim it a bit", "light.kitchen", "brightness_pct", 70, "Dimmed the kitchen light from 80% to 70%."),
+    ("the kitchen is too bright", "light.kitchen", "brightness_pct", 60, "Dimmed the kitchen light from 80% to 60%."),
+    ("make the kitchen light brighter", "light.kitchen", "brightness_pct", 100, "Brightened the kitchen light from 80% to 100%."),
+    ("brighten the bedroom light a little", "light.bedroom", "brightness_pct", 10, "Turned on the bedroom light at 10%."),
+    ("too loud", "media_player.living_room_speaker", "volume_level", 0.5,
+     "Turned the living room speaker down from 60% to 50% volume."),
+    ("it's way too loud", "media_player.living_room_speaker", "volume_level", 0.4, "down from 60% to 40% volume"),
+    ("turn the music up a bit", "media_player.living_room_speaker", "volume_level", 0.65, "up from 60% to 65% volume"),
+    ("I can't hear the music", "media_player.living_room_speaker", "volume_level", 0.7, "up from 60% to 70% volume"),
+    ("turn off the kitchen light", "light.kitchen", "state", "off", "Turned off the kitchen light."),
+    ("lock the back door", "lock.back_door", "state", "locked", "The back door was already locked; nothing changed."),
+]
+
+
+@pytest.mark.parametrize("text, entity_id, key, value, reply", RELATIVE_REQUESTS, ids=[r[0] for r in RELATIVE_REQUESTS])
+def test_relative_requests_change_the_hub_and_say_what_changed(hub_app, box, text, entity_id, key, value, reply):
+    tools = {t.name: t for t in box.tools()}
+    calls = CommandMatcher(box.entities).match(text)
+    assert calls and all(c["args"]["entity_id"] == entity_id for c in calls)
+    answer = " ".join(tools[c["name"]].invoke(c["args"]) for c in calls)
+    state = hub_state(hub_app, entity_id)
+    assert (state["state"] if key == "state" else state["attributes"][key]) == value
+    assert reply in answer
+
+
+def test_relative_changes_stop_at_the_limits_and_say_so(hub_app, box):
+    box.call("climate", "set_temperature", {"entity_id": "climate.thermostat", "temperature": 30})
+    assert box.change_temperature("climate.thermostat", 1) == "The thermostat is already at 30 °C, its maximum; nothing changed."
+    assert box.change_brightness("light.porch", -20) == "The porch light is already off; nothing changed."
+    assert hub_state(hub_app, "climate.thermostat")["attributes"]["temperature"] == 30.0

@@ -48,8 +48,10 @@ class CountingFakeEmbedding(DeterministicFakeEmbedding):
 
 
 def fake_kb():
-    return SimpleNamespace(store=QdrantStore.open(":memory:", f"pubmedqa-{uuid.uuid4().hex}", 16),
-                           embeddings=CountingFakeEmbedding(size=16))
+    """A knowledge base's parts without MiniLM: a real in-memory Qdrant store and fake embeddings."""
+    store = QdrantStore.open(":memory:", f"pubmedqa-{uuid.uuid4().hex}", 16)
+    return SimpleNamespace(store=store, embeddings=CountingFakeEmbedding(size=16), count=store.count,
+                           search_by_vector=lambda vector, k=4: store.search(vector, k=k))
 
 
 def test_docstring_examples():

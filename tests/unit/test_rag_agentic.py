@@ -12,11 +12,11 @@ from langchain_core.runnables import RunnableLambda
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Send
 
-import graphs.rag.graph as rag_graph
 import graphs.rag_agentic.graph as agentic
 import models
 from graphs.rag_agentic.context import Context
 from graphs.rag_agentic.state import State
+from rag.demo import trip_themes
 from rag.store import ScoredChunk
 from rag_fakes import FakeKnowledgeBase
 
@@ -48,7 +48,7 @@ def chunk(name, text, index=0):
 
 
 GUIDES = [
-    chunk("alfama.md", "Alfama is the old neighbourhood below the castle, with a viewpoint over the rooftops."),
+    chunk("alfama.md", "Alfama is the old neighbourhood of Lisbon below the castle, with a viewpoint over the rooftops."),
     chunk("castle.md", "The castle has the best view of the city; a ticket costs €15."),
     chunk("belem.md", "The historic monuments of Belém, the monastery and the tower, are worth half a day."),
     chunk("bairro-alto.md", "Bairro Alto is the neighbourhood for bars and nightlife in the evening."),
@@ -63,13 +63,13 @@ GUIDES = [
 def fake_parts(monkeypatch):
     kb = FakeKnowledgeBase(list(GUIDES))
     llm = ScriptedFakeChatModel(responses=["unused"], structured=[], seen=[])
-    monkeypatch.setattr(rag_graph, "knowledge_base_for", lambda context: kb)
+    monkeypatch.setattr(agentic, "knowledge_base_for", lambda context: kb)
     monkeypatch.setattr(models, "load_chat_model", lambda spec=None: llm)
     return kb, llm
 
 
 def run(question, checkpointer=None, config=None, **settings):
-    graph = agentic.compile_agentic_graph(checkpointer=checkpointer)
+    graph = agentic.builder.compile(checkpointer=checkpointer)
     return graph.invoke({"messages": [("human", question)]}, config, context=Context(**settings))
 
 
@@ -170,13 +170,13 @@ def test_each_turn_starts_with_fresh_findings(fake_parts):
 
 def test_plan_is_capped_by_max_sub_questions_keeping_one_question_per_day():
     questions, parts = agentic.template_trip_plan("Plan a 5-day trip to Lisbon", limit=5)
-    assert parts == [f"Day {d}: {theme}" for d, (theme, _) in enumerate(agentic.prompts.DAY_THEMES, start=1)]
+    assert parts == [f"Day {d}: {theme}" for d, (theme, _) in enumerate(trip_themes(), start=1)]
     questions, parts = agentic.template_trip_plan("Plan a 10-day trip to Lisbon", limit=20)
-    assert len({p for p in parts if p.startswith("Day")}) == len(agentic.prompts.DAY_THEMES)
+    assert len({p for p in parts if p.startswith("Day")}) == len(trip_themes())
 
 
 def test_empty_knowledge_base_explains_how_to_ingest(monkeypatch):
-    monkeypatch.setattr(rag_graph, "knowledge_base_for", lambda context: FakeKnowledgeBase([]))
+    monkeypatch.setattr(agentic, "knowledge_base_for", lambda context: FakeKnowledgeBase([]))
     state = run("Plan a 3-day trip to Lisbon", collection="empty")
     assert "is empty" in state["messages"][-1].content
 

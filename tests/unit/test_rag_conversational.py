@@ -10,7 +10,6 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.runnables import RunnableLambda
 from langgraph.checkpoint.memory import InMemorySaver
 
-import graphs.rag.graph as rag_graph
 import graphs.rag_conversational.graph as conversational
 import models
 from graphs.rag_conversational.context import Context
@@ -59,7 +58,7 @@ CHUNKS = [
 def fake_parts(monkeypatch):
     kb = FakeKnowledgeBase(list(CHUNKS))
     llm = ScriptedFakeChatModel(responses=["An answer [1]."] * 6, structured=[], seen=[])
-    monkeypatch.setattr(rag_graph, "knowledge_base_for", lambda context: kb)
+    monkeypatch.setattr(conversational, "knowledge_base_for", lambda context: kb)
     monkeypatch.setattr(models, "load_chat_model", lambda spec=None: llm)
     return kb, llm
 
@@ -71,7 +70,7 @@ def ask(graph, thread, question, **settings):
 
 def test_a_standalone_question_is_searched_as_asked_without_a_rewrite_call(fake_parts):
     kb, llm = fake_parts
-    graph = conversational.compile_conversational_graph(checkpointer=InMemorySaver())
+    graph = conversational.builder.compile(checkpointer=InMemorySaver())
     state = ask(graph, "t", "What is tram 28?")
     assert kb.queries == ["What is tram 28?"]
     assert state["rewritten_by"] == "unchanged" and not llm.prompts("structured")
@@ -80,7 +79,7 @@ def test_a_standalone_question_is_searched_as_asked_without_a_rewrite_call(fake_
 
 def test_follow_up_is_rewritten_by_the_model_when_the_rewrite_keeps_its_meaning(fake_parts):
     kb, llm = fake_parts
-    graph = conversational.compile_conversational_graph(checkpointer=InMemorySaver())
+    graph = conversational.builder.compile(checkpointer=InMemorySaver())
     ask(graph, "t", "What is tram 28?")
     llm.structured = [{"question": "How much does a ride on tram 28 cost?"}]
     state = ask(graph, "t", "and how much does it cost?")
@@ -100,7 +99,7 @@ def test_follow_up_is_rewritten_by_the_model_when_the_rewrite_keeps_its_meaning(
                                          ValueError("cut-off JSON")])
 def test_a_poor_rewrite_falls_back_to_the_earlier_topic_keywords(fake_parts, model_reply):
     kb, llm = fake_parts
-    graph = conversational.compile_conversational_graph(checkpointer=InMemorySaver())
+    graph = conversational.builder.compile(checkpointer=InMemorySaver())
     ask(graph, "t", "What is tram 28?")
     llm.structured = [model_reply]
     state = ask(graph, "t", "and how much does it cost?")
@@ -111,7 +110,7 @@ def test_a_poor_rewrite_falls_back_to_the_earlier_topic_keywords(fake_parts, mod
 
 def test_only_the_last_k_turns_are_seen_and_the_topic_comes_from_them(fake_parts):
     kb, llm = fake_parts
-    graph = conversational.compile_conversational_graph(checkpointer=InMemorySaver())
+    graph = conversational.builder.compile(checkpointer=InMemorySaver())
     ask(graph, "t", "What is tram 28?", history_turns=1)
     ask(graph, "t", "Where is Belém Tower?", history_turns=1)
     llm.structured = [{"question": "What is tram 28?"}]
@@ -128,7 +127,7 @@ def test_only_the_last_k_turns_are_seen_and_the_topic_comes_from_them(fake_parts
                                              ({"model": "ollama:fake"}, 3)])
 def test_the_answering_model_sees_the_earlier_turns_except_on_the_small_model(fake_parts, settings, shown):
     kb, llm = fake_parts
-    graph = conversational.compile_conversational_graph(checkpointer=InMemorySaver())
+    graph = conversational.builder.compile(checkpointer=InMemorySaver())
     for question in ["What is tram 28?", "Where is Belém Tower?", "When does São Jorge Castle open?"]:
         ask(graph, "t", question, **settings)
     llm.structured = [{"question": "How much does a ticket for São Jorge Castle cost?"}]
@@ -140,7 +139,7 @@ def test_the_answering_model_sees_the_earlier_turns_except_on_the_small_model(fa
 
 def test_a_follow_up_of_a_follow_up_builds_on_the_standalone_question(fake_parts):
     kb, llm = fake_parts
-    graph = conversational.compile_conversational_graph(checkpointer=InMemorySaver())
+    graph = conversational.builder.compile(checkpointer=InMemorySaver())
     ask(graph, "t", "When does São Jorge Castle open?", rewrite_with="keywords")
     ask(graph, "t", "and what does it cost?", rewrite_with="keywords")
     ask(graph, "t", "is it cheaper for students?", rewrite_with="keywords")
@@ -159,7 +158,7 @@ def test_follow_up_without_a_checkpointer_uses_the_messages_passed_in(fake_parts
 
 
 def test_empty_knowledge_base_explains_how_to_ingest(monkeypatch):
-    monkeypatch.setattr(rag_graph, "knowledge_base_for", lambda context: FakeKnowledgeBase([]))
+    monkeypatch.setattr(conversational, "knowledge_base_for", lambda context: FakeKnowledgeBase([]))
     state = conversational.graph.invoke({"messages": [("human", "What is tram 28?")]}, context=Context(collection="empty"))
     assert "is empty" in state["messages"][-1].content
 

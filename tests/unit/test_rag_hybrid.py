@@ -7,7 +7,6 @@ import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-import graphs.rag.graph as rag_graph
 import graphs.rag_hybrid.graph as hybrid_graph
 import models
 from graphs.rag_hybrid.context import Context
@@ -38,7 +37,7 @@ class RecordingKnowledgeBase:
 def fake_parts(monkeypatch):
     kb = RecordingKnowledgeBase(list(CHUNKS))
     llm = FakeListChatModel(responses=["You get 25 days [1]."])  # scripted fake chat model
-    monkeypatch.setattr(rag_graph, "knowledge_base_for", lambda context: kb)
+    monkeypatch.setattr(hybrid_graph, "knowledge_base_for", lambda context: kb)
     monkeypatch.setattr(models, "load_chat_model", lambda spec=None: llm)
     return kb, llm
 
@@ -47,7 +46,7 @@ def test_hybrid_graph_searches_as_configured_and_cites(fake_parts):
     kb, _ = fake_parts
     context = Context(evidence_sentences=0, top_k=2, search_mode="hybrid", feedback=True, reranker="e5-small",
                       candidates=30)
-    state = hybrid_graph.compile_rag_hybrid_graph().invoke(
+    state = hybrid_graph.builder.compile().invoke(
         {"messages": [("human", "How many days of annual leave?")]}, context=context)
     assert kb.searches == [("How many days of annual leave?", 2,
                             {"mode": "hybrid", "feedback": True, "rerank": "e5-small", "candidates": 30})]
@@ -81,3 +80,15 @@ def test_feedback_is_only_asked_for_in_hybrid_mode(fake_parts):
     hybrid_graph.graph.invoke({"messages": [("human", "Leave?")]},
                               context=Context(search_mode="bm25", feedback=True, evidence_sentences=0))
     assert kb.searches[0][2]["mode"] == "bm25" and kb.searches[0][2]["feedback"] is False
+
+
+@pytest.mark.parametrize("value, expected", [("off", False), ("0", False), ("false", False), ("no", False), ("OFF ", False),
+                                             ("", False), ("on", True), ("1", True), ("yes", True), ("true", True)])
+def test_feedback_switch_reads_off_words_as_off(monkeypatch, value, expected):
+    monkeypatch.setenv("HEARTH_FEEDBACK", value)
+    assert Context().feedback is expected
+
+
+def test_feedback_is_on_when_the_variable_is_unset(monkeypatch):
+    monkeypatch.delenv("HEARTH_FEEDBACK", raising=False)
+    assert Context().feedback is True

@@ -36,9 +36,9 @@ class HomeAssistantClient:
     def __post_init__(self):
         self.url = (self.url or os.environ.get("HEARTH_HUB_URL", DEFAULT_HUB_URL)).rstrip("/")
         if not self.token:
-            from apps.home_hub import DEFAULT_TOKEN
+            from tools.home.hub_server import hub_token
 
-            self.token = os.environ.get("HEARTH_HUB_TOKEN", DEFAULT_TOKEN)
+            self.token = hub_token()
 
     def _request(self, method: str, path: str, body: dict | None = None):
         import httpx

@@ -19,8 +19,24 @@ import re
 from tools.home.house import Entity
 
 NUMBER = r"(\d+(?:\.\d+)?)"
-WARMER = r"\b(warmer|hotter|heat (?:it )?up|turn up the (?:heat|heating|thermostat|temperature)|too cold|freezing)\b"
-COOLER = r"\b(cooler|colder|cool (?:it )?down|turn down the (?:heat|heating|thermostat|temperature)|too (?:hot|warm))\b"
+WARMER = (r"\b(warmer|hotter|heat (?:it |the house |the room )?up|warm (?:it |the house |the room |things )?up|"
+          r"turn (?:up the (?:heat|heating|thermostat|temperature)|the (?:heat|heating|thermostat|temperature) up)|"
+          r"too cold|(?:it'?s|i'?m) (?:so |a bit |really )?(?:cold|chilly|freezing)|freezing|chilly)\b")
+COOLER = (r"\b(cooler|colder|cool (?:it |the house |the room |things )?down|"
+          r"turn (?:down the (?:heat|heating|thermostat|temperature)|the (?:heat|heating|thermostat|temperature) down)|"
+          r"too (?:hot|warm)|(?:it'?s|i'?m) (?:so |a bit |really )?(?:hot|boiling|sweating))\b")
+BRIGHTER = r"\b(brighter|brighten|more light|too dark|lighten (?:it |the room )?up)\b"
+DIMMER = r"\b(dim|dimmer|darker|too bright|less light|tone down the lights?)\b"
+LOUDER = (r"\b(louder|too quiet|(?:can'?t|cannot) hear|turn (?:up the (?:music|volume|sound|speaker)|"
+          r"the (?:music|volume|sound|speaker) up)|volume up|pump (?:it|the music) up)\b")
+QUIETER = (r"\b(quieter|softer|too loud|(?:it'?s|that'?s) loud|turn (?:down the (?:music|volume|sound|speaker)|"
+           r"the (?:music|volume|sound|speaker) down)|volume down|lower the (?:volume|music|sound)|keep it down)\b")
+SMALL_STEP = r"\b(a (?:little )?bit|a little|slightly|a touch|a tad|somewhat)\b"
+BIG_STEP = r"\b(a lot|much|way too|really|very|so)\b"
+# (small, normal, big) steps of the relative tools: degrees, and percentage points of brightness and volume
+TEMPERATURE_STEPS = (1.0, 1.0, 2.0)
+BRIGHTNESS_STEPS = (10, 20, 30)
+VOLUME_STEPS = (5, 10, 20)
 STOP_WORDS = {"the", "a", "an", "in", "on", "off", "to", "of", "please", "my", "and", "turn", "switch", "set", "is", "it",
               "what", "s", "light", "lights", "lamp", "door", "blinds", "shades", "here", "room", "at", "percent", "by"}
 DOMAIN_WORDS = {"light": ("light", "lights", "lamp", "lamps"), "fan": ("fan",), "switch": ("coffee", "maker", "machine"),
@@ -37,8 +53,9 @@ class CommandMatcher:
     def __init__(self, entities: dict[str, Entity]):
         self.entities = entities
 
-    def resolve(self, text: str, domains: tuple[str, ...]) -> str | None:
-        """The entity of these domains whose name and area share the most words with the text."""
+    def resolve(self, text: str, domains: tuple[str, ...], prefer=None) -> str | None:
+        """The entity of these domains whose name and area share the most words with the text; when no
+        words match, the only candidate, or the only one that satisfies `prefer` (e.g. a light that is on)."""
         words = _words(text) - STOP_WORDS
         candidates = [e for e in self.entities.values() if e.domain in domains]
         if not candidates:
@@ -50,7 +67,10 @@ class CommandMatcher:
         scored.sort(key=lambda s: -s[0])
         best_score, best = scored[0]
         if best_score == 0:
-            return best if len(candidates) == 1 else None
+            if len(candidates) == 1:
+                return best
+            preferred = [e.entity_id for e in candidates if prefer is not None and prefer(e)]
+            return preferred[0] if len(preferred) == 1 else None
         if len(scored) > 1 and scored[1][0] == best_score:
             return None  # ambiguous: leave it to the model (or a question back)
         return best
@@ -75,10 +95,14 @@ class CommandMatcher:
         text = text.strip().rstrip(".!?")
         number = re.search(NUMBER + r"\s*(?:%|percent|degrees|°)?", text)
         value = float(number.group(1)) if number else None
+        by = re.search(r"\bby " + NUMBER, text)
+        if re.search(LOUDER, text) or re.search(QUIETER, text):
+            sign = 1 if re.search(LOUDER, text) else -1
+            change = sign * (int(float(by.group(1))) if by else _step(text, VOLUME_STEPS))
+            return self._call("media_player_change_volume", self.resolve(text, ("media_player",), _playing), change=change)
         if re.search(WARMER, text) or re.search(COOLER, text):
             sign = 1 if re.search(WARMER, text) else -1
-            by = re.search(r"\bby " + NUMBER, text)
-            change = sign * (float(by.group(1)) if by else 1.0)
+            change = sign * (float(by.group(1)) if by else _step(text, TEMPERATURE_STEPS))
             return self._call("climate_change_temperature", self.resolve(text, ("climate",)), change=change)
         if re.search(r"\b(thermostat|heating|temperature)\b.*\bto\b", text) and value is not None:
             return self._call("climate_set_temperature", self.resolve(text, ("climate",)), temperature=value)
@@ -111,10 +135,10 @@ class CommandMatcher:
                 return self._call("cover_set_cover_position", entity, position=int(value))
             opening = re.search(r"\b(open|raise)\b", text) is not None
             return self._call("cover_open_cover" if opening else "cover_close_cover", entity)
-        if re.search(r"\b(dim|dimmer|darker)\b", text) and value is None:
-            return self._call("light_change_brightness", self.resolve(text, ("light",)), change=-20)
-        if re.search(r"\b(brighten|brighter)\b", text) and value is None:
-            return self._call("light_change_brightness", self.resolve(text, ("light",)), change=20)
+        if (re.search(DIMMER, text) or re.search(BRIGHTER, text)) and (value is None or by):
+            sign = 1 if re.search(BRIGHTER, text) else -1
+            change = sign * (int(float(by.group(1))) if by else _step(text, BRIGHTNESS_STEPS))
+            return self._call("light_change_brightness", self.resolve(text, ("light",), _lit), change=change)
         on = re.search(r"\b(turn|switch|put) on\b|\bon\b$|\bstart\b", text)
         off = re.search(r"\b(turn|switch|put) off\b|\boff\b$|\bstop\b", text)
         domains = tuple(d for d in ("light", "fan", "switch") if _words(text) & set(DOMAIN_WORDS[d])) or ("light", "fan", "switch")
@@ -130,6 +154,22 @@ class CommandMatcher:
             domain = entity.split(".")[0]
             return self._call(f"{domain}_turn_{'on' if on else 'off'}", entity)
         return None
+
+
+def _step(text: str, steps: tuple) -> float | int:
+    """The small, normal or big step, by the words of the request ("a bit", "way too")."""
+    small, normal, big = steps
+    if re.search(SMALL_STEP, text):
+        return small
+    return big if re.search(BIG_STEP, text) else normal
+
+
+def _lit(entity: Entity) -> bool:
+    return entity.state == "on"
+
+
+def _playing(entity: Entity) -> bool:
+    return entity.state not in ("off", "unavailable")
 
 
 def describe_call(name: str, args: dict, entities: dict[str, Entity]) -> str:

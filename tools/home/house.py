@@ -1,5 +1,5 @@
 """The home-automation domain: entities, the services that act on them, and how service data is
-checked. Shared by the hub simulator (`python -m apps.home_hub`) and by the agent's tools, so the
+checked. Shared by the hub simulator (`tools/home/hub_server.py`) and by the agent's tools, so the
 two can never disagree about what a valid command is.
 
     from tools.home.house import DEFAULT_HOUSE, SERVICES, validate_service_call
@@ -7,7 +7,7 @@ two can never disagree about what a valid command is.
                           {e.entity_id: e for e in DEFAULT_HOUSE})
 
 Names follow Home Assistant's REST API (domains `light`, `switch`, `climate`, `lock`, `cover`,
-`alarm_control_panel`, `fan`, `sensor`, `binary_sensor`; service data keys such as
+`alarm_control_panel`, `fan`, `media_player`, `sensor`, `binary_sensor`; service data keys such as
 `brightness_pct`, `temperature`, `position`), so the same agent drives a real Home Assistant.
 """
 
@@ -55,6 +55,7 @@ POSITION = Field("position", "integer", "How far open, in percent (0 = closed)",
 HVAC_MODE = Field("hvac_mode", "choice", "Operating mode", choices=("off", "heat", "cool", "auto"), required=True)
 FAN_SPEED = Field("percentage", "integer", "Fan speed in percent", 0, 100, unit="%")
 ALARM_CODE = Field("code", "string", "The alarm's PIN code")
+VOLUME = Field("volume_level", "number", "Volume from 0 (silent) to 1 (full)", 0, 1, required=True)
 
 SERVICES: dict[str, Service] = {s.full_name: s for s in [
     Service("light", "turn_on", "Switch a light on, optionally at a brightness", (BRIGHTNESS,), new_state="on"),
@@ -73,6 +74,9 @@ SERVICES: dict[str, Service] = {s.full_name: s for s in [
     Service("alarm_control_panel", "alarm_arm_away", "Arm the alarm for an empty house", (ALARM_CODE,), new_state="armed_away"),
     Service("alarm_control_panel", "alarm_arm_home", "Arm the alarm with people at home", (ALARM_CODE,), new_state="armed_home"),
     Service("alarm_control_panel", "alarm_disarm", "Disarm the alarm", (ALARM_CODE,), risky=True, new_state="disarmed"),
+    Service("media_player", "turn_on", "Switch a speaker on", new_state="on"),
+    Service("media_player", "turn_off", "Switch a speaker off", new_state="off"),
+    Service("media_player", "volume_set", "Set a speaker's volume", (VOLUME,)),
 ]}
 
 
@@ -98,7 +102,7 @@ class Entity:
 
 
 def default_house() -> list[Entity]:
-    """A realistic small house: lights, thermostat, locks, blinds, garage, alarm, sensors."""
+    """A realistic small house: lights, thermostat, locks, blinds, garage, alarm, a speaker, sensors."""
     return [
         Entity("light.living_room", "off", "Living room light", "living room", {"brightness_pct": 0}),
         Entity("light.kitchen", "on", "Kitchen light", "kitchen", {"brightness_pct": 80}),
@@ -116,6 +120,8 @@ def default_house() -> list[Entity]:
         Entity("cover.garage_door", "closed", "Garage door", "garage", {"current_position": 0},
                risky_services=("open_cover", "set_cover_position")),
         Entity("alarm_control_panel.home_alarm", "armed_away", "Home alarm", "hallway", {"code_format": "number"}),
+        Entity("media_player.living_room_speaker", "playing", "Living room speaker", "living room",
+               {"volume_level": 0.6, "is_volume_muted": False}),
         Entity("sensor.living_room_temperature", "19.5", "Living room temperature", "living room",
                {"unit_of_measurement": "°C", "device_class": "temperature"}),
         Entity("sensor.outdoor_temperature", "8.0", "Outdoor temperature", "outside",
@@ -200,6 +206,8 @@ def apply_service(entity: Entity, service: Service, data: dict) -> None:
             entity.state = "off"
     elif entity.domain == "fan":
         attrs["percentage"] = data.get("percentage", attrs.get("percentage") or 50) if entity.state == "on" else 0
+    elif service.full_name == "media_player.volume_set":
+        attrs["volume_level"] = round(float(data["volume_level"]), 2)
     elif service.full_name == "climate.set_temperature":
         attrs["temperature"] = float(data["temperature"])
     elif service.full_name == "climate.set_hvac_mode":

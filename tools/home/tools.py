@@ -5,7 +5,9 @@
     tools = home_tools(exposed=["light.kitchen", "climate.thermostat"])
 
 One tool per service that an exposed entity offers (`light_turn_on(entity_id, brightness_pct)`),
-plus `get_state` and two relative tools people ask for ("make it warmer", "dim the lights").
+plus `get_state` and three relative tools people ask for ("make it warmer", "dim the lights", "too
+loud"). A call answers with what changed, in words: "Raised the thermostat from 20 °C to 21 °C
+(the room is at 19.5 °C)." (`describe_change`).
 Arguments are typed: `entity_id` is an enum of the exposed entities of that domain and numbers
 carry their ranges, so a grammar-constrained model can only produce calls the house accepts, and
 anything else (an unknown or unexposed entity, a value out of range) is refused with a message
@@ -15,6 +17,7 @@ saying what is valid. Tools whose action is risky (unlock, disarm, open the gara
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model
@@ -94,13 +97,14 @@ class HomeToolbox:
             raise ServiceCallError(f"{entity_id!r} is not an exposed device. Exposed {domain} devices: "
                                    f"{', '.join(self.by_domain(domain)) or 'none'}.")
         validate_service_call(domain, service, data, self.entities)
+        before = copy.deepcopy(self.entities)
         changed = self.client.call_service(domain, service, data)
         for state in changed:
             self.entities.update(entities_from_states([state]))
-        name = self.entities[entity_id].friendly_name
         if not changed:
-            return f"{name} was already {self.entities[entity_id].state}; nothing changed."
-        return "; ".join(_describe_state(s) for s in changed)
+            return f"{_the(self.entities[entity_id])} was already {_state_words(self.entities[entity_id])}; nothing changed."
+        return " ".join(describe_change(before[s["entity_id"]], self.entities[s["entity_id"]]) for s in changed
+                        if s["entity_id"] in before)
 
     def get_state(self, entity_id: str) -> str:
         state = self.client.state(entity_id)
@@ -136,6 +140,12 @@ class HomeToolbox:
                 description="Make it warmer (positive change) or cooler (negative change) than the current set point.",
                 args_schema=_arguments_model("climate_change_temperature", climates, (), {
                     "change": (float, Field(description="Degrees to add to the set point (-5 to 5)", ge=-5, le=5))})))
+        if speakers := self.by_domain("media_player"):
+            tools.append(StructuredTool.from_function(
+                func=self.change_volume, name="media_player_change_volume",
+                description="Make a speaker louder (positive change) or quieter (negative change), in percent.",
+                args_schema=_arguments_model("media_player_change_volume", speakers, (), {
+                    "change": (int, Field(description="Percentage points to add (-100 to 100)", ge=-100, le=100))})))
         if lights := self.by_domain("light"):
             tools.append(StructuredTool.from_function(
                 func=self.change_brightness, name="light_change_brightness",
@@ -145,17 +155,37 @@ class HomeToolbox:
         return tools
 
     def change_temperature(self, entity_id: str, change: float) -> str:
-        current = float(self.entities[entity_id].attributes.get("temperature", 20.0))
-        target = check_field(round(current + change, 1), SERVICES["climate.set_temperature"].fields[0])
+        """Move the set point by `change` degrees, stopping at the thermostat's limits."""
+        entity = self.entities[entity_id]
+        spec = SERVICES["climate.set_temperature"].fields[0]
+        low = float(entity.attributes.get("min_temp", spec.minimum))
+        high = float(entity.attributes.get("max_temp", spec.maximum))
+        current = float(entity.attributes.get("temperature", 20.0))
+        target = check_field(max(low, min(high, round(current + change, 1))), spec)
+        if target == current:
+            limit = "maximum" if change > 0 else "minimum"
+            return f"{_the(entity)} is already at {_degrees(current)}, its {limit}; nothing changed."
         return self.call("climate", "set_temperature", {"entity_id": entity_id, "temperature": target})
 
     def change_brightness(self, entity_id: str, change: int) -> str:
+        """Brighter or dimmer by `change` percentage points; dimming to 0 switches the light off."""
         entity = self.entities[entity_id]
         current = int(entity.attributes.get("brightness_pct") or 0) if entity.state == "on" else 0
         target = max(0, min(100, current + change))
+        if target == current:
+            return f"{_the(entity)} is already {'at full brightness' if current else 'off'}; nothing changed."
         if target == 0:
             return self.call("light", "turn_off", {"entity_id": entity_id})
         return self.call("light", "turn_on", {"entity_id": entity_id, "brightness_pct": target})
+
+    def change_volume(self, entity_id: str, change: int) -> str:
+        """Louder or quieter by `change` percentage points of the speaker's volume."""
+        entity = self.entities[entity_id]
+        current = round(float(entity.attributes.get("volume_level") or 0) * 100)
+        target = max(0, min(100, current + change))
+        if target == current:
+            return f"{_the(entity)} is already at {'full' if current else 'zero'} volume; nothing changed."
+        return self.call("media_player", "volume_set", {"entity_id": entity_id, "volume_level": target / 100})
 
 
 def _describe_state(state: dict) -> str:
@@ -173,6 +203,75 @@ def _describe_state(state: dict) -> str:
         details.append(f"at {attrs.get('percentage')}%")
     unit = attrs.get("unit_of_measurement", "") if domain == "sensor" else ""
     return f"{name} is {state['state']}{unit}" + (f" ({', '.join(details)})" if details else "")
+
+
+def _the(entity: Entity) -> str:
+    """'The thermostat', 'The kitchen light': the friendly name as a sentence subject."""
+    name = entity.friendly_name
+    return f"The {name[0].lower()}{name[1:]}" if name[:1].isupper() and not name[1:2].isupper() else name
+
+
+def _degrees(value) -> str:
+    """20.0 -> '20 °C', 20.5 -> '20.5 °C'."""
+    return f"{float(value):g} °C"
+
+
+def _state_words(entity: Entity) -> str:
+    return {"armed_away": "armed (away)", "armed_home": "armed (home)"}.get(entity.state, entity.state)
+
+
+def _percent(value) -> str:
+    return f"{round(float(value or 0))}%"
+
+
+def describe_change(before: Entity, after: Entity) -> str:
+    """One sentence saying what a service call changed on one device.
+
+    >>> old = Entity("climate.thermostat", "heat", "Thermostat", "living room", {"temperature": 20.0, "current_temperature": 19.5})
+    >>> new = Entity("climate.thermostat", "heat", "Thermostat", "living room", {"temperature": 21.0, "current_temperature": 19.5})
+    >>> describe_change(old, new)
+    'Raised the thermostat from 20 °C to 21 °C (the room is at 19.5 °C).'
+    >>> describe_change(Entity("light.kitchen", "on", "Kitchen light", "kitchen", {"brightness_pct": 80}),
+    ...                 Entity("light.kitchen", "on", "Kitchen light", "kitchen", {"brightness_pct": 70}))
+    'Dimmed the kitchen light from 80% to 70%.'
+    """
+    the = _the(after)
+    the_lower = the[0].lower() + the[1:] if the.startswith("The ") else the
+    a, b = before.attributes, after.attributes
+    domain = after.domain
+    if domain == "climate":
+        parts = []
+        if before.state != after.state:
+            parts.append(f"Switched {the_lower} from {before.state} to {after.state} mode.")
+        if a.get("temperature") != b.get("temperature"):
+            verb = "Raised" if float(b["temperature"]) > float(a.get("temperature") or 0) else "Lowered"
+            room = f" (the room is at {_degrees(b['current_temperature'])})" if b.get("current_temperature") is not None else ""
+            parts.append(f"{verb} {the_lower} from {_degrees(a.get('temperature'))} to {_degrees(b['temperature'])}{room}.")
+        return " ".join(parts) or f"{the} is {after.state}; nothing changed."
+    if domain in ("light", "fan"):
+        key, word = ("brightness_pct", "") if domain == "light" else ("percentage", " speed")
+        if before.state != "on" and after.state == "on":
+            return f"Turned on {the_lower} at {_percent(b.get(key))}{word}."
+        if before.state == "on" and after.state != "on":
+            return f"Turned off {the_lower}."
+        if a.get(key) != b.get(key):
+            up = float(b.get(key) or 0) > float(a.get(key) or 0)
+            verb = ("Brightened" if up else "Dimmed") if domain == "light" else ("Sped up" if up else "Slowed down")
+            return f"{verb} {the_lower} from {_percent(a.get(key))} to {_percent(b.get(key))}."
+    if domain == "media_player" and a.get("volume_level") != b.get("volume_level"):
+        direction = "up" if float(b.get("volume_level") or 0) > float(a.get("volume_level") or 0) else "down"
+        return (f"Turned {the_lower} {direction} from {_percent(100 * float(a.get('volume_level') or 0))} "
+                f"to {_percent(100 * float(b.get('volume_level') or 0))} volume.")
+    if domain == "cover" and a.get("current_position") != b.get("current_position"):
+        position = int(b.get("current_position") or 0)
+        if position in (0, 100):
+            return f"{'Opened' if position == 100 else 'Closed'} {the_lower}."
+        return f"Moved {the_lower} from {_percent(a.get('current_position'))} to {_percent(position)} open."
+    verbs = {"on": "Turned on", "off": "Turned off", "locked": "Locked", "unlocked": "Unlocked", "open": "Opened",
+             "closed": "Closed", "disarmed": "Disarmed", "armed_away": "Armed (away)", "armed_home": "Armed (home)"}
+    if before.state != after.state and after.state in verbs:
+        return f"{verbs[after.state]} {the_lower}."
+    return f"{the} is now {_state_words(after)}."
 
 
 def home_tools(client: HomeAssistantClient | None = None, exposed: list[str] | None = None) -> list:

@@ -1,8 +1,9 @@
 """Build the film graph from documents: extract people, films and genres into the graph store.
 
-    python -m graphs.rag_graph.ingest data/movies/films                      # Kùzu in .hearth/graph
-    python -m graphs.rag_graph.ingest ~/films --graph-store bolt://neo4j:secret@127.0.0.1:7687
-    python -m graphs.rag_graph.ingest data/movies/films --extraction model --model ollama:qwen2.5:7b
+    python -m rag.graph_ingest data/movies/films                      # Kùzu in .hearth/graph
+    python -m rag.graph_ingest ~/films --graph-store bolt://neo4j:secret@127.0.0.1:7687
+    python -m rag.graph_ingest data/movies/films --extraction model --model ollama:qwen2.5:7b
+    python -m apps.ask --mode rag_graph --ingest data/movies/films    # the same from the ask CLI
 
 Re-running changes nothing for unchanged files (content hash per document); an edited file
 replaces its facts. `prepare_movies` is what the apps call to build the demo graph on first use.
@@ -12,33 +13,35 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import models  # noqa: F401  (offline switches before anything else loads)
+from rag.demo import DEMO_FILMS
+from models.progress import ProgressCallback, progress_bar
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEMO_FILMS = PROJECT_ROOT / "data" / "movies" / "films"
 
-
-def ingest(paths, graph_store: str = "", model: str = "local", extraction: str = "auto", progress=None):
+def ingest(paths, graph_store: str = "", model: str = "local", extraction: str = "auto",
+           progress: ProgressCallback | None = None):
     """Ingest files or folders into the graph store at `graph_store` (empty = default); returns the report."""
-    from graphs.rag_graph.graph import graph_store as open_store
     from rag.graph_extraction import ingest_documents
+    from rag.graph_store import shared_graph_store
 
-    return ingest_documents(open_store(graph_store), paths, extraction=extraction, model_spec=model, progress=progress)
+    return ingest_documents(shared_graph_store(graph_store), paths, extraction=extraction, model_spec=model,
+                            progress=progress)
 
 
-def prepare_movies(context, progress=None):
+def prepare_movies(context, progress: ProgressCallback | None = None):
     """Build the demo film graph when the context's graph store is empty (first start of the demo)."""
-    from graphs.rag_graph.graph import graph_store_for
+    from rag.graph_store import shared_graph_store
 
-    if graph_store_for(context).count().nodes > 0:
+    if shared_graph_store(context.graph_store).count().nodes > 0:
         return None
     return ingest([DEMO_FILMS], context.graph_store, context.model, "auto", progress)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m graphs.rag_graph.ingest", description=__doc__.splitlines()[0])
+    from rag.graph_store import GraphStoreError, shared_graph_store
+
+    parser = argparse.ArgumentParser(prog="python -m rag.graph_ingest", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", default=[str(DEMO_FILMS)], help="files or folders (default: the demo films)")
     parser.add_argument("--graph-store", default="",
                         help="Kùzu folder, :memory: or bolt://... (default .hearth/graph or $HEARTH_GRAPH)")
@@ -47,12 +50,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="auto: labelled lines, the model only for what they miss; rules: no model; model: always ask it")
     parser.add_argument("--clear", action="store_true", help="empty the graph store first")
     args = parser.parse_args(argv)
-    from models.progress import progress_bar
-    from graphs.rag_graph.graph import graph_store
-    from rag.graph_store import GraphStoreError
-
     try:
-        store = graph_store(args.graph_store)
+        store = shared_graph_store(args.graph_store)
         if args.clear:
             store.clear()
         report = ingest(args.paths, args.graph_store, args.model, args.extraction, progress_bar("Extracting"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rag.demo import film_genres
 from rag.graph_extraction import folded
 from rag.graph_store import GraphSchema, UnsafeCypherError, check_read_only
 
@@ -215,3 +216,35 @@ def check_generated_cypher(cypher: str, params: dict, schema: GraphSchema) -> st
     if missing := sorted(set(re.findall(r"\$(\w+)", blank)) - set(params)):
         raise UnsafeCypherError(f"Refused: the query uses parameters {missing} that were not supplied.")
     return query
+
+
+def genres_not_in_graph(question: str, graph_genres: list[str]) -> list[str]:
+    """Common genre words the question uses that no film in the graph has (so no answer can honour them).
+
+    >>> genres_not_in_graph("Any good westerns?", ["Thriller", "Drama"])
+    ['western']
+    """
+    text, have = folded(question), {folded(g).strip() for g in graph_genres}
+    return [g for g in film_genres() if g not in have and (f" {g} " in text or f" {g}s " in text)]
+
+
+def unlinked_names(question: str, linked: dict[str, list[str]], years: set[int] | None = None) -> list[str]:
+    """Names (runs of capitalised words mid-sentence) and years the question uses that match nothing
+    the graph holds: a person, film or genre it does not know, or a year none of its films has.
+
+    >>> unlinked_names("Recommend a comedy directed by Wes Anderson", {"genre": ["Comedy"], "person": []})
+    ['Wes Anderson']
+    >>> unlinked_names("Which thrillers did Nolan direct in 2010?", {"person": ["Christopher Nolan"]}, {2010})
+    []
+    """
+    from rag.answerability import named_terms
+
+    known = {word for names in linked.values() for name in names for word in folded(name).split()}
+    missing = []
+    for phrase in named_terms(question):
+        if phrase.isdigit():
+            if years is not None and int(phrase) not in years:
+                missing.append(phrase)
+        elif not set(folded(phrase).split()) <= known:
+            missing.append(phrase)
+    return missing

@@ -1,0 +1,226 @@
+"""Abstention benchmark: do the RAG graphs say so when the sources do not cover the question, and
+still answer the questions they do cover?
+
+    python -m evals.abstention                                   # frozen test part, every RAG graph, bundled model
+    python -m evals.abstention --part tuning --sweep             # how rag.answerability.THRESHOLDS were chosen
+    python -m evals.abstention --graphs rag rag_graph --settings off rules --limit 20
+    python -m evals.abstention --model ollama:qwen2.5:7b --settings rules rules+model
+
+The set (evals/data/abstention.jsonl, 124 questions written for this benchmark) has answerable
+questions and near misses over the handbook, the Lisbon guides and the film graph: other policies,
+other years, other cities and regions, people and films the graph lacks. Every third item
+(id % 3 == 0) is the `tuning` part, fixed before any tuning; the rest is the frozen `test` part.
+
+Per graph and setting (`off`: no answerability step, the graph as it was; `rules`: the measured
+checks; `rules+model`: plus the model's constrained yes/no grade) it reports abstention recall on
+the unanswerable questions, false abstention on the answerable ones, and answer accuracy on the
+answerable ones (the fact in the answer as whole tokens; an abstention counts as wrong). Writes
+abstention.json and abstention.md to --out (default out/abstention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import models  # noqa: F401  (offline switches before anything else loads)
+from evals.handbook_qa import declined, matches
+
+QUESTIONS = Path(__file__).with_name("data") / "abstention.jsonl"
+GRAPHS = ("rag", "rag_hybrid", "rag_conversational", "rag_agentic", "rag_graph")
+COLLECTIONS = {"handbook": "handbook", "travel": "travel"}
+
+
+def load_items(part: str, path: Path = QUESTIONS) -> list[dict]:
+    items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [i for i in items if part == "all" or i["split"] == part]
+
+
+def prepare(index: str) -> None:
+    """The demo collections in a fresh Qdrant folder, the film graph in memory (labelled lines and prose rules)."""
+    from rag.answering import open_knowledge_base
+    from rag.demo import DEMO_FILMS, ensure_demo_corpus
+    from rag.graph_ingest import ingest
+
+    for collection in COLLECTIONS.values():
+        ensure_demo_corpus(open_knowledge_base(collection, index, "local"))
+    ingest([DEMO_FILMS], ":memory:", extraction="rules")
+
+
+def ask(graph_name: str, item: dict, setting: str, model: str, index: str):
+    """Run one question (after its earlier turns, if any) through the graph; returns (message, citations)."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from graphs.chat_modes import get_mode
+
+    mode = get_mode(graph_name)
+    context = mode.make_context(model=model, index_location=index, collection=COLLECTIONS.get(item["corpus"]),
+                                graph_store=":memory:", answerability=setting)
+    graph = mode.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": f"{graph_name}-{item['id']}-{setting}"}}
+    for earlier in item.get("history", []):
+        graph.invoke({"messages": [("human", earlier)]}, config, context=context)
+    state = graph.invoke({"messages": [("human", item["question"])]}, config, context=context)
+    return state["messages"][-1], state.get("citations", [])
+
+
+def correct(item: dict, message) -> bool:
+    answer = message.additional_kwargs.get("answer_text", message.content)
+    hits = [matches(e, answer) for e in item["expected"]]
+    return all(hits) if item.get("all_expected") else any(hits)
+
+
+def run(graphs: list[str], settings: list[str], items: list[dict], model: str, index: str, limit: int | None) -> list[dict]:
+    from tqdm import tqdm
+
+    rows = []
+    for graph_name, setting in itertools.product(graphs, settings):
+        chosen = [i for i in items if graph_name in i["graphs"]][:limit]
+        for item in tqdm(chosen, desc=f"{graph_name} {setting}", file=sys.stderr):
+            started = time.perf_counter()
+            message, citations = ask(graph_name, item, setting, model, index)
+            abstained = declined(message)
+            rows.append({"graph": graph_name, "setting": setting, "id": item["id"], "question": item["question"],
+                         "answerable": item["answerable"], "kind": item["kind"], "abstained": abstained,
+                         "correct": item["answerable"] and not abstained and correct(item, message),
+                         "cited": sum(bool(c.get("cited")) for c in citations),
+                         "answer": message.additional_kwargs.get("answer_text", message.content)[:400],
+                         "answerability": message.additional_kwargs.get("answerability"),
+                         "seconds": round(time.perf_counter() - started, 2)})
+    return rows
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    out = []
+    for graph_name, setting in dict.fromkeys((r["graph"], r["setting"]) for r in rows):
+        part = [r for r in rows if r["graph"] == graph_name and r["setting"] == setting]
+        bad = [r for r in part if not r["answerable"]]
+        good = [r for r in part if r["answerable"]]
+        out.append({"graph": graph_name, "setting": setting, "unanswerable": len(bad), "answerable": len(good),
+                    "abstention_recall": sum(r["abstained"] for r in bad) / len(bad) if bad else None,
+                    "false_abstention": sum(r["abstained"] for r in good) / len(good) if good else None,
+                    "answer_accuracy": sum(r["correct"] for r in good) / len(good) if good else None,
+                    "cited_in_abstentions": sum(r["cited"] for r in part if r["abstained"]),
+                    "mean_seconds": sum(r["seconds"] for r in part) / len(part)})
+    return out
+
+
+def table(summary: list[dict], model: str, part: str) -> str:
+    def pct(value):
+        return "-" if value is None else f"{100 * value:.0f}%"
+
+    lines = [f"Abstention, `{part}` part, `{model}`", "",
+             "| graph | setting | unanswerable | abstained on them | answerable | wrongly refused | answer accuracy | mean s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for s in summary:
+        lines.append(f"| {s['graph']} | {s['setting']} | {s['unanswerable']} | {pct(s['abstention_recall'])} | "
+                     f"{s['answerable']} | {pct(s['false_abstention'])} | {pct(s['answer_accuracy'])} | {s['mean_seconds']:.1f} |")
+    return "\n".join(lines)
+
+
+# ---- threshold sweep (tuning part only) ------------------------------------------------------------
+
+def signals_for(items: list[dict], index: str) -> list[dict]:
+    """The answerability signals of each text-RAG question, for the dense (rag) and hybrid (rag_hybrid) retrieval."""
+    from rag.answerability import measure
+    from rag.answering import open_knowledge_base
+
+    out = []
+    for item in items:
+        if item["corpus"] == "films" or item.get("history") or "rag" not in item["graphs"]:
+            continue
+        kb = open_knowledge_base(COLLECTIONS[item["corpus"]], index, "local")
+        for graph_name, search in (("rag", {}), ("rag_hybrid", {"mode": "hybrid", "feedback": True, "candidates": 100})):
+            chunks = kb.search(item["question"], k=4, **search)
+            out.append({"graph": graph_name, "id": item["id"], "answerable": item["answerable"],
+                        "question": item["question"], **measure(item["question"], chunks, kb)})
+    return out
+
+
+def sweep(signals: list[dict], max_false_abstention: float = 0.05) -> tuple[list[dict], dict]:
+    """Every threshold combination scored on `signals`; the chosen one has the highest abstention
+    recall with at most `max_false_abstention`, ties broken by fewer false abstentions, then by
+    the loosest thresholds (lowest similarity, coverage; most unknown terms tolerated)."""
+    from rag.answerability import Thresholds, decide
+
+    results = []
+    for names, unknown, coverage, similarity in itertools.product(
+            (True, False), (0, 1, 2, 99), (0.0, 0.2, 0.3, 0.4, 0.5, 0.6), (0.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)):
+        thresholds = Thresholds(min_similarity=similarity, min_coverage=coverage, max_unknown_terms=unknown, check_names=names)
+        verdicts = [(s["answerable"], decide(s, thresholds).answerable) for s in signals]
+        bad = [v for a, v in verdicts if not a]
+        good = [v for a, v in verdicts if a]
+        results.append({"check_names": names, "max_unknown_terms": unknown, "min_coverage": coverage,
+                        "min_similarity": similarity,
+                        "abstention_recall": sum(not v for v in bad) / max(1, len(bad)),
+                        "false_abstention": sum(not v for v in good) / max(1, len(good))})
+    allowed = [r for r in results if r["false_abstention"] <= max_false_abstention] or results
+    best = max(allowed, key=lambda r: (r["abstention_recall"], -r["false_abstention"], -r["min_similarity"],
+                                       -r["min_coverage"], r["max_unknown_terms"]))
+    return results, best
+
+
+def grade_confusion(signals: list[dict], items: dict[int, dict], index: str, model: str) -> dict:
+    """How the model's yes/no grade splits the questions the measured checks let through."""
+    from rag.answerability import decide, grade_with_model
+    from rag.answering import open_knowledge_base
+
+    counts = {"answerable_graded_no": 0, "answerable": 0, "unanswerable_graded_no": 0, "unanswerable": 0}
+    for s in signals:
+        if s["graph"] != "rag" or not decide(s).answerable:
+            continue
+        item = items[s["id"]]
+        kb = open_knowledge_base(COLLECTIONS[item["corpus"]], index, "local")
+        says_yes = grade_with_model(item["question"], kb.search(item["question"], k=4), model)
+        key = "answerable" if item["answerable"] else "unanswerable"
+        counts[key] += 1
+        counts[f"{key}_graded_no"] += not says_yes
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evals.abstention", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="local?temperature=0&max_tokens=96")
+    parser.add_argument("--part", choices=["test", "tuning", "all"], default="test")
+    parser.add_argument("--graphs", nargs="+", default=list(GRAPHS), choices=GRAPHS)
+    parser.add_argument("--settings", nargs="+", default=["off", "rules"], choices=["off", "rules", "rules+model"])
+    parser.add_argument("--limit", type=int, default=None, help="at most this many questions per graph (quick runs)")
+    parser.add_argument("--sweep", action="store_true", help="sweep the thresholds on the signals instead of running graphs")
+    parser.add_argument("--grade", action="store_true", help="with --sweep: also measure the model's yes/no grade")
+    parser.add_argument("--data", type=Path, default=QUESTIONS)
+    parser.add_argument("--out", type=Path, default=Path("out/abstention"))
+    args = parser.parse_args(argv)
+    items = load_items(args.part, args.data)
+    index = tempfile.mkdtemp(prefix="abstention-")
+    prepare(index)
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.sweep:
+        if args.part == "test":
+            parser.error("--sweep chooses thresholds: run it on --part tuning, never on the frozen test part")
+        signals = signals_for(items, index)
+        results, best = sweep(signals)
+        report = {"part": args.part, "signals": signals, "sweep": results, "chosen": best}
+        if args.grade:
+            report["model_grade"] = grade_confusion(signals, {i["id"]: i for i in items}, index, args.model)
+        (args.out / "abstention_sweep.json").write_text(json.dumps(report, indent=2, default=str))
+        print(json.dumps({"chosen": best, "model_grade": report.get("model_grade")}, indent=2))
+        return 0
+    started = time.perf_counter()
+    rows = run(args.graphs, args.settings, items, args.model, index, args.limit)
+    summary = summarise(rows)
+    markdown = table(summary, args.model, args.part)
+    (args.out / "abstention.json").write_text(json.dumps({"model": args.model, "part": args.part, "summary": summary,
+                                                          "rows": rows, "seconds": time.perf_counter() - started},
+                                                         indent=2, default=str))
+    (args.out / "abstention.md").write_text(markdown + "\n")
+    print(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

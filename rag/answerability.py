@@ -1,0 +1,331 @@
+"""Answerability: do the retrieved sources cover the question, or should the graph say they do not?
+
+    verdict = assess("Plan a 2-day trip to Porto focused on food", chunks, kb)
+    verdict.answerable, verdict.reason, verdict.missing   # False, "unknown_names", ["Porto"]
+    abstention_message(verdict, "travel")
+    # "The documents in 'travel' have nothing on Porto. They cover travel guides to Lisbon only (...)."
+
+Every RAG graph runs this step between retrieval and the answer. Three signals, all measured on
+`python -m evals.abstention` (thresholds chosen on its tuning part only; see `THRESHOLDS`):
+
+1. Names: a capitalised word the question uses mid-sentence (a place, a person, a product, a
+   company) or a year that occurs nowhere in the collection ("Porto", "Contoso", "2019"). The
+   collection cannot be about something it never mentions.
+2. Terms: the question's content words (stemmed; question-framing words such as "how much" or
+   "cost" left out) that occur nowhere in the collection ("jury", "dog", "sabbatical"), and the
+   IDF-weighted share of them that the retrieved chunks contain.
+3. Similarity: the best cosine similarity between the question and a retrieved chunk, from the
+   vectors already in the index (no extra model call). It does not depend on the search mode, so
+   dense, hybrid and reranked retrieval share one threshold.
+
+A constrained yes/no grade by the chat model (`grade_with_model`) is available, and was measured:
+see the README's abstention table for whether it earns its call on a given model.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Iterable, Sequence
+
+from rag.store import ScoredChunk
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:[.,:][0-9]+)*")
+_WORD_WITH_CASE = re.compile(r"[^\W\d_][\w'’-]*|\d{4}")
+_YEAR = re.compile(r"^(19|20)\d\d$")
+
+# Words that frame a question rather than name its subject: a collection need not contain them.
+FRAMING_WORDS = frozenset("""
+a about after again all also am an and any are as ask at be been before being best between both but by can could
+cost costs did do does doing done during each either else enough ever every few for from get gets getting give go
+goes good great how i if in into is it its just know like long many may me might more most much must my need needs
+no not now of off on one only or other our out over own per plan please price prices pay paid rate should so some
+such tell than that the their them then there these they this those through to too up us very want was we well
+were what when where which while who whom whose why will with would year years you your yours recommend suggest
+allowed allow let lets called name named number amount expect typical usually really actually currently today
+focused focus trip day days weekend visit see list show find give happens happen happen there's what's
+""".split())
+SENTENCE_STARTERS = frozenset("what which who whom whose when where why how is are do does did can could should would will "
+                              "may might must plan recommend suggest list tell give find show name describe explain "
+                              "and but so or a an the in on for i".split())
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: "São Jorge" -> "sao jorge"."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer  # PyStemmer, already a dependency of bm25s
+
+    return Stemmer.Stemmer("english")
+
+
+def stems(text: str) -> list[str]:
+    """Folded, stemmed tokens of `text` (numbers kept whole: "3.20", "2,500")."""
+    tokens = _TOKEN.findall(fold(text))
+    return _stemmer().stemWords(tokens)
+
+
+def content_stems(question: str) -> dict[str, str]:
+    """The question's stems that name its subject (without framing words), in order, each with the
+    word it came from.
+
+    >>> content_stems("How much does a tram ticket cost in Porto?")
+    {'tram': 'tram', 'ticket': 'ticket', 'porto': 'porto'}
+    """
+    kept: dict[str, str] = {}
+    for token in _TOKEN.findall(fold(question)):
+        if token in FRAMING_WORDS or len(token) < 2 and not token.isdigit():
+            continue
+        stem = _stemmer().stemWord(token)
+        if stem not in FRAMING_WORDS:
+            kept.setdefault(stem, token)
+    return kept
+
+
+def named_terms(question: str) -> list[str]:
+    """Names a question is about: runs of capitalised words used mid-sentence, and years.
+
+    >>> named_terms("What are the opening hours of the Prado Museum in Madrid in 2019?")
+    ['Prado Museum', 'Madrid', '2019']
+    >>> named_terms("Recommend a comedy directed by Wes Anderson"), named_terms("Can I bring my dog to the office?")
+    (['Wes Anderson'], [])
+    """
+    names: list[list[str]] = []
+    previous_end, joined = None, False
+    for match in _WORD_WITH_CASE.finditer(question):
+        word = match.group(0).strip("'’-")
+        before = question[previous_end:match.start()] if previous_end is not None else ""
+        starts_sentence = previous_end is None or re.search(r"[.!?:]\s*$", before)
+        adjacent = previous_end is not None and before.strip() == ""
+        previous_end = match.end()
+        if _YEAR.match(word):
+            names.append([word])
+            joined = False
+        elif word[:1].isupper() and not starts_sentence and fold(word) not in SENTENCE_STARTERS | {"i"}:
+            if joined and adjacent:
+                names[-1].append(word)
+            else:
+                names.append([word])
+            joined = True
+        else:
+            joined = False
+    return [" ".join(words) for words in names]
+
+
+@dataclass
+class Vocabulary:
+    """Document frequency of every stem in a collection (a chunk is a document)."""
+
+    frequency: dict[str, int]
+    documents: int
+
+    @classmethod
+    def of(cls, texts: Iterable[str]) -> "Vocabulary":
+        frequency: dict[str, int] = {}
+        documents = 0
+        for text in texts:
+            documents += 1
+            for stem in set(stems(text)):
+                frequency[stem] = frequency.get(stem, 0) + 1
+        return cls(frequency, documents)
+
+    def __contains__(self, stem: str) -> bool:
+        return stem in self.frequency
+
+    def idf(self, stem: str) -> float:
+        return math.log(1 + (self.documents + 1) / (self.frequency.get(stem, 0) + 1))
+
+
+_vocabularies: dict[int, tuple[object, Vocabulary]] = {}
+
+
+def collection_vocabulary(kb) -> Vocabulary:
+    """The vocabulary of every chunk in `kb` (titles included), rebuilt when its snapshot changes."""
+    chunks = kb.corpus_chunks() if hasattr(kb, "corpus_chunks") else list(getattr(kb, "chunks", []))
+    cached = _vocabularies.get(id(kb))
+    if cached is None or cached[0] is not chunks:
+        vocabulary = Vocabulary.of(f"{c.title}\n{c.text}" for c in chunks)
+        _vocabularies[id(kb)] = (chunks, vocabulary)
+        return vocabulary
+    return cached[1]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When to abstain.
+
+    Chosen by `python -m evals.abstention --part tuning --sweep` on the tuning part only (the 25
+    handbook and travel questions of it, each with dense and with hybrid retrieval): the sweep
+    keeps the settings with at most 5% false abstention and takes the highest abstention recall,
+    ties going to the loosest thresholds. Result: names on, coverage >= 0.5, no similarity floor,
+    unknown terms alone never refuse (91% recall, 0% false abstention on tuning). A similarity
+    floor high enough to matter (0.5) refused 20% of the answerable tuning questions; refusing on
+    any unknown term refused "How deep is the initiation well ...?" ("deep" is not in the guides)."""
+
+    min_similarity: float = 0.0  # best question-chunk cosine (MiniLM) below this: abstain
+    min_coverage: float = 0.5  # IDF-weighted share of the question's terms in the retrieved chunks
+    max_unknown_terms: int = 99  # content words absent from the whole collection that are tolerated
+    check_names: bool = True  # abstain when a name or year of the question is absent from the collection
+
+
+THRESHOLDS = Thresholds()
+
+
+@dataclass
+class Assessment:
+    answerable: bool
+    reason: str = ""  # "", "unknown_names", "unknown_terms", "low_coverage", "low_similarity", "model"
+    missing: list[str] = field(default_factory=list)  # names or terms of the question the collection lacks
+    similarity: float | None = None
+    coverage: float | None = None
+
+    def as_dict(self) -> dict:
+        return {"answerable": self.answerable, "reason": self.reason, "missing": self.missing,
+                "similarity": None if self.similarity is None else round(self.similarity, 4),
+                "coverage": None if self.coverage is None else round(self.coverage, 4)}
+
+
+def best_similarity(question: str, chunks: Sequence[ScoredChunk], kb) -> float | None:
+    """The highest cosine between the question's vector and a retrieved chunk's stored vector."""
+    import numpy as np
+
+    try:
+        vectors = [v for v in kb.chunk_vectors(chunks) if v is not None]
+        query = np.asarray(kb.embed_query(question), dtype=np.float32)
+    except AttributeError:  # a knowledge base without stored vectors (unit-test fakes)
+        return None
+    if not vectors:
+        return None
+    query = query / max(float(np.linalg.norm(query)), 1e-12)
+    return float(max(float(np.dot(v, query)) / max(float(np.linalg.norm(v)), 1e-12) for v in vectors))
+
+
+def measure(question: str, chunks: Sequence[ScoredChunk], kb) -> dict:
+    """The raw signals: names and terms missing from the collection, coverage by the chunks, similarity."""
+    vocabulary = collection_vocabulary(kb)
+    names = named_terms(question)
+    missing_names = [n for n in names if not all(s in vocabulary for s in stems(n))]
+    terms = content_stems(question)
+    unknown = [word for t, word in terms.items() if t not in vocabulary]
+    retrieved = set(stems(" ".join(f"{c.title}\n{c.text}" for c in chunks)))
+    weights = {t: vocabulary.idf(t) for t in terms}
+    total = sum(weights.values())
+    coverage = sum(w for t, w in weights.items() if t in retrieved) / total if total else 1.0
+    return {"missing_names": missing_names, "unknown_terms": unknown, "coverage": coverage,
+            "similarity": best_similarity(question, chunks, kb) if chunks else None}
+
+
+def decide(signals: dict, thresholds: Thresholds = THRESHOLDS) -> Assessment:
+    """Abstain or answer from measured signals (split from `measure` so that evals can sweep thresholds)."""
+    similarity, coverage = signals["similarity"], signals["coverage"]
+    if thresholds.check_names and signals["missing_names"]:
+        return Assessment(False, "unknown_names", signals["missing_names"], similarity, coverage)
+    if len(signals["unknown_terms"]) > thresholds.max_unknown_terms:
+        return Assessment(False, "unknown_terms", signals["unknown_terms"], similarity, coverage)
+    if coverage < thresholds.min_coverage:
+        return Assessment(False, "low_coverage", [], similarity, coverage)
+    if similarity is not None and similarity < thresholds.min_similarity:
+        return Assessment(False, "low_similarity", [], similarity, coverage)
+    return Assessment(True, "", [], similarity, coverage)
+
+
+def assess(question: str, chunks: Sequence[ScoredChunk], kb, thresholds: Thresholds = THRESHOLDS,
+           grade_with: str | None = None) -> Assessment:
+    """Whether `chunks` (retrieved from `kb`) can answer `question`; `grade_with` (a chat model
+    spec) adds the model's constrained yes/no grade after the measured checks pass."""
+    if not chunks:
+        return Assessment(False, "nothing_retrieved")
+    verdict = decide(measure(question, chunks, kb), thresholds)
+    if verdict.answerable and grade_with:
+        if not grade_with_model(question, chunks, grade_with):
+            verdict = Assessment(False, "model", [], verdict.similarity, verdict.coverage)
+    return verdict
+
+
+GRADE_PROMPT = """Sources:
+{sources}
+
+Question: {question}
+Do the sources contain the answer to the question? Answer with JSON {{"answerable": true}} or {{"answerable": false}}."""
+
+
+def grade_with_model(question: str, chunks: Sequence[ScoredChunk], model_spec: str) -> bool:
+    """The chat model's yes/no judgement, grammar-constrained to {"answerable": bool}."""
+    from pydantic import BaseModel
+
+    from models import load_chat_model
+
+    class Grade(BaseModel):
+        answerable: bool
+
+    sources = "\n\n".join(f"[{i}] {c.text.strip()[:600]}" for i, c in enumerate(chunks[:3], start=1))
+    try:
+        reply = load_chat_model(model_spec).with_structured_output(Grade).invoke(
+            GRADE_PROMPT.format(sources=sources, question=question))
+    except Exception:  # noqa: BLE001 - an unusable grade must not refuse a covered question
+        return True
+    return bool(reply["answerable"] if isinstance(reply, dict) else reply.answerable)
+
+
+def describe_collection(kb, collection: str, limit: int = 8) -> str:
+    """What a collection covers, for the abstention message: the demo corpus's description, else
+    the titles of its documents (at most `limit`)."""
+    from rag.demo import demo_corpus
+
+    if (corpus := demo_corpus(collection)) is not None:
+        return corpus.covers
+    chunks = kb.corpus_chunks() if hasattr(kb, "corpus_chunks") else list(getattr(kb, "chunks", []))
+    titles = list(dict.fromkeys(c.title or c.label for c in chunks))
+    more = f" and {len(titles) - limit} more" if len(titles) > limit else ""
+    return "documents titled " + "; ".join(titles[:limit]) + more if titles else ""
+
+
+ABSTAIN_MISSING = "The documents in '{collection}' have nothing on {missing}, so I cannot answer that."
+ABSTAIN_UNCOVERED = "The documents in '{collection}' do not answer that question."
+COVERS = " They cover {scope}."
+
+
+def abstention_message(verdict: Assessment, collection: str, scope: str = "") -> str:
+    """Plain words: what is missing (when known) and what the collection does cover."""
+    if verdict.missing:
+        text = ABSTAIN_MISSING.format(collection=collection, missing=", ".join(verdict.missing))
+    else:
+        text = ABSTAIN_UNCOVERED.format(collection=collection)
+    return text + (COVERS.format(scope=scope) if scope else "")
+
+
+ANSWERABILITY_CHOICES = ("rules", "rules+model", "off")
+
+
+def check(question: str, chunks: Sequence[ScoredChunk], kb, mode: str = "rules", model: str = "local") -> Assessment:
+    """The answerability step as a RAG graph's Context asks for it (`mode`: rules, rules+model, off)."""
+    if mode not in ANSWERABILITY_CHOICES:
+        raise ValueError(f"answerability={mode!r} is not one of {', '.join(ANSWERABILITY_CHOICES)} (HEARTH_ANSWERABILITY).")
+    if mode == "off":
+        return Assessment(bool(chunks), "" if chunks else "nothing_retrieved")
+    return assess(question, chunks, kb, grade_with=model if mode == "rules+model" else None)
+
+
+def abstention_reply(verdict: Assessment, kb, collection: str):
+    """The answer that says the collection does not cover the question: no sources, marked
+    `additional_kwargs["abstained"]` so that apps can show it as such."""
+    from langchain_core.messages import AIMessage
+
+    text = abstention_message(verdict, collection, describe_collection(kb, collection))
+    return AIMessage(content=text, additional_kwargs={"answer_text": text, "abstained": True,
+                                                      "answerability": verdict.as_dict()})
+
+
+def check_scope(question: str, kb, mode: str = "rules", thresholds: Thresholds = THRESHOLDS) -> Assessment:
+    """The collection-wide part of the check, before anything is retrieved: does the collection
+    mention the question's names and terms at all? (Used by graphs that plan before they search.)"""
+    if mode == "off":
+        return Assessment(True)
+    signals = {**measure(question, [], kb), "coverage": 1.0, "similarity": None}
+    return decide(signals, thresholds)

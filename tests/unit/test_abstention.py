@@ -1,0 +1,208 @@
+"""Abstention in every RAG graph: a question the collection does not cover gets a plain "the documents
+have nothing on X; they cover Y" with no sources, and no model call; covered questions are answered.
+Graph logic on fake knowledge bases and a scripted fake chat model (named as such); the thresholds
+themselves are measured by `python -m evals.abstention`."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from langgraph.checkpoint.memory import InMemorySaver
+
+import evals.handbook_qa
+import graphs.rag.graph as rag_chat
+import graphs.rag_agentic.graph as agentic
+import graphs.rag_conversational.graph as conversational
+import graphs.rag_graph.graph as graph_rag
+import graphs.rag_hybrid.graph as hybrid
+import models
+import rag.answerability
+from evals.abstention import sweep
+from graphs.rag.context import Context
+from graphs.rag_agentic.context import Context as AgenticContext
+from graphs.rag_conversational.context import Context as ConversationalContext
+from graphs.rag_graph.context import Context as GraphContext
+from graphs.rag_hybrid.context import Context as HybridContext
+from rag.answerability import Thresholds, content_stems, decide, named_terms
+from rag.graph_extraction import ingest_documents
+from rag.graph_store import KuzuGraphStore
+from rag.store import ScoredChunk
+from rag_fakes import FakeKnowledgeBase
+
+
+class ScriptedFakeChatModel(FakeListChatModel):
+    """Scripted replies; counts calls."""
+
+    calls: int = 0
+
+    def _call(self, messages, stop=None, run_manager=None, **kwargs):
+        self.calls += 1
+        return super()._call(messages, stop, run_manager, **kwargs)
+
+
+def chunk(name, text, index=0, title=""):
+    return ScoredChunk(text=text, source=f"/docs/{name}", chunk_index=index, score=0.6, title=title or name)
+
+
+HANDBOOK = [
+    chunk("annual-leave.md", "Full-time employees get 25 days of paid annual leave per calendar year.", title="Annual leave"),
+    chunk("annual-leave.md", "You may carry over up to 5 unused days into the next leave year.", 1, "Annual leave"),
+    chunk("remote-work.html", "Teams agree one shared office day each week; core hours are 10:00 to 15:00.", title="Remote work"),
+    chunk("expenses.md", "Submit every expense claim in Ledger within 30 days.", title="Expenses"),
+]
+GUIDES = [
+    chunk("tram-28.md", "Tram 28 is Lisbon's famous vintage tram; a single ticket costs €3.20.", title="Tram 28"),
+    chunk("alfama.md", "Alfama is the oldest neighbourhood of Lisbon, below the castle, with viewpoints.", title="Alfama"),
+    chunk("food.md", "Try the traditional custard pastry, pastel de nata, and dishes of salted cod in Lisbon.", title="Food"),
+    chunk("sintra.md", "Sintra is a palace town, an easy day trip by train from Lisbon.", title="Sintra"),
+]
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
+    llm = ScriptedFakeChatModel(responses=["You get 25 days [1]."] * 10)
+    monkeypatch.setattr(models, "load_chat_model", lambda spec=None: llm)
+    return llm
+
+
+def answer_of(state):
+    message = state["messages"][-1]
+    return message, message.additional_kwargs.get("answer_text", message.content)
+
+
+@pytest.mark.parametrize("module, context_class", [(rag_chat, Context), (hybrid, HybridContext)])
+@pytest.mark.parametrize("question, missing", [("Can I bring my dog to the office?", None),
+                                               ("How many days of jury duty leave do I get?", None),
+                                               ("How many days of annual leave do employees in Germany get?", "Germany"),
+                                               ("How many days of annual leave did we get in 2019?", "2019")])
+def test_handbook_graphs_abstain_on_what_the_handbook_does_not_cover(monkeypatch, fake_model, module, context_class,
+                                                                      question, missing):
+    kb = FakeKnowledgeBase(list(HANDBOOK))
+    monkeypatch.setattr(module, "knowledge_base_for", lambda context: kb)
+    state = module.builder.compile().invoke({"messages": [("human", question)]},
+                                            context=context_class(collection="handbook", evidence_sentences=0))
+    message, text = answer_of(state)
+    assert message.additional_kwargs["abstained"] is True and state["citations"] == []
+    assert "Northwind Labs staff handbook" in text  # says what the collection covers
+    if missing:
+        assert f"nothing on {missing}" in text
+    assert fake_model.calls == 0
+
+
+def test_a_covered_question_is_still_answered(monkeypatch, fake_model):
+    kb = FakeKnowledgeBase(list(HANDBOOK))
+    monkeypatch.setattr(rag_chat, "knowledge_base_for", lambda context: kb)
+    state = rag_chat.builder.compile().invoke({"messages": [("human", "How many days of annual leave do I get?")]},
+                                              context=Context(evidence_sentences=0))
+    message, text = answer_of(state)
+    assert not message.additional_kwargs.get("abstained") and "25 days" in text and fake_model.calls == 1
+    assert state["answerability"]["answerable"] is True
+
+
+def test_answerability_off_answers_as_before(monkeypatch, fake_model):
+    kb = FakeKnowledgeBase(list(HANDBOOK))
+    monkeypatch.setattr(rag_chat, "knowledge_base_for", lambda context: kb)
+    state = rag_chat.builder.compile().invoke({"messages": [("human", "Can I bring my dog to the office?")]},
+                                              context=Context(evidence_sentences=0, answerability="off"))
+    assert not state["messages"][-1].additional_kwargs.get("abstained") and fake_model.calls == 1
+
+
+def test_porto_trip_plan_over_the_lisbon_guides_is_refused_naming_porto_and_lisbon(monkeypatch, fake_model):
+    kb = FakeKnowledgeBase(list(GUIDES))
+    kb.collection = "travel"
+    monkeypatch.setattr(agentic, "knowledge_base_for", lambda context: kb)
+    state = agentic.builder.compile().invoke({"messages": [("human", "Plan a 2-day trip to Porto focused on food")]},
+                                             context=AgenticContext(collection="travel"))
+    message, text = answer_of(state)
+    assert message.additional_kwargs["abstained"] is True and state["citations"] == []
+    assert "nothing on Porto" in text and "Lisbon only" in text and "Day 1" not in text
+    assert kb.queries == [] and fake_model.calls == 0  # nothing searched, no plan written
+
+
+def test_lisbon_trip_plan_is_still_planned(monkeypatch, fake_model):
+    kb = FakeKnowledgeBase(list(GUIDES))
+    kb.collection = "travel"
+    monkeypatch.setattr(agentic, "knowledge_base_for", lambda context: kb)
+    state = agentic.builder.compile().invoke({"messages": [("human", "Plan a 2-day trip to Lisbon")]},
+                                             context=AgenticContext(collection="travel"))
+    message, text = answer_of(state)
+    assert not message.additional_kwargs.get("abstained") and "Day 1" in text and "Day 2" in text
+
+
+def test_a_follow_up_that_leaves_the_guides_is_refused(monkeypatch, fake_model):
+    kb = FakeKnowledgeBase(list(GUIDES))
+    monkeypatch.setattr(conversational, "knowledge_base_for", lambda context: kb)
+    graph = conversational.builder.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "t"}}
+    context = ConversationalContext(collection="travel", rewrite_with="keywords", evidence_sentences=0)
+    first = graph.invoke({"messages": [("human", "What is tram 28?")]}, config, context=context)
+    assert not first["messages"][-1].additional_kwargs.get("abstained")
+    state = graph.invoke({"messages": [("human", "And what about the trams in Porto?")]}, config, context=context)
+    message, text = answer_of(state)
+    assert message.additional_kwargs["abstained"] is True and "nothing on Porto" in text and state["citations"] == []
+
+
+FILMS = {
+    "grand.md": "# The Royal Comedy\n\nYear: 2001\nDirector: Ann Smith\nCast: Bob Jones\nGenre: Comedy\n",
+    "dark.md": "# Dark Night\n\nYear: 2008\nDirector: Chris Nolan\nCast: Bob Jones, Cat Lee\nGenre: Thriller\n",
+}
+
+
+@pytest.fixture
+def film_graph(tmp_path, monkeypatch):
+    for name, text in FILMS.items():
+        (tmp_path / name).write_text(text)
+    store = KuzuGraphStore(":memory:")
+    ingest_documents(store, [tmp_path], extraction="rules")
+    monkeypatch.setattr(graph_rag, "graph_store_for", lambda context: store)
+    monkeypatch.setattr(models, "load_chat_model", lambda spec=None: pytest.fail("no model call expected"))
+    return store
+
+
+@pytest.mark.parametrize("question, missing", [("Recommend a comedy directed by Wes Anderson", "'Wes Anderson'"),
+                                               ("Who directed Jaws?", "'Jaws'"),
+                                               ("Which films did Chris Nolan direct in 1998?", "'1998'")])
+def test_graph_rag_says_when_a_person_film_or_year_is_not_in_the_graph(film_graph, question, missing):
+    state = graph_rag.builder.compile().invoke({"messages": [("human", question)]}, context=GraphContext(model="local"))
+    message, text = answer_of(state)
+    assert message.additional_kwargs["abstained"] is True and state["citations"] == [] and not state["rows"]
+    assert missing in text and "2 films" in text
+
+
+def test_graph_rag_still_answers_names_it_holds(film_graph):
+    state = graph_rag.builder.compile().invoke({"messages": [("human", "Which comedies did Ann Smith direct?")]},
+                                               context=GraphContext(model="local"))
+    message, text = answer_of(state)
+    assert not message.additional_kwargs.get("abstained") and "The Royal Comedy" in text
+
+
+def test_named_terms_and_content_stems():
+    assert named_terms("Plan a 2-day trip to Porto focused on food") == ["Porto"]
+    assert named_terms("Who stars in The Godfather?") == ["Godfather"]
+    assert named_terms("Is alcohol reimbursed with a business dinner?") == []
+    assert list(content_stems("How many days of leave do I get?")) == ["leav"]
+
+
+def test_decide_follows_the_thresholds():
+    signals = {"missing_names": [], "unknown_terms": ["dog"], "coverage": 0.4, "similarity": 0.6}
+    assert decide(signals, Thresholds(min_coverage=0.5)).reason == "low_coverage"
+    assert decide(signals, Thresholds(min_coverage=0.3, max_unknown_terms=0)).reason == "unknown_terms"
+    assert decide(signals, Thresholds(min_coverage=0.3, min_similarity=0.7)).reason == "low_similarity"
+    assert decide(signals, Thresholds(min_coverage=0.3)).answerable
+
+
+def test_sweep_keeps_false_abstention_at_most_five_percent():
+    signals = ([{"answerable": True, "missing_names": [], "unknown_terms": [], "coverage": 0.9, "similarity": 0.6}] * 19
+               + [{"answerable": True, "missing_names": [], "unknown_terms": [], "coverage": 0.45, "similarity": 0.3}]
+               + [{"answerable": False, "missing_names": ["Porto"], "unknown_terms": [], "coverage": 0.9, "similarity": 0.6}]
+               + [{"answerable": False, "missing_names": [], "unknown_terms": [], "coverage": 0.2, "similarity": 0.5}])
+    _, best = sweep(signals)
+    assert best["abstention_recall"] == 1.0 and best["false_abstention"] <= 0.05 and best["check_names"]
+
+
+@pytest.mark.parametrize("module", [rag.answerability, evals.handbook_qa])
+def test_docstring_examples(module):
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
