@@ -165,7 +165,7 @@ def plot_losses(log_history: list[dict], path: Path, title: str) -> Path:
     val = [(h["step"], h["eval_loss"]) for h in log_history if "eval_loss" in h]
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
     if train:
-        ax.plot(*zip(*train), label="train loss", color="#1f77b4")
+        ax.plot(*zip(*train), ".-", label="train loss", color="#1f77b4")
     if val:
         ax.plot(*zip(*val), "o-", label="validation loss", color="#d62728")
     ax.set_xlabel("optimizer step")

