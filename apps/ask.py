@@ -62,6 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     from rag.graph_store import GraphStoreError
     from rag.store import VectorStoreError
 
+    if args.model:
+        from models.spec import parse_model_spec
+
+        try:  # a bad spec is reported before any work, even when the answer would need no model
+            parse_model_spec(args.model)
+        except ModelSpecError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     context = mode.make_context(collection=args.collection, embeddings=args.embeddings,
                                 index_location=args.index_dir or None, top_k=args.top_k, model=args.model)
     try:

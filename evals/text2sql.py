@@ -49,6 +49,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from evals.ir_metrics import percentile
 from models.settings import PROJECT_ROOT, shared_data
 
 DEFAULT_DATA = shared_data() / "geoquery"
@@ -96,13 +97,6 @@ def same_result(predicted: list | None, gold: list, ordered: bool) -> bool:
     predicted = [tuple(r) for r in predicted]
     gold = [tuple(r) for r in gold]
     return predicted == gold if ordered else Counter(predicted) == Counter(gold)
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def chat_model(spec: str, max_tokens: int):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from models.runtime import configure_runtime
-from models.spec import ModelSpec, ModelSpecError, parse_model_spec
+from models.spec import ModelSpec, ModelSpecError, parse_model_spec, resolve_model_spec
 
 configure_runtime()
 
@@ -75,8 +75,9 @@ def _build_chat_model(spec: ModelSpec) -> BaseChatModel:
 
 
 def load_chat_model(spec: str | ModelSpec | None = None) -> BaseChatModel:
-    """A LangChain chat model for a spec ('local' when None). Cached per spec."""
-    return _build_chat_model(parse_model_spec(spec or DEFAULT_CHAT_MODEL))
+    """A LangChain chat model for a spec ('local' when None). Cached per spec; a `registry:` spec
+    is resolved to the registered files on every call, so moving an alias takes effect."""
+    return _build_chat_model(resolve_model_spec(spec or DEFAULT_CHAT_MODEL))
 
 
 def load_embeddings(spec: str | ModelSpec | None = None):
@@ -86,5 +87,5 @@ def load_embeddings(spec: str | ModelSpec | None = None):
     return _load(spec or DEFAULT_EMBEDDINGS)
 
 
-__all__ = ["load_chat_model", "load_embeddings", "parse_model_spec", "ModelSpec", "ModelSpecError",
+__all__ = ["load_chat_model", "load_embeddings", "parse_model_spec", "resolve_model_spec", "ModelSpec", "ModelSpecError",
            "DEFAULT_CHAT_MODEL", "DEFAULT_EMBEDDINGS"]

@@ -7,6 +7,7 @@
     ollama:NAME@http://host:port
     vllm:NAME@http://host:8000/v1     a vLLM server over its OpenAI-compatible API
     openai:NAME@http://host:port/v1   any OpenAI-compatible server (apps.serve included)
+    registry:NAME[@ALIAS]       a fine-tuned model registered in MLflow (`models.registry`): its GGUF, else its HF folder
 
 Options follow after `?`, as query parameters: `local?n_ctx=4096&n_threads=1`,
 `ollama:qwen2.5?num_ctx=8192`.
@@ -22,12 +23,12 @@ from urllib.parse import parse_qsl
 
 from models.settings import parse_flag
 
-PROVIDERS = ("local", "gguf", "hf", "ollama", "vllm", "openai")
+PROVIDERS = ("local", "gguf", "hf", "ollama", "vllm", "openai", "registry")
 EMBEDDING_PROVIDERS = ("local", "hf", "ollama", "openai", "vllm")
 
 SPEC_HELP = (
     "Use one of: 'local', 'gguf:/path/model.gguf', 'hf:/path/folder', 'ollama:NAME', "
-    "'vllm:NAME@http://host:8000/v1', 'openai:NAME@http://host:port/v1'."
+    "'vllm:NAME@http://host:8000/v1', 'openai:NAME@http://host:port/v1', 'registry:NAME@ALIAS'."
 )
 
 
@@ -76,10 +77,21 @@ def parse_model_spec(spec: str | ModelSpec | None, *, providers=PROVIDERS) -> Mo
         name, url = rest.split("@", 1)
         if not url.startswith(("http://", "https://")):
             raise ModelSpecError(f"Server URL {url!r} in {spec!r} must start with http:// or https://.")
-    if provider in ("gguf", "hf", "ollama", "vllm", "openai") and not name:
+    if provider in ("gguf", "hf", "ollama", "vllm", "openai", "registry") and not name:
         raise ModelSpecError(f"Spec {spec!r} names no model. {SPEC_HELP}")
     if provider in ("vllm", "openai") and not url:
         raise ModelSpecError(
             f"Spec {spec!r} needs the server URL after '@', e.g. '{provider}:{name}@http://127.0.0.1:8000/v1'."
         )
     return ModelSpec(provider=provider, name=name, url=url, options=options)
+
+
+def resolve_model_spec(spec: str | ModelSpec | None, *, providers=PROVIDERS) -> ModelSpec:
+    """A spec with `registry:NAME[@ALIAS]` replaced by the registered files' `gguf:`/`hf:` spec;
+    every other spec as `parse_model_spec` gives it."""
+    parsed = parse_model_spec(spec, providers=providers)
+    if parsed.provider != "registry":
+        return parsed
+    from models.registry import resolve_registry_spec
+
+    return resolve_registry_spec(parsed)

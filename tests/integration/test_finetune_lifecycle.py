@@ -1,0 +1,99 @@
+"""The fine-tuning lifecycle on the real bundled model: a few SFT steps on a slice, merge, GGUF,
+quantize, the GGUF answering like the merged model, MLflow tracking, and the registry spec."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _converter_or_skip():
+    from training.export import llama_cpp_tools
+
+    try:
+        return llama_cpp_tools(download=False)
+    except FileNotFoundError as exc:  # needs one online `python -m training.export --fetch-converter`
+        pytest.skip(str(exc))
+
+
+@pytest.fixture()
+def tiny_sql_data(tmp_path):
+    from training.sql_data import synthesize_pairs
+    from training.task_data import write_dataset
+
+    db = tmp_path / "shop.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.executescript("""
+            CREATE TABLE customer (id INTEGER PRIMARY KEY, name TEXT, city TEXT);
+            INSERT INTO customer VALUES (1, 'Ada', 'Paris'), (2, 'Bo', 'Oslo'), (3, 'Cy', 'Paris');
+        """)
+    rows = synthesize_pairs(db, per_template=8)[:8]
+    return write_dataset(rows, tmp_path / "tiny.jsonl", build="test")
+
+
+def test_sft_merge_gguf_quantize_round_trip(tmp_path, tiny_sql_data):
+    _converter_or_skip()
+    from training.export import (agreement, convert_to_gguf, llamacpp_greedy, merge_run, quantize_gguf,
+                                 transformers_greedy, write_modelfile)
+    from training.sft import SFTSettings, run_sft
+    from training.tracking import mlflow_client
+
+    settings = SFTSettings(data=tiny_sql_data["path"], name="tiny", max_steps=2, batch_size=2, grad_accum=1,
+                           max_length=256, val_fraction=0.25, val_max=2, eval_steps=1, patience=0, threads=1,
+                           out=str(tmp_path / "run"))
+    summary = run_sft(settings)
+    run = tmp_path / "run"
+    assert summary["metrics"]["steps"] == 2 and summary["dataset_sha256"] == tiny_sql_data["sha256"]
+    assert (run / "adapter" / "adapter_config.json").is_file() and (run / "loss.png").stat().st_size > 1000
+    tracked = mlflow_client().get_run(summary["mlflow_run_id"])
+    assert tracked.data.params["dataset_sha256"] == tiny_sql_data["sha256"]
+    assert "loss" in tracked.data.metrics or "train_loss" in tracked.data.metrics or "final_train_loss" in tracked.data.metrics
+
+    merged = merge_run(run)
+    assert (merged / "model.safetensors").is_file() and (merged / "chat_template.jinja").is_file()
+    f16 = convert_to_gguf(merged, run / "export" / "tiny-F16.gguf")
+    q8 = quantize_gguf(f16, run / "export" / "tiny-Q8_0.gguf", "Q8_0")
+    assert 120e6 < q8.stat().st_size < f16.stat().st_size
+    prompts = [json.loads(line)["prompt"] for line in open(tiny_sql_data["path"], encoding="utf-8")][:2]
+    reference = transformers_greedy(merged, prompts, max_new_tokens=12)
+    answers = llamacpp_greedy(q8, prompts, max_new_tokens=12, tokenizer_folder=merged, threads=1)
+    assert all(reference) and agreement(reference, answers) >= 0.5, (reference, answers)
+    assert "FROM ./tiny-Q8_0.gguf" in write_modelfile(q8).read_text()
+
+
+def test_registry_spec_resolves_the_registered_gguf_and_follows_the_alias(tmp_path):
+    from models import ModelSpecError
+    from models.spec import resolve_model_spec
+    from training.registry import list_models, promote, register_run
+
+    def fake_export(name: str) -> None:
+        run = tmp_path / name
+        (run / "merged").mkdir(parents=True)
+        (run / "merged" / "config.json").write_text("{}")
+        (run / "export").mkdir()
+        gguf = run / "export" / f"{name}-Q8_0.gguf"
+        gguf.write_bytes(b"GGUF")
+        (run / "run.json").write_text(json.dumps({"settings": {"name": "sql"}, "dataset_sha256": "abc",
+                                                  "metrics": {"train_loss": 0.5}}))
+        (run / "export" / "export.json").write_text(json.dumps({
+            "merged": str(run / "merged"), "folder": str(run / "export"), "default_level": "Q8_0",
+            "levels": {"Q8_0": {"path": str(gguf), "agreement": 1.0, "loses_finetune": False}}}))
+
+    fake_export("first")
+    fake_export("second")
+    one = register_run(tmp_path / "first", "hearth-sql-test", alias="production")
+    two = register_run(tmp_path / "second", "hearth-sql-test")
+    assert resolve_model_spec("registry:hearth-sql-test@production").name.endswith("first-Q8_0.gguf")
+    latest = resolve_model_spec("registry:hearth-sql-test?n_ctx=2048")
+    assert latest.provider == "gguf" and latest.name.endswith("second-Q8_0.gguf") and latest.options == {"n_ctx": "2048"}
+    assert resolve_model_spec("registry:hearth-sql-test@production?format=hf").provider == "hf"
+    promote("hearth-sql-test", two["version"], "production")
+    assert resolve_model_spec("registry:hearth-sql-test@production").name.endswith("second-Q8_0.gguf")
+    listed = {v["version"]: v for v in list_models() if v["name"] == "hearth-sql-test"}
+    assert listed[two["version"]]["aliases"] == ["production"] and listed[one["version"]]["aliases"] == []
+    with pytest.raises(ModelSpecError, match="training.registry register"):
+        resolve_model_spec("registry:no-such-model@production")

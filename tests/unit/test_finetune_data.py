@@ -1,0 +1,151 @@
+"""Fine-tuning data: hashes, the no-test-items rule, SQL normalisation and synthetic pairs verified
+by execution, tool-call rows valid for the house, the Modelfile and the refused quantization level."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from training.task_data import (TestItemInTrainingData, check_no_test_items, file_sha256, held_out_questions,
+                                manifest_path, read_dataset, write_dataset)
+
+
+def _row(question: str, answer: str = "SELECT 1") -> dict:
+    return {"prompt": [{"role": "system", "content": "s"}, {"role": "user", "content": f"Question: {question}\nSQL:"}],
+            "completion": [{"role": "assistant", "content": answer}], "task": "sql", "source": "test", "question": question}
+
+
+def test_home_commands_are_held_out():
+    held = held_out_questions()
+    assert held["turn on the living room light"].endswith("home_001")
+    assert sum(1 for where in held.values() if "home_commands" in where) == 106
+
+
+def test_training_rows_that_are_test_items_are_refused_with_the_fix():
+    rows = [_row("how many rivers are there"), _row("  Turn ON the living-room light!")]
+    with pytest.raises(TestItemInTrainingData) as caught:
+        check_no_test_items(rows)
+    message = str(caught.value)
+    assert "row 1" in message and "home_001" in message
+    assert "Remove them" in message and "training.sql_data" in message
+    check_no_test_items(rows[:1])  # a question that is no test item passes
+
+
+def test_write_dataset_refuses_test_items_and_writes_nothing(tmp_path):
+    path = tmp_path / "leaky.jsonl"
+    with pytest.raises(TestItemInTrainingData):
+        write_dataset([_row("hello")], path)  # "hello" is home command home_106
+    assert not path.exists()
+
+
+def test_same_rows_give_the_same_recorded_hash(tmp_path):
+    rows = [_row("how many rivers are there"), _row("what is the largest state", "SELECT state_name FROM state")]
+    first = write_dataset(rows, tmp_path / "a.jsonl", seed=0)
+    second = write_dataset([dict(reversed(list(r.items()))) for r in rows], tmp_path / "b.jsonl", seed=0)
+    assert first["sha256"] == second["sha256"] == file_sha256(tmp_path / "a.jsonl")
+    assert json.loads(manifest_path(tmp_path / "a.jsonl").read_text())["sha256"] == first["sha256"]
+    changed = write_dataset(rows[:1], tmp_path / "c.jsonl")
+    assert changed["sha256"] != first["sha256"] and changed["rows"] == 1
+    assert read_dataset(tmp_path / "a.jsonl")[1]["completion"][0]["content"] == "SELECT state_name FROM state"
+
+
+def test_a_file_edited_to_hold_a_test_item_is_refused_when_read(tmp_path):
+    path = tmp_path / "edited.jsonl"
+    write_dataset([_row("how many rivers are there")], path)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(_row("Tell me a joke")) + "\n")
+    with pytest.raises(TestItemInTrainingData, match="home_"):
+        read_dataset(path)
+
+
+def test_gold_sql_is_normalised_to_the_schema_style():
+    from training.sql_data import normalize_sql
+
+    sql = 'SELECT COUNT( * ) FROM RIVER AS RIVERalias0 WHERE RIVERalias0.TRAVERSE = "ohio" ;'
+    assert normalize_sql(sql) == "SELECT COUNT(*) FROM river AS river0 WHERE river0.traverse = 'ohio'"
+
+
+@pytest.fixture()
+def shop(tmp_path):
+    path = tmp_path / "shop.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript("""
+            CREATE TABLE customer (id INTEGER PRIMARY KEY, name TEXT, city TEXT);
+            CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customer(id),
+                                 amount REAL, order_date TEXT);
+            INSERT INTO customer VALUES (1, 'Ada', 'Paris'), (2, 'Bo', 'Oslo'), (3, 'Cy', 'Paris');
+            INSERT INTO orders VALUES (1, 1, 10.5, '2024-03-01'), (2, 1, 20.0, '2024-04-02'), (3, 2, 7.0, '2025-01-05');
+        """)
+    return path
+
+
+def test_synthetic_pairs_run_on_the_database_and_use_its_schema(shop):
+    from training.sql_data import synthesize_pairs
+
+    rows = synthesize_pairs(shop, per_template=50)
+    assert len(rows) >= 10
+    with sqlite3.connect(shop) as db:
+        for row in rows:  # every kept pair runs and returns rows
+            assert db.execute(row["completion"][0]["content"]).fetchone() is not None
+    questions = {r["question"] for r in rows}
+    assert "How many orders belong to the customer Ada?" in questions
+    ada = next(r for r in rows if r["question"] == "How many orders belong to the customer Ada?")
+    with sqlite3.connect(shop) as db:
+        assert db.execute(ada["completion"][0]["content"]).fetchone()[0] == 2
+    assert "CREATE TABLE orders" in ada["prompt"][1]["content"] and ada["prompt"][1]["content"].endswith("SQL:")
+
+
+def test_tool_call_rows_are_valid_calls_for_the_house(tmp_path):
+    from tools.home.house import default_house, validate_service_call
+    from tools.home.tools import SERVICE_BY_TOOL_NAME
+    from training.tool_data import build_tool_dataset
+
+    info = build_tool_dataset(tmp_path / "tools.jsonl", per_call=2)
+    rows = read_dataset(tmp_path / "tools.jsonl")
+    assert info["rows"] == len(rows) and info["dropped_test_items"] > 0
+    entities = {e.entity_id: e for e in default_house()}
+    kinds = {r["source"] for r in rows}
+    assert {"home:call", "home:no_call", "home:refusal"} <= kinds
+    for row in rows:
+        reply = json.loads(row["completion"][0]["content"])
+        assert "You can call these tools" in row["prompt"][0]["content"]
+        if row["source"] == "home:call":
+            (call,) = reply["tool_calls"]
+            if call["name"] in SERVICE_BY_TOOL_NAME:
+                service = SERVICE_BY_TOOL_NAME[call["name"]]
+                validate_service_call(service.domain, service.name, dict(call["arguments"]), entities)
+        else:
+            assert set(reply) == {"answer"}
+
+
+def test_modelfile_has_the_chatml_template_and_stop_tokens(tmp_path):
+    from training.export import write_modelfile
+
+    gguf = tmp_path / "sql-main-Q8_0.gguf"
+    gguf.write_bytes(b"GGUF")
+    text = write_modelfile(gguf).read_text()
+    assert text.startswith("FROM ./sql-main-Q8_0.gguf\n")
+    assert "<|im_start|>user\n{{ .Prompt }}<|im_end|>" in text and "<|im_start|>assistant\n" in text
+    assert 'PARAMETER stop "<|im_end|>"' in text and "PARAMETER temperature 0" in text
+
+
+def test_export_refuses_q4_1_for_a_finetune_of_the_bundled_model(tmp_path):
+    from training.export import QuantizationLosesFinetune, export_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"base_folder": "/x/finetune/base/smollm2-135m-instruct", "settings": {}}))
+    with pytest.raises(QuantizationLosesFinetune, match="Q8_0"):
+        export_run(run, ("Q8_0", "Q4_1"))
+    assert not (run / "merged").exists()  # refused before any work
+
+
+def test_split_keeps_validation_rows_out_of_training():
+    from training.sft import split_rows
+
+    rows = [{"i": i} for i in range(40)]
+    train, val = split_rows(rows, 0.1, 48, seed=3)
+    assert len(val) == 4 and not {r["i"] for r in train} & {r["i"] for r in val}
+    assert split_rows(rows, 0.1, 48, seed=3) == (train, val)

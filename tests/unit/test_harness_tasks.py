@@ -1,0 +1,132 @@
+"""The harness's task configs (evals/tasks) load from local files with the network blocked,
+and lm-eval scores them end to end with a scripted fake model (no real model): right answers
+score 1, wrong ones 0, through the same answer extraction the real runs use."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+pytest.importorskip("lm_eval")
+
+from lm_eval.api.model import LM  # noqa: E402
+
+from evals.harness import (HarnessError, TASKS, backend_for, evaluate, no_model_rows, parse_tasks,  # noqa: E402
+                           task_manager)
+from models.spec import parse_model_spec  # noqa: E402
+
+
+@pytest.fixture()
+def data_root(tmp_path):
+    """A tiny data root in the layout of ../shared/data, written by the test."""
+    gsm = tmp_path / "gsm8k"
+    gsm.mkdir()
+    lines = []
+    for i in range(56):
+        a, b = 3 + i, 10 * i + 7
+        lines.append(json.dumps({"question": f"Ann has {a} apples and buys {b} more. How many apples does she have?",
+                                 "answer": f"She has {a} + {b} = <<{a}+{b}={a + b}>>{a + b} apples.\n#### {a + b}"}))
+    (gsm / "train.jsonl").write_text("\n".join(lines) + "\n")
+    pub = tmp_path / "pubmedqa_pqal"
+    pub.mkdir()
+    labels = ["yes", "no", "maybe", "yes", "no", "yes"]
+    items = {str(100 + i): {"QUESTION": f"Does drug {i} lower blood pressure?", "CONTEXTS": [f"Trial {i}.", "Results."],
+                            "final_decision": label} for i, label in enumerate(labels)}
+    (pub / "ori_pqal.json").write_text(json.dumps(items))
+    (pub / "test_ground_truth.json").write_text(json.dumps({"100": "yes", "101": "no", "102": "maybe"}))
+    return tmp_path
+
+
+class FakeLM(LM):
+    """Scripted fake model for lm-eval: answers GSM8K by adding the two numbers of the last
+    question (or says 0 when `wrong`), and gives the gold PubMedQA choice the best log-likelihood."""
+
+    def __init__(self, gold: dict[str, str], wrong: bool = False):
+        super().__init__()
+        self.gold, self.wrong = gold, wrong
+
+    def generate_until(self, requests):
+        replies = []
+        for request in requests:
+            context = request.args[0]
+            a, b = map(int, re.findall(r"has (\d+) apples and buys (\d+)", context)[-1])
+            total = 0 if self.wrong else a + b
+            cot = "The answer is" in context
+            replies.append(f" She has {a} + {b} = {total} apples. The answer is {total}." if cot
+                           else f" She has {a} + {b} = {total} apples.\n#### {total}")
+        return replies
+
+    def loglikelihood(self, requests):
+        out = []
+        for request in requests:
+            context, continuation = request.args
+            question = re.search(r"Question: (.*)\nAnswer:", context).group(1)
+            right = continuation.strip() == self.gold[question]
+            out.append((-0.1 if right != self.wrong else -5.0, right))
+        return out
+
+    def loglikelihood_rolling(self, requests):
+        raise NotImplementedError
+
+
+def gold_answers(root) -> dict[str, str]:
+    items = json.loads((root / "pubmedqa_pqal" / "ori_pqal.json").read_text())
+    return {v["QUESTION"]: v["final_decision"] for v in items.values()}
+
+
+def test_task_configs_load_from_local_files(data_root):
+    manager = task_manager(data_root)
+    assert set(TASKS.values()) <= set(manager.all_tasks)
+    from lm_eval.tasks import get_task_dict
+
+    tasks = get_task_dict(list(TASKS.values()), manager)
+    pubmed = tasks["hearth_pubmedqa"]
+    docs = list(pubmed.test_docs())
+    assert [d["pmid"] for d in docs] == ["100", "101", "102"]
+    assert pubmed.doc_to_choice(docs[0]) == ["yes", "no", "maybe"]
+    assert pubmed.doc_to_target(docs[1]) == 1
+    gsm = tasks["hearth_gsm8k"]
+    assert len(list(gsm.test_docs())) == 6  # 56 problems minus the 50 few-shot pool
+    assert gsm.doc_to_text(next(iter(gsm.test_docs()))).startswith("Question: Ann has 53 apples")
+
+
+@pytest.mark.parametrize("wrong,expected", [(False, 1.0), (True, 0.0)])
+def test_lm_eval_scores_every_task_end_to_end(data_root, wrong, expected):
+    scores = evaluate(FakeLM(gold_answers(data_root), wrong=wrong), list(TASKS), data_root=data_root, limit=None)
+    assert scores["gsm8k"]["metrics"]["exact_match (strict-match)"] == expected
+    assert scores["gsm8k"]["metrics"]["exact_match (flexible-extract)"] == expected
+    assert scores["gsm8k_cot"]["metrics"]["exact_match (strict-match)"] == expected
+    assert scores["pubmedqa"]["metrics"]["acc"] == expected
+    assert scores["pubmedqa"]["n"] == 3 and scores["gsm8k"]["n"] == 6
+
+
+def test_rows_without_a_model(data_root):
+    rows = no_model_rows(["gsm8k", "pubmedqa"], data_root, None)
+    assert rows["pubmedqa"]["metrics"]["acc"] == pytest.approx(1 / 3)  # one 'yes' among the 3 test items
+    assert rows["gsm8k"]["metrics"]["exact_match (strict-match)"] == 0.0
+
+
+def test_bad_arguments_name_the_fix():
+    with pytest.raises(HarnessError, match="choose from gsm8k"):
+        parse_tasks("gsm8k,mmlu")
+    assert parse_tasks("all") == list(TASKS)
+    with pytest.raises(HarnessError, match="--backend api"):
+        backend_for(parse_model_spec("openai:m@http://127.0.0.1:9/v1"), "hf")
+    assert backend_for(parse_model_spec("local"), "auto") == "serve"
+    assert backend_for(parse_model_spec("vllm:m@http://127.0.0.1:9/v1"), "auto") == "api"
+
+
+def test_docstring_examples():
+    import doctest
+    import importlib.util
+
+    import evals.harness
+
+    spec = importlib.util.spec_from_file_location("harness_task_utils", evals.harness.TASK_DIR / "utils.py")
+    utils = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(utils)
+    for module in (evals.harness, utils):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0

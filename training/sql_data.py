@@ -1,0 +1,346 @@
+"""Text-to-SQL fine-tuning data, rendered with the text-to-SQL graph's own prompt.
+
+    python -m training.sql_data --out .hearth/finetune/data/sql.jsonl                 # GeoQuery train + 7 domains
+    python -m training.sql_data --database shop.sqlite --out .hearth/finetune/data/shop.jsonl   # your own database
+
+Each question becomes the prompt the graph sends when it asks the model alone (no stored
+examples): the linked tables as DDL, the question's cell values, the question; the completion is
+the gold SQL. Training on many schemas (GeoQuery's geography plus advising, atis, scholar,
+academic, imdb, yelp and restaurants from ../shared/data/text2sql_domains) teaches the model to
+read the schema in front of it rather than to memorise one.
+
+- GeoQuery train: values are linked against the real SQLite file, exactly as the graph does.
+- The seven domains ship schemas (CSV) but no databases: the question's variables say which
+  values it names, and the gold SQL says which column each is compared with, so the value hints
+  are built from that pair.
+- `synthesize_pairs(database)`: the "fine-tune on your own database" path. From any SQLite file's
+  schema, foreign keys and values it writes questions with their SQL (counts, filters, aggregates,
+  group-by, top-N, joins along foreign keys) and keeps only pairs whose SQL runs and returns rows.
+
+Gold SQL is normalised with sqlglot (identifiers lower case as the DDL shows them, string
+literals single-quoted) and GeoQuery's `CITYalias0` aliases shortened to `city0`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import re
+import sqlite3
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from training.task_data import data_folder, geoquery_folder, held_out_questions, normalize_question, write_dataset
+
+DOMAINS = ("advising", "atis", "scholar", "academic", "imdb", "yelp", "restaurants")
+EXCLUDED_SPLITS = {"test", "exclude"}
+MAX_CHARS = 1600  # prompt + SQL; about 400 tokens, which keeps a 2-core training step short
+MAX_SQL_CHARS = 400  # ATIS's 20-join queries teach little and cost most of a step
+
+
+@dataclass(frozen=True)
+class SchemaColumn:
+    """The column shape the graph's schema linker reads (name, type, keys)."""
+
+    name: str
+    type: str
+    primary_key: bool = False
+    references: str | None = None
+
+
+def _graph_prompt_parts():
+    """The text-to-SQL graph's prompts and schema linker, so training and serving see one prompt.
+    Read at run time with importlib: training sits below graphs and must not depend on them; once
+    the linker and prompt move to tools/sql (the text-to-SQL refactor), import them from there."""
+    import importlib
+
+    prompts = importlib.import_module("graphs.text2sql.prompts")
+    linking = importlib.import_module("graphs.text2sql.schema_linking")
+    return prompts, linking.link_schema, linking.ValueMatch, linking.ValueIndex
+
+
+def render_sql_prompt(question: str, schema: dict[str, list], values: list, dialect: str = "sqlite",
+                      extra_tables: tuple[str, ...] = ()) -> list[dict]:
+    """The system and user messages the graph sends for `question` with no stored examples.
+
+    `schema` maps table -> columns (name, type, primary_key, references); `values` are the
+    question's linked cell values (ValueMatch); `extra_tables` are shown even when the question
+    does not name them (training rows pass the gold query's tables, so no row asks for a table
+    its prompt hides)."""
+    prompts, link_schema, _, _ = _graph_prompt_parts()
+    linked = link_schema(question, schema, values, extra_tables=tuple(extra_tables))
+    hints = linked.value_hints()
+    user = prompts.USER_PROMPT.format(ddl=linked.ddl(), values=prompts.VALUES_BLOCK.format(hints=hints) if hints else "",
+                                      documentation="", examples="", question=question)
+    return [{"role": "system", "content": prompts.SYSTEM_PROMPT.format(dialect=dialect)},
+            {"role": "user", "content": user}]
+
+
+def normalize_sql(sql: str, double_quoted_strings: bool = True) -> str:
+    """Gold SQL in one style: sqlglot's SQLite rendering with lower-case identifiers. The data
+    sets write string literals in double quotes (`double_quoted_strings`); SQL written here quotes
+    identifiers that way instead.
+
+    >>> normalize_sql('SELECT CITYalias0.CITY_NAME FROM CITY AS CITYalias0 WHERE CITYalias0.STATE_NAME = "ohio" ;')
+    "SELECT city0.city_name FROM city AS city0 WHERE city0.state_name = 'ohio'"
+    """
+    import sqlglot
+
+    if double_quoted_strings:
+        sql = re.sub(r'"([^"]*)"', lambda m: "'" + m.group(1).replace("'", "''") + "'", sql)
+    sql = sql.strip().rstrip(";").strip()
+    text = sqlglot.transpile(sql, read="sqlite", write="sqlite", normalize=True)[0]
+    return re.sub(r"\b([a-z_]+?)alias(\d+)\b", r"\1\2", text)
+
+
+def _row(messages: list[dict], sql: str, source: str, question: str, item_id: str) -> dict:
+    return {"prompt": messages, "completion": [{"role": "assistant", "content": sql}], "task": "sql",
+            "source": source, "question": question, "id": item_id}
+
+
+def sqlite_schema(path: str | Path) -> dict[str, list[SchemaColumn]]:
+    """table -> columns of a SQLite file, with primary and foreign keys."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        schema = {}
+        for table in tables:
+            keys = {r[3]: f"{r[2]}.{r[4]}" for r in db.execute(f'PRAGMA foreign_key_list("{table}")')}
+            schema[table] = [SchemaColumn(r[1], str(r[2] or "").lower(), bool(r[5]), keys.get(r[1]))
+                             for r in db.execute(f'PRAGMA table_info("{table}")')]
+    return schema
+
+
+def _value_index(path: Path):
+    """The graph's value index over a SQLite file (text cell values -> table.column)."""
+    _, _, _, ValueIndex = _graph_prompt_parts()
+    values = {}
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        for table, columns in sqlite_schema(path).items():
+            for column in columns:
+                if not column.type or any(t in column.type for t in ("char", "text", "clob", "string")):
+                    values[(table, column.name)] = [r[0] for r in db.execute(
+                        f'SELECT DISTINCT "{column.name}" FROM "{table}" WHERE "{column.name}" IS NOT NULL LIMIT 2000')]
+    return ValueIndex(values)
+
+
+def geoquery_rows(folder: Path | None = None, split: str = "train") -> list[dict]:
+    """GeoQuery questions of `split`, linked against geography.sqlite as the graph links them."""
+    folder = folder or geoquery_folder()
+    path = folder / f"{split}.jsonl"
+    database = folder / "geography.sqlite"
+    if not path.is_file() or not database.is_file():
+        raise FileNotFoundError(f"{path} or {database} is missing. Pass --geoquery pointing at ../shared/data/geoquery.")
+    schema, index = sqlite_schema(database), _value_index(database)
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            item = json.loads(line)
+            messages = render_sql_prompt(item["question"], schema, index.match(item["question"]))
+            rows.append(_row(messages, normalize_sql(item["query"]), "geoquery", item["question"], item["id"]))
+    return rows
+
+
+def csv_schema(path: Path) -> dict[str, list[SchemaColumn]]:
+    """table -> columns from a text2sql_domains `*-schema.csv` (Table, Field, PK, FK, Type)."""
+    schema: dict[str, list[SchemaColumn]] = {}
+    with open(path, encoding="utf-8") as handle:
+        reader = csv.reader(handle, skipinitialspace=True)
+        next(reader, None)
+        for record in reader:
+            if len(record) < 5 or record[0].strip() in ("-", ""):
+                continue
+            table, name, primary, foreign, kind = (field.strip() for field in record[:5])
+            schema.setdefault(table.lower(), []).append(
+                SchemaColumn(name.lower(), kind.lower(), primary.lower() == "y", "?" if foreign.lower() == "y" else None))
+    return schema
+
+
+def _domain_values(sql: str, variables: dict[str, str]):
+    """(table, column, value) for each variable the gold SQL compares a column with."""
+    found = []
+    for alias_table, column, name in re.findall(r'(\w+?)alias\d+\.(\w+)\s*(?:=|LIKE)\s*"([^"]+)"', sql):
+        if name in variables:
+            found.append((alias_table.lower(), column.lower(), variables[name]))
+    return found
+
+
+def domain_rows(domain: str, folder: Path | None = None) -> list[dict]:
+    """Questions of one text2sql_domains set (not its test or excluded splits), variables filled in."""
+    _, _, ValueMatch, _ = _graph_prompt_parts()
+    folder = folder or geoquery_folder().parent / "text2sql_domains"
+    items = json.loads((folder / f"{domain}.json").read_text(encoding="utf-8"))
+    schema = csv_schema(folder / f"{domain}-schema.csv")
+    rows = []
+    for number, item in enumerate(items):
+        sql_template = item["sql"][0]
+        defaults = {v["name"]: v["example"] for v in item.get("variables", [])}
+        for k, sentence in enumerate(item["sentences"]):
+            if sentence.get("question-split") in EXCLUDED_SPLITS:
+                continue
+            variables = {**defaults, **sentence.get("variables", {})}
+            question, sql = sentence["text"], sql_template
+            for name in sorted(variables, key=len, reverse=True):
+                question = question.replace(name, variables[name])
+                sql = sql.replace(f'"{name}"', f'"{variables[name]}"')
+                sql = re.sub(rf"\b{re.escape(name)}\b", variables[name], sql)
+            question = re.sub(r"\s+([?.,])", r"\1", question).strip()
+            matches = [ValueMatch(t, c, v, v, 0) for t, c, v in _domain_values(sql_template, variables) if t in schema]
+            try:
+                gold = normalize_sql(sql)
+            except Exception:  # noqa: BLE001 - a gold query sqlglot cannot read is left out
+                continue
+            if len(gold) > MAX_SQL_CHARS:
+                continue
+            tables = tuple(dict.fromkeys(re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", gold)))
+            rows.append(_row(render_sql_prompt(question, schema, matches, extra_tables=tables), gold, domain, question,
+                             f"{domain}-{number}-{k}"))
+    return rows
+
+
+def _row_chars(row: dict) -> int:
+    return sum(len(m["content"]) for m in row["prompt"]) + len(row["completion"][0]["content"])
+
+
+# -- synthetic pairs from any SQLite database ------------------------------------------------------
+def _label(name: str) -> str:
+    return name.replace("_", " ").strip()
+
+
+def _name_column(columns: list[SchemaColumn]) -> SchemaColumn | None:
+    text = [c for c in columns if not c.type or any(t in c.type for t in ("char", "text"))]
+    named = [c for c in text if "name" in c.name.lower() or "title" in c.name.lower()]
+    return (named or text or [None])[0]
+
+
+def synthesize_pairs(database: str | Path, per_template: int = 20, seed: int = 0) -> list[dict]:
+    """(question, SQL) rows for a SQLite database, written from its schema and values and kept
+    only when the SQL runs and returns at least one row."""
+    database = Path(database)
+    if not database.is_file():
+        raise FileNotFoundError(f"No SQLite file at {database}. Pass --database pointing at a .sqlite/.db file.")
+    rng = random.Random(seed)
+    schema = sqlite_schema(database)
+    index = _value_index(database)
+    candidates: list[tuple[str, str]] = []
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        def sample(table: str, column: str, k: int) -> list:
+            return [r[0] for r in db.execute(f'SELECT DISTINCT "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL '
+                                             f'ORDER BY RANDOM() LIMIT {k}')]
+
+        for table, columns in schema.items():
+            label = _label(table)
+            name = _name_column(columns)
+            numbers = [c for c in columns if any(t in c.type for t in ("int", "real", "num", "dec", "double", "float"))
+                       and not c.primary_key and not c.references]
+            texts = [c for c in columns if c is not name and (not c.type or any(t in c.type for t in ("char", "text")))]
+            dates = [c for c in columns if "date" in c.name.lower() or "date" in c.type]
+            candidates.append((f"How many {label} rows are there?", f'SELECT COUNT(*) FROM "{table}"'))
+            for column in numbers:
+                for word, fn in (("average", "AVG"), ("highest", "MAX"), ("lowest", "MIN"), ("total", "SUM")):
+                    candidates.append((f"What is the {word} {_label(column.name)} of all {label}?",
+                                       f'SELECT {fn}("{column.name}") FROM "{table}"'))
+                if name:
+                    for n in (1, 3, 5):
+                        candidates.append((f"Which {n} {label} have the highest {_label(column.name)}?" if n > 1 else
+                                           f"Which {label} has the highest {_label(column.name)}?",
+                                           f'SELECT "{name.name}" FROM "{table}" ORDER BY "{column.name}" DESC LIMIT {n}'))
+            for column in texts:
+                candidates.append((f"How many {label} are there for each {_label(column.name)}?",
+                                   f'SELECT "{column.name}", COUNT(*) FROM "{table}" GROUP BY "{column.name}"'))
+                for value in sample(table, column.name, 3):
+                    quoted = str(value).replace("'", "''")
+                    candidates.append((f"How many {label} have {_label(column.name)} {value}?",
+                                       f"SELECT COUNT(*) FROM \"{table}\" WHERE \"{column.name}\" = '{quoted}'"))
+                    if name:
+                        candidates.append((f"List the {_label(name.name)} of the {label} whose {_label(column.name)} is {value}.",
+                                           f"SELECT \"{name.name}\" FROM \"{table}\" WHERE \"{column.name}\" = '{quoted}'"))
+                    for number in numbers[:2]:
+                        candidates.append((f"What is the average {_label(number.name)} of {label} with {_label(column.name)} {value}?",
+                                           f"SELECT AVG(\"{number.name}\") FROM \"{table}\" WHERE \"{column.name}\" = '{quoted}'"))
+            for column in dates:
+                for year in {str(v)[:4] for v in sample(table, column.name, 5) if re.match(r"\d{4}", str(v))}:
+                    candidates.append((f"How many {label} have a {_label(column.name)} in {year}?",
+                                       f"SELECT COUNT(*) FROM \"{table}\" WHERE strftime('%Y', \"{column.name}\") = '{year}'"))
+            for column in columns:  # joins along foreign keys
+                if not column.references or "." not in column.references:
+                    continue
+                parent, key = column.references.split(".", 1)
+                parent_name = _name_column(schema.get(parent, []))
+                if parent not in schema or not parent_name:
+                    continue
+                for value in sample(parent, parent_name.name, 3):
+                    quoted = str(value).replace("'", "''")
+                    candidates.append((f"How many {label} belong to the {_label(parent)} {value}?",
+                                       f"SELECT COUNT(*) FROM \"{table}\" AS t JOIN \"{parent}\" AS p ON t.\"{column.name}\" = p.\"{key}\" "
+                                       f"WHERE p.\"{parent_name.name}\" = '{quoted}'"))
+                candidates.append((f"How many {label} are there per {_label(parent)}?",
+                                   f"SELECT p.\"{parent_name.name}\", COUNT(*) FROM \"{table}\" AS t JOIN \"{parent}\" AS p "
+                                   f"ON t.\"{column.name}\" = p.\"{key}\" GROUP BY p.\"{parent_name.name}\""))
+        kept: list[tuple[str, str]] = []
+        for question, sql in candidates:
+            try:
+                if db.execute(sql).fetchone() is not None:
+                    kept.append((question, sql))
+            except sqlite3.Error:
+                continue
+    rng.shuffle(kept)
+    rows = []
+    for number, (question, sql) in enumerate(kept[: per_template * max(1, len(schema))]):
+        messages = render_sql_prompt(question, schema, index.match(question))
+        rows.append(_row(messages, normalize_sql(sql, double_quoted_strings=False), f"synthetic:{database.name}", question, f"{database.stem}-{number}"))
+    return rows
+
+
+def build_sql_dataset(out: str | Path, *, geoquery: Path | None | bool = True, domains: tuple[str, ...] = DOMAINS,
+                      per_domain: int = 400, database: str | Path | None = None, max_chars: int = MAX_CHARS,
+                      seed: int = 0) -> dict:
+    """Write the SQL training set and its manifest; returns the manifest (path, rows, sha256, ...).
+
+    GeoQuery train in full, up to `per_domain` questions of each other domain (shortest kept by
+    `max_chars`), and, with `database`, synthetic pairs for that database. Evaluation items
+    (GeoQuery dev, home commands) are dropped before the test rule checks the file."""
+    rng = random.Random(seed)
+    rows: list[dict] = []
+    if geoquery:
+        rows += geoquery_rows(None if geoquery is True else Path(geoquery), "train")
+    for domain in domains:
+        found = [r for r in domain_rows(domain) if _row_chars(r) <= max_chars]
+        rng.shuffle(found)
+        rows += found[:per_domain]
+    if database:
+        rows += synthesize_pairs(database, seed=seed)
+    held = held_out_questions()
+    dropped = [r for r in rows if normalize_question(r["question"]) in held]
+    rows = [r for r in rows if normalize_question(r["question"]) not in held and _row_chars(r) <= max_chars]
+    rng.shuffle(rows)
+    return write_dataset(rows, out, build="training.sql_data", seed=seed, per_domain=per_domain,
+                         domains=list(domains), database=str(database or ""), max_chars=max_chars,
+                         dropped_test_items=len(dropped))
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=None, help="JSONL to write (default $HEARTH_HOME/finetune/data/sql.jsonl)")
+    parser.add_argument("--geoquery", default=None, help="GeoQuery folder (default $HEARTH_DATA/geoquery); 'none' to skip")
+    parser.add_argument("--domains", default=",".join(DOMAINS), help="comma-separated text2sql_domains sets; '' for none")
+    parser.add_argument("--per-domain", type=int, default=400, help="questions kept per domain")
+    parser.add_argument("--database", default=None, help="a SQLite file: add synthetic pairs verified on it")
+    parser.add_argument("--max-chars", type=int, default=MAX_CHARS, help="drop rows longer than this (prompt + SQL)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    domains = tuple(d for d in args.domains.split(",") if d.strip())
+    unknown = set(domains) - set(DOMAINS)
+    if unknown:
+        parser.error(f"unknown domain(s) {sorted(unknown)}: use some of {', '.join(DOMAINS)}")
+    out = args.out or data_folder() / ("sql.jsonl" if not args.database else f"{Path(args.database).stem}.jsonl")
+    info = build_sql_dataset(out, geoquery=True if args.geoquery is None else (False if args.geoquery == "none" else Path(args.geoquery)), domains=domains,
+                             per_domain=args.per_domain, database=args.database, max_chars=args.max_chars, seed=args.seed)
+    print(json.dumps(info, indent=2))
+    return info
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

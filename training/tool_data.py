@@ -1,0 +1,232 @@
+"""Tool-call fine-tuning data for a toolset, generated from the tools' own schemas.
+
+    python -m training.tool_data --out .hearth/finetune/data/home_tools.jsonl --per-call 3
+
+For the home toolset (`tools.home.tools.HomeToolbox` over the default house, no hub needed):
+every tool x every entity its `entity_id` enum allows x argument values drawn from each field's
+range or choices x several phrasings of the request, plus requests that need no call (small talk,
+general questions: the reply is an `{"answer": ...}`) and requests that must be refused (devices
+the house does not expose, values outside a field's range: the answer says what is valid).
+
+Rows are rendered exactly as the home agent asks the model: the agent's system prompt with the
+device list, the tool instruction `models.constrained.tools_instruction` writes, the request as
+the user turn, and the envelope (`{"tool_calls": [{"name", "arguments"}]}` or `{"answer"}`) as
+the assistant turn. The 106 hand-written commands in evals/data/home_commands.jsonl are the test
+set: any generated request equal to one of them is dropped, and the written file is checked by
+`training.task_data.check_no_test_items`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+
+from training.task_data import data_folder, held_out_questions, normalize_question, write_dataset
+
+PHRASINGS = {
+    "turn_on": ["turn on the {name}", "switch the {name} on", "{name} on, please", "could you turn the {name} on",
+                "please power on the {name}", "I'd like the {name} on"],
+    "turn_off": ["turn off the {name}", "switch the {name} off", "{name} off, please", "could you turn the {name} off",
+                 "please shut off the {name}", "I don't need the {name} anymore, turn it off"],
+    "brightness": ["set the {name} to {value}%", "{name} at {value} percent", "put the {name} on {value}% brightness",
+                   "change the {name} brightness to {value}"],
+    "fan_speed": ["run the {name} at {value}%", "set the {name} speed to {value} percent", "{name} to {value}%"],
+    "set_temperature": ["set the {name} to {value} degrees", "I'd like {value} degrees on the {name}",
+                        "change the {name} set point to {value}", "heat the house to {value} degrees"],
+    "set_hvac_mode": ["put the {name} in {value} mode", "switch the {name} to {value}", "{name} mode {value}, please"],
+    "lock": ["lock the {name}", "please lock the {name}", "make sure the {name} is locked"],
+    "unlock": ["unlock the {name}", "please unlock the {name}", "open the {name} lock for me"],
+    "open_cover": ["open the {name}", "please open the {name}", "raise the {name} all the way"],
+    "close_cover": ["close the {name}", "please shut the {name}", "lower the {name} completely"],
+    "set_cover_position": ["set the {name} to {value}%", "open the {name} to {value} percent", "{name} at {value}% open"],
+    "alarm_arm_away": ["arm the {name} in away mode", "we are leaving, arm the {name}", "set the {name} to away"],
+    "alarm_arm_home": ["arm the {name} in home mode", "set the {name} to home, we're staying in", "arm the {name} for home"],
+    "alarm_disarm": ["disarm the {name} with code {code}", "switch off the {name}, the code is {code}", "{name} off, code {code}"],
+    "get_state": ["what is the {name} showing", "tell me the state of the {name}", "check the {name} for me",
+                  "what does the {name} say right now"],
+    "warmer": ["make it {value} degrees warmer", "raise the {name} by {value} degrees", "bump the heating up by {value}"],
+    "cooler": ["make it {value} degrees cooler", "lower the {name} by {value} degrees", "turn the heating down by {value}"],
+    "brighter": ["make the {name} {value}% brighter", "brighten the {name} by {value} percent", "turn the {name} up by {value}%"],
+    "dimmer": ["make the {name} {value}% dimmer", "dim the {name} by {value} percent", "turn the {name} down by {value}%"],
+}
+SMALL_TALK = [
+    ("good morning", "Good morning! How can I help around the house?"),
+    ("thank you so much", "You're welcome!"),
+    ("what can you do?", "I can switch lights, appliances and fans, set the thermostat, lock doors, move blinds and read the sensors."),
+    ("how are you today?", "I'm fine, thanks. What would you like me to do?"),
+    ("what is the tallest mountain in the world?", "Mount Everest, at about 8,849 metres."),
+    ("how many minutes are in two hours?", "120 minutes."),
+    ("write a short poem about rain", "Soft rain on the roof, a quiet drum; the garden drinks and the evening comes."),
+    ("who wrote Romeo and Juliet?", "William Shakespeare."),
+    ("book me a flight to Paris", "I can't book flights; I can only control the devices in this house."),
+    ("send an email to my boss", "I can't send emails; I can only control the devices in this house."),
+    ("what's the square root of 81?", "9."),
+    ("never mind", "OK."),
+    ("spell the word necessary", "N-E-C-E-S-S-A-R-Y."),
+    ("recommend a good book", "Try 'The Hobbit' by J.R.R. Tolkien."),
+    ("goodbye", "Goodbye!"),
+    ("is it a good idea to drink water every day?", "Yes, drinking enough water every day is good for you."),
+]
+UNEXPOSED = ["garden sprinkler", "attic window", "dishwasher", "pool heater", "garage light", "TV", "doorbell camera",
+             "basement fan", "kids' room light", "washing machine"]
+
+
+def home_toolset():
+    """(toolbox, tools, system prompt) of the home agent over the default house, with no hub."""
+    import importlib
+
+    from tools.home.house import default_house
+    from tools.home.tools import HomeToolbox
+
+    class DefaultHouse:
+        def states(self):
+            return [{"entity_id": e.entity_id, "state": e.state,
+                     "attributes": {**e.attributes, "friendly_name": e.friendly_name, "area": e.area}}
+                    for e in default_house()]
+
+    box = HomeToolbox(DefaultHouse())
+    tools = box.tools()
+    # The agent's own prompt string, read at run time (training sits below graphs in the layers).
+    template = importlib.import_module("graphs.react_agent.prompts").SYSTEM_PROMPT
+    system = template.format(toolset_notes="Devices in the house:\n" + box.describe())
+    return box, tools, system
+
+
+def tool_prompt(system: str, tools: list, request: str) -> list[dict]:
+    """The messages a bound chat model sends for `request`: system + tool instruction, user."""
+    from models import constrained
+
+    definitions = constrained.tool_definitions(tools)
+    return [{"role": "system", "content": system + "\n\n" + constrained.tools_instruction(definitions, "auto")},
+            {"role": "user", "content": request}]
+
+
+def _call(name: str, **arguments) -> str:
+    return json.dumps({"tool_calls": [{"name": name, "arguments": arguments}]})
+
+
+def _answer(text: str) -> str:
+    return json.dumps({"answer": text})
+
+
+def _schema_fields(tool) -> dict:
+    return tool.args_schema.model_json_schema().get("properties", {})
+
+
+def _values(spec: dict, rng: random.Random, k: int) -> list:
+    """k values inside a field's range or choices (numbers from the schema's bounds)."""
+    if "enum" in spec or "anyOf" in spec and any("enum" in s for s in spec["anyOf"]):
+        choices = spec.get("enum") or next(s["enum"] for s in spec["anyOf"] if "enum" in s)
+        return rng.sample(list(choices), min(k, len(choices)))
+    numeric = spec if "minimum" in spec else next((s for s in spec.get("anyOf", []) if "minimum" in s), spec)
+    low, high = numeric.get("minimum", 0), numeric.get("maximum", 100)
+    integer = numeric.get("type") == "integer"
+    if integer:
+        return [rng.randrange(int(low), int(high) + 1, 5 if high - low >= 50 else 1) for _ in range(k)]
+    return [round(rng.uniform(low, high) * 2) / 2 for _ in range(k)]
+
+
+def generate_home_requests(per_call: int = 3, seed: int = 0) -> list[tuple[str, str, str]]:
+    """(request, envelope reply, kind) triples for the home toolset: calls, no-call answers, refusals."""
+    rng = random.Random(seed)
+    box, tools, _ = home_toolset()
+    by_name = {t.name: t for t in tools}
+    out: list[tuple[str, str, str]] = []
+
+    turn = {"i": 0}
+
+    def say(kind: str, entity_name: str, **values) -> str:  # phrasings taken in turn, so repeats differ
+        turn["i"] += 1
+        return PHRASINGS[kind][turn["i"] % len(PHRASINGS[kind])].format(name=entity_name.lower(), **values)
+
+    for tool in tools:
+        fields = _schema_fields(tool)
+        entity_ids = fields.get("entity_id", {}).get("enum", [])
+        service = tool.name.split("_", 1)[1] if "_" in tool.name else tool.name
+        if tool.name.startswith("alarm_control_panel_"):
+            service = tool.name[len("alarm_control_panel_"):]
+        for entity_id in entity_ids:
+            name = box.entities[entity_id].friendly_name
+            for _ in range(per_call):
+                if tool.name == "get_state":
+                    out.append((say("get_state", name), _call("get_state", entity_id=entity_id), "call"))
+                elif tool.name == "climate_change_temperature":
+                    step = rng.choice([1, 1.5, 2, 3])
+                    up = rng.random() < 0.5
+                    out.append((say("warmer" if up else "cooler", name, value=f"{step:g}"),
+                                _call(tool.name, entity_id=entity_id, change=step if up else -step), "call"))
+                elif tool.name == "light_change_brightness":
+                    step = rng.choice([10, 20, 25, 30, 50])
+                    up = rng.random() < 0.5
+                    out.append((say("brighter" if up else "dimmer", name, value=step),
+                                _call(tool.name, entity_id=entity_id, change=step if up else -step), "call"))
+                elif service in ("turn_on", "turn_off") and rng.random() < 0.5 and (
+                        "brightness_pct" in fields or "percentage" in fields) and service == "turn_on":
+                    key = "brightness_pct" if "brightness_pct" in fields else "percentage"
+                    value = _values(fields[key], rng, 1)[0]
+                    out.append((say("brightness" if key == "brightness_pct" else "fan_speed", name, value=value),
+                                _call(tool.name, entity_id=entity_id, **{key: value}), "call"))
+                elif service in ("set_temperature", "set_hvac_mode", "set_cover_position"):
+                    key = {"set_temperature": "temperature", "set_hvac_mode": "hvac_mode", "set_cover_position": "position"}[service]
+                    value = _values(fields[key], rng, 1)[0]
+                    shown = f"{value:g}" if isinstance(value, float) else value
+                    out.append((say(service, name, value=shown), _call(tool.name, entity_id=entity_id, **{key: value}), "call"))
+                elif service == "alarm_disarm":
+                    code = f"{rng.randrange(1000, 10000)}"
+                    out.append((say(service, name, code=code), _call(tool.name, entity_id=entity_id, code=code), "call"))
+                elif service in PHRASINGS:
+                    out.append((say(service, name), _call(tool.name, entity_id=entity_id), "call"))
+    for request, reply in SMALL_TALK:
+        out.append((request, _answer(reply), "no_call"))
+    for device in UNEXPOSED:
+        verb = rng.choice(["turn on the {d}", "switch off the {d}", "open the {d}", "start the {d}"]).format(d=device)
+        out.append((verb, _answer(f"There is no {device} among the devices I can control."), "refusal"))
+    thermostat = by_name.get("climate_set_temperature")
+    if thermostat:
+        spec = _schema_fields(thermostat)["temperature"]
+        low, high = spec.get("minimum", 7), spec.get("maximum", 30)
+        for value in (2, 4, 35, 40, 45, 60):
+            out.append((f"set the thermostat to {value} degrees",
+                        _answer(f"The thermostat accepts {low:g} to {high:g} °C; {value} is out of range."), "refusal"))
+    for value in (120, 150, 200):
+        out.append((f"set the kitchen light to {value}%", _answer(f"Brightness goes from 0 to 100%; {value}% is out of range."),
+                    "refusal"))
+    return out
+
+
+def build_tool_dataset(out: str | Path, per_call: int = 3, seed: int = 0) -> dict:
+    """Write the home tool-call set (test commands dropped) and its manifest."""
+    _, tools, system = home_toolset()
+    held = held_out_questions()
+    rows, dropped, seen = [], 0, set()
+    for request, reply, kind in generate_home_requests(per_call, seed):
+        key = normalize_question(request)
+        if key in held:
+            dropped += 1
+            continue
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append({"prompt": tool_prompt(system, tools, request), "completion": [{"role": "assistant", "content": reply}],
+                     "task": "tool_calls", "source": f"home:{kind}", "question": request})
+    random.Random(seed).shuffle(rows)
+    return write_dataset(rows, out, build="training.tool_data", toolset="home (default house)", per_call=per_call,
+                         seed=seed, dropped_test_items=dropped)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=None, help="JSONL to write (default $HEARTH_HOME/finetune/data/home_tools.jsonl)")
+    parser.add_argument("--per-call", type=int, default=3, help="phrasings per (tool, entity)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    info = build_tool_dataset(args.out or data_folder() / "home_tools.jsonl", args.per_call, args.seed)
+    print(json.dumps(info, indent=2))
+    return info
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)
