@@ -157,10 +157,12 @@ def adapt(config: AdaptConfig, progress: bool = True) -> Path:
 
     steps_per_epoch = math.ceil(len(pairs) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
-    warmup = max(1, int(config.warmup_ratio * total_steps))
+    # A small collection can give a single step: keep at least one step after warm-up so the
+    # linear decay never divides by zero.
+    warmup = max(1, min(int(config.warmup_ratio * total_steps), total_steps - 1))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: (step + 1) / warmup if step < warmup else max(0.0, (total_steps - step) / (total_steps - warmup)))
+        optimizer, lambda step: (step + 1) / warmup if step < warmup else max(0.0, (total_steps - step) / max(1, total_steps - warmup)))
 
     def encode(texts: list[str]):
         features = model.tokenize(texts)
