@@ -439,4 +439,4 @@ TOOLS_BY_NAME = {t.name: t for t in LAB_TOOLS}
 # Tools that change the world: they start background jobs that write under the lab home. None is
 # risky (nothing outside the lab home changes, and the job queue and time limit bound the cost),
 # so none waits for confirmation; the rest only read.
-LAB_CHANGES_WORLD = frozenset({"train_bpe_tokenizer", "pretrain_minigpt"})
+LAB_CHANGES_WORLD = frozenset({"train_bpe_tokenizer", "pretrain_minigpt", "train_reranker", "finetune_embeddings"})

@@ -52,14 +52,11 @@ class SchemaColumn:
 
 
 def _graph_prompt_parts():
-    """The text-to-SQL graph's prompts and schema linker, so training and serving see one prompt.
-    Read at run time with importlib: training sits below graphs and must not depend on them; once
-    the linker and prompt move to tools/sql (the text-to-SQL refactor), import them from there."""
-    import importlib
+    """The text-to-SQL prompt module and schema linker (tools/sql), the same ones the graph uses,
+    so training and serving see one prompt."""
+    from tools.sql import linking, prompt
 
-    prompts = importlib.import_module("graphs.text2sql.prompts")
-    linking = importlib.import_module("graphs.text2sql.schema_linking")
-    return prompts, linking.link_schema, linking.ValueMatch, linking.ValueIndex
+    return prompt, linking.link_schema, linking.ValueMatch, linking.ValueIndex
 
 
 def render_sql_prompt(question: str, schema: dict[str, list], values: list, dialect: str = "sqlite",
@@ -70,13 +67,9 @@ def render_sql_prompt(question: str, schema: dict[str, list], values: list, dial
     question's linked cell values (ValueMatch); `extra_tables` are shown even when the question
     does not name them (training rows pass the gold query's tables, so no row asks for a table
     its prompt hides)."""
-    prompts, link_schema, _, _ = _graph_prompt_parts()
+    prompt, link_schema, _, _ = _graph_prompt_parts()
     linked = link_schema(question, schema, values, extra_tables=tuple(extra_tables))
-    hints = linked.value_hints()
-    user = prompts.USER_PROMPT.format(ddl=linked.ddl(), values=prompts.VALUES_BLOCK.format(hints=hints) if hints else "",
-                                      documentation="", examples="", question=question)
-    return [{"role": "system", "content": prompts.SYSTEM_PROMPT.format(dialect=dialect)},
-            {"role": "user", "content": user}]
+    return prompt.render_sql_messages(linked.ddl(), question, dialect=dialect, value_hints=linked.value_hints())
 
 
 def normalize_sql(sql: str, double_quoted_strings: bool = True) -> str:
