@@ -33,6 +33,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 import models  # noqa: F401  (offline switches before any hub library loads)
+from training.optim_step import take_step
 from training.retrieval_pairs import LabelledPairs, first_stage_retriever, load_pairs, mine_hard_negatives
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -156,15 +157,7 @@ def finetune_embeddings(config: FinetuneConfig, pairs: LabelledPairs | None = No
             scores = scores.masked_fill(mask, float("-inf"))
             labels = torch.tensor([column[d] for _, d, _ in batch])
             loss = F.cross_entropy(scores, labels)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            losses.append(float(loss.item()))
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.3f}")
-            report(0.05 + 0.9 * len(losses) / total, f"step {len(losses)}/{total}, loss {losses[-1]:.3f}")
+            take_step(loss, model, optimizer, schedule, losses=losses, bar=bar, report=report, total=total)
     bar.close()
     train_seconds = time.perf_counter() - train_started
 
@@ -256,15 +249,7 @@ def finetune_query_side(config: FinetuneConfig, pairs: LabelledPairs | None = No
                                   dim=-1)
             log_probs = F.log_softmax(config.scale * encoded @ documents.T, dim=-1)
             loss = -(targets[rows] * log_probs).sum(dim=-1).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            losses.append(float(loss.item()))
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.3f}")
-            report(0.05 + 0.9 * len(losses) / total, f"step {len(losses)}/{total}, loss {losses[-1]:.3f}")
+            take_step(loss, model, optimizer, schedule, losses=losses, bar=bar, report=report, total=total)
     bar.close()
     out = config.resolved_out()
     out.mkdir(parents=True, exist_ok=True)

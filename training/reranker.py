@@ -40,6 +40,7 @@ from typing import Callable
 from tqdm import tqdm
 
 import models  # noqa: F401  (offline switches before any hub library loads)
+from training.optim_step import take_step
 from training.retrieval_pairs import LabelledPairs, first_stage_retriever, load_pairs, mine_hard_negatives
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -202,15 +203,7 @@ def train_reranker(config: RerankerConfig, pairs: LabelledPairs | None = None, f
                 scores = model(**features).logits.squeeze(-1)
                 grades = torch.tensor([float(g) for _, g in group])
                 loss = loss + group_loss(scores, grades, max_grade)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            losses.append(float(loss.item()))
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.3f}")
-            report(0.05 + 0.9 * len(losses) / total, f"step {len(losses)}/{total}, loss {losses[-1]:.3f}")
+            take_step(loss, model, optimizer, schedule, losses=losses, bar=bar, report=report, total=total)
     bar.close()
     train_seconds = time.perf_counter() - train_started
 
