@@ -91,7 +91,7 @@ def test_a_locked_index_folder_is_reported_with_its_fix(tmp_path, locations):
     store = by_name(results)["vector store"]
     assert not store.ok
     assert "locked" in store.detail
-    assert "open in another process" in store.fix and "--index-dir" in store.fix, store
+    assert "held open by another process" in store.fix and "--index-dir" in store.fix, store
     assert all(r.ok for r in results if r.name != "vector store"), report(results)
 
 

@@ -82,4 +82,4 @@ def test_streamlit_page_confirms_before_unlocking(hub, monkeypatch):
     assert state(hub, "lock.front_door")["state"] == "locked"
     next(b for b in at.button if b.label == "Yes, do it").click().run()
     assert state(hub, "lock.front_door")["state"] == "unlocked"
-    assert at.chat_message[-1].markdown[0].value == "Front door is unlocked"
+    assert at.chat_message[-1].markdown[0].value == "Unlocked the front door."  # the reply names the change
