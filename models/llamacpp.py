@@ -14,6 +14,7 @@ import atexit
 import gc
 import json
 import sys
+import warnings
 import threading
 import time
 from functools import lru_cache
@@ -55,7 +56,9 @@ def close_all_llamas() -> None:
         opened = [llama for llama, _ in _OPEN.values()]
         _OPEN.clear()
     llama_cpp = sys.modules.get("llama_cpp")
-    alive = [o for o in gc.get_objects() if isinstance(o, llama_cpp.Llama)] if llama_cpp is not None else []
+    with warnings.catch_warnings():  # isinstance on some torch module objects warns (reduce_op)
+        warnings.simplefilter("ignore")
+        alive = [o for o in gc.get_objects() if isinstance(o, llama_cpp.Llama)] if llama_cpp is not None else []
     for llama in {id(x): x for x in opened + alive}.values():
         try:
             llama.close()
