@@ -168,14 +168,15 @@ WALK: dict[str, Run | Covered] = {
     "apps.doctor": Covered(IT + "test_doctor.py::test_every_check_passes_with_the_defaults"),
     "evals.bench_llm": Covered(IT + "test_bench_llm.py::test_bench_llm_quick"),
     "evals.tool_calls --requests 10":
-        Run(argv=("-m", "evals.tool_calls", "--requests", "2", "--out", "{tmp}/tool_calls"), expect=(r"constrained",)),
+        Run(argv=("-m", "evals.tool_calls", "--requests", "1", "--out", "{tmp}/tool_calls"), expect=(r"constrained",),
+            timeout=900),
     "evals.retrieval --data ../shared/data/cranfield --split dev":
         Covered(IT + "test_retrieval_bench.py::test_retrieval_benchmark_writes_json_and_markdown"),
     "evals.handbook_qa": Run(argv=("-m", "evals.handbook_qa", "--part", "tuning", "--out", "{tmp}/handbook_qa"),
                              expect=(r"Handbook QA, `tuning` part", r"\| -1 \| \d/8 \|")),
     "evals.function_calling --data ../shared/data/bfcl":
-        Run(argv=("-m", "evals.function_calling", "--data", "{shared}/bfcl", "--limit", "2", "--skip-home",
-                  "--out", "{tmp}/function_calling"), expect=(r"simple",)),
+        Run(argv=("-m", "evals.function_calling", "--data", "{shared}/bfcl", "--limit", "1", "--skip-home",
+                  "--out", "{tmp}/function_calling"), expect=(r"simple_python \| unconstrained",), timeout=900),
     "evals.text2sql --data ../shared/data/geoquery --split dev":
         Covered(IT + "test_text2sql_live.py::test_geoquery_dev_items_with_the_train_split_as_examples"),
     "evals.ragas_rag --data ../shared/data/xquad":
