@@ -44,7 +44,7 @@ def ensure_indexed(kb: KnowledgeBase, data: str, limit: int | None) -> None:
         return
     items = records(data, limit)
     bar = st.progress(0.0, text=f"Indexing {len(items)} abstracts (first start only)…")
-    report = index_pubmedqa(kb, items, progress=lambda done, total: bar.progress(
+    report = index_pubmedqa(kb, items, progress=lambda done, total, name="": bar.progress(
         done / max(total, 1), text=f"Embedding abstracts: {done} of {total}"))
     bar.empty()
     if report.added:
