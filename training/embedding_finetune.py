@@ -33,7 +33,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 import models  # noqa: F401  (offline switches before any hub library loads)
-from training.optim_step import take_step
+from training.optim_step import adamw_with_warmup, take_step
 from training.retrieval_pairs import LabelledPairs, first_stage_retriever, load_pairs, mine_hard_negatives
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -119,10 +119,7 @@ def finetune_embeddings(config: FinetuneConfig, pairs: LabelledPairs | None = No
     total = per_epoch * config.epochs
     if config.max_steps:
         total = min(total, config.max_steps)
-    warmup = max(1, int(config.warmup_ratio * total))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: (s + 1) / warmup if s < warmup else max(0.05, (total - s) / max(1, total - warmup)))
+    optimizer, schedule = adamw_with_warmup(model, config.lr, total, config.warmup_ratio)
 
     def encode(texts: list[str]):
         return F.normalize(model(model.tokenize(texts))["sentence_embedding"], dim=-1)
@@ -226,10 +223,7 @@ def finetune_query_side(config: FinetuneConfig, pairs: LabelledPairs | None = No
     total = per_epoch * config.epochs
     if config.max_steps:
         total = min(total, config.max_steps)
-    warmup = max(1, int(config.warmup_ratio * total))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: (s + 1) / warmup if s < warmup else max(0.05, (total - s) / max(1, total - warmup)))
+    optimizer, schedule = adamw_with_warmup(model, config.lr, total, config.warmup_ratio)
     losses: list[float] = []
     budget = config.max_minutes * 60 if config.max_minutes else math.inf
     stopped_by = "max steps" if config.max_steps and total == config.max_steps else "epochs"

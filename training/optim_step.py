@@ -24,3 +24,21 @@ def take_step(loss, model, optimizer, schedule, *, losses: list[float], bar, rep
     bar.set_postfix(loss=f"{losses[-1]:.3f}")
     report(0.05 + 0.9 * len(losses) / total, f"step {len(losses)}/{total}, loss {losses[-1]:.3f}")
     return losses[-1]
+
+
+def adamw_with_warmup(model, lr: float, total: int, warmup_ratio: float, floor: float = 0.05):
+    """AdamW (weight decay 0.01) and a schedule that warms up linearly over `warmup_ratio` of
+    `total` steps, then decays linearly, never below `floor` times the peak rate.
+
+    >>> import torch
+    >>> optimizer, schedule = adamw_with_warmup(torch.nn.Linear(2, 1), lr=1.0, total=10, warmup_ratio=0.2)
+    >>> [round(schedule.lr_lambdas[0](s), 3) for s in (0, 1, 2, 9, 12)]
+    [0.5, 1.0, 1.0, 0.125, 0.05]
+    """
+    import torch
+
+    warmup = max(1, int(warmup_ratio * total))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: (s + 1) / warmup if s < warmup else max(floor, (total - s) / max(1, total - warmup)))
+    return optimizer, schedule

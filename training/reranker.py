@@ -40,7 +40,7 @@ from typing import Callable
 from tqdm import tqdm
 
 import models  # noqa: F401  (offline switches before any hub library loads)
-from training.optim_step import take_step
+from training.optim_step import adamw_with_warmup, take_step
 from training.retrieval_pairs import LabelledPairs, first_stage_retriever, load_pairs, mine_hard_negatives
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -175,10 +175,7 @@ def train_reranker(config: RerankerConfig, pairs: LabelledPairs | None = None, f
     total = steps_per_epoch * config.epochs
     if config.max_steps:
         total = min(total, config.max_steps)
-    warmup = max(1, int(config.warmup_ratio * total))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: (s + 1) / warmup if s < warmup else max(0.05, (total - s) / max(1, total - warmup)))
+    optimizer, schedule = adamw_with_warmup(model, config.lr, total, config.warmup_ratio)
     max_grade = pairs.max_grade()
     losses: list[float] = []
     budget = config.max_minutes * 60 if config.max_minutes else math.inf
