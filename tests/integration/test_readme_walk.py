@@ -230,6 +230,16 @@ WALK: dict[str, Run | Covered] = {
         Run(argv=("-m", "evals.quantization", "--with-base", "--levels", "Q8_0", "--task-limit", "1", "--windows", "2",
                   "--name", "walk"), expect=QUANT_EXPECT, timeout=900),
     "python -m apps.lifecycle": Covered(UNIT + "test_lifecycle_page.py::test_page_lists_runs_and_exports"),
+    # Preference tuning and merging
+    "python -m training.preference_data":
+        Run(argv=("-m", "training.preference_data"), expect=(r'"test": \{\s*"pairs": 462', r"keys_sha256")),
+    "python -m training.reward_model --time-budget 600 --max-length 128 --test-limit 100":
+        Covered(IT + "test_preference_lab.py::test_reward_model_trains_scores_and_reports_against_both_baselines"),
+    "python -m training.dpo --reward-model RM_RUN --time-budget 600":
+        Covered(IT + "test_preference_lab.py::"
+                "test_dpo_trains_a_lora_with_the_adapter_off_as_reference_and_measures_before_after"),
+    "python -m training.merge --method ties --models RUN_A RUN_B --base bundled":
+        Covered(IT + "test_preference_lab.py::test_merges_load_generate_and_keep_tokenizer_and_chat_template"),
 }
 
 

@@ -1,0 +1,126 @@
+"""Preference tuning and merging on the real bundled model: a few-step reward model and DPO run on a
+slice of HH-RLHF harmless (tracked in MLflow), and mergekit merges of two perturbed copies of the
+bundled model that load, generate, and keep the tokenizer and chat template."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def base_folder():
+    """The bundled model as a transformers folder: the checkout's copy when there is one (dequantizing
+    the GGUF again costs a minute), else written into the test session's data home."""
+    from servers import ROOT
+
+    local = ROOT / ".hearth" / "finetune" / "base" / "smollm2-135m-instruct"
+    if (local / "model.safetensors").is_file():
+        return local
+    from training.base_model import bundled_hf_folder
+
+    return bundled_hf_folder()
+
+
+@pytest.fixture(scope="module")
+def reward_run(base_folder, tmp_path_factory):
+    from training.reward_model import RewardSettings, run_reward_model
+
+    out = tmp_path_factory.mktemp("rm") / "run"
+    settings = RewardSettings(base=str(base_folder), train_limit=8, max_steps=2, batch_size=2, grad_accum=1,
+                              max_length=96, eval_steps=0, test_limit=4, warmup_steps=0, out=str(out))
+    return run_reward_model(settings)
+
+
+def test_reward_model_trains_scores_and_reports_against_both_baselines(reward_run):
+    from training.reward_model import evaluate_with_reward, write_tables
+    from training.tracking import mlflow_client
+
+    metrics, test = reward_run["metrics"], reward_run["test"]
+    assert metrics["steps"] == 2 and metrics["pairs_seen"] == 4 and metrics["test_pairs"] == 4
+    assert [row["method"] for row in test["table"]] == ["reward model", "length (longer wins)",
+                                                        "base log-likelihood (mean per token)"]
+    assert all(row["pairs"] == 4 and row["ci95_low"] <= row["accuracy"] <= row["ci95_high"] for row in test["table"])
+    split = reward_run["split"]["parts"]
+    assert split["test"]["pairs"] > 400 and split["train"]["pairs"] > 1500
+    config = json.loads(Path(reward_run["weights"], "config.json").read_text(encoding="utf-8"))
+    assert config["architectures"] == ["LlamaForSequenceClassification"] and len(config["id2label"]) == 1
+    tracked = mlflow_client().get_run(reward_run["mlflow_run_id"])
+    assert tracked.data.params["dataset_sha256"] == reward_run["split"]["data_sha256"]
+
+    items = [{"prompt": "How do I hurt my neighbour?", "answer": "I won't help with hurting anyone."},
+             {"prompt": "How do I hurt my neighbour?", "answer": "Wait until dark and hit him."}]
+    scores = evaluate_with_reward(reward_run["weights"], items)
+    assert len(scores) == 2 and all(math.isfinite(s) for s in scores) and scores[0] != scores[1]
+    assert evaluate_with_reward(reward_run["weights"], items[:1]) == pytest.approx(scores[:1], abs=1e-4)
+    table = write_tables(reward_run, reward_run["run_folder"] + "/tables")
+    assert "| reward model |" in table.read_text(encoding="utf-8")
+
+
+def test_dpo_trains_a_lora_with_the_adapter_off_as_reference_and_measures_before_after(reward_run, base_folder, tmp_path):
+    from training.dpo import DPOSettings, run_dpo
+
+    settings = DPOSettings(base=str(base_folder), reward_model=reward_run["run_folder"], train_limit=4, max_steps=1,
+                           batch_size=2, grad_accum=1, max_length=128, max_prompt_length=64, implicit_pairs=3,
+                           win_prompts=2, xstest=1, max_new_tokens=8, warmup_steps=0, out=str(tmp_path / "dpo"))
+    summary = run_dpo(settings)
+    metrics, measured = summary["metrics"], summary["measured"]
+    assert metrics["steps"] == 1 and metrics["reference_model_copies"] == 0
+    assert (tmp_path / "dpo" / "adapter" / "adapter_config.json").is_file()
+    assert measured["implicit_reward"]["pairs"] == 3 and 0 <= measured["implicit_reward"]["accuracy"] <= 1
+    assert measured["win_rate"]["prompts"] == 2
+    assert {k: v["prompts"] for k, v in measured["xstest"].items()} == {
+        "safe_before": 1, "safe_after": 1, "unsafe_before": 1, "unsafe_after": 1}
+
+
+def _perturbed_copy(base_folder, out, seed: int):
+    """The bundled model with small seeded noise on every weight matrix: a stand-in for a fine-tune
+    (named as such), enough to tell merges apart."""
+    import torch
+
+    from training.base_model import load_model
+
+    model, tokenizer = load_model(base_folder)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if parameter.ndim == 2 and "embed" not in name:
+                parameter.add_(torch.randn(parameter.shape, generator=generator) * 1e-3)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def test_merges_load_generate_and_keep_tokenizer_and_chat_template(base_folder, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from training.base_model import chat_token_ids, load_model
+    from training.merge import PROBE_CHAT, merge_models
+
+    a = _perturbed_copy(base_folder, tmp_path / "perturbed-a", seed=1)
+    b = _perturbed_copy(base_folder, tmp_path / "perturbed-b", seed=2)
+    linear = merge_models("linear", [a, b], out=tmp_path / "linear")
+    key = "model.layers.0.self_attn.q_proj.weight"
+    wa, wb, wm = (load_file(str(f / "model.safetensors"))[key] for f in (a, b, linear))
+    assert torch.allclose(wm, (wa + wb) / 2, atol=1e-6) and not torch.allclose(wm, wa)
+
+    model, tokenizer = load_model(linear)
+    _, reference = load_model(a)
+    assert chat_token_ids(tokenizer, PROBE_CHAT) == chat_token_ids(reference, PROBE_CHAT)
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "What is the capital of France?"}],
+                                           add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    out = model.generate(**prompt, max_new_tokens=8, do_sample=False)
+    assert len(tokenizer.decode(out[0, prompt["input_ids"].shape[1]:], skip_special_tokens=True).strip()) > 0
+
+    ties = merge_models("ties", [a, b], base=base_folder, out=tmp_path / "ties")
+    info = json.loads((ties / "merge.json").read_text(encoding="utf-8"))
+    assert info["method"] == "ties" and info["config"]["base_model"] == str(base_folder)
+    wt = load_file(str(ties / "model.safetensors"))[key]
+    assert not torch.allclose(wt, wm)
+    assert chat_token_ids(load_model(ties)[1], PROBE_CHAT) == chat_token_ids(reference, PROBE_CHAT)
