@@ -79,8 +79,8 @@ def test_dpo_trains_a_lora_with_the_adapter_off_as_reference_and_measures_before
 
 
 def _perturbed_copy(base_folder, out, seed: int):
-    """The bundled model with small seeded noise on every weight matrix: a stand-in for a fine-tune
-    (named as such), enough to tell merges apart."""
+    """The bundled model with small seeded noise on the first and last blocks' attention and MLP
+    projections: a stand-in for a fine-tune (named as such), enough to tell merges apart."""
     import torch
 
     from training.base_model import load_model
@@ -89,7 +89,7 @@ def _perturbed_copy(base_folder, out, seed: int):
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, parameter in model.named_parameters():
-            if parameter.ndim == 2 and "embed" not in name:
+            if parameter.ndim == 2 and (".layers.0." in name or ".layers.29." in name):
                 parameter.add_(torch.randn(parameter.shape, generator=generator) * 1e-3)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
