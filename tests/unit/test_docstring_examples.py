@@ -17,7 +17,9 @@ import rag.rerank
 import rag.retrievers
 import tools.market
 import training.embedding_adapt
+import training.merge
 import training.optim_step
+import training.preference_data
 import training.query_distill
 import training.reranker
 import training.retrieval_pairs
@@ -26,7 +28,7 @@ import training.retrieval_pairs
 @pytest.mark.parametrize("module", [models.constrained, models.messages, models.runtime, models.settings, models.spec, rag.evidence, rag.retrievers,
                                     evals.ir_metrics, tools.market, graphs.analysts.graph,
                                     training.embedding_adapt, training.query_distill, training.retrieval_pairs,
-                                    training.reranker, training.optim_step])
+                                    training.reranker, training.optim_step, training.preference_data, training.merge])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
