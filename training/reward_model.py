@@ -301,7 +301,7 @@ def run_reward_model(settings: RewardSettings) -> dict:
             parameter.requires_grad = True
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     train_rows = tokenize_pairs(tokenizer, train_pairs, settings.max_length)
-    val_rows = tokenize_pairs(tokenizer, val_pairs, settings.max_length)
+    val_rows = tokenize_pairs(tokenizer, val_pairs, settings.max_length) if settings.eval_steps > 0 else []
     has_val = bool(val_rows) and settings.eval_steps > 0
     config = RewardConfig(
         output_dir=str(run / "checkpoints"), max_length=settings.max_length, per_device_train_batch_size=settings.batch_size,
