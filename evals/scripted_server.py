@@ -149,5 +149,99 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+
+LAYERS = ("keys", "metrics", "tracing", "ab")
+
+
+def layer_args(layers: set[str] | tuple[str, ...], workdir, key_name: str = "bench") -> tuple[list[str], str | None]:
+    """Command-line flags for `python -m evals.scripted_server` with the given gateway layers on
+    (files under `workdir`), and the API key to send (a fresh apps.keys key with generous
+    limits when "keys" is on, so the limit checks run but never refuse; else None: an open server).
+
+    >>> import tempfile, pathlib
+    >>> flags, key = layer_args({"metrics"}, pathlib.Path(tempfile.mkdtemp()))
+    >>> (flags, key)
+    (['--metrics'], None)
+    """
+    from pathlib import Path
+
+    unknown = set(layers) - set(LAYERS)
+    if unknown:
+        raise ValueError(f"unknown gateway layers {sorted(unknown)}; choose from {list(LAYERS)}")
+    workdir = Path(workdir)
+    flags: list[str] = []
+    key = None
+    if "keys" in layers:
+        from models.serving.keystore import open_key_store
+
+        url = f"sqlite:///{workdir / 'keys.sqlite'}"
+        key, _ = open_key_store(url).create(key_name, rpm=10_000_000, tpm=10_000_000_000, daily_tokens=10**15)
+        flags += ["--keys-db", url]
+    if "metrics" in layers:
+        flags.append("--metrics")
+    if "tracing" in layers:
+        flags += ["--tracing", f"jsonl:{workdir / 'spans.jsonl'}"]
+    if "ab" in layers:
+        prompt = workdir / "variant_b.txt"
+        prompt.write_text("Answer in one short sentence.\n")
+        flags += ["--ab", f"B=prompt:{prompt}@50%", "--ab-log", str(workdir / "ab_log.jsonl")]
+    return flags, key
+
+
+def start(flags: list[str], port: int, log_path, *, env: dict | None = None, nice: int = 0):
+    """Start `python -m evals.scripted_server` with `flags` on `port` (its output to `log_path`)
+    and wait until /health answers; returns the Popen. Stop it with `stop(proc)`."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    import httpx
+
+    root = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "evals.scripted_server", "--port", str(port), *flags]
+    if nice:
+        command = ["nice", "-n", str(nice), *command]
+    with open(log_path, "w") as out:
+        proc = subprocess.Popen(command, cwd=root, env={**os.environ, **(env or {})}, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 180
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"evals.scripted_server exited with {proc.returncode}:\n"
+                               f"{Path(log_path).read_text()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            stop(proc)
+            raise TimeoutError(f"evals.scripted_server not ready after 180 s:\n{Path(log_path).read_text()[-2000:]}")
+        time.sleep(0.2)
+
+
+def stop(proc) -> int:
+    import os
+    import signal
+    import subprocess
+
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 if __name__ == "__main__":
     raise SystemExit(main())
