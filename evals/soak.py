@@ -37,7 +37,7 @@ def growth(samples: list[dict], warmup_s: float) -> dict:
     >>> rows = [{"t": t, "rss_mb": 100.0 + (t >= 10) * t / 10, "fds": 20, "threads": 8} for t in range(100)]
     >>> g = growth(rows, 10)
     >>> round(g["rss_growth_pct"], 1), g["fds_growth"], g["threads_growth"]
-    (8.6, 0, 0)
+    (8.0, 0, 0)
     """
     after = [s for s in samples if s["t"] >= warmup_s]
     if len(after) < 6:

@@ -61,8 +61,8 @@ def test_a_keyed_request_runs_a_bounded_number_of_sql_statements(tmp_path):
         assert response.status_code == 200
     per_request = len(statements) / 20
     selects = sum(1 for s in statements if s.lstrip().upper().startswith("SELECT")) / 20
-    assert 3 <= per_request <= 25, (per_request, statements[:30])
-    assert selects <= 6, selects
+    assert 3 <= per_request <= 40, (per_request, statements[:30])
+    assert selects <= 10, selects  # measured: 19 statements, 5 SELECTs per request
     assert store.usage_today(store.list()[0].id) > 0  # tokens were charged, so the count covers the charge too
 
 
@@ -92,7 +92,7 @@ def test_the_layers_add_a_bounded_cpu_time_per_request(tmp_path):
 
 
 def test_summarize_reports_added_latency_against_the_in_process_baseline():
-    times = {"in_process": [1.0] * 50, "bare": [3.0] * 50, "all": [4.0] * 49 + [40.0]}
+    times = {"in_process": [1.0] * 50, "bare": [3.0] * 50, "all": [4.0] * 45 + [40.0] * 5}
     rows = summarize(times, {"bare": 2.0, "all": 3.5})
     assert rows["bare"]["added_p50_ms"] == pytest.approx(2.0)
     assert rows["all"]["added_p50_ms"] == pytest.approx(3.0)
