@@ -39,9 +39,34 @@ def shared_data() -> Path:
     return Path(os.environ.get("HEARTH_DATA") or PROJECT_ROOT.parent / "shared" / "data")
 
 
-def configured_model() -> str:
-    """The chat model spec the user configured: $HEARTH_MODEL, else 'local' (the bundled model)."""
+TASK_MODELS = ("sql", "tools", "rag")
+
+
+def configured_model(task: str | None = None) -> str:
+    """The chat model spec the user configured: for a task (sql, tools, rag) $HEARTH_<TASK>_MODEL,
+    so a fine-tuned task model serves only its graph; else $HEARTH_MODEL; else 'local' (the bundled
+    model). `HEARTH_SQL_MODEL=registry:hearth-sql@production` puts the registered SQL fine-tune
+    behind the text-to-SQL graph and leaves every other graph on $HEARTH_MODEL.
+
+    >>> import os; os.environ.pop("HEARTH_MODEL", None); os.environ["HEARTH_SQL_MODEL"] = "gguf:sql.gguf"
+    >>> configured_model("sql"), configured_model("rag"), configured_model()
+    ('gguf:sql.gguf', 'local', 'local')
+    >>> del os.environ["HEARTH_SQL_MODEL"]
+    """
+    if task is not None:
+        if task not in TASK_MODELS:
+            raise ValueError(f"unknown task {task!r}: the task models are {', '.join(TASK_MODELS)}")
+        specific = os.environ.get(f"HEARTH_{task.upper()}_MODEL", "").strip()
+        if specific:
+            return specific
     return os.environ.get("HEARTH_MODEL", "local")
+
+
+def task_model_field(task: str) -> Any:
+    """A graph Context's `model` field for a task: its default is `configured_model(task)`."""
+    return field(default_factory=lambda: configured_model(task), metadata={
+        "description": f"Chat model spec for this graph's {task} steps (local, gguf:PATH, hf:PATH, registry:NAME@ALIAS, "
+                       f"ollama:NAME, vllm:NAME@URL, openai:NAME@URL). Env: HEARTH_{task.upper()}_MODEL, else HEARTH_MODEL."})
 
 
 def parse_flag(value: str, name: str = "value") -> bool:

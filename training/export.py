@@ -220,8 +220,8 @@ def agreement(reference: list[str], other: list[str]) -> float:
     return sum(a == b for a, b in zip(reference, other)) / max(1, len(reference))
 
 
-def check_prompts(run: str | Path, n: int = 12) -> list[list[dict]]:
-    """Prompts the run was not trained on: its validation rows (same seed and split as training)."""
+def validation_rows(run: str | Path, n: int | None = None) -> list[dict]:
+    """The rows the run was not trained on: its validation split (same seed and split as training)."""
     from training.sft import split_rows
     from training.task_data import read_dataset
 
@@ -230,7 +230,12 @@ def check_prompts(run: str | Path, n: int = 12) -> list[list[dict]]:
     if settings.get("limit"):
         rows = rows[: settings["limit"]]
     _, val = split_rows(rows, settings["val_fraction"], settings["val_max"], settings["seed"])
-    return [r["prompt"] for r in (val or rows)[:n]]
+    return (val or rows)[:n]
+
+
+def check_prompts(run: str | Path, n: int = 12) -> list[list[dict]]:
+    """Prompts the run was not trained on, for the GGUF/transformers agreement check."""
+    return [r["prompt"] for r in validation_rows(run, n)]
 
 
 def write_modelfile(gguf: str | Path, system: str | None = None) -> Path:

@@ -46,7 +46,9 @@ def allowed_folders() -> list[Path]:
     from models.settings import PROJECT_ROOT
 
     extra = [Path(p).expanduser() for p in os.environ.get("HEARTH_LAB_PATHS", "").split(os.pathsep) if p.strip()]
-    return [folder.resolve() for folder in (lab_home(), PROJECT_ROOT / "out", *extra)]
+    from models.settings import data_home
+
+    return [folder.resolve() for folder in (lab_home(), data_home() / "finetune", PROJECT_ROOT / "out", *extra)]
 
 
 def check_allowed_path(path: str, what: str) -> str:
@@ -201,9 +203,72 @@ class RetrievalTrainingArgs(BaseModel):
         return value
 
 
+class FinetuneArgs(BaseModel):
+    task: Literal["sql"] = Field(default="sql", description="What the model is tuned for: 'sql' (question -> SQL over a given schema).")
+    database: Optional[str] = Field(default=None, description="A SQLite file: add (question, SQL) pairs generated from its "
+                                                              "schema, keys and values and verified by execution.")
+    data: Optional[str] = Field(default=None, description="A prompt/completion JSONL to train on instead of building one "
+                                                          "(from `python -m training.sql_data`).")
+    method: Literal["full", "lora"] = Field(default="full", description="Full fine-tuning (best on 2 cores for 135M) or LoRA.")
+    max_minutes: float = Field(default=20.0, description="Training time budget in minutes, 0.5..120.")
+    name: str = Field(default="sql", description="Run name prefix.")
+
+    @field_validator("database", "data")
+    @classmethod
+    def _file_exists(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"No file at {value!r}: pass an existing SQLite database or JSONL file.")
+        return value
+
+    @field_validator("max_minutes")
+    @classmethod
+    def _budget(cls, value: float) -> float:
+        if not 0.5 <= value <= 120:
+            raise ValueError(f"max_minutes={value} is out of range: pass 0.5..120 (40 minutes is one useful SQL run on 2 cores).")
+        return value
+
+
+class RunArgs(BaseModel):
+    run: str = Field(description="A fine-tuning run folder (the `run_folder` a finetune_model job returned).")
+
+    @field_validator("run")
+    @classmethod
+    def _is_run(cls, value: str) -> str:
+        check_allowed_path(value, "run folder")
+        if not (Path(value) / "run.json").is_file():
+            raise ValueError(f"{value!r} is not a fine-tuning run folder (no run.json): pass the run_folder of a "
+                             "finished finetune_model job.")
+        return value
+
+
+class ExportArgs(RunArgs):
+    levels: list[Literal["F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0"]] = Field(
+        default=["Q8_0"], description="llama.cpp quantization levels to write (F16 is always converted first).")
+    register_as: Optional[str] = Field(default=None, description="Register the export in the model registry under this "
+                                                                 "name and point its 'production' alias at it.")
+
+
+class QuantizeArgs(RunArgs):
+    level: Literal["Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0"] = Field(description="The llama.cpp quantization level.")
+
+
+class EvaluateArgs(BaseModel):
+    model: str = Field(description="A model spec (registry:NAME@ALIAS, gguf:PATH, hf:PATH, local) or a run folder.")
+    run: Optional[str] = Field(default=None, description="The run whose held-out validation rows to answer "
+                                                         "(default: the run given as `model`).")
+    limit: int = Field(default=24, description="Rows to answer, 1..200.")
+
+    @field_validator("limit")
+    @classmethod
+    def _limit(cls, value: int) -> int:
+        if not 1 <= value <= 200:
+            raise ValueError(f"limit={value} is out of range: pass 1..200.")
+        return value
+
+
 class JobArgs(BaseModel):
     job_id: str = Field(description="The id returned by a background tool (train_bpe_tokenizer, pretrain_minigpt, "
-                                    "train_reranker, finetune_embeddings).")
+                                    "train_reranker, finetune_embeddings, finetune_model, export_model, quantize_model, evaluate_model).")
 
 
 # ---- the work itself (plain functions; the tools below validate and wrap them) ----------------
@@ -345,6 +410,74 @@ def run_embedding_finetune(progress, data: str, split: str = "dev", max_minutes:
             "steps": meta["steps"], "seconds": meta["seconds"], "loss_plot": str(folder / "loss.png")}
 
 
+def run_finetune(progress, task: str = "sql", database: str | None = None, data: str | None = None,
+                 method: str = "full", max_minutes: float = 20.0, name: str = "sql") -> dict:
+    """Build the task's training set (unless `data` is given) and fine-tune the bundled model on it."""
+    from training.sft import SFTSettings, run_sft
+    from training.sql_data import build_sql_dataset
+
+    if data is None:
+        progress(0.0, "building the training set")
+        out = lab_home() / "finetune" / f"{name}-data.jsonl"
+        data = build_sql_dataset(out, per_domain=15, database=database)["path"]
+    settings = SFTSettings(data=str(data), name=name, method=method, time_budget_s=max_minutes * 60,
+                           learning_rate=1e-4 if method == "full" else None, batch_size=4, grad_accum=1,
+                           val_max=16, eval_steps=30, patience=0, threads=max(1, min(2, os.cpu_count() or 1)))
+    summary = run_sft(settings, progress=progress)
+    return {"run_folder": summary["run_folder"], "metrics": summary["metrics"], "data": str(data),
+            "next": "export_model with this run_folder (and register_as) to quantize, register and serve it"}
+
+
+def run_export(progress, run: str, levels: list[str] | None = None, register_as: str | None = None) -> dict:
+    from training.export import export_run
+
+    progress(0.05, "merging, converting to GGUF, quantizing")
+    result = export_run(run, levels=("F16", *(levels or ["Q8_0"])), check=8)
+    out = {"default_level": result["default_level"], "seconds": result["seconds"],
+           "levels": {lv: {k: e.get(k) for k in ("path", "size_mb", "agreement", "loses_finetune")}
+                      for lv, e in result["levels"].items()}}
+    if register_as:
+        from training.registry import register_run
+
+        progress(0.95, "registering")
+        version = register_run(run, register_as, alias="production")
+        out["registered"] = version
+        out["serve"] = f"python -m apps.serve --model registry:{register_as}@production"
+    return out
+
+
+def run_quantize(progress, run: str, level: str) -> dict:
+    from training.export import quantize_gguf
+
+    f16 = next(iter(sorted((Path(run) / "export").glob("*-F16.gguf"))), None)
+    if f16 is None:
+        raise FileNotFoundError(f"{run} has no F16 GGUF yet: run export_model on it first.")
+    progress(0.1, f"quantizing to {level}")
+    path = quantize_gguf(f16, f16.with_name(f16.name.replace("-F16.gguf", f"-{level}.gguf")), level)
+    return {"path": str(path), "size_mb": round(path.stat().st_size / 1e6, 1), "spec": f"gguf:{path}"}
+
+
+def run_evaluation(progress, model: str, run: str | None = None, limit: int = 24) -> dict:
+    from training.export import validation_rows
+    from training.task_eval import held_out_accuracy
+
+    if run is None and (Path(model) / "run.json").is_file():
+        run = model
+    if run is None:
+        raise ValueError("Pass `run` (a fine-tuning run folder): its held-out validation rows are what is answered.")
+    if (Path(model) / "run.json").is_file():
+        exported = Path(model) / "export" / "export.json"
+        if not exported.is_file():
+            raise FileNotFoundError(f"{model} is not exported yet: run export_model on it first, or pass a model spec.")
+        import json
+
+        export = json.loads(exported.read_text(encoding="utf-8"))
+        model = f"gguf:{export['levels'][export['default_level']]['path']}"
+    result = held_out_accuracy(model, validation_rows(run, limit), progress=progress)
+    result["records"] = result["records"][:5]  # a sample; the counts cover every row
+    return result
+
+
 # ---- tools -----------------------------------------------------------------------------------
 
 def _start_bpe(corpus: str, vocab_size: int, max_chars: int | None = None) -> dict:
@@ -369,6 +502,26 @@ def _start_embedding_finetune(data: str, split: str = "dev", max_minutes: float 
     job_id = jobs.submit("finetune_embeddings", run_embedding_finetune, data=data, split=split, max_minutes=max_minutes,
                          name=name)
     return {"job_id": job_id, "state": "queued", "note": "Fine-tuning in the background; call job_status with this job_id."}
+
+
+def _start_finetune(**kwargs) -> dict:
+    job_id = jobs.submit("finetune_model", run_finetune, **kwargs)
+    return {"job_id": job_id, "state": "queued", "note": "Fine-tuning in the background; call job_status with this job_id."}
+
+
+def _start_export(**kwargs) -> dict:
+    job_id = jobs.submit("export_model", run_export, **kwargs)
+    return {"job_id": job_id, "state": "queued", "note": "Exporting in the background; call job_status with this job_id."}
+
+
+def _start_quantize(**kwargs) -> dict:
+    job_id = jobs.submit("quantize_model", run_quantize, **kwargs)
+    return {"job_id": job_id, "state": "queued", "note": "Quantizing in the background; call job_status with this job_id."}
+
+
+def _start_evaluation(**kwargs) -> dict:
+    job_id = jobs.submit("evaluate_model", run_evaluation, **kwargs)
+    return {"job_id": job_id, "state": "queued", "note": "Evaluating in the background; call job_status with this job_id."}
 
 
 def _job_status(job_id: str) -> dict:
@@ -429,14 +582,32 @@ finetune_embeddings = _tool(
     _start_embedding_finetune, "finetune_embeddings", RetrievalTrainingArgs,
     "Start fine-tuning the embedding model on labelled query/document pairs in the background. Returns a job_id; "
     "job_status(job_id) gives progress and, when done, the hf:FOLDER spec and the re-index command.")
+finetune_model = _tool(
+    _start_finetune, "finetune_model", FinetuneArgs,
+    "Start fine-tuning the bundled model for text-to-SQL in the background (training data built from GeoQuery, other "
+    "schemas and, with `database`, pairs generated from that database). Returns a job_id; when done, job_status gives "
+    "the run_folder for export_model.")
+export_model = _tool(
+    _start_export, "export_model", ExportArgs,
+    "Start exporting a fine-tuning run in the background: merge, convert to GGUF, quantize to the given levels, check "
+    "the GGUF against the trained model, and (with register_as) register it so registry:NAME@production serves it.")
+quantize_model = _tool(
+    _start_quantize, "quantize_model", QuantizeArgs,
+    "Start quantizing an exported run's F16 GGUF to one more llama.cpp level in the background.")
+evaluate_model = _tool(
+    _start_evaluation, "evaluate_model", EvaluateArgs,
+    "Start answering a run's held-out validation rows with a model in the background; reports exact match and, for "
+    "GeoQuery SQL, execution accuracy.")
 job_status = _tool(
     _job_status, "job_status", JobArgs,
     "State (queued, running, done, failed), progress and result of a background job.")
 
 LAB_TOOLS: list[StructuredTool] = [train_bpe_tokenizer, compare_tokenizers, train_ngram_model, pretrain_minigpt,
-                                   evaluate_perplexity, sample_text, train_reranker, finetune_embeddings, job_status]
+                                   evaluate_perplexity, sample_text, train_reranker, finetune_embeddings, finetune_model,
+                                   export_model, quantize_model, evaluate_model, job_status]
 TOOLS_BY_NAME = {t.name: t for t in LAB_TOOLS}
 # Tools that change the world: they start background jobs that write under the lab home. None is
 # risky (nothing outside the lab home changes, and the job queue and time limit bound the cost),
 # so none waits for confirmation; the rest only read.
-LAB_CHANGES_WORLD = frozenset({"train_bpe_tokenizer", "pretrain_minigpt", "train_reranker", "finetune_embeddings"})
+LAB_CHANGES_WORLD = frozenset({"train_bpe_tokenizer", "pretrain_minigpt", "train_reranker", "finetune_embeddings",
+                               "finetune_model", "export_model", "quantize_model"})

@@ -187,8 +187,23 @@ def _plain_loss_trainer():
     return PlainLossSFTTrainer
 
 
-def _callbacks(settings: SFTSettings):
+def _callbacks(settings: SFTSettings, progress=None):
     from transformers import EarlyStoppingCallback, TrainerCallback
+
+    class ReportProgress(TrainerCallback):
+        """Passes (fraction done, message) to a background job's progress callback (tools.jobs)."""
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            total = state.max_steps or 1
+            budget = settings.time_budget_s
+            done = state.global_step / total
+            if budget:
+                done = max(done, min(1.0, (time.monotonic() - self.start) / budget))
+            loss = (logs or {}).get("loss", (logs or {}).get("eval_loss"))
+            progress(done, f"step {state.global_step}/{total}" + (f", loss {float(loss):.3f}" if loss is not None else ""))
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.start = time.monotonic()
 
     class TimeBudget(TrainerCallback):
         """Stops (after saving and evaluating) once the run has used its time budget."""
@@ -202,7 +217,7 @@ def _callbacks(settings: SFTSettings):
                 control.should_evaluate = bool(args.eval_strategy != "no")
                 control.should_save = True
 
-    callbacks = [TimeBudget()]
+    callbacks = [TimeBudget()] + ([ReportProgress()] if progress else [])
     if settings.patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.patience))
     return callbacks
@@ -238,8 +253,9 @@ def _last_checkpoint(folder: Path) -> str | None:
     return str(found[-1]) if found else None
 
 
-def run_sft(settings: SFTSettings, run_folder: str | Path | None = None) -> dict:
-    """Fine-tune; returns the run summary (also written to run.json and MLflow)."""
+def run_sft(settings: SFTSettings, run_folder: str | Path | None = None, progress=None) -> dict:
+    """Fine-tune; returns the run summary (also written to run.json and MLflow). `progress(fraction,
+    message)`, when given, is called at every logged step (the lab's background jobs pass theirs)."""
     import torch
     from trl import SFTConfig
 
@@ -291,7 +307,7 @@ def run_sft(settings: SFTSettings, run_folder: str | Path | None = None) -> dict
                                               "state": "training"}, indent=2), encoding="utf-8")
     trainer = _plain_loss_trainer()(model=model, args=config, train_dataset=_as_dataset(train_rows),
                          eval_dataset=_as_dataset(val_rows) if has_val else None, processing_class=tokenizer,
-                         peft_config=peft_config, callbacks=_callbacks(settings))
+                         peft_config=peft_config, callbacks=_callbacks(settings, progress))
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     start = time.monotonic()
     resume_from = _last_checkpoint(run / "checkpoints") if settings.resume else None

@@ -62,13 +62,27 @@ def row_question(row: dict) -> str:
 
 
 def held_out_questions(home_commands: Path = HOME_COMMANDS, geoquery: Path | None = None) -> dict[str, str]:
-    """normalized question -> where it is a test item (home commands; GeoQuery dev when present)."""
+    """normalized question -> where it is a test item: the home commands, the handbook QA questions,
+    PubMedQA's test part and GeoQuery dev (the data sets present)."""
     held: dict[str, str] = {}
     if home_commands.is_file():
         for line in home_commands.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 item = json.loads(line)
                 held[normalize_question(item["text"])] = f"{home_commands.name}:{item['id']}"
+    for name in ("handbook_qa.jsonl", "handbook_qa_test.jsonl"):
+        qa = home_commands.parent / name
+        if qa.is_file():
+            for number, line in enumerate(qa.read_text(encoding="utf-8").splitlines(), 1):
+                if line.strip():
+                    held[normalize_question(json.loads(line)["question"])] = f"{name}:{number}"
+    pubmedqa = shared_data() / "pubmedqa_pqal"
+    if (pubmedqa / "test_ground_truth.json").is_file() and (pubmedqa / "ori_pqal.json").is_file():
+        test_ids = json.loads((pubmedqa / "test_ground_truth.json").read_text(encoding="utf-8"))
+        items = json.loads((pubmedqa / "ori_pqal.json").read_text(encoding="utf-8"))
+        for pmid in test_ids:
+            if pmid in items:
+                held[normalize_question(items[pmid]["QUESTION"])] = f"pubmedqa test:{pmid}"
     dev = (geoquery or geoquery_folder()) / "dev.jsonl"
     if dev.is_file():
         for line in dev.read_text(encoding="utf-8").splitlines():
@@ -131,7 +145,7 @@ def read_dataset(path: str | Path, *, check: bool = True) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No data set at {path}. Build one first, e.g. `python -m training.sql_data --out {path}`.")
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]  # not splitlines: U+2028 may sit inside a JSON string
     for number, row in enumerate(rows, 1):
         if not isinstance(row.get("prompt"), list) or not isinstance(row.get("completion"), list):
             raise ValueError(f"{path}:{number} is not a prompt/completion chat row: each line needs 'prompt' "

@@ -76,8 +76,7 @@ UNEXPOSED = ["garden sprinkler", "attic window", "dishwasher", "pool heater", "g
 
 def home_toolset():
     """(toolbox, tools, system prompt) of the home agent over the default house, with no hub."""
-    import importlib
-
+    from tools.agent_prompt import TOOL_AGENT_SYSTEM_PROMPT
     from tools.home.house import default_house
     from tools.home.tools import HomeToolbox
 
@@ -89,9 +88,7 @@ def home_toolset():
 
     box = HomeToolbox(DefaultHouse())
     tools = box.tools()
-    # The agent's own prompt string, read at run time (training sits below graphs in the layers).
-    template = importlib.import_module("graphs.react_agent.prompts").SYSTEM_PROMPT
-    system = template.format(toolset_notes="Devices in the house:\n" + box.describe())
+    system = TOOL_AGENT_SYSTEM_PROMPT.format(toolset_notes="Devices in the house:\n" + box.describe())
     return box, tools, system
 
 

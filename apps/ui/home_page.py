@@ -37,7 +37,7 @@ def agent_graph():
 
 
 def context() -> Context:
-    return Context(toolset="home", hub_url=hub_url(), model=st.session_state.get("model", configured_model()),
+    return Context(toolset="home", hub_url=hub_url(), model=st.session_state.get("model", configured_model("tools")),
                    local_commands=not st.session_state.get("model_only", False))
 
 
@@ -97,7 +97,7 @@ def main() -> None:
     st.session_state.setdefault("pending", None)
     with st.sidebar:
         st.header("Settings")
-        st.text_input("Model spec", value=configured_model(), key="model")
+        st.text_input("Model spec", value=configured_model("tools"), key="model")
         st.checkbox("Model picks every call (skip the sentence matcher)", key="model_only")
         st.caption(f"Hub: {hub_url()}")
     chat, devices = st.columns([3, 2])

@@ -41,7 +41,7 @@ def sidebar() -> tuple[str, str, int]:
             st.caption(f"{len(tables)} tables: {', '.join(tables)}")
         except (SQLConnectionError, ValueError) as exc:
             st.error(str(exc))
-        default_model = configured_model()
+        default_model = configured_model("sql")
         presets = MODEL_PRESETS if default_model in MODEL_PRESETS else [default_model, *MODEL_PRESETS]
         choice = st.selectbox("Model", presets, index=presets.index(default_model), key="model_choice")
         model = st.text_input("Model spec", value="local", key="model_custom") if choice == "custom…" else choice

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from models.settings import BaseContext, env
+from models.settings import BaseContext, task_model_field, env
 
 
 @dataclass(kw_only=True)
 class Context(BaseContext):
+    model: str = task_model_field('rag')
     embeddings: str = field(default_factory=env("HEARTH_EMBEDDINGS", "local"), metadata={
         "description": "Embedding model spec (local = bundled all-MiniLM-L6-v2; "
                        "local?query_encoder=FOLDER embeds queries with a static encoder from training.query_distill, "

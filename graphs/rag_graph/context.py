@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from models.settings import BaseContext, env
+from models.settings import BaseContext, task_model_field, env
 
 
 @dataclass(kw_only=True)
 class Context(BaseContext):
+    model: str = task_model_field('rag')
     graph_store: str = field(default_factory=env("HEARTH_GRAPH", ""), metadata={
         "description": "Graph store: a folder for the embedded Kùzu database (empty = .hearth/graph), :memory:, "
                        "or a Neo4j URL bolt://user:password@host:7687. Env: HEARTH_GRAPH."})

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from models.settings import BaseContext, env, env_flag
+from models.settings import BaseContext, task_model_field, env, env_flag
 
 
 @dataclass(kw_only=True)
 class Context(BaseContext):
+    model: str = task_model_field('tools')
     toolset: str = field(default_factory=env("HEARTH_TOOLSET", "basic"), metadata={
         "description": "Which tools the agent has: basic (calculator, weather, knowledge search) or home "
                        "(the devices of a Home Assistant hub). Env: HEARTH_TOOLSET."})

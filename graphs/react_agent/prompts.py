@@ -1,8 +1,8 @@
 """Prompts of the ReAct agent."""
 
-SYSTEM_PROMPT = """You are a helpful assistant that uses tools.
-Call a tool when it can answer or act; answer directly when no tool fits.
-{toolset_notes}"""
+from tools.agent_prompt import TOOL_AGENT_SYSTEM_PROMPT
+
+SYSTEM_PROMPT = TOOL_AGENT_SYSTEM_PROMPT  # shared with training.tool_data, so a tool-call fine-tune sees this exact prompt
 
 TOOL_ERROR_RETRY = "The tool call failed: {error}\nFix the arguments and call again, or answer without the tool."
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.settings import BaseContext, env, env_flag
+from models.settings import BaseContext, task_model_field, env, env_flag
 
 SOURCES = ("model+examples", "model", "examples")
 
 
 @dataclass(kw_only=True)
 class Context(BaseContext):
+    model: str = task_model_field('sql')
     database: str = field(default_factory=env("HEARTH_SQL_DATABASE", ""), metadata={
         "description": "SQLite path, postgresql:// URL or any SQLAlchemy URL; empty = the sample business database. Env: HEARTH_SQL_DATABASE."})
     examples: str = field(default_factory=env("HEARTH_SQL_EXAMPLES", ""), metadata={

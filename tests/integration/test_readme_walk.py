@@ -220,9 +220,11 @@ WALK: dict[str, Run | Covered] = {
     # Fine-tuning lifecycle
     "python -m training.sql_data":
         Run(argv=("-m", "training.sql_data", "--out", "{tmp}/sql_data", "--per-domain", "5"), expect=SQL_DATA_EXPECT),
+    "python -m training.grounded_data":
+        Covered("tests/unit/test_finetune_data.py::test_grounded_rows_use_the_rag_prompt_cite_their_support_and_skip_pubmedqa_test_questions"),
     "python -m training.tool_data":
         Run(argv=("-m", "training.tool_data", "--out", "{tmp}/tool_data", "--per-call", "1"), expect=TOOL_DATA_EXPECT),
-    "python -m training.sft --data .hearth/finetune/data/sql.jsonl --name sql --time-budget 1800":
+    "python -m training.sft --data .hearth/finetune/data/sql.jsonl --name sql --method full --time-budget 1800":
         Covered(IT + "test_finetune_lifecycle.py::test_sft_merge_gguf_quantize_round_trip"),
     "python -m training.export RUN --levels F16,Q8_0,Q4_K_M --lora-gguf":
         Covered(IT + "test_finetune_lifecycle.py::test_sft_merge_gguf_quantize_round_trip"),

@@ -149,3 +149,43 @@ def test_split_keeps_validation_rows_out_of_training():
     train, val = split_rows(rows, 0.1, 48, seed=3)
     assert len(val) == 4 and not {r["i"] for r in train} & {r["i"] for r in val}
     assert split_rows(rows, 0.1, 48, seed=3) == (train, val)
+
+
+def test_grounded_rows_use_the_rag_prompt_cite_their_support_and_skip_pubmedqa_test_questions(tmp_path):
+    from models.settings import shared_data
+    from rag.answering import SYSTEM_PROMPT
+    from training.grounded_data import UNCOVERED_ANSWER, build_grounded_dataset
+
+    info = build_grounded_dataset(tmp_path / "grounded.jsonl", uncovered_every=5)
+    rows = [json.loads(line) for line in (tmp_path / "grounded.jsonl").read_text().split("\n") if line]
+    assert info["rows"] == len(rows) == 600  # the 500 items outside PubMedQA's test part + one uncovered row per 5
+    test_ids = set(json.loads((shared_data() / "pubmedqa_pqal" / "test_ground_truth.json").read_text()))
+    assert not {r["id"].removeprefix("pubmedqa-").removesuffix("-uncovered") for r in rows} & test_ids
+    covered = [r for r in rows if not r["source"].endswith(":uncovered")]
+    for row in covered[:50]:
+        assert row["prompt"][0]["content"] == SYSTEM_PROMPT
+        number = int(row["completion"][0]["content"].rsplit("[", 1)[1].rstrip("]"))
+        facts = [line for line in row["prompt"][1]["content"].splitlines() if line.startswith("[")]
+        assert 1 <= number <= len(facts)
+    uncovered = [r for r in rows if r["source"].endswith(":uncovered")]
+    assert uncovered and all(r["completion"][0]["content"] == UNCOVERED_ANSWER for r in uncovered)
+
+
+def test_pubmedqa_test_and_handbook_questions_are_refused_in_training_data():
+    from models.settings import shared_data
+
+    items = json.loads((shared_data() / "pubmedqa_pqal" / "ori_pqal.json").read_text())
+    test_id = json.loads((shared_data() / "pubmedqa_pqal" / "test_ground_truth.json").read_text())
+    test_id = next(iter(test_id))
+    with pytest.raises(TestItemInTrainingData, match="pubmedqa test"):
+        check_no_test_items([{"question": items[test_id]["QUESTION"]}])
+    with pytest.raises(TestItemInTrainingData, match="handbook_qa"):
+        check_no_test_items([{"question": "How many days of annual leave do I get?"}])
+
+
+def test_grounded_data_refuses_the_handbook_as_documents(tmp_path):
+    from models.settings import PROJECT_ROOT
+    from training.grounded_data import build_grounded_dataset
+
+    with pytest.raises(ValueError, match="handbook QA test set"):
+        build_grounded_dataset(tmp_path / "g.jsonl", pubmedqa=False, documents=PROJECT_ROOT / "data" / "handbook")

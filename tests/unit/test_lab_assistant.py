@@ -178,7 +178,22 @@ def test_lab_tools_validate_arguments_with_clear_errors():
     assert schema["properties"]["corpus"]["enum"] == ["legal", "alice", "xquad_en", "xquad_de", "pubmedqa"]
     assert {t.name for t in labs.LAB_TOOLS} == {"train_bpe_tokenizer", "compare_tokenizers", "train_ngram_model",
                                                  "pretrain_minigpt", "evaluate_perplexity", "sample_text", "train_reranker",
-                                                 "finetune_embeddings", "job_status"}
+                                                 "finetune_embeddings", "finetune_model", "export_model",
+                                                 "quantize_model", "evaluate_model", "job_status"}
+
+
+def test_model_lifecycle_tools_refuse_bad_arguments_with_the_fix(tmp_path, monkeypatch):
+    import training.lab_tools as labs
+
+    monkeypatch.setenv("HEARTH_HOME", str(tmp_path))
+    assert "pass 0.5..120" in labs.finetune_model.invoke({"max_minutes": 500})
+    assert "No file at" in labs.finetune_model.invoke({"database": str(tmp_path / "missing.sqlite")})
+    assert "outside the folders" in labs.export_model.invoke({"run": "/etc"})
+    not_a_run = tmp_path / "finetune" / "runs" / "empty"
+    not_a_run.mkdir(parents=True)
+    assert "not a fine-tuning run folder" in labs.export_model.invoke({"run": str(not_a_run)})
+    assert "Input should be" in labs.quantize_model.invoke({"run": str(not_a_run), "level": "Q4_1"})
+    assert "pass 1..200" in labs.evaluate_model.invoke({"model": "local", "limit": 0})
 
 
 def test_parser_docstring_examples():

@@ -1,0 +1,180 @@
+"""Grounded-answer fine-tuning data: numbered evidence sentences + a question -> a short answer that
+cites the sentence it rests on, or says the evidence does not answer it.
+
+    python -m training.grounded_data --out .hearth/finetune/data/grounded.jsonl
+    python -m training.grounded_data --documents my_docs/ --out .hearth/finetune/data/grounded_docs.jsonl
+
+Rows are rendered exactly as the RAG graphs ask the model (`rag.answering`'s system prompt and
+`Facts: [n] ... Question: ... Answer:` user turn), so a model tuned on them is a drop-in
+`HEARTH_RAG_MODEL`. Sources:
+
+- PubMedQA PQA-L, the 500 items outside its test part (`test_ground_truth.json` lists the test
+  part; `training.task_data` refuses any of those questions). The evidence is the abstract's
+  sentences that share the most words with the authors' own conclusion (the long answer) plus
+  distractor sentences from the same abstract, shuffled and numbered; the answer is the
+  conclusion's first sentence with the number of the sentence it overlaps most.
+- With `--documents FOLDER` (any .md/.txt files that are not the handbook, which is a test set):
+  a sentence with a number or a capitalised term becomes the answer to a cloze-style question
+  made from it ("What ... ?" is not generated: the question is the sentence with its key term
+  replaced by "what"), with its neighbours as distractors.
+- Uncovered rows (one in `--uncovered-every`): a question shown with another item's evidence,
+  answered with the sentence the graph uses when its sources do not cover a question, so the
+  model learns to say so instead of inventing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+from pathlib import Path
+
+from models.settings import shared_data
+from training.task_data import data_folder, held_out_questions, normalize_question, write_dataset
+
+UNCOVERED_ANSWER = "The facts do not answer that question."
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(])")
+_ABBREVIATION = re.compile(r"\b(?:Fig|Figs|al|e\.g|i\.e|vs|approx|No|Dr|Mr|Ms|Ref|Eq)\.$")
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset("a an the of in on and or to for with by is are was were be been that this these those as at from "
+                  "it its we our than not no".split())
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences of a paragraph (a full stop, ! or ? followed by a capital or digit).
+
+    >>> sentences("PCD is regulated. It occurs in 5 cells. (See Fig. 2.)")
+    ['PCD is regulated.', 'It occurs in 5 cells.', '(See Fig. 2.)']
+    """
+    pieces: list[str] = []
+    for piece in (p.strip() for p in _SENTENCE.split(text.strip())):
+        if piece and pieces and _ABBREVIATION.search(pieces[-1]):
+            pieces[-1] += " " + piece  # "Fig. 2", "et al. (2019)": not a sentence end
+        elif piece:
+            pieces.append(piece)
+    return pieces
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def overlap(a: str, b: str) -> float:
+    """Share of `a`'s content words that `b` also has.
+
+    >>> overlap("mitochondria play a role in cell death", "the role of mitochondria")
+    0.4
+    """
+    words = _words(a)
+    return len(words & _words(b)) / len(words) if words else 0.0
+
+
+def grounded_row(question: str, facts: list[str], answer: str, source: str, item_id: str) -> dict:
+    """One chat row in the RAG answer step's own prompt."""
+    from rag.answering import EVIDENCE_SOURCE, SYSTEM_PROMPT, USER_PROMPT
+
+    shown = "\n".join(EVIDENCE_SOURCE.format(number=n, sentence=f) for n, f in enumerate(facts, 1))
+    return {"prompt": [{"role": "system", "content": SYSTEM_PROMPT},
+                       {"role": "user", "content": USER_PROMPT.format(sources=shown, question=question)}],
+            "completion": [{"role": "assistant", "content": answer}], "task": "grounded", "source": source,
+            "question": question, "id": item_id}
+
+
+def pubmedqa_rows(folder: Path | None = None, facts: int = 4, seed: int = 0) -> list[dict]:
+    """Rows from PubMedQA PQA-L items outside its test part."""
+    folder = folder or shared_data() / "pubmedqa_pqal"
+    items = json.loads((folder / "ori_pqal.json").read_text(encoding="utf-8"))
+    test_ids = set(json.loads((folder / "test_ground_truth.json").read_text(encoding="utf-8")))
+    rng = random.Random(seed)
+    rows = []
+    for pmid, item in sorted(items.items()):
+        if pmid in test_ids:
+            continue
+        conclusion = sentences(item["LONG_ANSWER"])
+        pool = [s for context in item["CONTEXTS"] for s in sentences(context) if 30 <= len(s) <= 300]
+        if not conclusion or len(pool) < 2:
+            continue
+        answer = conclusion[0]
+        ranked = sorted(pool, key=lambda s: overlap(answer, s), reverse=True)
+        support = ranked[0]
+        shown = [support] + rng.sample(ranked[1:], min(facts - 1, len(ranked) - 1))
+        rng.shuffle(shown)
+        rows.append(grounded_row(item["QUESTION"], shown, f"{answer} [{shown.index(support) + 1}]", "pubmedqa", f"pubmedqa-{pmid}"))
+    return rows
+
+
+def document_rows(folder: Path, facts: int = 4, seed: int = 0) -> list[dict]:
+    """Cloze questions over a folder of documents: a key term (a number, else a capitalised word)
+    of a sentence is asked for; the neighbouring sentences are the distractors."""
+    rng = random.Random(seed)
+    rows = []
+    for path in sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in (".md", ".txt")):
+        text = re.sub(r"^#+\s.*$", "", path.read_text(encoding="utf-8", errors="replace"), flags=re.M)
+        found = [s for s in sentences(" ".join(text.split())) if 30 <= len(s) <= 250]
+        for index, sentence in enumerate(found):
+            key = re.search(r"\b\d[\d,.]*(?:\s?%|\s(?:days?|hours?|weeks?|months?|years?|percent))?", sentence) \
+                or re.search(r"(?<=\s)[A-Z][a-zA-Z]{3,}", sentence)
+            if key is None:
+                continue
+            question = (sentence[:key.start()] + "what" + sentence[key.end():]).rstrip(".") + "?"
+            others = found[max(0, index - 3):index] + found[index + 1:index + 4]
+            shown = [sentence] + rng.sample(others, min(facts - 1, len(others)))
+            rng.shuffle(shown)
+            rows.append(grounded_row(question, shown, f"{key.group(0).strip()} [{shown.index(sentence) + 1}]",
+                                     f"documents:{path.name}", f"{path.stem}-{index}"))
+    return rows
+
+
+def with_uncovered(rows: list[dict], every: int, seed: int = 0) -> list[dict]:
+    """Add, for one row in `every`, the same question shown another row's evidence, answered with
+    UNCOVERED_ANSWER."""
+    if every <= 0 or len(rows) < 2:
+        return rows
+    rng = random.Random(seed)
+    extra = []
+    for index in range(0, len(rows), every):
+        row, other = rows[index], rows[(index + 1 + rng.randrange(len(rows) - 1)) % len(rows)]
+        facts_text = other["prompt"][1]["content"]
+        user = row["prompt"][1]["content"]
+        question = user[user.rindex("Question:"):]
+        extra.append({**row, "prompt": [row["prompt"][0], {"role": "user", "content": facts_text[:facts_text.rindex("Question:")] + question}],
+                      "completion": [{"role": "assistant", "content": UNCOVERED_ANSWER}], "id": f"{row['id']}-uncovered",
+                      "source": f"{row['source']}:uncovered"})
+    return rows + extra
+
+
+def build_grounded_dataset(out: str | Path, *, pubmedqa: bool = True, documents: str | Path | None = None,
+                           uncovered_every: int = 5, seed: int = 0) -> dict:
+    """Write the grounded-answer set (test questions dropped) and its manifest."""
+    rows = pubmedqa_rows(seed=seed) if pubmedqa else []
+    if documents:
+        handbook = (Path(__file__).resolve().parents[1] / "data" / "handbook").resolve()
+        if Path(documents).resolve() == handbook or handbook in Path(documents).resolve().parents:
+            raise ValueError("data/handbook is the handbook QA test set's source: build grounded data from other documents.")
+        rows += document_rows(Path(documents), seed=seed)
+    held = held_out_questions()
+    dropped = [r for r in rows if normalize_question(r["question"]) in held]
+    rows = with_uncovered([r for r in rows if normalize_question(r["question"]) not in held], uncovered_every, seed)
+    random.Random(seed).shuffle(rows)
+    return write_dataset(rows, out, build="training.grounded_data", seed=seed, pubmedqa=pubmedqa,
+                         documents=str(documents or ""), uncovered_every=uncovered_every, dropped_test_items=len(dropped))
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=None, help="JSONL to write (default $HEARTH_HOME/finetune/data/grounded.jsonl)")
+    parser.add_argument("--documents", default=None, help="a folder of .md/.txt documents (not the handbook) to add cloze rows from")
+    parser.add_argument("--no-pubmedqa", action="store_true", help="leave PubMedQA out")
+    parser.add_argument("--uncovered-every", type=int, default=5, help="one uncovered row per N rows (0 = none)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    info = build_grounded_dataset(args.out or data_folder() / "grounded.jsonl", pubmedqa=not args.no_pubmedqa,
+                                  documents=args.documents, uncovered_every=args.uncovered_every, seed=args.seed)
+    print(json.dumps(info, indent=2))
+    return info
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)
