@@ -16,7 +16,9 @@ name given with --served-model-name; an unknown name is answered 404 `model_not_
 
 There are no default secrets: without --api-key (or $HEARTH_API_KEY) the first start generates
 a key, prints it once and keeps it owner-only in .hearth/secrets/serve.key; binding beyond
-loopback without a given key is refused. Caps (body size, messages, max_tokens, generations
+loopback without a given key is refused. On SIGTERM open streams get HEARTH_SERVE_SHUTDOWN_GRACE_S
+(default 10) seconds to finish, then end with a `server_shutting_down` error event
+(`models.serving.shutdown`); a client that disconnects mid-stream stops its generation. Caps (body size, messages, max_tokens, generations
 at once per key, time per request) are in `models.serving.limits` (HEARTH_SERVE_* variables).
 
     curl http://127.0.0.1:8008/v1/chat/completions -H 'Content-Type: application/json' \\
@@ -132,14 +134,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"apps.serve: {exc}", file=sys.stderr)
             return 2
     import models  # noqa: F401  (offline runtime before anything loads)
-    import uvicorn
+    from models.serving.shutdown import grace_from_env, serve
 
     app = create_app(args.model, args.embeddings, api_key=api_key, served_names=tuple(args.served_model_name),
                      limits=ServerLimits.from_env(), key_store=key_store, ab=router, ab_log=args.ab_log)
     if router is not None:
         print(f"A/B routing: {router.describe()} (log: {app.state.gateway.ab_log.path})", flush=True)
     print(f"Serving {display_name(args.model)} at http://{args.host}:{args.port}/v1 (API key: {notice})", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    try:
+        grace = grace_from_env()
+    except ValueError as exc:
+        print(f"apps.serve: {exc}", file=sys.stderr)
+        return 2
+    serve(app, args.host, args.port, grace_s=grace)
     return 0
 
 

@@ -31,6 +31,7 @@ from models.serving.limits import BodySizeLimit, GenerationSlots, ServerLimits
 from models.serving.schemas import (ChatCompletionRequest, CompletionRequest, DetokenizeRequest, EmbeddingRequest,
                                     FeedbackRequest, TokenizeRequest)
 from models.serving.served import ServedModels, load_served
+from models.serving.shutdown import OpenStreams
 from models.serving.streaming import stream_completion
 
 ANONYMOUS = KeyRecord(id="anonymous", name="anonymous")
@@ -53,6 +54,7 @@ class Gateway:
     slots: GenerationSlots | None = None
     ab: ABRouter | None = None
     ab_log: ABLog | None = None
+    streams: OpenStreams = field(default_factory=OpenStreams)
 
     def charge(self, caller: Caller, model: str, usage: dict | None, seconds: float | None = None) -> None:
         """Record a finished request's tokens: metrics, and the key's tokens/min and daily quota
@@ -308,7 +310,8 @@ def add_chat_route(app: FastAPI, gateway: Gateway, metered) -> None:
                                            model=model_name, created=created,
                                            deadline=loop.time() + limits.request_timeout_s,
                                            on_done=lambda: slots.release(key_id),
-                                           timeout_error=limits.timeout_error(), on_first=on_first, on_usage=on_usage)
+                                           timeout_error=limits.timeout_error(), on_first=on_first, on_usage=on_usage,
+                                           streams=gateway.streams)
         try:
             message = await run_bounded(lambda: runnable.invoke(messages), limits, slots, key_id)
         except Exception as exc:  # noqa: BLE001 - mapped to an OpenAI error

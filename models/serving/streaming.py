@@ -17,6 +17,16 @@ from models.serving.schemas import ChatCompletionRequest
 END = object()
 
 
+class ServerShuttingDown(Exception):
+    """The server is stopping and ended this stream (models.serving.shutdown)."""
+
+
+def shutdown_error() -> APIError:
+    return APIError(503, "The server is shutting down and ended this answer before it was complete. Retry the "
+                         "request (another replica, or this server once it is back).", type="server_error",
+                    code="server_shutting_down")
+
+
 class ThreadStream:
     """Runs a blocking iterator in one dedicated thread and hands its items to the event loop.
 
@@ -69,10 +79,17 @@ class ThreadStream:
             kind, value = await asyncio.wait_for(self._queue.get(), max(0.0, deadline - self._loop.time()))
         if kind == "error":
             raise value
+        if kind == "shutdown":
+            raise ServerShuttingDown()
         return END if kind == "done" else value
 
     def cancel(self) -> None:
         self._stop.set()
+
+    def interrupt(self) -> None:
+        """Stop the model and make the waiting `next` raise ServerShuttingDown (call on the loop)."""
+        self._stop.set()
+        self._queue.put_nowait(("shutdown", None))
 
 
 def sse(data: dict | str) -> bytes:
@@ -107,21 +124,35 @@ async def stream_completion(runnable: Any, messages: list, body: ChatCompletionR
                             model: str, created: int, deadline: float | None = None,
                             on_done: Callable[[], None] | None = None, timeout_error: APIError | None = None,
                             on_first: Callable[[], None] | None = None,
-                            on_usage: Callable[[dict], None] | None = None):
+                            on_usage: Callable[[dict], None] | None = None, streams: Any = None):
     """A StreamingResponse of chat.completion.chunk events, or an error response when the model
     fails before its first chunk (load errors, prompt too long). Past `deadline` (event-loop time)
     the model is stopped and `timeout_error` is sent; `on_done` runs when the model's thread ends,
-    `on_first` when its first chunk arrives, `on_usage(usage)` when the stream has ended."""
+    `on_first` when its first chunk arrives, `on_usage(usage)` when the stream has ended. The
+    stream is registered in `streams` (a models.serving.shutdown.OpenStreams) while it runs, so a
+    server shutdown ends it with a last `server_shutting_down` error event; a client that goes
+    away stops the model at its next token (the slot is freed when the model's thread ends)."""
     from langchain_core.messages.ai import add_usage
 
+    if streams is not None and streams.closing:
+        if on_done is not None:
+            on_done()
+        return shutdown_error().response()
     stream = ThreadStream(lambda: runnable.stream(messages), on_done=on_done)
+    if streams is not None:
+        streams.add(stream)
     try:
         first = await stream.next(deadline)
     except asyncio.TimeoutError:
         stream.cancel()
+        _forget(streams, stream)
         return (timeout_error or APIError(504, "The request timed out.", type="timeout")).response()
+    except ServerShuttingDown:
+        _forget(streams, stream)
+        return shutdown_error().response()
     except BaseException as exc:
         stream.cancel()
+        _forget(streams, stream)
         return model_error(exc).response()
     if on_first is not None:
         on_first()
@@ -157,6 +188,9 @@ async def stream_completion(runnable: Any, messages: list, body: ChatCompletionR
         except asyncio.TimeoutError:
             yield sse((timeout_error or APIError(504, "The request timed out.", type="timeout")).body())
             return
+        except ServerShuttingDown:
+            yield sse(shutdown_error().body())
+            return
         except BaseException as exc:
             if isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
                 raise
@@ -164,6 +198,7 @@ async def stream_completion(runnable: Any, messages: list, body: ChatCompletionR
             return
         finally:
             stream.cancel()
+            _forget(streams, stream)
         if reported_finish is None and max_tokens and pieces >= max_tokens:
             reported_finish = "length"  # in-process models stream one token per chunk
         yield frame({}, finish_reason(reported_finish, bool(seen)))
@@ -180,3 +215,8 @@ async def stream_completion(runnable: Any, messages: list, body: ChatCompletionR
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _forget(streams: Any, stream: ThreadStream) -> None:
+    if streams is not None:
+        streams.discard(stream)

@@ -43,12 +43,13 @@ def running(command: list[str], ready_url: str, *, env: dict | None = None, time
                 time.sleep(0.5)
             yield proc
         finally:
-            os.killpg(proc.pid, 15)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, 9)
-                proc.wait()
+            if proc.poll() is None:  # the block may have stopped it itself (a shutdown test)
+                os.killpg(proc.pid, 15)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, 9)
+                    proc.wait()
 
 
 def python(*args: str) -> list[str]:

@@ -196,6 +196,10 @@ WALK: dict[str, Run | Covered] = {
         Run(argv=("-m", "evals.load_test", "--users", "1", "--seconds", "5", "--max-tokens", "8",
                   "--out", "{tmp}/load_test"), expect=(r"apps\.serve", r"llama_cpp\.server"), timeout=600),
     "apps.serve": Covered(IT + "test_serve_http.py::test_cli_generates_a_key_and_shows_it_once"),
+    "evals.gateway_overhead --requests 2000":
+        Run(argv=("-m", "evals.gateway_overhead", "--requests", "10", "--warmup", "2", "--configs", "bare,all",
+                  "--out", "{tmp}/gateway_overhead"), expect=(r"added p50", r"\| all \|"), timeout=900),
+    "evals.soak --duration 600": Covered(IT + "test_soak.py::test_a_short_soak_passes_and_writes_its_curve"),
     "evals.abstention": Run(argv=("-m", "evals.abstention", "--limit", "2", "--graphs", "rag", "--out", "{tmp}/abstention"),
                             expect=ABSTENTION_EXPECT),
     # Evaluation suite
