@@ -181,6 +181,8 @@ def test_pubmedqa_test_and_handbook_questions_are_refused_in_training_data():
         check_no_test_items([{"question": items[test_id]["QUESTION"]}])
     with pytest.raises(TestItemInTrainingData, match="handbook_qa"):
         check_no_test_items([{"question": "How many days of annual leave do I get?"}])
+    with pytest.raises(TestItemInTrainingData, match="sql_business"):
+        check_no_test_items([{"question": "How many orders were placed in March 2024?"}])
 
 
 def test_grounded_data_refuses_the_handbook_as_documents(tmp_path):
