@@ -199,9 +199,13 @@ def measure(model, tokenizer, settings: DPOSettings, test_pairs: list[dict], rew
         ref = sequence_logps(model, tokenizer, implicit_pairs, settings.max_length)
     pol = sequence_logps(model, tokenizer, implicit_pairs, settings.max_length)
     margins = [settings.beta * ((pc - rc) - (pr - rr)) for (pc, pr), (rc, rr) in zip(pol, ref)]
-    implicit_right = [m > 0 for m in margins]
+    # A zero margin (the policy still equals the reference on that pair) is a tie, not a wrong
+    # preference: ties are counted apart and the accuracy is over the decided pairs.
+    ties = sum(1 for m in margins if abs(m) < 1e-9)
+    implicit_right = [m > 0 for m in margins if abs(m) >= 1e-9]
     low, high = wilson(sum(implicit_right), len(implicit_right))
-    implicit = {"pairs": len(implicit_pairs), "accuracy": round(sum(implicit_right) / max(1, len(implicit_right)), 4),
+    implicit = {"pairs": len(implicit_pairs), "ties": ties,
+                "accuracy": round(sum(implicit_right) / len(implicit_right), 4) if implicit_right else None,
                 "ci95_low": low, "ci95_high": high, "mean_margin": round(sum(margins) / max(1, len(margins)), 5)}
     timings["implicit_reward_s"] = round(time.monotonic() - start, 1)
 
@@ -327,8 +331,9 @@ def write_tables(summary: dict, out_dir: str | Path = "out") -> Path:
     lines = [f"DPO (LoRA) run {Path(summary['run_folder']).name}: {ms['steps']} steps, {ms['pairs_seen']} pairs seen, "
              f"{ms['train_seconds']} s training", "",
              "| measure | start model | DPO model |", "|---|---:|---:|",
-             f"| implicit reward accuracy ({ir['pairs']} test pairs) | 0.5 by construction | {ir['accuracy']:.3f} "
-             f"({ir['ci95_low']:.3f}-{ir['ci95_high']:.3f}) |"]
+             f"| implicit reward accuracy ({ir['pairs']} test pairs, {ir.get('ties', 0)} ties) | 0.5 by construction | "
+             + (f"{ir['accuracy']:.3f} ({ir['ci95_low']:.3f}-{ir['ci95_high']:.3f}) |" if ir["accuracy"] is not None
+                else "every pair a tie (the policy equals the reference) |")]
     if "win_rate" in m:
         w = m["win_rate"]
         lines.append(f"| reward-model win rate vs start ({w['prompts']} test prompts; W/T/L {w['wins']}/{w['ties']}/{w['losses']}) "

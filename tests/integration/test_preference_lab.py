@@ -72,7 +72,9 @@ def test_dpo_trains_a_lora_with_the_adapter_off_as_reference_and_measures_before
     metrics, measured = summary["metrics"], summary["measured"]
     assert metrics["steps"] == 1 and metrics["reference_model_copies"] == 0
     assert (tmp_path / "dpo" / "adapter" / "adapter_config.json").is_file()
-    assert measured["implicit_reward"]["pairs"] == 3 and 0 <= measured["implicit_reward"]["accuracy"] <= 1
+    implicit = measured["implicit_reward"]
+    assert implicit["pairs"] == 3 and 0 <= implicit["ties"] <= 3
+    assert implicit["accuracy"] is None if implicit["ties"] == 3 else 0 <= implicit["accuracy"] <= 1
     assert measured["win_rate"]["prompts"] == 2
     assert {k: v["prompts"] for k, v in measured["xstest"].items()} == {
         "safe_before": 1, "safe_after": 1, "unsafe_before": 1, "unsafe_after": 1}
