@@ -248,7 +248,7 @@ def measure(model, tokenizer, settings: DPOSettings, test_pairs: list[dict], rew
     return result
 
 
-def run_dpo(settings: DPOSettings) -> dict:
+def run_dpo(settings: DPOSettings, progress=None) -> dict:
     """Train the LoRA adapter with DPO, measure, write run.json, tables and the MLflow run."""
     import torch
     from peft import LoraConfig
@@ -287,7 +287,7 @@ def run_dpo(settings: DPOSettings) -> dict:
     (run / "run.json").write_text(json.dumps({"settings": asdict(settings), "split": manifest, "state": "training",
                                               "base_folder": str(base_folder)}, indent=2), encoding="utf-8")
     trainer = DPOTrainer(model=model, ref_model=None, args=config, train_dataset=train, processing_class=tokenizer,
-                         peft_config=peft_config, callbacks=_callbacks(settings))
+                         peft_config=peft_config, callbacks=_callbacks(settings, progress))
     # PEFT's memory-light reference: with ref_model=None TRL scores the reference by disabling the adapter
     reference_copies = 0 if trainer.ref_model is None else 1
     start = time.monotonic()

@@ -266,6 +266,65 @@ class EvaluateArgs(BaseModel):
         return value
 
 
+class RewardModelArgs(BaseModel):
+    max_minutes: float = Field(default=15.0, description="Training time budget in minutes, 0.5..120.")
+    test_limit: int = Field(default=200, description="Held-out test pairs to score (of 462), 10..462.")
+
+    @field_validator("max_minutes")
+    @classmethod
+    def _budget(cls, value: float) -> float:
+        if not 0.5 <= value <= 120:
+            raise ValueError(f"max_minutes={value} is out of range: pass 0.5..120.")
+        return value
+
+    @field_validator("test_limit")
+    @classmethod
+    def _test(cls, value: int) -> int:
+        if not 10 <= value <= 462:
+            raise ValueError(f"test_limit={value} is out of range: pass 10..462 (the test part has 462 pairs).")
+        return value
+
+
+class DPOArgs(BaseModel):
+    reward_model: Optional[str] = Field(default=None, description="A reward-model run folder (from train_reward_model) "
+                                                                  "to judge DPO against the start model.")
+    base: str = Field(default="bundled", description="'bundled' or a fine-tuning run folder to start from.")
+    max_minutes: float = Field(default=10.0, description="Training time budget in minutes, 0.5..120.")
+
+    @field_validator("reward_model", "base")
+    @classmethod
+    def _folder(cls, value: Optional[str]) -> Optional[str]:
+        if value in (None, "bundled"):
+            return value
+        check_allowed_path(value, "run folder")
+        if not Path(value).is_dir():
+            raise ValueError(f"No run folder at {value!r}: pass the run_folder a finished lab job returned.")
+        return value
+
+    @field_validator("max_minutes")
+    @classmethod
+    def _budget(cls, value: float) -> float:
+        if not 0.5 <= value <= 120:
+            raise ValueError(f"max_minutes={value} is out of range: pass 0.5..120.")
+        return value
+
+
+class MergeArgs(BaseModel):
+    method: Literal["linear", "ties", "task_arithmetic", "slerp"] = Field(description="mergekit's merge method.")
+    models: list[str] = Field(description="Two or more fine-tuning run folders (or transformers folders) of the same base.")
+
+    @field_validator("models")
+    @classmethod
+    def _models(cls, value: list[str]) -> list[str]:
+        if len(value) < 2:
+            raise ValueError("Pass at least two models to merge.")
+        for folder in value:
+            check_allowed_path(folder, "model folder")
+            if not Path(folder).is_dir():
+                raise ValueError(f"No model folder at {folder!r}: pass run folders from finished finetune_model jobs.")
+        return value
+
+
 class JobArgs(BaseModel):
     job_id: str = Field(description="The id returned by a background tool (train_bpe_tokenizer, pretrain_minigpt, "
                                     "train_reranker, finetune_embeddings, finetune_model, export_model, quantize_model, evaluate_model).")
@@ -478,6 +537,31 @@ def run_evaluation(progress, model: str, run: str | None = None, limit: int = 24
     return result
 
 
+def run_reward_training(progress, max_minutes: float = 15.0, test_limit: int = 200) -> dict:
+    from training.reward_model import RewardSettings, run_reward_model
+
+    summary = run_reward_model(RewardSettings(time_budget_s=max_minutes * 60, test_limit=test_limit, warmup_steps=0,
+                                              threads=max(1, min(2, os.cpu_count() or 1))), progress=progress)
+    return {"run_folder": summary["run_folder"], "test": summary["test"]["table"], "steps": summary["metrics"]["steps"],
+            "next": "run_dpo with reward_model set to this run_folder"}
+
+
+def run_preference_tuning(progress, reward_model: str | None = None, base: str = "bundled", max_minutes: float = 10.0) -> dict:
+    from training.dpo import DPOSettings, run_dpo
+
+    summary = run_dpo(DPOSettings(base=base, reward_model=reward_model, time_budget_s=max_minutes * 60, warmup_steps=0,
+                                  threads=max(1, min(2, os.cpu_count() or 1))), progress=progress)
+    return {"run_folder": summary["run_folder"], "measured": summary["measured"], "steps": summary["metrics"]["steps"]}
+
+
+def run_merge(progress, method: str, models: list[str]) -> dict:
+    from training.merge import merge_models as merge
+
+    progress(0.1, f"merging {len(models)} models ({method})")
+    out = merge(method, models, out=lab_home() / "merged" / f"{method}-{time.strftime('%Y%m%d-%H%M%S')}")
+    return {"merged_folder": str(out), "spec": f"hf:{out}"}
+
+
 # ---- tools -----------------------------------------------------------------------------------
 
 def _start_bpe(corpus: str, vocab_size: int, max_chars: int | None = None) -> dict:
@@ -522,6 +606,21 @@ def _start_quantize(**kwargs) -> dict:
 def _start_evaluation(**kwargs) -> dict:
     job_id = jobs.submit("evaluate_model", run_evaluation, **kwargs)
     return {"job_id": job_id, "state": "queued", "note": "Evaluating in the background; call job_status with this job_id."}
+
+
+def _start_reward_training(**kwargs) -> dict:
+    job_id = jobs.submit("train_reward_model", run_reward_training, **kwargs)
+    return {"job_id": job_id, "state": "queued", "note": "Training in the background; call job_status with this job_id."}
+
+
+def _start_dpo(**kwargs) -> dict:
+    job_id = jobs.submit("run_dpo", run_preference_tuning, **kwargs)
+    return {"job_id": job_id, "state": "queued", "note": "DPO in the background; call job_status with this job_id."}
+
+
+def _start_merge(**kwargs) -> dict:
+    job_id = jobs.submit("merge_models", run_merge, **kwargs)
+    return {"job_id": job_id, "state": "queued", "note": "Merging in the background; call job_status with this job_id."}
 
 
 def _job_status(job_id: str) -> dict:
@@ -598,16 +697,30 @@ evaluate_model = _tool(
     _start_evaluation, "evaluate_model", EvaluateArgs,
     "Start answering a run's held-out validation rows with a model in the background; reports exact match and, for "
     "GeoQuery SQL, execution accuracy.")
+train_reward_model = _tool(
+    _start_reward_training, "train_reward_model", RewardModelArgs,
+    "Start training a reward model on HH-RLHF harmless preference pairs in the background; reports held-out pairwise "
+    "accuracy beside the length and log-likelihood baselines.")
+run_dpo = _tool(
+    _start_dpo, "run_dpo", DPOArgs,
+    "Start DPO (LoRA) on the preference pairs in the background, from the bundled model or a run; reports implicit "
+    "reward accuracy, the reward model's win rate and XSTest refusals before and after.")
+merge_models = _tool(
+    _start_merge, "merge_models", MergeArgs,
+    "Start merging fine-tuned models of the same base with mergekit (linear, ties, task_arithmetic, slerp) in the "
+    "background; returns the merged folder as an hf: spec.")
 job_status = _tool(
     _job_status, "job_status", JobArgs,
     "State (queued, running, done, failed), progress and result of a background job.")
 
 LAB_TOOLS: list[StructuredTool] = [train_bpe_tokenizer, compare_tokenizers, train_ngram_model, pretrain_minigpt,
                                    evaluate_perplexity, sample_text, train_reranker, finetune_embeddings, finetune_model,
-                                   export_model, quantize_model, evaluate_model, job_status]
+                                   export_model, quantize_model, evaluate_model, train_reward_model, run_dpo,
+                                   merge_models, job_status]
 TOOLS_BY_NAME = {t.name: t for t in LAB_TOOLS}
 # Tools that change the world: they start background jobs that write under the lab home. None is
 # risky (nothing outside the lab home changes, and the job queue and time limit bound the cost),
 # so none waits for confirmation; the rest only read.
 LAB_CHANGES_WORLD = frozenset({"train_bpe_tokenizer", "pretrain_minigpt", "train_reranker", "finetune_embeddings",
-                               "finetune_model", "export_model", "quantize_model"})
+                               "finetune_model", "export_model", "quantize_model", "train_reward_model", "run_dpo",
+                               "merge_models"})

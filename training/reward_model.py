@@ -276,7 +276,7 @@ def write_tables(result: dict, out_dir: str | Path = "out") -> Path:
     return out / "reward_model.md"
 
 
-def run_reward_model(settings: RewardSettings) -> dict:
+def run_reward_model(settings: RewardSettings, progress=None) -> dict:
     """Train, evaluate on the test part, write run.json, the tables and the MLflow run; returns the summary."""
     import torch
     from transformers import set_seed
@@ -315,7 +315,7 @@ def run_reward_model(settings: RewardSettings) -> dict:
                                              indent=2), encoding="utf-8")
     trainer = RewardTrainer(model=model, args=config, train_dataset=_as_dataset(train_rows),
                             eval_dataset=_as_dataset(val_rows) if has_val else None, processing_class=tokenizer,
-                            callbacks=_callbacks(settings))
+                            callbacks=_callbacks(settings, progress))
     start = time.monotonic()
     result = trainer.train()
     train_seconds = time.monotonic() - start

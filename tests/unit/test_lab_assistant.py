@@ -179,7 +179,8 @@ def test_lab_tools_validate_arguments_with_clear_errors():
     assert {t.name for t in labs.LAB_TOOLS} == {"train_bpe_tokenizer", "compare_tokenizers", "train_ngram_model",
                                                  "pretrain_minigpt", "evaluate_perplexity", "sample_text", "train_reranker",
                                                  "finetune_embeddings", "finetune_model", "export_model",
-                                                 "quantize_model", "evaluate_model", "job_status"}
+                                                 "quantize_model", "evaluate_model", "train_reward_model", "run_dpo",
+                                                 "merge_models", "job_status"}
 
 
 def test_model_lifecycle_tools_refuse_bad_arguments_with_the_fix(tmp_path, monkeypatch):
@@ -194,6 +195,10 @@ def test_model_lifecycle_tools_refuse_bad_arguments_with_the_fix(tmp_path, monke
     assert "not a fine-tuning run folder" in labs.export_model.invoke({"run": str(not_a_run)})
     assert "Input should be" in labs.quantize_model.invoke({"run": str(not_a_run), "level": "Q4_1"})
     assert "pass 1..200" in labs.evaluate_model.invoke({"model": "local", "limit": 0})
+    assert "pass 10..462" in labs.train_reward_model.invoke({"test_limit": 5000})
+    assert "outside the folders" in labs.run_dpo.invoke({"reward_model": "/etc"})
+    assert "at least two models" in labs.merge_models.invoke({"method": "ties", "models": [str(not_a_run)]})
+    assert "Input should be" in labs.merge_models.invoke({"method": "average", "models": [str(not_a_run)] * 2})
 
 
 def test_parser_docstring_examples():
