@@ -27,25 +27,75 @@ def artifact_root() -> Path:
     return data_home() / "mlflow" / "artifacts"
 
 
-def mlflow_client():
-    """An MlflowClient on the project's store (created on first use)."""
+def store_uri(store: str | Path | None = None) -> str:
+    """The tracking URI: the project's store, or `store` (a folder) holding its own mlflow.db."""
+    if store is None or str(store) == "":
+        return tracking_uri()
+    folder = Path(store).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
+def mlflow_client(store: str | Path | None = None):
+    """An MlflowClient on the project's store, or on the store in folder `store` (created on first use)."""
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    mlflow.set_tracking_uri(tracking_uri())
-    mlflow.set_registry_uri(tracking_uri())
-    return MlflowClient(tracking_uri=tracking_uri(), registry_uri=tracking_uri())
+    uri = store_uri(store)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def experiment_id(name: str) -> str:
-    """The id of experiment `name`, created with its artifacts under the project's data folder."""
-    client = mlflow_client()
+def experiment_id(name: str, store: str | Path | None = None) -> str:
+    """The id of experiment `name`, created with its artifacts beside its store."""
+    client = mlflow_client(store)
     found = client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
-    location = artifact_root() / name
+    location = (Path(store).resolve() / "artifacts" if store else artifact_root()) / name
     location.mkdir(parents=True, exist_ok=True)
     return client.create_experiment(name, artifact_location=location.resolve().as_uri())
+
+
+class LiveRun:
+    """An MLflow run a training loop logs into as it goes (the mini-GPT lab). Metrics are buffered
+    and written at each `flush()`: the loop flushes when it checkpoints, so a run resumed from its
+    last checkpoint (`run_id=` the id the checkpoint kept) never holds a step twice.
+
+        run = LiveRun("minigpt", "alice-rope", params={"steps": 300})
+        run.log_metric("train_loss", 2.31, step=1); run.flush(); run.finish()
+    """
+
+    def __init__(self, experiment: str, run_name: str, params: dict | None = None, run_id: str | None = None,
+                 store: str | Path | None = None):
+        from mlflow.entities import Param
+
+        self.client = mlflow_client(store)
+        self.store_uri = store_uri(store)
+        if run_id:
+            self.client.update_run(run_id, status="RUNNING")
+            self.run_id = run_id
+        else:
+            created = self.client.create_run(experiment_id(experiment, store), run_name=run_name)
+            self.run_id = created.info.run_id
+            if params:
+                self.client.log_batch(self.run_id, params=[Param(k, str(v)[:500]) for k, v in params.items()])
+        self._pending: list = []
+
+    def log_metric(self, key: str, value: float, step: int) -> None:
+        from mlflow.entities import Metric
+
+        self._pending.append(Metric(key, float(value), int(time.time() * 1000), int(step)))
+
+    def flush(self) -> None:
+        for start in range(0, len(self._pending), 900):
+            self.client.log_batch(self.run_id, metrics=self._pending[start:start + 900])
+        self._pending = []
+
+    def finish(self, failed: bool = False) -> None:
+        self.flush()
+        self.client.set_terminated(self.run_id, status="FAILED" if failed else "FINISHED")
 
 
 def track_run(run: str | Path, experiment: str | None = None) -> str:

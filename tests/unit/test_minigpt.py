@@ -94,7 +94,7 @@ def _config(tmp_path, name, **kw):
     return TrainConfig(**{**settings, **kw})
 
 
-def test_resume_continues_the_same_loss_curve_and_logs_mlflow_layout(tmp_path):
+def test_resume_continues_the_same_loss_curve_and_logs_each_step_once_to_mlflow(tmp_path):
     text = TINY_TEXT * 6
     straight = train(_config(tmp_path, "straight", loss_curve=False), text=text)
     part = train(_config(tmp_path, "resumed"), text=text, stop_after=5)
@@ -107,14 +107,17 @@ def test_resume_continues_the_same_loss_curve_and_logs_mlflow_layout(tmp_path):
     assert resumed["val_loss"] == straight["val_loss"]
     for key, tensor in a["model"].items():
         assert torch.equal(tensor, b["model"][key])
-    # MLflow file-store layout: experiment meta, run meta, metric lines "timestamp value step"
-    run = tmp_path / "mlruns" / "1" / b["run_id"]
-    assert "name: 'minigpt'" in (tmp_path / "mlruns" / "1" / "meta.yaml").read_text()
-    assert "status: 3" in (run / "meta.yaml").read_text()
-    lines = (run / "metrics" / "train_loss").read_text().splitlines()
-    assert [int(line.split()[2]) for line in lines] == list(range(1, 13))    # no step logged twice
-    assert float(lines[-1].split()[1]) == pytest.approx(b["train_losses"][-1][1])
-    assert (run / "params" / "position").read_text() == "alibi"
+    # the real MLflow store in the --mlruns folder: one run, finished, each step logged once
+    from training.tracking import mlflow_client
+
+    client = mlflow_client(tmp_path / "mlruns")
+    tracked = client.get_run(b["run_id"])
+    assert tracked.info.status == "FINISHED" and resumed["mlflow_run_id"] == b["run_id"]
+    assert client.get_experiment(tracked.info.experiment_id).name == "minigpt"
+    history = client.get_metric_history(b["run_id"], "train_loss")
+    assert sorted(m.step for m in history) == list(range(1, 13))    # no step logged twice across the resume
+    assert max(history, key=lambda m: m.step).value == pytest.approx(b["train_losses"][-1][1])
+    assert tracked.data.params["position"] == "alibi"
     assert (tmp_path / "resumed" / "loss.png").stat().st_size > 1000
 
 

@@ -6,7 +6,7 @@
 
 Writes under --out-dir (default out/minigpt/<data>-<position>): `ckpt.pt` (model, optimizer, step,
 RNG states, config, tokenizer, loss history, MLflow run id), `loss.png`, `result.json`; metrics go
-to --mlruns (default out/mlruns) in MLflow's file-store layout (`mlflow ui --backend-store-uri out/mlruns`).
+to MLflow: the project's store (`mlflow ui --backend-store-uri sqlite:///.hearth/mlflow/mlflow.db`), or --mlruns FOLDER's own.
 
 Resuming restores the batch generator and torch's RNG, and the learning rate is a function of the
 step, so a run interrupted and resumed logs the same losses as one that was never interrupted.
@@ -30,7 +30,7 @@ import torch
 from models.settings import PROJECT_ROOT
 from training.minigpt.data import get_batch, load_tokenizer, split_ids, tokenizer_from_state
 from training.minigpt.model import GPT, GPTConfig, POSITIONS
-from training.minigpt.tracking import FileStoreTracker
+from training.tracking import LiveRun
 
 Progress = Callable[[float, str], None]
 
@@ -57,7 +57,7 @@ class TrainConfig:
     seed: int = 1337
     threads: int = 1                 # torch threads; 2 collapsed to ~20x slower on a shared 2-core box (OpenMP spin-wait)
     out_dir: str = ""                # default out/minigpt/<data>-<position>
-    mlruns: str = ""                 # default out/mlruns
+    mlruns: str = ""                 # MLflow store folder; default the project's store (.hearth/mlflow)
     experiment: str = "minigpt"
     loss_curve: bool = True          # write loss.png when the run finishes
 
@@ -211,18 +211,15 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Progress | Non
         torch.set_rng_state(ckpt["rng"]["torch"])
         step, train_losses, val_losses, run_id = ckpt["step"], ckpt["train_losses"], ckpt["val_losses"], ckpt["run_id"]
 
-    tracker = FileStoreTracker(config.mlruns or PROJECT_ROOT / "out" / "mlruns", config.experiment)
-    run = tracker.start_run(run_name=out_dir.name, run_id=run_id,
-                            params={**asdict(config), "vocab_size": tokenizer.vocab_size,
-                                    "parameters": model.num_parameters()})
-    if ckpt is not None:
-        run.truncate_metrics_after(step)
+    run = LiveRun(config.experiment, out_dir.name, run_id=run_id, store=config.mlruns or None,
+                  params={**asdict(config), "vocab_size": tokenizer.vocab_size, "parameters": model.num_parameters()})
 
     def checkpoint() -> None:
         save_checkpoint(ckpt_path, model=model.state_dict(), optimizer=optimizer.state_dict(), step=step,
                         rng={"batches": batches.get_state(), "torch": torch.get_rng_state()},
                         train_config=asdict(config), model_config=model.config.to_dict(), tokenizer=tokenizer.state(),
                         train_losses=train_losses, val_losses=val_losses, run_id=run.run_id)
+        run.flush()  # the metrics up to this checkpoint: a resume starts here and logs the rest once
 
     started, first_step = time.perf_counter(), step
     last_step = config.steps if stop_after is None else min(config.steps, step + stop_after)
@@ -259,7 +256,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Progress | Non
     if finished:
         run.finish()
     result = {"out_dir": str(out_dir), "checkpoint": str(ckpt_path), "loss_curve": str(out_dir / "loss.png"),
-              "mlflow_run": str(run.folder), "step": step, "steps": config.steps, "finished": finished,
+              "mlflow_run_id": run.run_id, "mlflow_store": run.store_uri, "step": step, "steps": config.steps, "finished": finished,
               "train_loss": round(train_losses[-1][1], 4) if train_losses else None, "val_loss": round(val_loss, 4),
               "val_perplexity": round(perplexity, 3), "parameters": model.num_parameters(),
               "vocab_size": tokenizer.vocab_size, "position": config.position,
