@@ -253,48 +253,29 @@ def plot_losses(losses: list[float], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def mlflow_store(mlruns: str = "") -> Path:
-    """The local MLflow store folder: `mlruns`, else $HEARTH_HOME/mlflow (.hearth/mlflow in the project),
-    holding mlflow.db (runs; MLflow 3 needs a database store) and artifacts/ (the fine-tuning lab's layout)."""
-    from models.settings import data_home
-
-    return Path(mlruns) if mlruns else data_home() / "mlflow"
-
-
 def log_mlflow_run(mlruns: str, experiment: str, meta: dict, folder: Path, artifacts: list[Path]) -> str | None:
-    """One MLflow run in the local store: settings as params, loss per step and times as metrics,
-    the loss plot and the metadata as artifacts. Returns the run id (None when `mlruns` is "off").
+    """One MLflow run (`training.tracking`): settings as params, loss per step and times as metrics,
+    the loss plot and the metadata as artifacts, in the project's store or the `mlruns` folder's own.
+    Returns the run id (None when `mlruns` is "off").
     Browse with `mlflow ui --backend-store-uri sqlite:///.hearth/mlflow/mlflow.db`."""
     if mlruns == "off":
         return None
     import os
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    import mlflow
-    from mlflow.tracking import MlflowClient
+    from training.tracking import LiveRun
 
-    store = mlflow_store(mlruns).resolve()
-    store.mkdir(parents=True, exist_ok=True)
-    uri = f"sqlite:///{store / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    client = MlflowClient(tracking_uri=uri)
-    name = f"hearth-{experiment}"
-    found = client.get_experiment_by_name(name)
-    if found is None:
-        location = store / "artifacts" / name
-        location.mkdir(parents=True, exist_ok=True)
-        client.create_experiment(name, artifact_location=location.as_uri())
-    mlflow.set_experiment(name)
-    with mlflow.start_run(run_name=folder.name) as run:
-        mlflow.log_params({k: v for k, v in meta["config"].items() if v not in ("", None)})
-        mlflow.log_params({"data_fingerprint": meta["data_fingerprint"], "data_source": meta["data_source"],
-                           "output": str(folder)})
-        for step, value in enumerate(meta["losses"], start=1):
-            mlflow.log_metric("loss", value, step=step)
-        mlflow.log_metrics({"steps": meta["steps"], "train_seconds": meta["train_seconds"], "seconds": meta["seconds"]})
-        for path in artifacts:
-            mlflow.log_artifact(str(path))
-        return run.info.run_id
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    params = {**{k: v for k, v in meta["config"].items() if v not in ("", None)},
+              "data_fingerprint": meta["data_fingerprint"], "data_source": meta["data_source"], "output": str(folder)}
+    run = LiveRun(f"hearth-{experiment}", folder.name, params=params, store=mlruns or None)
+    for step, value in enumerate(meta["losses"], start=1):
+        run.log_metric("loss", value, step)
+    for key in ("steps", "train_seconds", "seconds"):
+        run.log_metric(key, meta[key], 0)
+    for path in artifacts:
+        run.client.log_artifact(run.run_id, str(path))
+    run.finish()
+    return run.run_id
 
 
 def main(argv: list[str] | None = None) -> int:
