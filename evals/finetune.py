@@ -101,9 +101,21 @@ def geoquery_stored_examples(folder: Path, limit: int | None) -> dict:
 
     items = [i for i in load_split(folder, "dev")[: limit or None] if _run_sql(folder / "geography.sqlite", i["query"]) is not None]
     gold = {i["id"]: _run_sql(folder / "geography.sqlite", i["query"]) for i in items}
-    variants = retrieval_check(load_split(folder, "train"), items, str(folder / "geography.sqlite"), gold)
+    per_item: dict = {}
+    variants = retrieval_check(load_split(folder, "train"), items, str(folder / "geography.sqlite"), gold, per_item)
     best = max(variants, key=variants.get)
-    return {"accuracy": variants[best], "variant": best, "variants": variants, "n": len(items)}
+    return {"accuracy": variants[best], "variant": best, "variants": variants, "n": len(items), "items": per_item[best]}
+
+
+def paired_against_stored(model_result: dict, stored: dict) -> dict | None:
+    """Exact McNemar test of a model's own SQL against the best stored example, item by item."""
+    from evals.text2sql import mcnemar
+
+    if "items" not in stored:
+        return None
+    ids = [r["id"] for r in model_result["records"] if r["id"] in stored["items"]]
+    by_id = {r["id"]: r["correct"] for r in model_result["records"]}
+    return mcnemar([bool(by_id[i]) for i in ids], [stored["items"][i] for i in ids])
 
 
 def home_model_only(spec: str, limit: int | None) -> dict:
@@ -160,6 +172,11 @@ def markdown(report: dict) -> str:
         s = suites["geoquery_stored"]
         lines.append(f"| GeoQuery dev, best stored example alone (no model; {s['variant']}) | "
                      + " | ".join(f"{s['accuracy']:.1%}" for _ in models) + " |")
+    if "geoquery_paired" in suites:
+        def cell(test):
+            return f"{test['a_only']} / {test['b_only']}, p = {test['p']:.3g}" if test else "-"
+        lines.append("| GeoQuery dev, model vs stored example (only model right / only example right, exact McNemar) | "
+                     + " | ".join(cell(suites["geoquery_paired"][m]) for m in models) + " |")
     if "home_commands" in suites:
         lines.append("| Home commands, model alone (AST-correct) | " + " | ".join(
             f"{suites['home_commands'][m]['accuracy']:.1%} ({suites['home_commands'][m]['n']})" for m in models) + " |")
@@ -198,7 +215,9 @@ def main(argv: list[str] | None = None) -> dict:
     if "geoquery_dev" in suites:
         results["geoquery_dev"] = {name: cached("geoquery_dev", spec, limit, lambda s=spec: geoquery_model_only(s, geoquery, limit))
                                    for name, spec in specs.items()}
-        results["geoquery_stored"] = cached("geoquery_stored", "no-model", limit, lambda: geoquery_stored_examples(geoquery, limit))
+        results["geoquery_stored"] = cached("geoquery_stored", "no-model+items", limit, lambda: geoquery_stored_examples(geoquery, limit))
+        results["geoquery_paired"] = {name: paired_against_stored(results["geoquery_dev"][name], results["geoquery_stored"])
+                                      for name in specs}
     if "home_commands" in suites:
         results["home_commands"] = {name: cached("home_commands", spec, limit, lambda s=spec: home_model_only(s, limit))
                                     for name, spec in specs.items()}

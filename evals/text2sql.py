@@ -187,8 +187,9 @@ def mcnemar(a: list[bool], b: list[bool]) -> dict:
     return {"a_only": a_only, "b_only": b_only, "p": round(float(p), 4)}
 
 
-def retrieval_check(train: list[dict], items: list[dict], url: str, gold_rows: dict) -> dict:
-    """Model-free: accuracy of the best example's adapted SQL, per similarity (and with/without masking values)."""
+def retrieval_check(train: list[dict], items: list[dict], url: str, gold_rows: dict, per_item: dict | None = None) -> dict:
+    """Model-free: accuracy of the best example's adapted SQL, per similarity (and with/without masking values).
+    `per_item`, when given, is filled with variant -> {item id: right} for paired tests."""
     from tools.sql.examples import ExampleStore
     from tools.sql.catalog import database_profile, open_database
     from tools.sql.repair import adapt_example, plain_style
@@ -200,14 +201,18 @@ def retrieval_check(train: list[dict], items: list[dict], url: str, gold_rows: d
             store = ExampleStore(similarity=similarity, normalize=index.mask if masked else None)
             store.extend((q["question"], q["query"]) for q in train)
             right = 0
+            variant = f"{similarity}{'+masked' if masked else ''}"
             for item in items:
                 (example, _), = store.get_similar_question_sql(item["question"], k=1)
                 try:
                     rows = db.run(adapt_example(plain_style(example.sql, db.dialect), index.match(item["question"]), db.dialect)).rows
                 except Exception:  # noqa: BLE001
                     rows = None
-                right += same_result(rows, gold_rows[item["id"]], "order by" in item["query"].lower())
-            out[f"{similarity}{'+masked' if masked else ''}"] = round(right / max(len(items), 1), 4)
+                ok = same_result(rows, gold_rows[item["id"]], "order by" in item["query"].lower())
+                right += ok
+                if per_item is not None:
+                    per_item.setdefault(variant, {})[item["id"]] = bool(ok)
+            out[variant] = round(right / max(len(items), 1), 4)
     return out
 
 
