@@ -39,7 +39,7 @@ from typing import Optional
 from models.runtime import configure_runtime
 from models.settings import PROJECT_ROOT, shared_data
 from training.base_model import BUNDLED, chat_token_ids, load_model, resolve_base
-from training.preference_data import check_no_test_in_training, load_split
+from training.preference_data import load_split, train_part
 from training.reward_model import answer_ids, evaluate_with_reward, exact_mcnemar, load_reward_model, peak_rss_mb, wilson
 from training.sft import LORA_TARGETS, _callbacks, bf16_is_fast, plot_losses, runs_folder
 
@@ -257,8 +257,7 @@ def run_dpo(settings: DPOSettings, progress=None) -> dict:
     torch.set_num_threads(max(1, settings.threads))
     wall_start = time.monotonic()
     parts, manifest = load_split(settings.data, seed=settings.seed)
-    train_pairs = parts["train"][: settings.train_limit] if settings.train_limit else parts["train"]
-    check_no_test_in_training(train_pairs, parts["test"])
+    train_pairs = train_part(parts, settings.train_limit)
     run = Path(settings.out or runs_folder() / f"{settings.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     run.mkdir(parents=True, exist_ok=True)
     base_folder = resolve_base(settings.base)

@@ -198,9 +198,13 @@ class RetrievalTrainingArgs(BaseModel):
     @field_validator("max_minutes")
     @classmethod
     def _budget(cls, value: float) -> float:
-        if not 0.1 <= value <= 60:
-            raise ValueError(f"max_minutes={value} is out of range: pass 0.1..60 (10 trains a useful model on a CPU).")
-        return value
+        return _minutes_between(value, 0.1, 60, " (10 trains a useful model on a CPU)")
+
+
+def _minutes_between(value: float, low: float, high: float, hint: str = "") -> float:
+    if not low <= value <= high:
+        raise ValueError(f"max_minutes={value} is out of range: pass {low:g}..{high:g}{hint}.")
+    return value
 
 
 class FinetuneArgs(BaseModel):
@@ -223,9 +227,7 @@ class FinetuneArgs(BaseModel):
     @field_validator("max_minutes")
     @classmethod
     def _budget(cls, value: float) -> float:
-        if not 0.5 <= value <= 120:
-            raise ValueError(f"max_minutes={value} is out of range: pass 0.5..120 (40 minutes is one useful SQL run on 2 cores).")
-        return value
+        return _minutes_between(value, 0.5, 120, " (40 minutes is one useful SQL run on 2 cores)")
 
 
 class RunArgs(BaseModel):
@@ -273,9 +275,7 @@ class RewardModelArgs(BaseModel):
     @field_validator("max_minutes")
     @classmethod
     def _budget(cls, value: float) -> float:
-        if not 0.5 <= value <= 120:
-            raise ValueError(f"max_minutes={value} is out of range: pass 0.5..120.")
-        return value
+        return _minutes_between(value, 0.5, 120)
 
     @field_validator("test_limit")
     @classmethod
@@ -304,9 +304,7 @@ class DPOArgs(BaseModel):
     @field_validator("max_minutes")
     @classmethod
     def _budget(cls, value: float) -> float:
-        if not 0.5 <= value <= 120:
-            raise ValueError(f"max_minutes={value} is out of range: pass 0.5..120.")
-        return value
+        return _minutes_between(value, 0.5, 120)
 
 
 class MergeArgs(BaseModel):
@@ -469,6 +467,11 @@ def run_embedding_finetune(progress, data: str, split: str = "dev", max_minutes:
             "steps": meta["steps"], "seconds": meta["seconds"], "loss_plot": str(folder / "loss.png")}
 
 
+def _lab_threads() -> int:
+    """Torch threads for a lab training job: the machine's cores, at most 2 (measured best for the 135M model)."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
 def run_finetune(progress, task: str = "sql", database: str | None = None, data: str | None = None,
                  method: str = "full", max_minutes: float = 20.0, name: str = "sql") -> dict:
     """Build the task's training set (unless `data` is given) and fine-tune the bundled model on it."""
@@ -481,7 +484,7 @@ def run_finetune(progress, task: str = "sql", database: str | None = None, data:
         data = build_sql_dataset(out, per_domain=15, database=database)["path"]
     settings = SFTSettings(data=str(data), name=name, method=method, time_budget_s=max_minutes * 60,
                            learning_rate=1e-4 if method == "full" else None, batch_size=4, grad_accum=1,
-                           val_max=16, eval_steps=30, patience=0, threads=max(1, min(2, os.cpu_count() or 1)))
+                           val_max=16, eval_steps=30, patience=0, threads=_lab_threads())
     summary = run_sft(settings, progress=progress)
     return {"run_folder": summary["run_folder"], "metrics": summary["metrics"], "data": str(data),
             "next": "export_model with this run_folder (and register_as) to quantize, register and serve it"}
@@ -541,7 +544,7 @@ def run_reward_training(progress, max_minutes: float = 15.0, test_limit: int = 2
     from training.reward_model import RewardSettings, run_reward_model
 
     summary = run_reward_model(RewardSettings(time_budget_s=max_minutes * 60, test_limit=test_limit, warmup_steps=0,
-                                              threads=max(1, min(2, os.cpu_count() or 1))), progress=progress)
+                                              threads=_lab_threads()), progress=progress)
     return {"run_folder": summary["run_folder"], "test": summary["test"]["table"], "steps": summary["metrics"]["steps"],
             "next": "run_dpo with reward_model set to this run_folder"}
 
@@ -550,7 +553,7 @@ def run_preference_tuning(progress, reward_model: str | None = None, base: str =
     from training.dpo import DPOSettings, run_dpo
 
     summary = run_dpo(DPOSettings(base=base, reward_model=reward_model, time_budget_s=max_minutes * 60, warmup_steps=0,
-                                  threads=max(1, min(2, os.cpu_count() or 1))), progress=progress)
+                                  threads=_lab_threads()), progress=progress)
     return {"run_folder": summary["run_folder"], "measured": summary["measured"], "steps": summary["metrics"]["steps"]}
 
 
@@ -588,39 +591,13 @@ def _start_embedding_finetune(data: str, split: str = "dev", max_minutes: float 
     return {"job_id": job_id, "state": "queued", "note": "Fine-tuning in the background; call job_status with this job_id."}
 
 
-def _start_finetune(**kwargs) -> dict:
-    job_id = jobs.submit("finetune_model", run_finetune, **kwargs)
-    return {"job_id": job_id, "state": "queued", "note": "Fine-tuning in the background; call job_status with this job_id."}
+def _in_background(job: str, work, doing: str):
+    """A tool function that queues `work(progress, **arguments)` as job `job` and returns its id at once."""
+    def start(**kwargs) -> dict:
+        job_id = jobs.submit(job, work, **kwargs)
+        return {"job_id": job_id, "state": "queued", "note": f"{doing} in the background; call job_status with this job_id."}
 
-
-def _start_export(**kwargs) -> dict:
-    job_id = jobs.submit("export_model", run_export, **kwargs)
-    return {"job_id": job_id, "state": "queued", "note": "Exporting in the background; call job_status with this job_id."}
-
-
-def _start_quantize(**kwargs) -> dict:
-    job_id = jobs.submit("quantize_model", run_quantize, **kwargs)
-    return {"job_id": job_id, "state": "queued", "note": "Quantizing in the background; call job_status with this job_id."}
-
-
-def _start_evaluation(**kwargs) -> dict:
-    job_id = jobs.submit("evaluate_model", run_evaluation, **kwargs)
-    return {"job_id": job_id, "state": "queued", "note": "Evaluating in the background; call job_status with this job_id."}
-
-
-def _start_reward_training(**kwargs) -> dict:
-    job_id = jobs.submit("train_reward_model", run_reward_training, **kwargs)
-    return {"job_id": job_id, "state": "queued", "note": "Training in the background; call job_status with this job_id."}
-
-
-def _start_dpo(**kwargs) -> dict:
-    job_id = jobs.submit("run_dpo", run_preference_tuning, **kwargs)
-    return {"job_id": job_id, "state": "queued", "note": "DPO in the background; call job_status with this job_id."}
-
-
-def _start_merge(**kwargs) -> dict:
-    job_id = jobs.submit("merge_models", run_merge, **kwargs)
-    return {"job_id": job_id, "state": "queued", "note": "Merging in the background; call job_status with this job_id."}
+    return start
 
 
 def _job_status(job_id: str) -> dict:
@@ -682,31 +659,31 @@ finetune_embeddings = _tool(
     "Start fine-tuning the embedding model on labelled query/document pairs in the background. Returns a job_id; "
     "job_status(job_id) gives progress and, when done, the hf:FOLDER spec and the re-index command.")
 finetune_model = _tool(
-    _start_finetune, "finetune_model", FinetuneArgs,
+    _in_background("finetune_model", run_finetune, "Fine-tuning"), "finetune_model", FinetuneArgs,
     "Start fine-tuning the bundled model for text-to-SQL in the background (training data built from GeoQuery, other "
     "schemas and, with `database`, pairs generated from that database). Returns a job_id; when done, job_status gives "
     "the run_folder for export_model.")
 export_model = _tool(
-    _start_export, "export_model", ExportArgs,
+    _in_background("export_model", run_export, "Exporting"), "export_model", ExportArgs,
     "Start exporting a fine-tuning run in the background: merge, convert to GGUF, quantize to the given levels, check "
     "the GGUF against the trained model, and (with register_as) register it so registry:NAME@production serves it.")
 quantize_model = _tool(
-    _start_quantize, "quantize_model", QuantizeArgs,
+    _in_background("quantize_model", run_quantize, "Quantizing"), "quantize_model", QuantizeArgs,
     "Start quantizing an exported run's F16 GGUF to one more llama.cpp level in the background.")
 evaluate_model = _tool(
-    _start_evaluation, "evaluate_model", EvaluateArgs,
+    _in_background("evaluate_model", run_evaluation, "Evaluating"), "evaluate_model", EvaluateArgs,
     "Start answering a run's held-out validation rows with a model in the background; reports exact match and, for "
     "GeoQuery SQL, execution accuracy.")
 train_reward_model = _tool(
-    _start_reward_training, "train_reward_model", RewardModelArgs,
+    _in_background("train_reward_model", run_reward_training, "Training"), "train_reward_model", RewardModelArgs,
     "Start training a reward model on HH-RLHF harmless preference pairs in the background; reports held-out pairwise "
     "accuracy beside the length and log-likelihood baselines.")
 run_dpo = _tool(
-    _start_dpo, "run_dpo", DPOArgs,
+    _in_background("run_dpo", run_preference_tuning, "DPO"), "run_dpo", DPOArgs,
     "Start DPO (LoRA) on the preference pairs in the background, from the bundled model or a run; reports implicit "
     "reward accuracy, the reward model's win rate and XSTest refusals before and after.")
 merge_models = _tool(
-    _start_merge, "merge_models", MergeArgs,
+    _in_background("merge_models", run_merge, "Merging"), "merge_models", MergeArgs,
     "Start merging fine-tuned models of the same base with mergekit (linear, ties, task_arithmetic, slerp) in the "
     "background; returns the merged folder as an hf: spec.")
 job_status = _tool(

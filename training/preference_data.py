@@ -153,6 +153,13 @@ def split_manifest(data: str | Path, parts: dict[str, list[dict]], seed: int, sk
                       for name, rows in parts.items()}}
 
 
+def train_part(parts: dict[str, list[dict]], limit: int | None = None) -> list[dict]:
+    """The train pairs a run uses (the first `limit`, or all), checked against the test part."""
+    train = parts["train"][:limit] if limit else parts["train"]
+    check_no_test_in_training(train, parts["test"])
+    return train
+
+
 def load_split(data: str | Path | None = None, seed: int = 0, validation: float = 0.1, test: float = 0.2,
                manifest: str | Path | None = None) -> tuple[dict[str, list[dict]], dict]:
     """(parts, manifest) for the preference data; with `manifest` (an earlier split's JSON), the split

@@ -41,7 +41,7 @@ from typing import Optional
 from models.runtime import configure_runtime
 from models.settings import PROJECT_ROOT
 from training.base_model import BUNDLED, chat_token_ids, finetune_home, load_model, resolve_base
-from training.preference_data import check_no_test_in_training, load_split
+from training.preference_data import load_split, train_part
 from training.sft import _callbacks, bf16_is_fast, freeze_below, plot_losses
 
 configure_runtime()
@@ -285,8 +285,7 @@ def run_reward_model(settings: RewardSettings, progress=None) -> dict:
     torch.set_num_threads(max(1, settings.threads))
     wall_start = time.monotonic()
     parts, manifest = load_split(settings.data, seed=settings.seed)
-    train_pairs = parts["train"][: settings.train_limit] if settings.train_limit else parts["train"]
-    check_no_test_in_training(train_pairs, parts["test"])
+    train_pairs = train_part(parts, settings.train_limit)
     val_pairs = parts["validation"][: settings.val_max]
     test_pairs = parts["test"][: settings.test_limit] if settings.test_limit else parts["test"]
 
