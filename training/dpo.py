@@ -308,15 +308,9 @@ def run_dpo(settings: DPOSettings, progress=None) -> dict:
     summary = {"settings": asdict(settings), "split": manifest, "base_folder": str(base_folder), "state": "done",
                "run_folder": str(run), "weights": str(run / "adapter"), "metrics": metrics, "measured": measured,
                "dataset_sha256": manifest["data_sha256"], "log_history": history, "mlflow_run_id": None}
-    (run / "run.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
-    try:
-        from training.tracking import track_run
+    from training.tracking import record_run
 
-        summary["mlflow_run_id"] = track_run(run)
-    except ImportError as exc:
-        print(f"MLflow is not installed ({exc}); track this run later with `python -m training.tracking {run}`.",
-              file=sys.stderr)
-    return summary
+    return record_run(run, summary)
 
 
 def write_tables(summary: dict, out_dir: str | Path = "out") -> Path:

@@ -337,15 +337,9 @@ def run_reward_model(settings: RewardSettings, progress=None) -> dict:
                "run_folder": str(run), "weights": str(weights), "metrics": metrics, "test": test,
                "dataset_sha256": manifest["data_sha256"], "dataset_rows": sum(p["pairs"] for p in manifest["parts"].values()),
                "log_history": history, "mlflow_run_id": None}
-    (run / "run.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
-    try:
-        from training.tracking import track_run
+    from training.tracking import record_run
 
-        summary["mlflow_run_id"] = track_run(run)
-    except ImportError as exc:
-        print(f"MLflow is not installed ({exc}); track this run later with `python -m training.tracking {run}`.",
-              file=sys.stderr)
-    return summary
+    return record_run(run, summary)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -333,15 +333,9 @@ def run_sft(settings: SFTSettings, run_folder: str | Path | None = None, progres
     summary = {"settings": asdict(settings), "mlflow_run_id": run_id, "base_folder": str(base_folder),
                "dataset_sha256": data_hash, "dataset_rows": len(rows), "state": "done", "run_folder": str(run),
                "weights": str(weights), "metrics": metrics, "log_history": history}
-    (run / "run.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
-    try:
-        from training.tracking import track_run
+    from training.tracking import record_run
 
-        summary["mlflow_run_id"] = track_run(run)
-    except ImportError as exc:  # the run is kept; it can be tracked later
-        print(f"MLflow is not installed ({exc}); track this run later with `python -m training.tracking {run}`.",
-              file=sys.stderr)
-    return summary
+    return record_run(run, summary)
 
 
 def main(argv: list[str] | None = None) -> dict:

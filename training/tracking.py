@@ -58,6 +58,22 @@ def experiment_id(name: str, store: str | Path | None = None) -> str:
     return client.create_experiment(name, artifact_location=location.resolve().as_uri())
 
 
+def record_run(run: str | Path, summary: dict) -> dict:
+    """Write a finished run's summary to RUN/run.json and log it to MLflow (`track_run`), filling
+    `summary["mlflow_run_id"]`; without MLflow installed the run is kept and can be tracked later."""
+    import json
+    import sys
+
+    run = Path(run)
+    (run / "run.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    try:
+        summary["mlflow_run_id"] = track_run(run)
+    except ImportError as exc:
+        print(f"MLflow is not installed ({exc}); track this run later with `python -m training.tracking {run}`.",
+              file=sys.stderr)
+    return summary
+
+
 class LiveRun:
     """An MLflow run a training loop logs into as it goes (the mini-GPT lab). Metrics are buffered
     and written at each `flush()`: the loop flushes when it checkpoints, so a run resumed from its
