@@ -104,11 +104,12 @@ def user_loop(url: str, key: str | None, user: int, until: float, counts: dict, 
             kind = MIX[(i + user) % len(MIX)]
             body = {"model": "scripted", "user": f"u{user}-{i % 50}", "stream": kind != "plain",
                     "messages": [{"role": "user", "content": f"request {i} from user {user}"}]}
-            ok = True
+            ok, why = True, ""
             try:
                 if kind == "plain":
                     response = client.post("/v1/chat/completions", json=body)
                     ok = response.status_code == 200 and response.json()["choices"][0]["message"]["content"]
+                    why = f"plain: HTTP {response.status_code} {response.text[:120]}" if not ok else ""
                 else:
                     with client.stream("POST", "/v1/chat/completions", json=body) as response:
                         ok = response.status_code == 200
@@ -120,12 +121,15 @@ def user_loop(url: str, key: str | None, user: int, until: float, counts: dict, 
                                 break
                         if kind == "stream":
                             ok = ok and last == "data: [DONE]"
-            except httpx.HTTPError:
-                ok = False
+                        why = f"{kind}: HTTP {response.status_code}, last event {last[:120]!r}" if not ok else ""
+            except httpx.HTTPError as exc:
+                ok, why = False, f"{kind}: {type(exc).__name__}: {exc}"[:160]
             with lock:
                 counts["requests"] += 1
                 counts[kind] += 1
                 counts["errors"] += 0 if ok else 1
+                if why and len(counts.setdefault("error_examples", [])) < 5:
+                    counts["error_examples"].append(why)
             i += 1
             if pause_s:
                 time.sleep(pause_s)
@@ -202,7 +206,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         port = free_port()
         log = Path(tmp) / "server.log"
-        proc = start([*flags, "--reply-words", "16", "--chunk-delay-ms", "5", "--concurrency", str(args.users)],
+        # Twice the users: a stream its client hung up on holds its slot until the server's next chunk
+        # finds the socket closed (a few ms), and the same user's next request may arrive first.
+        proc = start([*flags, "--reply-words", "16", "--chunk-delay-ms", "5", "--concurrency", str(2 * args.users)],
                      port, log)
         try:
             sampler = Sampler(proc.pid, args.sample_s, counts)
@@ -230,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     if g["threads_growth"] > args.max_thread_growth:
         failures.append(f"threads grew by {g['threads_growth']} > {args.max_thread_growth}")
     if counts["errors"]:
-        failures.append(f"{counts['errors']} requests failed")
+        failures.append(f"{counts['errors']} requests failed, e.g. " + "; ".join(counts.get("error_examples", [])[:3]))
     if "Traceback" in server_log:
         failures.append("the server log has a traceback")
     report = {"config": {"duration_s": args.duration, "elapsed_s": elapsed, "warmup_s": warmup, "users": args.users,

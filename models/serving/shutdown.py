@@ -86,4 +86,7 @@ def serve(app: Any, host: str, port: int, *, grace_s: float | None = None, log_l
             loop.call_soon_threadsafe(loop.call_later, delay, end_streams)
 
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=grace + 5)
-    GracefulServer(config).run()
+    try:
+        GracefulServer(config).run()
+    except KeyboardInterrupt:   # uvicorn re-raises the Ctrl-C it handled once it has shut down, as uvicorn.run expects
+        pass
