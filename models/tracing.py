@@ -228,13 +228,15 @@ def configure_tracing(setting: str | None = None, *, record_content: bool | None
         from opentelemetry import trace
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
         provider = TracerProvider(resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME",
                                                                                            "hearth")}))
         if kind == "jsonl":
             path = Path(target) if target else data_home() / "traces" / "spans.jsonl"
-            provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(path)))
+            # Off the request path: spans queue in memory and a background thread writes them
+            # (within a second, or at once when 512 are waiting); flush_tracing() and exit write the rest.
+            provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(path), schedule_delay_millis=1000))
             _configured["path"] = path
         else:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -249,6 +251,13 @@ def configure_tracing(setting: str | None = None, *, record_content: bool | None
 
         atexit.register(provider.shutdown)
         return kind
+
+
+def flush_tracing(timeout_s: float = 10.0) -> bool:
+    """Write out every finished span still queued (True when all were written, or tracing is off).
+    Servers call it on shutdown: a process ended by a signal skips the exit hook that would."""
+    provider = _configured.get("provider")
+    return True if provider is None else bool(provider.force_flush(int(timeout_s * 1000)))
 
 
 def traces_path() -> Path | None:

@@ -196,11 +196,20 @@ class ABLog:
         self._lock = threading.Lock()
         self._recent: OrderedDict[str, str] = OrderedDict()
         self._remember = remember
+        self._file = None   # opened on the first record, kept open (one open() per line cost more than the write)
 
     def _append(self, record: dict) -> None:
         line = json.dumps(record, ensure_ascii=False) + "\n"
-        with self._lock, self.path.open("a", encoding="utf-8") as fh:
-            fh.write(line)
+        with self._lock:
+            if self._file is None or self._file.closed:
+                self._file = self.path.open("a", encoding="utf-8")
+            self._file.write(line)
+            self._file.flush()   # each line reaches the file at once: readers (evals.ab) see it
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
 
     def record_response(self, response_id: str, variant: str, route: str, status: int, latency_s: float,
                         ttfb_s: float | None, user: str) -> None:

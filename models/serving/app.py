@@ -13,12 +13,13 @@ import asyncio
 import math
 import time
 import uuid
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -64,6 +65,14 @@ class Gateway:
         if caller.store is not None and total:
             caller.store.add_tokens(caller.record, total)
 
+    async def charge_async(self, caller: Caller, model: str, usage: dict | None, seconds: float | None = None) -> None:
+        """`charge` from the event loop: metrics at once, and a worker thread only for a key
+        store that records usage (no thread hop for an open server or the single server key)."""
+        self.count(caller, model, usage, seconds)
+        total = int((usage or {}).get("total_tokens") or 0)
+        if caller.store is not None and total and getattr(caller.store, "charges", True):
+            await run_in_threadpool(caller.store.add_tokens, caller.record, total)
+
     def count(self, caller: Caller, model: str, usage: dict | None, seconds: float | None = None) -> None:
         if self.metrics is not None:
             self.metrics.record_tokens(model, caller.record.name, usage or {}, seconds)
@@ -96,7 +105,8 @@ def create_app(model_spec: str = "local", embeddings_spec: str = "local", api_ke
     gateway.stores = ([StaticKeys(api_key)] if api_key else []) + ([key_store] if key_store is not None else [])
     gateway.slots = GenerationSlots(gateway.limits.concurrent_per_key,
                                     gauge=gateway.metrics.in_flight if gateway.metrics is not None else None)
-    app = FastAPI(title="hearth OpenAI-compatible server", version="1", docs_url="/docs", redoc_url=None)
+    app = FastAPI(title="hearth OpenAI-compatible server", version="1", docs_url="/docs", redoc_url=None,
+                  lifespan=flush_on_shutdown(gateway))
     app.state.served = gateway.served
     app.state.limits = gateway.limits
     app.state.gateway = gateway
@@ -116,6 +126,23 @@ def create_app(model_spec: str = "local", embeddings_spec: str = "local", api_ke
     add_embeddings_route(app, gateway, metered)
     add_tokenizer_routes(app, gateway, auth)
     return app
+
+
+def flush_on_shutdown(gateway: Gateway):
+    """The app's lifespan: when the server stops, write out what is still buffered (the spans
+    that OpenTelemetry's batch processor holds, the A/B log's file). uvicorn ends a SIGTERM'd
+    process by re-raising the signal, which skips atexit hooks, so this is where they get written."""
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        yield
+        from models.tracing import flush_tracing
+
+        flush_tracing()
+        if gateway.ab_log is not None:
+            gateway.ab_log.close()
+
+    return lifespan
 
 
 def add_error_handlers(app: FastAPI) -> None:
@@ -175,9 +202,11 @@ class MeasureRequests:
                                              seen["status"], seen["seconds"])
 
 
-def caller_check(gateway: Gateway) -> Callable:
+def caller_check(gateway: Gateway, admit: bool = False) -> Callable:
     """A dependency that checks 'Authorization: Bearer KEY' against the server's key stores and
-    returns the Caller (its key record names it in metrics; the key itself is never kept)."""
+    returns the Caller (its key record names it in metrics; the key itself is never kept). With
+    `admit`, the key's request limits are checked and charged in the same call (one transaction
+    in a SQL store): 429 with Retry-After when over."""
 
     async def check(request: Request) -> Caller:
         if not gateway.stores:
@@ -190,7 +219,15 @@ def caller_check(gateway: Gateway) -> Callable:
                                 "from `python -m apps.keys create`).", code="invalid_api_key",
                            headers={"WWW-Authenticate": "Bearer"})
         for store in gateway.stores:
-            record = await run_in_threadpool(store.verify, token.strip())
+            call = store.admit if admit else store.verify
+            try:
+                record = await run_in_threadpool(call, token.strip()) if getattr(store, "blocking", True) \
+                    else call(token.strip())
+            except RateLimited as exc:
+                if exc.record is not None:
+                    request.state.key_name = exc.record.name
+                raise APIError(429, str(exc), type="rate_limit_error", code="rate_limit_exceeded",
+                               headers={"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}) from None
             if record is not None:
                 request.state.key_name = record.name
                 return Caller(record, store)
@@ -202,19 +239,7 @@ def caller_check(gateway: Gateway) -> Callable:
 
 def metered_check(gateway: Gateway) -> Callable:
     """The caller check plus the key's request and token limits: 429 with Retry-After when over."""
-    check = caller_check(gateway)
-
-    async def metered(request: Request) -> Caller:
-        caller = await check(request)
-        if caller.store is not None:
-            try:
-                await run_in_threadpool(caller.store.take_request, caller.record)
-            except RateLimited as exc:
-                raise APIError(429, str(exc), type="rate_limit_error", code="rate_limit_exceeded",
-                               headers={"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}) from None
-        return caller
-
-    return metered
+    return caller_check(gateway, admit=True)
 
 
 def add_model_routes(app: FastAPI, served: ServedModels, auth) -> None:
@@ -279,11 +304,15 @@ def add_chat_route(app: FastAPI, gateway: Gateway, metered) -> None:
         limits.check_messages(len(body.messages))
         messages = to_langchain_messages(body.messages)
         if variant is None:
-            model = await load_served(served.chat, served.model_spec, "--model")
+            model = served.chat_if_loaded()
+            if model is None:
+                model = await load_served(served.chat, served.model_spec, "--model")
         else:
             messages = variant.apply_prompt(messages)
-            model = await load_served(lambda: variant.model(served.chat), variant.model_spec or served.model_spec,
-                                      "--ab" if variant.model_spec else "--model")
+            model = variant.chat_model if variant.model_spec else served.chat_if_loaded()
+            if model is None:
+                model = await load_served(lambda: variant.model(served.chat), variant.model_spec or served.model_spec,
+                                          "--ab" if variant.model_spec else "--model")
         limits.check_max_tokens(body.max_completion_tokens or body.max_tokens, model)
         runnable = configure(model, body)
         if variant is not None:  # models.tracing copies run metadata onto the spans
@@ -303,7 +332,7 @@ def add_chat_route(app: FastAPI, gateway: Gateway, metered) -> None:
             def on_usage(usage: dict) -> None:
                 gateway.count(caller, model_name, usage, time.perf_counter() - first[0] if first else None)
                 total = int(usage.get("total_tokens") or 0)
-                if caller.store is not None and total:
+                if caller.store is not None and total and getattr(caller.store, "charges", True):
                     loop.run_in_executor(None, caller.store.add_tokens, caller.record, total)
 
             return await stream_completion(runnable, messages, body, completion_id=completion_id,
@@ -318,8 +347,8 @@ def add_chat_route(app: FastAPI, gateway: Gateway, metered) -> None:
             raise model_error(exc) from exc
         body_out = completion_body(message, completion_id=completion_id, model=model_name, created=created)
         usage = body_out.get("usage") or _approx_usage(messages, body_out)
-        await run_in_threadpool(gateway.charge, caller, model_name, usage, time.perf_counter() - started)
-        return body_out
+        await gateway.charge_async(caller, model_name, usage, time.perf_counter() - started)
+        return JSONResponse(body_out)   # plain JSON types already: skips FastAPI's jsonable_encoder pass
 
 
 def choose_variant(gateway: Gateway, request: Request, body: ChatCompletionRequest, caller: Caller,
@@ -371,8 +400,9 @@ class RecordVariant:
                 route = getattr(scope.get("route"), "path", "-")
                 if self.gateway.metrics is not None:
                     self.gateway.metrics.record_variant(state["variant"], route, status, seconds)
-                await run_in_threadpool(self.gateway.ab_log.record_response, state["response_id"], state["variant"],
-                                        route, status, seconds, seen.get("ttfb"), state["ab_user"])
+                # one buffered line to an open file: cheaper here than a hop to a worker thread
+                self.gateway.ab_log.record_response(state["response_id"], state["variant"], route, status, seconds,
+                                                    seen.get("ttfb"), state["ab_user"])
 
 
 def add_feedback_route(app: FastAPI, gateway: Gateway, auth) -> None:
@@ -451,7 +481,7 @@ def add_completions_route(app: FastAPI, gateway: Gateway, metered) -> None:
             raise model_error(exc) from exc
         usage = {k: sum(int((r.get("usage") or {}).get(k) or 0) for r in results)
                  for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
-        await run_in_threadpool(gateway.charge, caller, model_name, usage, time.perf_counter() - started)
+        await gateway.charge_async(caller, model_name, usage, time.perf_counter() - started)
         return {"id": f"cmpl-{uuid.uuid4().hex[:24]}", "object": "text_completion", "created": int(time.time()),
                 "model": model_name, "system_fingerprint": None,
                 "choices": [{"index": i, "text": r["text"], "logprobs": r.get("logprobs"),
@@ -484,7 +514,7 @@ def add_embeddings_route(app: FastAPI, gateway: Gateway, metered) -> None:
         ]
         tokens = sum(approx_tokens(t) for t in texts)
         usage = {"prompt_tokens": tokens, "total_tokens": tokens}
-        await run_in_threadpool(gateway.charge, caller, model_name, usage)
+        await gateway.charge_async(caller, model_name, usage)
         return {"object": "list", "data": data, "model": model_name, "usage": usage}
 
 

@@ -4,14 +4,19 @@ server process that points at the same database.
     store = open_key_store("sqlite:///.hearth/keys.sqlite")        # or "postgresql://user:pw@host/db"
     key, record = store.create("team-a", rpm=60, tpm=20_000, daily_tokens=200_000)   # `key` is shown once
     store.verify(key)            # -> KeyRecord (None for unknown or revoked keys)
-    store.take_request(record)   # a request slot, or RateLimited(retry_after_s=...)
+    store.admit(key)             # the key's record with one request counted, or RateLimited(retry_after_s=...)
     store.add_tokens(record, 123)    # after the reply: tokens/min bucket and the daily quota
 
 Limits are token buckets: `rpm` requests and `tpm` tokens per minute (capacity one minute's
-worth, refilled continuously), and `daily_tokens` per UTC day. Each check reads and updates its
-row inside one transaction that holds the row (SQLite `BEGIN IMMEDIATE`, PostgreSQL
-`SELECT ... FOR UPDATE`), so concurrent requests, in one process or several, never both take the
-last slot. A single server key (`apps.serve --api-key`) is a `StaticKeys` store: one key, no limits.
+worth, refilled continuously), and `daily_tokens` per UTC day. The server admits a request with
+`store.admit(key)`: one transaction that holds the key's row (SQLite `BEGIN IMMEDIATE`,
+PostgreSQL `SELECT ... FOR UPDATE`), reads the key, both buckets and today's usage in one SELECT
+and takes the request slot in one write, so concurrent requests, in one process or several,
+never both take the last slot, and a revoked key is refused on its next request. A finished
+request's tokens are charged in one more transaction (`add_tokens`: one UPDATE, one upsert).
+SQLite runs in WAL mode with `synchronous=NORMAL` (a commit is not flushed to disk at once: a
+power cut may lose the last moments' usage counts, never the key table's consistency).
+A single server key (`apps.serve --api-key`) is a `StaticKeys` store: one key, no limits.
 """
 
 from __future__ import annotations
@@ -42,15 +47,19 @@ class KeyRecord:
 
 
 class RateLimited(Exception):
-    """A key is over one of its limits; `retry_after_s` says when to try again."""
+    """A key is over one of its limits; `retry_after_s` says when to try again, `record` is the key's."""
 
-    def __init__(self, message: str, retry_after_s: float):
+    def __init__(self, message: str, retry_after_s: float, record: "KeyRecord | None" = None):
         super().__init__(message)
         self.retry_after_s = retry_after_s
+        self.record = record
 
 
 class StaticKeys:
     """One key, no limits: the server key of `apps.serve --api-key` (or the generated one)."""
+
+    blocking = False   # answers from memory: the server calls it on the event loop
+    charges = False    # no usage to record
 
     def __init__(self, key: str):
         self.key = key
@@ -58,6 +67,9 @@ class StaticKeys:
 
     def verify(self, token: str) -> KeyRecord | None:
         return self.record if same_secret(token, self.key) else None
+
+    def admit(self, token: str) -> KeyRecord | None:
+        return self.verify(token)
 
     def take_request(self, record: KeyRecord) -> None:
         return None
@@ -90,6 +102,9 @@ SCHEMA = [
 class SQLKeyStore:
     """Keys and their usage in SQLite (one file) or PostgreSQL (several servers share it)."""
 
+    blocking = True    # database round trips: the server calls it from a worker thread
+    charges = True     # tokens are charged after each request
+
     def __init__(self, url: str):
         self.url = url
         self.postgres = url.startswith(("postgresql://", "postgres://"))
@@ -109,6 +124,7 @@ class SQLKeyStore:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")   # WAL: commits skip the fsync; see the module docstring
         return conn
 
     def _conn(self):
@@ -172,75 +188,125 @@ class SQLKeyStore:
         return next(r for r in self.list() if r.id == key_id)
 
     def usage_today(self, key_id: str) -> int:
-        with self._transaction() as tx:
-            row = tx.execute("SELECT tokens FROM key_daily_usage WHERE key_id = ? AND day = ?",
-                             (key_id, _today())).fetchone()
+        row = self._read("SELECT tokens FROM key_daily_usage WHERE key_id = ? AND day = ?", (key_id, _today()))
         return int(row[0]) if row else 0
 
     # -- serving ---------------------------------------------------------------------------
+    _KEY_COLUMNS = "k.id, k.name, k.rpm, k.tpm, k.daily_tokens, k.created_at, k.revoked_at"
+
     def verify(self, token: str) -> KeyRecord | None:
-        with self._transaction() as tx:
-            row = tx.execute("SELECT id, name, rpm, tpm, daily_tokens, created_at, revoked_at FROM api_keys "
-                             "WHERE key_hash = ?", (hash_key(token),)).fetchone()
+        """The key's record, or None for unknown or revoked keys (one read, no transaction)."""
+        sql = f"SELECT {self._KEY_COLUMNS} FROM api_keys k WHERE k.key_hash = ?"
+        cur = self._conn().cursor()
+        cur.execute(sql.replace("?", "%s") if self.postgres else sql, (hash_key(token),))
+        row = cur.fetchone()
         if row is None or row[6] is not None:
             return None
         return KeyRecord(*row)
 
-    def _refilled(self, tx, key_id: str, kind: str, per_minute: int) -> float:
-        """The bucket's level now (refilled at per_minute/60 per second up to per_minute), with its
-        row held until the transaction ends."""
-        lock = " FOR UPDATE" if self.postgres else ""
-        level, updated = tx.execute(f"SELECT level, updated FROM key_buckets WHERE key_id = ? AND kind = ?{lock}",
-                                    (key_id, kind)).fetchone()
-        return min(float(per_minute), level + (time.time() - updated) * per_minute / 60.0)
-
-    def _set_level(self, tx, key_id: str, kind: str, level: float) -> None:
-        tx.execute("UPDATE key_buckets SET level = ?, updated = ? WHERE key_id = ? AND kind = ?",
-                   (level, time.time(), key_id, kind))
+    def admit(self, token: str) -> KeyRecord | None:
+        """Check the key and count one request against its limits, in one transaction: the key's
+        record (None for unknown or revoked keys), or RateLimited when it is over a limit (a refused
+        request takes nothing). Statements: BEGIN, one SELECT, one UPDATE (only with an rpm limit), COMMIT."""
+        lock = " FOR UPDATE OF k" if self.postgres else ""
+        now = time.time()
+        with self._transaction() as tx:
+            row = tx.execute(
+                f"SELECT {self._KEY_COLUMNS}, r.level, r.updated, t.level, t.updated, d.tokens FROM api_keys k "
+                "LEFT JOIN key_buckets r ON r.key_id = k.id AND r.kind = 'requests' "
+                "LEFT JOIN key_buckets t ON t.key_id = k.id AND t.kind = 'tokens' "
+                f"LEFT JOIN key_daily_usage d ON d.key_id = k.id AND d.day = ? WHERE k.key_hash = ?{lock}",
+                (_today(), hash_key(token))).fetchone()
+            if row is None or row[6] is not None:
+                return None
+            record = KeyRecord(*row[:7])
+            r_level, r_updated, t_level, t_updated, used = row[7:]
+            if record.rpm is not None:
+                level = _refill(r_level, r_updated, record.rpm, now)
+                if level < 1.0:
+                    wait = (1.0 - level) * 60.0 / record.rpm
+                    raise RateLimited(f"Rate limit reached for key {record.name!r}: {record.rpm} requests per "
+                                      f"minute. Retry in {wait:.1f} s.", wait, record)
+            self._check_token_limits(record, _refill(t_level, t_updated, record.tpm, now) if record.tpm else None,
+                                     int(used or 0))
+            if record.rpm is not None:   # an upsert: a key whose bucket row went missing is repaired here
+                tx.execute("INSERT INTO key_buckets (key_id, kind, level, updated) VALUES (?, 'requests', ?, ?) "
+                           "ON CONFLICT (key_id, kind) DO UPDATE SET level = excluded.level, updated = excluded.updated",
+                           (record.id, level - 1.0, now))
+        return record
 
     def take_request(self, record: KeyRecord) -> None:
-        """Count one request against the key's limits, or raise RateLimited."""
-        if record.rpm is not None:
-            with self._transaction() as tx:
-                level = self._refilled(tx, record.id, "requests", record.rpm)
-                taken = level >= 1.0
-                self._set_level(tx, record.id, "requests", level - 1.0 if taken else level)
-            if not taken:
-                wait = (1.0 - level) * 60.0 / record.rpm
-                raise RateLimited(f"Rate limit reached for key {record.name!r}: {record.rpm} requests per minute. "
-                                  f"Retry in {wait:.1f} s.", wait)
-        self.check_tokens(record)
+        """Count one request against the key's limits, or raise RateLimited (admit() does this and
+        the key check in one transaction; this is for a record already in hand)."""
+        now = time.time()
+        with self._transaction() as tx:
+            lock = " FOR UPDATE" if self.postgres else ""
+            rows = dict((kind, (level, updated)) for kind, level, updated in tx.execute(
+                f"SELECT kind, level, updated FROM key_buckets WHERE key_id = ?{lock}", (record.id,)).fetchall())
+            used = tx.execute("SELECT tokens FROM key_daily_usage WHERE key_id = ? AND day = ?",
+                              (record.id, _today())).fetchone()
+            if record.rpm is not None:
+                level = _refill(*rows.get("requests", (None, None)), record.rpm, now)
+                if level < 1.0:
+                    wait = (1.0 - level) * 60.0 / record.rpm
+                    raise RateLimited(f"Rate limit reached for key {record.name!r}: {record.rpm} requests per "
+                                      f"minute. Retry in {wait:.1f} s.", wait, record)
+            self._check_token_limits(record, _refill(*rows.get("tokens", (None, None)), record.tpm, now)
+                                     if record.tpm else None, int(used[0]) if used else 0)
+            if record.rpm is not None:
+                tx.execute("INSERT INTO key_buckets (key_id, kind, level, updated) VALUES (?, 'requests', ?, ?) "
+                           "ON CONFLICT (key_id, kind) DO UPDATE SET level = excluded.level, updated = excluded.updated",
+                           (record.id, level - 1.0, now))
 
     def check_tokens(self, record: KeyRecord) -> None:
         """Refuse while the tokens/min bucket is empty (spent below zero) or the daily quota is used up."""
+        level = None
         if record.tpm is not None:
-            with self._transaction() as tx:
-                level = self._refilled(tx, record.id, "tokens", record.tpm)
-                self._set_level(tx, record.id, "tokens", level)
-            if level <= 0:
-                wait = (-level + 1.0) * 60.0 / record.tpm
-                raise RateLimited(f"Token rate limit reached for key {record.name!r}: {record.tpm} tokens per minute. "
-                                  f"Retry in {wait:.1f} s.", wait)
-        if record.daily_tokens is not None:
-            used = self.usage_today(record.id)
-            if used >= record.daily_tokens:
-                now = datetime.now(timezone.utc)
-                midnight = datetime(now.year, now.month, now.day, tzinfo=timezone.utc).timestamp() + 86_400
-                raise RateLimited(f"Daily token quota reached for key {record.name!r}: {used} of "
-                                  f"{record.daily_tokens} tokens used today (UTC). It resets at midnight UTC.",
-                                  midnight - now.timestamp())
+            row = self._read("SELECT level, updated FROM key_buckets WHERE key_id = ? AND kind = 'tokens'", (record.id,))
+            level = _refill(*(row or (None, None)), record.tpm, time.time())
+        self._check_token_limits(record, level, self.usage_today(record.id) if record.daily_tokens is not None else 0)
+
+    def _read(self, sql: str, params: tuple):
+        cur = self._conn().cursor()
+        cur.execute(sql.replace("?", "%s") if self.postgres else sql, params)
+        return cur.fetchone()
+
+    @staticmethod
+    def _check_token_limits(record: KeyRecord, tokens_level: float | None, used_today: int) -> None:
+        if record.tpm is not None and tokens_level is not None and tokens_level <= 0:
+            wait = (-tokens_level + 1.0) * 60.0 / record.tpm
+            raise RateLimited(f"Token rate limit reached for key {record.name!r}: {record.tpm} tokens per minute. "
+                              f"Retry in {wait:.1f} s.", wait, record)
+        if record.daily_tokens is not None and used_today >= record.daily_tokens:
+            now = datetime.now(timezone.utc)
+            midnight = datetime(now.year, now.month, now.day, tzinfo=timezone.utc).timestamp() + 86_400
+            raise RateLimited(f"Daily token quota reached for key {record.name!r}: {used_today} of "
+                              f"{record.daily_tokens} tokens used today (UTC). It resets at midnight UTC.",
+                              midnight - now.timestamp(), record)
 
     def add_tokens(self, record: KeyRecord, tokens: int) -> None:
         """Charge a finished request's tokens to the tokens/min bucket (it may go below zero: the
-        next request waits until it refills) and to the daily quota."""
+        next request waits until it refills) and to the daily quota: the bucket is refilled and
+        charged inside one UPDATE, so no lock is held between a read and a write."""
         if tokens <= 0:
             return
+        now = time.time()
+        smaller = "LEAST" if self.postgres else "MIN"
         with self._transaction() as tx:
             if record.tpm is not None:
-                level = self._refilled(tx, record.id, "tokens", record.tpm)
-                self._set_level(tx, record.id, "tokens", level - tokens)
+                tx.execute(f"UPDATE key_buckets SET level = {smaller}(?, level + (? - updated) * ?) - ?, updated = ? "
+                           "WHERE key_id = ? AND kind = 'tokens'",
+                           (float(record.tpm), now, record.tpm / 60.0, float(tokens), now, record.id))
             tx.execute("INSERT INTO key_daily_usage (key_id, day, tokens) VALUES (?, ?, ?) ON CONFLICT (key_id, day) "
                        "DO UPDATE SET tokens = key_daily_usage.tokens + excluded.tokens", (record.id, _today(), tokens))
+
+
+def _refill(level: float | None, updated: float | None, per_minute: int, now: float) -> float:
+    """A bucket's level at `now`: refilled at per_minute/60 per second up to per_minute (a missing
+    row counts as full)."""
+    if level is None or updated is None:
+        return float(per_minute)
+    return min(float(per_minute), float(level) + (now - float(updated)) * per_minute / 60.0)
 
 
 def default_key_db() -> str:

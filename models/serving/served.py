@@ -68,6 +68,10 @@ class ServedModels:
     def embeddings_loaded(self) -> bool:
         return self._embeddings is not None
 
+    def chat_if_loaded(self):
+        """The chat model once it is loaded, else None (lets a request skip the loader's thread hop)."""
+        return self._chat
+
     def chat(self):
         if self._chat is None:
             with self._lock:
