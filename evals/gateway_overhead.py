@@ -3,6 +3,8 @@ apps.serve's app over loopback HTTP, with each gateway layer on alone and all to
 
     nice -n 19 python -m evals.gateway_overhead                       # 2,000 rounds, every configuration
     python -m evals.gateway_overhead --requests 300 --configs bare,all --out out/gateway_overhead_quick
+    git worktree add --detach /tmp/hearth_main main          # the same figures for another checkout,
+    python -m evals.gateway_overhead --requests 300 --against /tmp/hearth_main   # interleaved in the same run
 
 The model (evals.scripted_server.ScriptedChatModel) answers 8 fixed words at once, so its own
 time is near zero and what remains is the gateway's. Configurations, each a server process:
@@ -18,6 +20,10 @@ latency over in-process (difference of the p50s and p95s, and the median of the 
 differences with a 95% bootstrap interval), the added latency of the layers over `bare`, and
 the server's CPU time per request (from the process's own counters, which move far less with
 load than wall time). Target (issue 17): `all` adds at most 3 ms p50 over in-process.
+
+`--against DIR` also starts every configuration from another checkout (rows `NAME@against`),
+interleaved with this checkout's in the same rounds, so a change to the gateway is compared
+with its base under the same load (on a busy machine, the only fair way to time it).
 """
 
 from __future__ import annotations
@@ -63,9 +69,10 @@ def summarize(times_ms: dict[str, list[float]], cpu_ms: dict[str, float | None])
             row["added_p50_ms"] = row["p50_ms"] - float(np.percentile(base, 50))
             row["added_p95_ms"] = row["p95_ms"] - float(np.percentile(base, 95))
             row["added_paired"] = paired_median(t, base)
-            if name != "bare" and "bare" in times_ms:
-                row["layers_over_bare_paired"] = paired_median(t, times_ms["bare"])
-                bare_cpu = cpu_ms.get("bare")
+            bare = "bare" + name[name.index("@"):] if "@" in name else "bare"   # a checkout's own bare
+            if name != bare and bare in times_ms:
+                row["layers_over_bare_paired"] = paired_median(t, times_ms[bare])
+                bare_cpu = cpu_ms.get(bare)
                 row["layers_cpu_ms_per_request"] = (cpu_ms[name] - bare_cpu) if cpu_ms.get(name) is not None \
                     and bare_cpu is not None else None
         out[name] = row
@@ -108,17 +115,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("out/gateway_overhead"),
                         help="folder for gateway_overhead.json and .md")
+    parser.add_argument("--against", type=Path, default=None, metavar="DIR",
+                        help="another checkout (e.g. a git worktree of main): its servers run in the same rounds, "
+                             "rows NAME@against")
     args = parser.parse_args(argv)
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown or not configs:
         print(f"evals.gateway_overhead: unknown --configs {unknown}; choose from {list(CONFIGS)}.", file=sys.stderr)
         return 2
+    if args.against is not None and not (args.against / "evals" / "scripted_server.py").is_file():
+        print(f"evals.gateway_overhead: --against {args.against} is not a checkout of this project (no "
+              "evals/scripted_server.py there); make one with `git worktree add --detach DIR main`.", file=sys.stderr)
+        return 2
     if not 10 <= args.requests <= 50_000:
         print("evals.gateway_overhead: keep --requests within 10-50000.", file=sys.stderr)
         return 2
+    import signal
+
     import httpx
     import psutil
+
+    # `timeout` and CI stop a run with SIGTERM: unwind through `finally` so the servers stop too
+    # (they run in their own sessions and would outlive the run otherwise).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     from langchain_core.messages import HumanMessage
 
     from evals.scripted_server import ScriptedChatModel, free_port, layer_args, start, stop
@@ -131,15 +151,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="gateway_overhead_") as tmp:
         servers, clients, procs = {}, {}, []
         try:
-            for name in configs:
-                workdir = Path(tmp) / name
+            runs = [(name, name, None) for name in configs]
+            if args.against is not None:
+                runs += [(f"{name}@against", name, args.against) for name in configs]
+            for label, name, root in runs:
+                workdir = Path(tmp) / label
                 workdir.mkdir()
                 flags, key = layer_args(set(CONFIGS[name]), workdir)
                 port = free_port()
-                proc = start(flags, port, workdir / "server.log")
+                proc = start(flags, port, workdir / "server.log", root=root)
                 procs.append(proc)
-                servers[name] = proc
-                clients[name] = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60,
+                servers[label] = proc
+                clients[label] = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60,
                                              headers={"Authorization": f"Bearer {key}"} if key else {})
             print(f"{len(servers)} servers up; {args.warmup} warm-up requests each ...", flush=True)
             for name, client in clients.items():
@@ -147,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                     client.post("/v1/chat/completions", json={**body, "user": f"warm{i}"}).raise_for_status()
             for _ in range(args.warmup):
                 model.invoke(messages)
-            order = ["in_process", *configs]
+            order = ["in_process", *clients]
             times: dict[str, list[float]] = {name: [] for name in order}
             cpu_before = {name: sum(psutil.Process(p.pid).cpu_times()[:2]) for name, p in servers.items()}
             rng = random.Random(args.seed)
@@ -175,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                 stop(proc)
     results = summarize(times, cpu_ms)
     report = {"config": {"requests": args.requests, "warmup": args.warmup, "configs": configs, "seed": args.seed,
+                         "against": str(args.against) if args.against else None,
                          "cpus": os.cpu_count(), "niceness": os.nice(0), "errors": errors,
                          "load_average": os.getloadavg(), "wall_s": time.time() - started_at,
                          "model": "evals.scripted_server.ScriptedChatModel (8 words, no weights)"},

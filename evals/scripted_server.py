@@ -188,21 +188,22 @@ def layer_args(layers: set[str] | tuple[str, ...], workdir, key_name: str = "ben
     return flags, key
 
 
-def start(flags: list[str], port: int, log_path, *, env: dict | None = None, nice: int = 0):
+def start(flags: list[str], port: int, log_path, *, env: dict | None = None, nice: int = 0, root=None):
     """Start `python -m evals.scripted_server` with `flags` on `port` (its output to `log_path`)
-    and wait until /health answers; returns the Popen. Stop it with `stop(proc)`."""
+    and wait until /health answers; returns the Popen. Stop it with `stop(proc)`. `root`: the
+    checkout whose code the server runs (default this one; e.g. a `git worktree` of main to compare)."""
     import os
     import subprocess
     from pathlib import Path
 
     import httpx
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(root).resolve() if root else Path(__file__).resolve().parents[1]
     command = [sys.executable, "-m", "evals.scripted_server", "--port", str(port), *flags]
     if nice:
         command = ["nice", "-n", str(nice), *command]
     with open(log_path, "w") as out:
-        proc = subprocess.Popen(command, cwd=root, env={**os.environ, **(env or {})}, stdout=out,
+        proc = subprocess.Popen(command, cwd=root, env={**os.environ, "PYTHONPATH": str(root), **(env or {})}, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 180
     while True:

@@ -7,6 +7,10 @@ Switched on by the environment, so the apps, `langgraph dev` and the gateway all
     HEARTH_TRACING=otlp:http://127.0.0.1:4318/v1/traces ...   # any OTLP/HTTP collector (Jaeger, Tempo...)
     HEARTH_TRACE_CONTENT=on ...                               # also record prompts and answers
 
+Spans are written by OpenTelemetry's batch processor from its own thread, so a request never waits
+for a span write; what is still queued is written at exit and by `flush_tracing()` (the gateway
+calls it when it shuts down).
+
 Prompts and answers are left out unless HEARTH_TRACE_CONTENT says so: they can hold personal data.
 A run's `metadata` (`config={"metadata": {"request_id": ..., "variant": ...}}`) is copied onto each
 of its spans as `hearth.<key>`, so one request or one A/B variant can be followed through a graph.
@@ -235,8 +239,10 @@ def configure_tracing(setting: str | None = None, *, record_content: bool | None
         if kind == "jsonl":
             path = Path(target) if target else data_home() / "traces" / "spans.jsonl"
             # Off the request path: spans queue in memory and a background thread writes them
-            # (within a second, or at once when 512 are waiting); flush_tracing() and exit write the rest.
-            provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(path), schedule_delay_millis=1000))
+            # (within a second, or at once when 512 are waiting; OTEL_BSP_SCHEDULE_DELAY and the other
+            # OTEL_BSP_* variables change that); flush_tracing() and the exit hook write the rest.
+            delay = None if os.environ.get("OTEL_BSP_SCHEDULE_DELAY") else 1000
+            provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(path), schedule_delay_millis=delay))
             _configured["path"] = path
         else:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

@@ -151,3 +151,37 @@ def test_the_grafana_dashboard_queries_only_metrics_the_server_exports(store):
     names = {n for n, _ in exported} | {f"{n}_total" for n, kind in exported if kind == "counter"} | \
         {f"{n}_bucket" for n, kind in exported if kind == "histogram"}
     assert queried <= names, queried - names
+
+
+def test_a_revoked_key_is_refused_on_its_very_next_request(store):
+    """The key is read inside the admitting transaction on every request (no cache), so revocation
+    takes effect at once, in this server and in every other that shares the database."""
+    key, record = store.create("leaver", rpm=100)
+    app, _ = app_with(store, [reply(), reply()])
+    client = TestClient(app)
+    assert chat(client, key).status_code == 200
+    store.revoke(record.id)
+    refused = chat(client, key)
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_a_request_refused_for_tokens_takes_no_request_slot(store):
+    key, record = store.create("both", rpm=3, tpm=10)
+    app, _ = app_with(store, [reply(30)] + [reply(1) for _ in range(5)])
+    client = TestClient(app)
+    assert chat(client, key).status_code == 200          # 30 tokens spent: the tokens bucket is at -20
+    for _ in range(3):
+        assert chat(client, key).status_code == 429       # refused for tokens, in the same transaction
+    with store._transaction() as tx:
+        (level,) = tx.execute("SELECT level FROM key_buckets WHERE key_id = ? AND kind = 'requests'",
+                              (record.id,)).fetchone()
+    assert level >= 2.0 - 1e-9, level  # the first request's slot only (refills only add)
+
+
+def test_a_key_whose_bucket_row_is_missing_is_served_and_the_row_restored(store):
+    key, record = store.create("old", rpm=2)
+    with store._transaction() as tx:
+        tx.execute("DELETE FROM key_buckets WHERE key_id = ?", (record.id,))
+    app, _ = app_with(store, [reply() for _ in range(3)])
+    client = TestClient(app)
+    assert [chat(client, key).status_code for _ in range(3)] == [200, 200, 429]
