@@ -122,23 +122,21 @@ def _tracing_handler_class():
                    attributes: dict) -> None:
             parent = self.spans.get(parent_run_id) if parent_run_id else None
             context = trace.set_span_in_context(parent) if parent is not None else None
-            span = self.tracer.start_span(name or kind, context=context)
-            span.set_attribute("hearth.kind", kind)
+            values = {"hearth.kind": kind}
             for key, value in (metadata or {}).items():
                 if isinstance(value, (str, int, float, bool)) and not key.startswith("langgraph_checkpoint"):
-                    span.set_attribute(f"hearth.{key}", value)
-            for key, value in attributes.items():
-                if value is not None:
-                    span.set_attribute(key, value)
-            self.spans[run_id] = span
+                    values[f"hearth.{key}"] = value
+            values.update((key, value) for key, value in attributes.items() if value is not None)
+            # given at start, the attributes are checked once as a set (a set_attribute call each costs more)
+            self.spans[run_id] = self.tracer.start_span(name or kind, context=context, attributes=values)
 
         def _end(self, run_id: UUID, error: BaseException | None = None, attributes: dict | None = None) -> None:
             span = self.spans.pop(run_id, None)
             if span is None:
                 return
-            for key, value in (attributes or {}).items():
-                if value is not None:
-                    span.set_attribute(key, value)
+            values = {key: value for key, value in (attributes or {}).items() if value is not None}
+            if values:
+                span.set_attributes(values)
             if error is not None:
                 span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"[:500]))
             span.end()

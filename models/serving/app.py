@@ -361,13 +361,28 @@ def add_chat_route(app: FastAPI, gateway: Gateway, metered) -> None:
                                            on_done=lambda: slots.release(key_id),
                                            timeout_error=limits.timeout_error(), on_first=on_first, on_usage=on_usage,
                                            streams=gateway.streams)
+        charges = caller.store is not None and getattr(caller.store, "charges", True)
+
+        def answer() -> tuple:
+            """The model call, the reply's body and the key's charge, in one trip to a worker thread."""
+            try:
+                message = runnable.invoke(messages)
+            except Exception as exc:  # noqa: BLE001 - mapped to an OpenAI error below
+                return exc, None, None
+            body_out = completion_body(message, completion_id=completion_id, model=model_name, created=created)
+            usage = body_out.get("usage") or _approx_usage(messages, body_out)
+            total = int(usage.get("total_tokens") or 0)
+            if charges and total:
+                caller.store.add_tokens(caller.record, total)
+            return None, body_out, usage
+
         try:
-            message = await run_bounded(lambda: runnable.invoke(messages), limits, slots, key_id)
-        except Exception as exc:  # noqa: BLE001 - mapped to an OpenAI error
-            raise model_error(exc) from exc
-        body_out = completion_body(message, completion_id=completion_id, model=model_name, created=created)
-        usage = body_out.get("usage") or _approx_usage(messages, body_out)
-        await gateway.charge_async(caller, model_name, usage, time.perf_counter() - started)
+            failed, body_out, usage = await run_bounded(answer, limits, slots, key_id)
+        except APIError:
+            raise
+        if failed is not None:
+            raise model_error(failed) from failed
+        gateway.count(caller, model_name, usage, time.perf_counter() - started)
         return JSONResponse(body_out)   # plain JSON types already: skips FastAPI's jsonable_encoder pass
 
 

@@ -209,7 +209,6 @@ class SQLKeyStore:
         record (None for unknown or revoked keys), or RateLimited when it is over a limit (a refused
         request takes nothing). Statements: BEGIN, one SELECT, one UPDATE (only with an rpm limit), COMMIT."""
         lock = " FOR UPDATE OF k" if self.postgres else ""
-        now = time.time()
         with self._transaction() as tx:
             row = tx.execute(
                 f"SELECT {self._KEY_COLUMNS}, r.level, r.updated, t.level, t.updated, d.tokens FROM api_keys k "
@@ -217,6 +216,7 @@ class SQLKeyStore:
                 "LEFT JOIN key_buckets t ON t.key_id = k.id AND t.kind = 'tokens' "
                 f"LEFT JOIN key_daily_usage d ON d.key_id = k.id AND d.day = ? WHERE k.key_hash = ?{lock}",
                 (_today(), hash_key(token))).fetchone()
+            now = time.time()   # read once the row is held: an earlier clock would refill backwards
             if row is None or row[6] is not None:
                 return None
             record = KeyRecord(*row[:7])
@@ -238,11 +238,11 @@ class SQLKeyStore:
     def take_request(self, record: KeyRecord) -> None:
         """Count one request against the key's limits, or raise RateLimited (admit() does this and
         the key check in one transaction; this is for a record already in hand)."""
-        now = time.time()
         with self._transaction() as tx:
             lock = " FOR UPDATE" if self.postgres else ""
             rows = dict((kind, (level, updated)) for kind, level, updated in tx.execute(
                 f"SELECT kind, level, updated FROM key_buckets WHERE key_id = ?{lock}", (record.id,)).fetchall())
+            now = time.time()
             used = tx.execute("SELECT tokens FROM key_daily_usage WHERE key_id = ? AND day = ?",
                               (record.id, _today())).fetchone()
             if record.rpm is not None:
@@ -290,11 +290,12 @@ class SQLKeyStore:
         charged inside one UPDATE, so no lock is held between a read and a write."""
         if tokens <= 0:
             return
-        now = time.time()
-        smaller = "LEAST" if self.postgres else "MIN"
+        smaller, larger = ("LEAST", "GREATEST") if self.postgres else ("MIN", "MAX")
         with self._transaction() as tx:
-            if record.tpm is not None:
-                tx.execute(f"UPDATE key_buckets SET level = {smaller}(?, level + (? - updated) * ?) - ?, updated = ? "
+            now = time.time()
+            if record.tpm is not None:   # the refill never runs backwards, whatever another server's clock wrote
+                tx.execute(f"UPDATE key_buckets SET level = {smaller}(?, level + {larger}(0, ? - updated) * ?) - ?, "
+                           f"updated = {larger}(updated, ?) "
                            "WHERE key_id = ? AND kind = 'tokens'",
                            (float(record.tpm), now, record.tpm / 60.0, float(tokens), now, record.id))
             tx.execute("INSERT INTO key_daily_usage (key_id, day, tokens) VALUES (?, ?, ?) ON CONFLICT (key_id, day) "
@@ -306,7 +307,7 @@ def _refill(level: float | None, updated: float | None, per_minute: int, now: fl
     row counts as full)."""
     if level is None or updated is None:
         return float(per_minute)
-    return min(float(per_minute), float(level) + (now - float(updated)) * per_minute / 60.0)
+    return min(float(per_minute), float(level) + max(0.0, now - float(updated)) * per_minute / 60.0)
 
 
 def default_key_db() -> str:
