@@ -76,10 +76,12 @@ class JsonLinesSpanExporter:
     def export(self, spans) -> Any:
         from opentelemetry.sdk.trace.export import SpanExportResult
 
+        import orjson   # several times faster than json here, and this thread shares the GIL with requests
+
         lines = []
         for span in spans:
             context, parent = span.get_span_context(), span.parent
-            lines.append(json.dumps({
+            lines.append(orjson.dumps({
                 "name": span.name,
                 "trace_id": format(context.trace_id, "032x"),
                 "span_id": format(context.span_id, "016x"),
@@ -88,9 +90,9 @@ class JsonLinesSpanExporter:
                 "duration_ms": round((span.end_time - span.start_time) / 1e6, 3),
                 "status": span.status.status_code.name,
                 "attributes": dict(span.attributes or {}),
-            }, default=str))
-        with self._lock, open(self.path, "a", encoding="utf-8") as out:
-            out.write("".join(line + "\n" for line in lines))
+            }, default=str, option=orjson.OPT_APPEND_NEWLINE))
+        with self._lock, open(self.path, "ab") as out:
+            out.write(b"".join(lines))
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:

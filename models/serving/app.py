@@ -335,8 +335,8 @@ def add_chat_route(app: FastAPI, gateway: Gateway, metered) -> None:
                                           "--ab" if variant.model_spec else "--model")
         limits.check_max_tokens(body.max_completion_tokens or body.max_tokens, model)
         runnable = configure(model, body)
-        if variant is not None:  # models.tracing copies run metadata onto the spans
-            runnable = runnable.with_config(metadata={"variant": variant.name, "request_id": completion_id})
+        # models.tracing copies run metadata onto the spans
+        run_config = {"metadata": {"variant": variant.name, "request_id": completion_id}} if variant is not None else None
         created = int(time.time())
         key_id = caller.record.id
         if body.stream:
@@ -355,6 +355,8 @@ def add_chat_route(app: FastAPI, gateway: Gateway, metered) -> None:
                 if caller.store is not None and total and getattr(caller.store, "charges", True):
                     loop.run_in_executor(None, caller.store.add_tokens, caller.record, total)
 
+            if run_config is not None:
+                runnable = runnable.with_config(run_config)
             return await stream_completion(runnable, messages, body, completion_id=completion_id,
                                            model=model_name, created=created,
                                            deadline=loop.time() + limits.request_timeout_s,
@@ -366,7 +368,7 @@ def add_chat_route(app: FastAPI, gateway: Gateway, metered) -> None:
         def answer() -> tuple:
             """The model call, the reply's body and the key's charge, in one trip to a worker thread."""
             try:
-                message = runnable.invoke(messages)
+                message = runnable.invoke(messages, run_config)
             except Exception as exc:  # noqa: BLE001 - mapped to an OpenAI error below
                 return exc, None, None
             body_out = completion_body(message, completion_id=completion_id, model=model_name, created=created)
