@@ -207,14 +207,19 @@ class SQLKeyStore:
     def admit(self, token: str) -> KeyRecord | None:
         """Check the key and count one request against its limits, in one transaction: the key's
         record (None for unknown or revoked keys), or RateLimited when it is over a limit (a refused
-        request takes nothing). Statements: BEGIN, one SELECT, one UPDATE (only with an rpm limit), COMMIT."""
-        lock = " FOR UPDATE OF k" if self.postgres else ""
+        request takes nothing). Statements: BEGIN, one SELECT (two in PostgreSQL: the row lock, then the
+        read), one upsert (only with an rpm limit), COMMIT."""
         with self._transaction() as tx:
+            if self.postgres:
+                # Hold the key's row first, then read the buckets in a new statement: under READ COMMITTED
+                # a statement that waited for a lock still reads the other tables as of its own start, so
+                # one locking SELECT with the joins would see a bucket level another server just changed.
+                tx.execute("SELECT id FROM api_keys WHERE key_hash = ? FOR UPDATE", (hash_key(token),))
             row = tx.execute(
                 f"SELECT {self._KEY_COLUMNS}, r.level, r.updated, t.level, t.updated, d.tokens FROM api_keys k "
                 "LEFT JOIN key_buckets r ON r.key_id = k.id AND r.kind = 'requests' "
                 "LEFT JOIN key_buckets t ON t.key_id = k.id AND t.kind = 'tokens' "
-                f"LEFT JOIN key_daily_usage d ON d.key_id = k.id AND d.day = ? WHERE k.key_hash = ?{lock}",
+                "LEFT JOIN key_daily_usage d ON d.key_id = k.id AND d.day = ? WHERE k.key_hash = ?",
                 (_today(), hash_key(token))).fetchone()
             now = time.time()   # read once the row is held: an earlier clock would refill backwards
             if row is None or row[6] is not None:
