@@ -61,3 +61,30 @@ def test_rate_limit_is_exact_across_two_processes(private_schema, tmp_path):
     assert all(int(r.headers["retry-after"]) >= 1 and r.json()["error"]["code"] == "rate_limit_exceeded" for r in limited)
     usage = open_key_store(private_schema).usage_today(record.id)
     assert usage > 0   # the accepted replies were charged to the shared daily counter
+
+
+def test_one_transaction_admits_exactly_rpm_of_a_threaded_burst(private_schema):
+    """store.admit (key check and request slot in one transaction) from 15 threads, each with its own
+    connection, as 15 servers would: exactly rpm admitted, and a revoked key is refused at once."""
+    import threading
+
+    from models.serving.keystore import RateLimited, open_key_store
+
+    key, record = open_key_store(private_schema).create("threads", rpm=5)
+    outcomes: list[str] = []
+
+    def admit() -> None:
+        try:
+            outcomes.append("ok" if open_key_store(private_schema).admit(key) is not None else "unknown")
+        except RateLimited:
+            outcomes.append("429")
+
+    threads = [threading.Thread(target=admit) for _ in range(15)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["429"] * 10 + ["ok"] * 5, outcomes
+    store = open_key_store(private_schema)
+    store.revoke(record.id)
+    assert store.admit(key) is None
