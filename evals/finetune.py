@@ -141,15 +141,16 @@ def forgetting(spec: str, text_file: Path, max_windows: int) -> dict:
     return perplexity_and_kl(path, text, n_ctx=512, max_windows=max_windows)
 
 
-def cached(suite: str, spec: str, limit: int | None, compute, refresh: bool = False) -> dict:
-    """A suite's result for one model, reused from out/finetune/cache when the same spec, limit
-    and model file (size and mtime) were measured before: the base model is measured once."""
+def cached(suite: str, spec: str, limit: int | None, compute, refresh: bool = False,
+           folder: Path = PROJECT_ROOT / "out" / "finetune") -> dict:
+    """A suite's result for one model, reused from FOLDER/cache when the same spec, limit and
+    model file (size and mtime) were measured before: the base model is measured once."""
     import hashlib
 
     path = gguf_path(spec) if spec.split(":", 1)[0] in ("local", "gguf", "registry") else None
     stamp = f"{path}:{path.stat().st_size}:{path.stat().st_mtime_ns}" if path and path.is_file() else spec
     key = hashlib.sha256(f"{suite}|{spec}|{limit}|{stamp}".encode()).hexdigest()[:16]
-    file = PROJECT_ROOT / "out" / "finetune" / "cache" / f"{suite}-{key}.json"
+    file = folder / "cache" / f"{suite}-{key}.json"
     if file.is_file() and not refresh:
         return json.loads(file.read_text(encoding="utf-8"))
     result = compute()
@@ -200,7 +201,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--text", default=None, help="general text for perplexity (default ../shared/data/alice_wonderland/*.txt)")
     parser.add_argument("--limit", type=int, default=0, help="items per suite (0 = all)")
     parser.add_argument("--windows", type=int, default=6, help="512-token windows for perplexity")
-    parser.add_argument("--name", default="sql", help="report name under out/finetune/")
+    parser.add_argument("--name", default="sql", help="report name (NAME.json, NAME.md under --out)")
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "out" / "finetune",
+                        help="folder for the report and the per-model cache (default out/finetune)")
     args = parser.parse_args(argv)
     suites = [s.strip() for s in args.suites.split(",") if s.strip()]
     unknown = set(suites) - set(SUITES)
@@ -213,20 +216,24 @@ def main(argv: list[str] | None = None) -> dict:
     results: dict = {}
     limit = args.limit or None
     if "geoquery_dev" in suites:
-        results["geoquery_dev"] = {name: cached("geoquery_dev", spec, limit, lambda s=spec: geoquery_model_only(s, geoquery, limit))
+        results["geoquery_dev"] = {name: cached("geoquery_dev", spec, limit, lambda s=spec: geoquery_model_only(s, geoquery, limit),
+                                                     folder=args.out)
                                    for name, spec in specs.items()}
-        results["geoquery_stored"] = cached("geoquery_stored", "no-model+items", limit, lambda: geoquery_stored_examples(geoquery, limit))
+        results["geoquery_stored"] = cached("geoquery_stored", "no-model+items", limit,
+                                               lambda: geoquery_stored_examples(geoquery, limit), folder=args.out)
         results["geoquery_paired"] = {name: paired_against_stored(results["geoquery_dev"][name], results["geoquery_stored"])
                                       for name in specs}
     if "home_commands" in suites:
-        results["home_commands"] = {name: cached("home_commands", spec, limit, lambda s=spec: home_model_only(s, limit))
+        results["home_commands"] = {name: cached("home_commands", spec, limit, lambda s=spec: home_model_only(s, limit),
+                                                      folder=args.out)
                                     for name, spec in specs.items()}
     if "forgetting" in suites and text is not None:
-        results["forgetting"] = {name: cached("forgetting", spec, args.windows, lambda s=spec: forgetting(s, text, args.windows))
+        results["forgetting"] = {name: cached("forgetting", spec, args.windows, lambda s=spec: forgetting(s, text, args.windows),
+                                                   folder=args.out)
                                  for name, spec in specs.items()}
     report = {"date": time.strftime("%Y-%m-%d %H:%M"), "models": list(specs), "specs": specs, "results": results,
               "seconds": round(time.perf_counter() - start, 1)}
-    out = PROJECT_ROOT / "out" / "finetune"
+    out = args.out
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{args.name}.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
     (out / f"{args.name}.md").write_text(markdown(report), encoding="utf-8")

@@ -14,8 +14,10 @@ read the schema in front of it rather than to memorise one.
   values it names, and the gold SQL says which column each is compared with, so the value hints
   are built from that pair.
 - `synthesize_pairs(database)`: the "fine-tune on your own database" path. From any SQLite file's
-  schema, foreign keys and values it writes questions with their SQL (counts, filters, aggregates,
-  group-by, top-N, joins along foreign keys) and keeps only pairs whose SQL runs and returns rows.
+  schema, foreign keys and values it writes questions with their SQL (counts, lists, filters,
+  aggregates, distinct counts, group-by, top-N and bottom-1, years, months and dates, joins along
+  foreign keys, the parent with the most children, parents with none, per-parent sums), each in
+  two or three phrasings, and keeps only pairs whose SQL runs and returns rows.
 
 Gold SQL is normalised with sqlglot (identifiers lower case as the DDL shows them, string
 literals single-quoted) and GeoQuery's `CITYalias0` aliases shortened to `city0`.
@@ -32,8 +34,10 @@ import sqlite3
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
-from training.task_data import data_folder, geoquery_folder, held_out_questions, normalize_question, write_dataset
+from training.task_data import (data_folder, geoquery_folder, held_out_questions, held_out_sql, normalize_question,
+                                write_dataset)
 
 DOMAINS = ("advising", "atis", "scholar", "academic", "imdb", "yelp", "restaurants")
 EXCLUDED_SPLITS = {"test", "exclude"}
@@ -198,6 +202,10 @@ def _row_chars(row: dict) -> int:
 
 
 # -- synthetic pairs from any SQLite database ------------------------------------------------------
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
+
+
 def _label(name: str) -> str:
     return name.replace("_", " ").strip()
 
@@ -208,9 +216,11 @@ def _name_column(columns: list[SchemaColumn]) -> SchemaColumn | None:
     return (named or text or [None])[0]
 
 
-def synthesize_pairs(database: str | Path, per_template: int = 20, seed: int = 0) -> list[dict]:
+def synthesize_pairs(database: str | Path, per_template: int = 20, seed: int = 0,
+                     held_out: Iterable[str] = ()) -> list[dict]:
     """(question, SQL) rows for a SQLite database, written from its schema and values and kept
-    only when the SQL runs and returns at least one row."""
+    only when the SQL runs and returns at least one row, and not the rows any `held_out` SQL (an
+    evaluation question's gold query) returns: a synthetic paraphrase of a test question stays out."""
     database = Path(database)
     if not database.is_file():
         raise FileNotFoundError(f"No SQLite file at {database}. Pass --database pointing at a .sqlite/.db file.")
@@ -220,8 +230,12 @@ def synthesize_pairs(database: str | Path, per_template: int = 20, seed: int = 0
     candidates: list[tuple[str, str]] = []
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
         def sample(table: str, column: str, k: int) -> list:
-            return [r[0] for r in db.execute(f'SELECT DISTINCT "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL '
-                                             f'ORDER BY RANDOM() LIMIT {k}')]
+            values = [r[0] for r in db.execute(f'SELECT DISTINCT "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL '
+                                               f'ORDER BY "{column}" LIMIT 2000')]
+            return rng.sample(values, min(k, len(values)))  # seeded: the same database gives the same file
+
+        def add(sql: str, *phrasings: str) -> None:  # every phrasing of one question is a candidate
+            candidates.extend((question, sql) for question in phrasings)
 
         for table, columns in schema.items():
             label = _label(table)
@@ -230,33 +244,53 @@ def synthesize_pairs(database: str | Path, per_template: int = 20, seed: int = 0
                        and not c.primary_key and not c.references]
             texts = [c for c in columns if c is not name and (not c.type or any(t in c.type for t in ("char", "text")))]
             dates = [c for c in columns if "date" in c.name.lower() or "date" in c.type]
-            candidates.append((f"How many {label} rows are there?", f'SELECT COUNT(*) FROM "{table}"'))
+            add(f'SELECT COUNT(*) FROM "{table}"', f"How many {label} rows are there?", f"How many {label} are there in total?",
+                f"Count the {label}.")
+            if name:
+                add(f'SELECT "{name.name}" FROM "{table}"', f"List all {label}.", f"Show the {_label(name.name)} of every {label[:-1] if label.endswith('s') else label}.")
             for column in numbers:
+                col = _label(column.name)
                 for word, fn in (("average", "AVG"), ("highest", "MAX"), ("lowest", "MIN"), ("total", "SUM")):
-                    candidates.append((f"What is the {word} {_label(column.name)} of all {label}?",
-                                       f'SELECT {fn}("{column.name}") FROM "{table}"'))
+                    add(f'SELECT {fn}("{column.name}") FROM "{table}"', f"What is the {word} {col} of all {label}?",
+                        f"Give me the {word} {col} across {label}.")
                 if name:
                     for n in (1, 3, 5):
-                        candidates.append((f"Which {n} {label} have the highest {_label(column.name)}?" if n > 1 else
-                                           f"Which {label} has the highest {_label(column.name)}?",
-                                           f'SELECT "{name.name}" FROM "{table}" ORDER BY "{column.name}" DESC LIMIT {n}'))
+                        add(f'SELECT "{name.name}" FROM "{table}" ORDER BY "{column.name}" DESC LIMIT {n}',
+                            *((f"Which {n} {label} have the highest {col}?", f"Top {n} {label} by {col}?") if n > 1 else
+                              (f"Which {label} has the highest {col}?", f"Name the {label} with the largest {col}.")))
+                    add(f'SELECT "{name.name}" FROM "{table}" ORDER BY "{column.name}" ASC LIMIT 1',
+                        f"Which {label} has the lowest {col}?", f"Name the {label} with the smallest {col}.")
             for column in texts:
-                candidates.append((f"How many {label} are there for each {_label(column.name)}?",
-                                   f'SELECT "{column.name}", COUNT(*) FROM "{table}" GROUP BY "{column.name}"'))
+                col = _label(column.name)
+                add(f'SELECT "{column.name}", COUNT(*) FROM "{table}" GROUP BY "{column.name}"',
+                    f"How many {label} are there for each {col}?", f"Break down the number of {label} by {col}.")
+                add(f'SELECT COUNT(DISTINCT "{column.name}") FROM "{table}"', f"How many different {col} values do {label} have?",
+                    f"How many distinct {col}s are there among {label}?")
                 for value in sample(table, column.name, 3):
                     quoted = str(value).replace("'", "''")
-                    candidates.append((f"How many {label} have {_label(column.name)} {value}?",
-                                       f"SELECT COUNT(*) FROM \"{table}\" WHERE \"{column.name}\" = '{quoted}'"))
+                    where = f"WHERE \"{column.name}\" = '{quoted}'"
+                    add(f'SELECT COUNT(*) FROM "{table}" {where}', f"How many {label} have {col} {value}?",
+                        f"Count the {label} in {col} {value}.")
                     if name:
-                        candidates.append((f"List the {_label(name.name)} of the {label} whose {_label(column.name)} is {value}.",
-                                           f"SELECT \"{name.name}\" FROM \"{table}\" WHERE \"{column.name}\" = '{quoted}'"))
+                        add(f'SELECT "{name.name}" FROM "{table}" {where}',
+                            f"List the {_label(name.name)} of the {label} whose {col} is {value}.",
+                            f"Which {label} have {value} as their {col}?")
                     for number in numbers[:2]:
-                        candidates.append((f"What is the average {_label(number.name)} of {label} with {_label(column.name)} {value}?",
-                                           f"SELECT AVG(\"{number.name}\") FROM \"{table}\" WHERE \"{column.name}\" = '{quoted}'"))
+                        add(f'SELECT AVG("{number.name}") FROM "{table}" {where}',
+                            f"What is the average {_label(number.name)} of {label} with {col} {value}?")
             for column in dates:
-                for year in {str(v)[:4] for v in sample(table, column.name, 5) if re.match(r"\d{4}", str(v))}:
-                    candidates.append((f"How many {label} have a {_label(column.name)} in {year}?",
-                                       f"SELECT COUNT(*) FROM \"{table}\" WHERE strftime('%Y', \"{column.name}\") = '{year}'"))
+                col = _label(column.name)
+                seen = [str(v) for v in sample(table, column.name, 5) if re.match(r"\d{4}-\d{2}", str(v))]
+                for year in {v[:4] for v in seen}:
+                    add(f"SELECT COUNT(*) FROM \"{table}\" WHERE strftime('%Y', \"{column.name}\") = '{year}'",
+                        f"How many {label} have a {col} in {year}?", f"How many {label} were there in {year} by {col}?")
+                for month in {v[:7] for v in seen}:
+                    spoken = f"{MONTHS[int(month[5:7]) - 1]} {month[:4]}"
+                    add(f"SELECT COUNT(*) FROM \"{table}\" WHERE strftime('%Y-%m', \"{column.name}\") = '{month}'",
+                        f"How many {label} have a {col} in {spoken}?", f"Count the {label} with {col} during {spoken}.")
+                for day in seen[:2]:
+                    add(f"SELECT COUNT(*) FROM \"{table}\" WHERE \"{column.name}\" > '{day[:10]}'",
+                        f"How many {label} have a {col} after {day[:10]}?")
             for column in columns:  # joins along foreign keys
                 if not column.references or "." not in column.references:
                     continue
@@ -264,21 +298,39 @@ def synthesize_pairs(database: str | Path, per_template: int = 20, seed: int = 0
                 parent_name = _name_column(schema.get(parent, []))
                 if parent not in schema or not parent_name:
                     continue
-                for value in sample(parent, parent_name.name, 3):
+                plabel, pname = _label(parent), parent_name.name
+                join = f'FROM "{table}" AS t JOIN "{parent}" AS p ON t."{column.name}" = p."{key}"'
+                for value in sample(parent, pname, 3):
                     quoted = str(value).replace("'", "''")
-                    candidates.append((f"How many {label} belong to the {_label(parent)} {value}?",
-                                       f"SELECT COUNT(*) FROM \"{table}\" AS t JOIN \"{parent}\" AS p ON t.\"{column.name}\" = p.\"{key}\" "
-                                       f"WHERE p.\"{parent_name.name}\" = '{quoted}'"))
-                candidates.append((f"How many {label} are there per {_label(parent)}?",
-                                   f"SELECT p.\"{parent_name.name}\", COUNT(*) FROM \"{table}\" AS t JOIN \"{parent}\" AS p "
-                                   f"ON t.\"{column.name}\" = p.\"{key}\" GROUP BY p.\"{parent_name.name}\""))
+                    add(f"SELECT COUNT(*) {join} WHERE p.\"{pname}\" = '{quoted}'",
+                        f"How many {label} belong to the {plabel} {value}?", f"How many {label} does {value} have?")
+                add(f'SELECT p."{pname}", COUNT(*) {join} GROUP BY p."{pname}"',
+                    f"How many {label} are there per {plabel}?", f"Show the number of {label} for every {plabel}.")
+                add(f'SELECT p."{pname}" {join} GROUP BY p."{key}" ORDER BY COUNT(*) DESC LIMIT 1',
+                    f"Which {plabel} has the most {label}?", f"Name the {plabel} with the largest number of {label}.")
+                add(f'SELECT "{pname}" FROM "{parent}" WHERE "{key}" NOT IN (SELECT "{column.name}" FROM "{table}" '
+                    f'WHERE "{column.name}" IS NOT NULL)',
+                    f"Which {plabel} have no {label}?", f"List the {plabel} without any {label}.")
+                for number in numbers[:2]:
+                    add(f'SELECT p."{pname}", SUM(t."{number.name}") {join} GROUP BY p."{pname}"',
+                        f"What is the total {_label(number.name)} of {label} for each {plabel}?")
+        def result(sql: str):
+            return sorted(map(repr, db.execute(sql).fetchall()))
+
+        test_results = []
+        for sql in held_out:
+            try:
+                test_results.append(result(sql))
+            except sqlite3.Error:
+                continue
         kept: list[tuple[str, str]] = []
         for question, sql in candidates:
             try:
-                if db.execute(sql).fetchone() is not None:
-                    kept.append((question, sql))
+                rows = result(sql)
             except sqlite3.Error:
                 continue
+            if rows and rows not in test_results:
+                kept.append((question, sql))
     rng.shuffle(kept)
     rows = []
     for number, (question, sql) in enumerate(kept[: per_template * max(1, len(schema))]):
@@ -289,7 +341,7 @@ def synthesize_pairs(database: str | Path, per_template: int = 20, seed: int = 0
 
 def build_sql_dataset(out: str | Path, *, geoquery: Path | None | bool = True, domains: tuple[str, ...] = DOMAINS,
                       per_domain: int = 400, database: str | Path | None = None, max_chars: int = MAX_CHARS,
-                      seed: int = 0) -> dict:
+                      seed: int = 0, geoquery_max: int | None = None, per_template: int = 20) -> dict:
     """Write the SQL training set and its manifest; returns the manifest (path, rows, sha256, ...).
 
     GeoQuery train in full, up to `per_domain` questions of each other domain (shortest kept by
@@ -298,18 +350,22 @@ def build_sql_dataset(out: str | Path, *, geoquery: Path | None | bool = True, d
     rng = random.Random(seed)
     rows: list[dict] = []
     if geoquery:
-        rows += geoquery_rows(None if geoquery is True else Path(geoquery), "train")
+        geo = geoquery_rows(None if geoquery is True else Path(geoquery), "train")
+        if geoquery_max is not None:
+            rng.shuffle(geo)
+        rows += geo[:geoquery_max]
     for domain in domains:
         found = [r for r in domain_rows(domain) if _row_chars(r) <= max_chars]
         rng.shuffle(found)
         rows += found[:per_domain]
     if database:
-        rows += synthesize_pairs(database, seed=seed)
+        rows += synthesize_pairs(database, per_template=per_template, seed=seed, held_out=held_out_sql(database))
     held = held_out_questions()
     dropped = [r for r in rows if normalize_question(r["question"]) in held]
     rows = [r for r in rows if normalize_question(r["question"]) not in held and _row_chars(r) <= max_chars]
     rng.shuffle(rows)
     return write_dataset(rows, out, build="training.sql_data", seed=seed, per_domain=per_domain,
+                         geoquery_max=geoquery_max, per_template=per_template,
                          domains=list(domains), database=str(database or ""), max_chars=max_chars,
                          dropped_test_items=len(dropped))
 
@@ -321,6 +377,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--domains", default=",".join(DOMAINS), help="comma-separated text2sql_domains sets; '' for none")
     parser.add_argument("--per-domain", type=int, default=400, help="questions kept per domain")
     parser.add_argument("--database", default=None, help="a SQLite file: add synthetic pairs verified on it")
+    parser.add_argument("--geoquery-max", type=int, default=None, help="keep at most N GeoQuery train questions")
+    parser.add_argument("--per-template", type=int, default=20,
+                        help="with --database: synthetic pairs per table (default 20)")
     parser.add_argument("--max-chars", type=int, default=MAX_CHARS, help="drop rows longer than this (prompt + SQL)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -330,7 +389,8 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f"unknown domain(s) {sorted(unknown)}: use some of {', '.join(DOMAINS)}")
     out = args.out or data_folder() / ("sql.jsonl" if not args.database else f"{Path(args.database).stem}.jsonl")
     info = build_sql_dataset(out, geoquery=True if args.geoquery is None else (False if args.geoquery == "none" else Path(args.geoquery)), domains=domains,
-                             per_domain=args.per_domain, database=args.database, max_chars=args.max_chars, seed=args.seed)
+                             per_domain=args.per_domain, database=args.database, max_chars=args.max_chars, seed=args.seed,
+                             geoquery_max=args.geoquery_max, per_template=args.per_template)
     print(json.dumps(info, indent=2))
     return info
 

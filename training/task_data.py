@@ -28,6 +28,18 @@ from models.settings import PROJECT_ROOT, data_home, shared_data
 HOME_COMMANDS = PROJECT_ROOT / "evals" / "data" / "home_commands.jsonl"
 
 
+def held_out_sql(database: str | Path) -> list[str]:
+    """Gold SQL of the evaluation questions written for `database` (today: the sample business
+    database's evals/data/sql_business.jsonl), so synthetic training pairs that return the same
+    rows as a test question (a paraphrase of it) can be left out."""
+    if Path(database).stem != "sample_business":
+        return []
+    path = HOME_COMMANDS.parent / "sql_business.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line)["sql"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def geoquery_folder() -> Path:
     """GeoQuery in the shared data sets ($HEARTH_DATA, else ../shared/data)."""
     return shared_data() / "geoquery"

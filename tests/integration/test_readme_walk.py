@@ -231,7 +231,10 @@ WALK: dict[str, Run | Covered] = {
     "python -m training.registry register RUN --name hearth-sql --alias production":
         Covered(IT + "test_finetune_lifecycle.py::test_registry_spec_resolves_the_registered_gguf_and_follows_the_alias"),
     "python -m evals.finetune --tuned registry:hearth-sql@production":
-        Covered(IT + "test_finetune_lifecycle.py::test_registry_spec_resolves_the_registered_gguf_and_follows_the_alias"),
+        Run(argv=("-m", "evals.finetune", "--suites", "geoquery_dev,forgetting", "--limit", "2", "--windows", "1",
+                  "--out", "{tmp}/finetune", "--name", "walk"),
+            expect=(r"\| GeoQuery dev, model's own SQL \(exec\. acc\.\) \| [\d.]+% \(\d+\) \|", r"Perplexity, Alice"),
+            timeout=900),
     "python -m evals.quantization --run RUN --with-base":
         Run(argv=("-m", "evals.quantization", "--with-base", "--levels", "Q8_0", "--task-limit", "1", "--windows", "2",
                   "--name", "walk"), expect=QUANT_EXPECT, timeout=900),

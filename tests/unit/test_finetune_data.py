@@ -97,6 +97,33 @@ def test_synthetic_pairs_run_on_the_database_and_use_its_schema(shop):
     assert "CREATE TABLE orders" in ada["prompt"][1]["content"] and ada["prompt"][1]["content"].endswith("SQL:")
 
 
+def test_synthetic_pairs_cover_anti_joins_and_months_and_are_reproducible(shop):
+    from training.sql_data import synthesize_pairs
+
+    rows = synthesize_pairs(shop, per_template=200)
+    by_question = {r["question"]: r["completion"][0]["content"] for r in rows}
+    with sqlite3.connect(shop) as db:
+        never = db.execute(by_question["Which customer have no orders?"]).fetchall()
+        assert never == [("Cy",)]                      # the customer who never ordered
+        march = db.execute(by_question["How many orders have a order date in March 2024?"]).fetchone()
+        assert march == (1,)
+    assert [r["question"] for r in synthesize_pairs(shop, per_template=200)] == [r["question"] for r in rows]
+
+
+def test_synthetic_pairs_leave_out_paraphrases_of_held_out_questions(shop):
+    """A generated question whose SQL returns the rows a test question's gold SQL returns is a
+    paraphrase of that test item: it must not reach the training file."""
+    from training.sql_data import synthesize_pairs
+
+    test_sql = "SELECT name FROM customer WHERE id NOT IN (SELECT customer_id FROM orders)"
+    rows = synthesize_pairs(shop, per_template=200, held_out=[test_sql])
+    with sqlite3.connect(shop) as db:
+        held = sorted(db.execute(test_sql).fetchall())
+        assert all(sorted(db.execute(r["completion"][0]["content"]).fetchall()) != held for r in rows)
+    assert "Which customer have no orders?" not in {r["question"] for r in rows}
+    assert len(rows) > 10
+
+
 def test_tool_call_rows_are_valid_calls_for_the_house(tmp_path):
     from tools.home.house import default_house, validate_service_call
     from tools.home.tools import SERVICE_BY_TOOL_NAME
