@@ -206,6 +206,14 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
           "November", "December")
 
 
+def _ident(name: str) -> str:
+    """An identifier as the graph's grammar writes it: bare when it can be, double-quoted otherwise."""
+    import sqlglot.tokens
+
+    plain = re.fullmatch(r"[a-z_][a-z0-9_]*", name) and name.upper() not in sqlglot.tokens.Tokenizer.KEYWORDS
+    return name if plain else '"' + name.replace('"', '""') + '"'
+
+
 def _label(name: str) -> str:
     return name.replace("_", " ").strip()
 
@@ -238,81 +246,84 @@ def synthesize_pairs(database: str | Path, per_template: int = 20, seed: int = 0
             candidates.extend((question, sql) for question in phrasings)
 
         for table, columns in schema.items():
-            label = _label(table)
+            label, t = _label(table), _ident(table)
             name = _name_column(columns)
-            numbers = [c for c in columns if any(t in c.type for t in ("int", "real", "num", "dec", "double", "float"))
+            numbers = [c for c in columns if any(k in c.type for k in ("int", "real", "num", "dec", "double", "float"))
                        and not c.primary_key and not c.references]
-            texts = [c for c in columns if c is not name and (not c.type or any(t in c.type for t in ("char", "text")))]
+            texts = [c for c in columns if c is not name and (not c.type or any(k in c.type for k in ("char", "text")))]
             dates = [c for c in columns if "date" in c.name.lower() or "date" in c.type]
-            add(f'SELECT COUNT(*) FROM "{table}"', f"How many {label} rows are there?", f"How many {label} are there in total?",
+            tn = f"{t}.{_ident(name.name)}" if name else ""
+            add(f"SELECT COUNT(*) FROM {t}", f"How many {label} rows are there?", f"How many {label} are there in total?",
                 f"Count the {label}.")
             if name:
-                add(f'SELECT "{name.name}" FROM "{table}"', f"List all {label}.", f"Show the {_label(name.name)} of every {label[:-1] if label.endswith('s') else label}.")
+                add(f"SELECT {tn} FROM {t}", f"List all {label}.",
+                    f"Show the {_label(name.name)} of every {label[:-1] if label.endswith('s') else label}.")
             for column in numbers:
-                col = _label(column.name)
+                col, tc = _label(column.name), f"{t}.{_ident(column.name)}"
                 for word, fn in (("average", "AVG"), ("highest", "MAX"), ("lowest", "MIN"), ("total", "SUM")):
-                    add(f'SELECT {fn}("{column.name}") FROM "{table}"', f"What is the {word} {col} of all {label}?",
+                    add(f"SELECT {fn}({tc}) FROM {t}", f"What is the {word} {col} of all {label}?",
                         f"Give me the {word} {col} across {label}.")
                 if name:
                     for n in (1, 3, 5):
-                        add(f'SELECT "{name.name}" FROM "{table}" ORDER BY "{column.name}" DESC LIMIT {n}',
+                        add(f"SELECT {tn} FROM {t} ORDER BY {tc} DESC LIMIT {n}",
                             *((f"Which {n} {label} have the highest {col}?", f"Top {n} {label} by {col}?") if n > 1 else
                               (f"Which {label} has the highest {col}?", f"Name the {label} with the largest {col}.")))
-                    add(f'SELECT "{name.name}" FROM "{table}" ORDER BY "{column.name}" ASC LIMIT 1',
+                    add(f"SELECT {tn} FROM {t} ORDER BY {tc} ASC LIMIT 1",
                         f"Which {label} has the lowest {col}?", f"Name the {label} with the smallest {col}.")
             for column in texts:
-                col = _label(column.name)
-                add(f'SELECT "{column.name}", COUNT(*) FROM "{table}" GROUP BY "{column.name}"',
+                col, tc = _label(column.name), f"{t}.{_ident(column.name)}"
+                add(f"SELECT {tc}, COUNT(*) FROM {t} GROUP BY {tc}",
                     f"How many {label} are there for each {col}?", f"Break down the number of {label} by {col}.")
-                add(f'SELECT COUNT(DISTINCT "{column.name}") FROM "{table}"', f"How many different {col} values do {label} have?",
+                add(f"SELECT COUNT(DISTINCT {tc}) FROM {t}", f"How many different {col} values do {label} have?",
                     f"How many distinct {col}s are there among {label}?")
                 for value in sample(table, column.name, 3):
                     quoted = str(value).replace("'", "''")
-                    where = f"WHERE \"{column.name}\" = '{quoted}'"
-                    add(f'SELECT COUNT(*) FROM "{table}" {where}', f"How many {label} have {col} {value}?",
+                    where = f"WHERE {tc} = '{quoted}'"
+                    add(f"SELECT COUNT(*) FROM {t} {where}", f"How many {label} have {col} {value}?",
                         f"Count the {label} in {col} {value}.")
                     if name:
-                        add(f'SELECT "{name.name}" FROM "{table}" {where}',
+                        add(f"SELECT {tn} FROM {t} {where}",
                             f"List the {_label(name.name)} of the {label} whose {col} is {value}.",
                             f"Which {label} have {value} as their {col}?")
                     for number in numbers[:2]:
-                        add(f'SELECT AVG("{number.name}") FROM "{table}" {where}',
+                        add(f"SELECT AVG({t}.{_ident(number.name)}) FROM {t} {where}",
                             f"What is the average {_label(number.name)} of {label} with {col} {value}?")
-            for column in dates:
-                col = _label(column.name)
+            for column in dates:  # half-open ISO ranges, the form the graph's period linking writes
+                col, tc = _label(column.name), f"{t}.{_ident(column.name)}"
                 seen = [str(v) for v in sample(table, column.name, 5) if re.match(r"\d{4}-\d{2}", str(v))]
-                for year in {v[:4] for v in seen}:
-                    add(f"SELECT COUNT(*) FROM \"{table}\" WHERE strftime('%Y', \"{column.name}\") = '{year}'",
+                for year in sorted({v[:4] for v in seen}):
+                    add(f"SELECT COUNT(*) FROM {t} WHERE {tc} >= '{year}-01-01' AND {tc} < '{int(year) + 1}-01-01'",
                         f"How many {label} have a {col} in {year}?", f"How many {label} were there in {year} by {col}?")
-                for month in {v[:7] for v in seen}:
-                    spoken = f"{MONTHS[int(month[5:7]) - 1]} {month[:4]}"
-                    add(f"SELECT COUNT(*) FROM \"{table}\" WHERE strftime('%Y-%m', \"{column.name}\") = '{month}'",
+                for month in sorted({v[:7] for v in seen}):
+                    y, m = int(month[:4]), int(month[5:7])
+                    after = f"{y + m // 12}-{m % 12 + 1:02d}-01"
+                    spoken = f"{MONTHS[m - 1]} {y}"
+                    add(f"SELECT COUNT(*) FROM {t} WHERE {tc} >= '{month}-01' AND {tc} < '{after}'",
                         f"How many {label} have a {col} in {spoken}?", f"Count the {label} with {col} during {spoken}.")
                 for day in seen[:2]:
-                    add(f"SELECT COUNT(*) FROM \"{table}\" WHERE \"{column.name}\" > '{day[:10]}'",
-                        f"How many {label} have a {col} after {day[:10]}?")
+                    add(f"SELECT COUNT(*) FROM {t} WHERE {tc} > '{day[:10]}'", f"How many {label} have a {col} after {day[:10]}?")
             for column in columns:  # joins along foreign keys
                 if not column.references or "." not in column.references:
                     continue
                 parent, key = column.references.split(".", 1)
                 parent_name = _name_column(schema.get(parent, []))
-                if parent not in schema or not parent_name:
+                if parent not in schema or not parent_name or parent == table:
                     continue
-                plabel, pname = _label(parent), parent_name.name
-                join = f'FROM "{table}" AS t JOIN "{parent}" AS p ON t."{column.name}" = p."{key}"'
-                for value in sample(parent, pname, 3):
+                plabel, p = _label(parent), _ident(parent)
+                pn, fk = f"{p}.{_ident(parent_name.name)}", f"{t}.{_ident(column.name)}"
+                join = f"FROM {t} JOIN {p} ON {fk} = {p}.{_ident(key)}"
+                for value in sample(parent, parent_name.name, 3):
                     quoted = str(value).replace("'", "''")
-                    add(f"SELECT COUNT(*) {join} WHERE p.\"{pname}\" = '{quoted}'",
+                    add(f"SELECT COUNT(*) {join} WHERE {pn} = '{quoted}'",
                         f"How many {label} belong to the {plabel} {value}?", f"How many {label} does {value} have?")
-                add(f'SELECT p."{pname}", COUNT(*) {join} GROUP BY p."{pname}"',
+                add(f"SELECT {pn}, COUNT(*) {join} GROUP BY {pn}",
                     f"How many {label} are there per {plabel}?", f"Show the number of {label} for every {plabel}.")
-                add(f'SELECT p."{pname}" {join} GROUP BY p."{key}" ORDER BY COUNT(*) DESC LIMIT 1',
+                add(f"SELECT {pn} {join} GROUP BY {pn} ORDER BY COUNT(*) DESC LIMIT 1",
                     f"Which {plabel} has the most {label}?", f"Name the {plabel} with the largest number of {label}.")
-                add(f'SELECT "{pname}" FROM "{parent}" WHERE "{key}" NOT IN (SELECT "{column.name}" FROM "{table}" '
-                    f'WHERE "{column.name}" IS NOT NULL)',
+                add(f"SELECT {pn} FROM {p} WHERE {p}.{_ident(key)} NOT IN (SELECT {fk} FROM {t})",
                     f"Which {plabel} have no {label}?", f"List the {plabel} without any {label}.")
                 for number in numbers[:2]:
-                    add(f'SELECT p."{pname}", SUM(t."{number.name}") {join} GROUP BY p."{pname}"',
+                    add(f"SELECT {pn}, SUM({t}.{_ident(number.name)}) {join} GROUP BY {pn}",
                         f"What is the total {_label(number.name)} of {label} for each {plabel}?")
         def result(sql: str):
             return sorted(map(repr, db.execute(sql).fetchall()))
@@ -335,7 +346,7 @@ def synthesize_pairs(database: str | Path, per_template: int = 20, seed: int = 0
     rows = []
     for number, (question, sql) in enumerate(kept[: per_template * max(1, len(schema))]):
         messages = render_sql_prompt(question, schema, index.match(question))
-        rows.append(_row(messages, normalize_sql(sql, double_quoted_strings=False), f"synthetic:{database.name}", question, f"{database.stem}-{number}"))
+        rows.append(_row(messages, sql, f"synthetic:{database.name}", question, f"{database.stem}-{number}"))
     return rows
 
 

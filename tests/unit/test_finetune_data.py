@@ -110,6 +110,24 @@ def test_synthetic_pairs_cover_anti_joins_and_months_and_are_reproducible(shop):
     assert [r["question"] for r in synthesize_pairs(shop, per_template=200)] == [r["question"] for r in rows]
 
 
+def test_synthetic_sql_is_written_the_way_the_graphs_grammar_decodes(shop):
+    """The text-to-SQL graph decodes under tools.sql.grammar: every column `table.column`, no table
+    aliases, no functions but the aggregates, dates as ISO strings. A model trained on another style
+    is pushed off it by the grammar, so the generated targets must be in that style."""
+    import sqlglot
+    from sqlglot import exp
+
+    from training.sql_data import synthesize_pairs
+
+    rows = synthesize_pairs(shop, per_template=200)
+    for row in rows:
+        tree = sqlglot.parse_one(row["completion"][0]["content"], read="sqlite")
+        assert all(column.table for column in tree.find_all(exp.Column)), row
+        assert not list(tree.find_all(exp.TableAlias)) and '"' not in tree.sql(), row
+        functions = {type(f).__name__ for f in tree.find_all(exp.Func) if not isinstance(f, exp.Connector)}
+        assert functions <= {"Count", "Sum", "Avg", "Min", "Max"}, row
+
+
 def test_synthetic_pairs_leave_out_paraphrases_of_held_out_questions(shop):
     """A generated question whose SQL returns the rows a test question's gold SQL returns is a
     paraphrase of that test item: it must not reach the training file."""
