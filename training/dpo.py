@@ -135,15 +135,16 @@ def xstest_slice(per_label: int, path: str | Path | None = None) -> list[dict]:
 
 
 def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, sample: bool, temperature: float,
-             top_p: float, seed: int, batch_size: int = 10) -> list[str]:
+             top_p: float, seed: int, batch_size: int = 10, desc: str | None = None) -> list[str]:
     """Answers for chat prompts, batched with left padding; sampled runs reseed per batch so two models
-    get the same random stream."""
+    get the same random stream. `desc` shows a progress bar (on stderr) with that label."""
     import torch
+    from tqdm import tqdm
 
     tokenizer.padding_side = "left"
     answers = []
     model.eval()
-    for start in range(0, len(prompts), batch_size):
+    for start in tqdm(range(0, len(prompts), batch_size), desc=desc, disable=desc is None, unit="batch"):
         batch = prompts[start:start + batch_size]
         texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in batch]
         enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
@@ -157,14 +158,15 @@ def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, s
     return answers
 
 
-def sequence_logps(model, tokenizer, pairs: list[dict], max_length: int) -> list[tuple[float, float]]:
+def sequence_logps(model, tokenizer, pairs: list[dict], max_length: int, desc: str | None = None) -> list[tuple[float, float]]:
     """(sum log p(chosen | prompt), sum log p(rejected | prompt)) per pair under `model`."""
     import torch
+    from tqdm import tqdm
 
     results = []
     model.eval()
     with torch.inference_mode():
-        for pair in pairs:
+        for pair in tqdm(pairs, desc=desc, disable=desc is None, unit="pair"):
             sums = []
             for answer in (pair["chosen"], pair["rejected"]):
                 ids, start = answer_ids(tokenizer, pair["prompt"], answer, max_length)
@@ -190,14 +192,12 @@ def win_rate(dpo_scores: list[float], start_scores: list[float]) -> dict:
 
 def measure(model, tokenizer, settings: DPOSettings, test_pairs: list[dict], reward_model_folder: Path | None) -> dict:
     """Before/after numbers on the test slices; `model` is the PEFT model (adapter off = the start)."""
-    from tqdm import tqdm
-
     implicit_pairs = test_pairs[: settings.implicit_pairs]
     timings = {}
     start = time.monotonic()
     with model.disable_adapter():
-        ref = sequence_logps(model, tokenizer, implicit_pairs, settings.max_length)
-    pol = sequence_logps(model, tokenizer, implicit_pairs, settings.max_length)
+        ref = sequence_logps(model, tokenizer, implicit_pairs, settings.max_length, desc="log-probs, start model")
+    pol = sequence_logps(model, tokenizer, implicit_pairs, settings.max_length, desc="log-probs, DPO model")
     margins = [settings.beta * ((pc - rc) - (pr - rr)) for (pc, pr), (rc, rr) in zip(pol, ref)]
     # A zero margin (the policy still equals the reference on that pair) is a tie, not a wrong
     # preference: ties are counted apart and the accuracy is over the decided pairs.
@@ -216,8 +216,8 @@ def measure(model, tokenizer, settings: DPOSettings, test_pairs: list[dict], rew
         kwargs = dict(max_new_tokens=settings.max_new_tokens, sample=True, temperature=settings.temperature,
                       top_p=settings.top_p, seed=settings.seed)
         with model.disable_adapter():
-            before = generate(model, tokenizer, prompts, **kwargs)
-        after = generate(model, tokenizer, prompts, **kwargs)
+            before = generate(model, tokenizer, prompts, **kwargs, desc="samples, start model")
+        after = generate(model, tokenizer, prompts, **kwargs, desc="samples, DPO model")
         rm, rm_tok = load_reward_model(reward_model_folder)
         before_scores = evaluate_with_reward(None, [{"prompt": p, "answer": a} for p, a in zip(prompts, before)], model=rm, tokenizer=rm_tok)
         after_scores = evaluate_with_reward(None, [{"prompt": p, "answer": a} for p, a in zip(prompts, after)], model=rm, tokenizer=rm_tok)
@@ -232,8 +232,8 @@ def measure(model, tokenizer, settings: DPOSettings, test_pairs: list[dict], rew
         prompts = [[{"role": "user", "content": row["prompt"]}] for row in items]
         greedy = dict(max_new_tokens=settings.max_new_tokens, sample=False, temperature=0, top_p=1, seed=settings.seed)
         with model.disable_adapter():
-            before = generate(model, tokenizer, prompts, **greedy)
-        after = generate(model, tokenizer, prompts, **greedy)
+            before = generate(model, tokenizer, prompts, **greedy, desc="XSTest, start model")
+        after = generate(model, tokenizer, prompts, **greedy, desc="XSTest, DPO model")
         table = {}
         for label in ("safe", "unsafe"):
             idx = [i for i, row in enumerate(items) if row["label"] == label]
