@@ -20,7 +20,10 @@ read the schema in front of it rather than to memorise one.
   two or three phrasings, and keeps only pairs whose SQL runs and returns rows.
 
 Gold SQL is normalised with sqlglot (identifiers lower case as the DDL shows them, string
-literals single-quoted) and GeoQuery's `CITYalias0` aliases shortened to `city0`.
+literals single-quoted), then by default (`--style grammar`) rewritten the way the graph's SQL
+grammar decodes: no table aliases, `JOIN .. ON` instead of comma joins, `!=`. A model trained on
+aliased SQL is pushed off what it learned when the grammar forbids the aliases; queries that need
+them (self-joins, derived tables) are left out and counted in the manifest (`not_in_grammar`).
 """
 
 from __future__ import annotations
@@ -91,6 +94,97 @@ def normalize_sql(sql: str, double_quoted_strings: bool = True) -> str:
     sql = sql.strip().rstrip(";").strip()
     text = sqlglot.transpile(sql, read="sqlite", write="sqlite", normalize=True)[0]
     return re.sub(r"\b([a-z_]+?)alias(\d+)\b", r"\1\2", text)
+
+
+def _scope(node):
+    """The SELECT a node belongs to."""
+    parent = node.parent
+    while parent is not None and not isinstance(parent, __import__("sqlglot").exp.Select):
+        parent = parent.parent
+    return parent
+
+
+def grammar_style(sql: str) -> str | None:
+    """`sql` rewritten in the style the graph's SQL grammar decodes (tools.sql.grammar), or None
+    when it cannot be: tables without aliases (columns `table.column`), comma and CROSS JOINs with
+    their linking equality moved into `JOIN .. ON`, `!=` for `<>`, only the five aggregates as
+    functions. Self-joins, correlated subqueries and derived tables need aliases and give None.
+
+    >>> grammar_style("SELECT city0.city_name FROM city AS city0 CROSS JOIN state AS state0 "
+    ...               "WHERE state0.capital = city0.city_name AND state0.state_name <> 'texas'")
+    "SELECT city.city_name FROM city JOIN state ON state.capital = city.city_name WHERE state.state_name != 'texas'"
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read="sqlite")
+    except sqlglot.errors.ParseError:
+        return None
+    if tree.find(exp.Subquery) is not None and any(isinstance(s.parent, (exp.From, exp.Join)) for s in tree.find_all(exp.Subquery)):
+        return None  # a derived table is not in the grammar
+    selects = list(tree.find_all(exp.Select))
+    alias_table: dict[str, str] = {}
+    scope_names: dict[int, set[str]] = {}
+    for select in selects:
+        tables = [t for t in select.find_all(exp.Table) if _scope(t) is select]
+        names = [t.name for t in tables]
+        if len(set(names)) != len(names):
+            return None  # a self-join needs its aliases
+        scope_names[id(select)] = {t.alias_or_name for t in tables}
+        alias_table.update({t.alias_or_name: t.name for t in tables})
+    for column in list(tree.find_all(exp.Column)):
+        scope = _scope(column)
+        if scope is None:
+            return None
+        if not column.table:
+            tables = [t for t in scope.find_all(exp.Table) if _scope(t) is scope]
+            if len(tables) != 1:
+                return None
+            column.set("table", exp.to_identifier(tables[0].name))
+        elif column.table not in scope_names[id(scope)]:
+            return None  # correlated: without aliases it would name the inner table
+        else:
+            column.set("table", exp.to_identifier(alias_table[column.table]))
+    for table in tree.find_all(exp.Table):
+        table.set("alias", None)
+    for select in selects:
+        joins = select.args.get("joins") or []
+        if not joins:
+            continue
+        where = select.args.get("where")
+        conditions = list(where.this.flatten()) if where is not None and isinstance(where.this, exp.And) \
+            else ([where.this] if where is not None else [])
+        if any(j.args.get("side") for j in joins):
+            return None  # outer joins are not in the grammar
+        seen = {select.args["from_"].this.name}
+        waiting = list(joins)
+        ordered = []
+        while waiting:
+            for join in waiting:
+                name = join.this.name
+                if join.args.get("on") is not None:
+                    link = join.args["on"]
+                else:
+                    link = next((c for c in conditions if isinstance(c, exp.EQ) and isinstance(c.left, exp.Column)
+                                 and isinstance(c.right, exp.Column) and name in {c.left.table, c.right.table}
+                                 and ({c.left.table, c.right.table} - {name}) & seen), None)
+                    if link is None:
+                        continue
+                    conditions.remove(link)
+                ordered.append(exp.Join(this=exp.Table(this=exp.to_identifier(name)), on=link.copy()))
+                seen.add(name)
+                waiting.remove(join)
+                break
+            else:
+                return None  # a table no equality links to the others
+        select.set("joins", ordered)
+        select.set("where", exp.Where(this=exp.and_(*[c.copy() for c in conditions])) if conditions else None)
+    functions = {type(f).__name__ for f in tree.find_all(exp.Func) if not isinstance(f, exp.Connector)}
+    text = tree.sql(dialect="sqlite").replace(" <> ", " != ")
+    if not functions <= {"Count", "Sum", "Avg", "Min", "Max"} or '"' in text:
+        return None
+    return text
 
 
 def _row(messages: list[dict], sql: str, source: str, question: str, item_id: str) -> dict:
@@ -352,12 +446,19 @@ def synthesize_pairs(database: str | Path, per_template: int = 20, seed: int = 0
 
 def build_sql_dataset(out: str | Path, *, geoquery: Path | None | bool = True, domains: tuple[str, ...] = DOMAINS,
                       per_domain: int = 400, database: str | Path | None = None, max_chars: int = MAX_CHARS,
-                      seed: int = 0, geoquery_max: int | None = None, per_template: int = 20) -> dict:
+                      seed: int = 0, geoquery_max: int | None = None, per_template: int = 20,
+                      style: str = "grammar") -> dict:
     """Write the SQL training set and its manifest; returns the manifest (path, rows, sha256, ...).
 
     GeoQuery train in full, up to `per_domain` questions of each other domain (shortest kept by
     `max_chars`), and, with `database`, synthetic pairs for that database. Evaluation items
-    (GeoQuery dev, home commands) are dropped before the test rule checks the file."""
+    (GeoQuery dev, home commands) are dropped before the test rule checks the file.
+
+    `style="grammar"` (default) rewrites every gold query with `grammar_style`, so the model learns
+    the SQL the graph's grammar lets it write, and leaves out the queries that cannot be written so
+    (self-joins, derived tables; counted in the manifest); `style="gold"` keeps the data sets' SQL."""
+    if style not in ("grammar", "gold"):
+        raise ValueError(f"style must be 'grammar' or 'gold', not {style!r}")
     rng = random.Random(seed)
     rows: list[dict] = []
     if geoquery:
@@ -371,6 +472,16 @@ def build_sql_dataset(out: str | Path, *, geoquery: Path | None | bool = True, d
         rows += found[:per_domain]
     if database:
         rows += synthesize_pairs(database, per_template=per_template, seed=seed, held_out=held_out_sql(database))
+    not_in_grammar = 0
+    if style == "grammar":
+        restyled = []
+        for row in rows:
+            sql = grammar_style(row["completion"][0]["content"])
+            if sql is None:
+                not_in_grammar += 1
+                continue
+            restyled.append({**row, "completion": [{"role": "assistant", "content": sql}]})
+        rows = restyled
     held = held_out_questions()
     dropped = [r for r in rows if normalize_question(r["question"]) in held]
     rows = [r for r in rows if normalize_question(r["question"]) not in held and _row_chars(r) <= max_chars]
@@ -378,7 +489,7 @@ def build_sql_dataset(out: str | Path, *, geoquery: Path | None | bool = True, d
     return write_dataset(rows, out, build="training.sql_data", seed=seed, per_domain=per_domain,
                          geoquery_max=geoquery_max, per_template=per_template,
                          domains=list(domains), database=str(database or ""), max_chars=max_chars,
-                         dropped_test_items=len(dropped))
+                         dropped_test_items=len(dropped), style=style, not_in_grammar=not_in_grammar)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -392,6 +503,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--per-template", type=int, default=20,
                         help="with --database: synthetic pairs per table (default 20)")
     parser.add_argument("--max-chars", type=int, default=MAX_CHARS, help="drop rows longer than this (prompt + SQL)")
+    parser.add_argument("--style", choices=("grammar", "gold"), default="grammar",
+                        help="grammar: gold SQL rewritten as the graph's SQL grammar decodes it (default); gold: as the data sets write it")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     domains = tuple(d for d in args.domains.split(",") if d.strip())
@@ -401,7 +514,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = args.out or data_folder() / ("sql.jsonl" if not args.database else f"{Path(args.database).stem}.jsonl")
     info = build_sql_dataset(out, geoquery=True if args.geoquery is None else (False if args.geoquery == "none" else Path(args.geoquery)), domains=domains,
                              per_domain=args.per_domain, database=args.database, max_chars=args.max_chars, seed=args.seed,
-                             geoquery_max=args.geoquery_max, per_template=args.per_template)
+                             geoquery_max=args.geoquery_max, per_template=args.per_template, style=args.style)
     print(json.dumps(info, indent=2))
     return info
 

@@ -67,6 +67,32 @@ def test_gold_sql_is_normalised_to_the_schema_style():
     assert normalize_sql(sql) == "SELECT COUNT(*) FROM river AS river0 WHERE river0.traverse = 'ohio'"
 
 
+
+def test_gold_sql_is_rewritten_in_the_grammars_style_and_returns_the_same_rows():
+    """GeoQuery's aliased, comma-joined gold SQL becomes the alias-free `JOIN .. ON` SQL the
+    graph's grammar lets the model write, with the same result; what needs aliases is left out."""
+    from training.sql_data import grammar_style
+
+    with sqlite3.connect(":memory:") as db:
+        db.executescript("""
+            CREATE TABLE state (state_name TEXT, capital TEXT, population INT);
+            CREATE TABLE city (city_name TEXT, state_name TEXT, population INT);
+            INSERT INTO state VALUES ('texas', 'austin', 9), ('ohio', 'columbus', 5);
+            INSERT INTO city VALUES ('austin', 'texas', 3), ('dallas', 'texas', 4), ('columbus', 'ohio', 2);
+        """)
+        gold = ("SELECT city0.population FROM city AS city0 CROSS JOIN state AS state0 "
+                "WHERE state0.capital = city0.city_name AND state0.state_name <> 'ohio'")
+        rewritten = grammar_style(gold)
+        assert rewritten == ("SELECT city.population FROM city JOIN state ON state.capital = city.city_name "
+                             "WHERE state.state_name != 'ohio'")
+        assert db.execute(rewritten).fetchall() == db.execute(gold).fetchall() == [(3,)]
+        nested = "SELECT city0.city_name FROM city AS city0 WHERE city0.population = (SELECT MAX(city1.population) FROM city AS city1)"
+        assert grammar_style(nested) == ("SELECT city.city_name FROM city WHERE city.population = "
+                                         "(SELECT MAX(city.population) FROM city)")
+    assert grammar_style("SELECT s0.state_name FROM state AS s0 CROSS JOIN state AS s1 WHERE s0.capital = s1.capital") is None
+    assert grammar_style("SELECT d.n FROM (SELECT COUNT(1) AS n FROM city) AS d") is None
+    assert grammar_style("SELECT LOWER(city0.city_name) FROM city AS city0") is None
+
 @pytest.fixture()
 def shop(tmp_path):
     path = tmp_path / "shop.sqlite"
