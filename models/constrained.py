@@ -121,11 +121,60 @@ def bound_for_decoding(schema, max_string: int = 256, max_items: int = 16):
     return out
 
 
-def tools_instruction(definitions: list[dict], tool_choice: str) -> str:
-    """The system-prompt text that tells the model which tools exist and how to reply."""
+COMPACT_ABOVE_CHARS = 4000  # the JSON-schema listing costs about 1 token per 3.5 characters
+
+
+def _field_signature(spec: dict) -> str:
+    """One argument's type in a few words: `a|b|c`, `integer 0..100`, `array of string`."""
+    options = [s for s in spec.get("anyOf", []) if s.get("type") != "null"]
+    if options and "type" not in spec and "enum" not in spec:
+        spec = {**options[0], "description": spec.get("description", options[0].get("description"))}
+    if "const" in spec:
+        return str(spec["const"])
+    if "enum" in spec:
+        return "|".join(str(v) for v in spec["enum"])
+    kind = spec.get("type", "any")
+    if kind in ("integer", "number") and ("minimum" in spec or "maximum" in spec):
+        kind = f"{kind} {spec.get('minimum', '')}..{spec.get('maximum', '')}"
+    elif kind == "array":
+        kind = "array of " + _field_signature(spec.get("items", {}))
+    description = spec.get("description")
+    return f"{kind} ({description})" if description and len(description) <= 80 else kind
+
+
+def tool_signature(definition: dict) -> str:
+    """A tool as one line, `name(arg: type, optional?: type): description`.
+
+    >>> tool_signature({"name": "dim", "description": "Dim a light.", "parameters": {"type": "object",
+    ...     "properties": {"entity_id": {"enum": ["light.a", "light.b"]}, "pct": {"type": "integer", "minimum": 0,
+    ...     "maximum": 100}}, "required": ["entity_id"]}})
+    'dim(entity_id: light.a|light.b, pct?: integer 0..100): Dim a light.'
+    """
+    parameters = definition.get("parameters") or {}
+    required = set(parameters.get("required", []))
+    arguments = ", ".join(f"{name}{'' if name in required else '?'}: {_field_signature(spec)}"
+                          for name, spec in parameters.get("properties", {}).items())
+    return f"{definition['name']}({arguments}): {definition.get('description', '')}".rstrip(": ")
+
+
+def tools_instruction(definitions: list[dict], tool_choice: str, style: str = "auto") -> str:
+    """The system-prompt text that tells the model which tools exist and how to reply.
+
+    `style="schema"` lists each tool's JSON schema; `"compact"` writes one signature line per tool
+    (`tool_signature`), about a third of the tokens; `"auto"` (default) uses the schema listing
+    unless it is longer than COMPACT_ABOVE_CHARS. The reply is decoded under the full schema either
+    way, so a compact listing cannot let an invalid argument through. The home toolset's listing is
+    9,000 characters as schemas, which makes every prompt ~3,100 tokens; compact, it fits in ~1,000.
+    """
+    if style not in ("auto", "schema", "compact"):
+        raise ValueError(f"style must be 'auto', 'schema' or 'compact', not {style!r}")
     lines = ["You can call these tools:"]
-    for d in definitions:
-        lines.append(f"- {d['name']}: {d['description']} Arguments (JSON schema): {json.dumps(d['parameters'])}")
+    schema_lines = [f"- {d['name']}: {d['description']} Arguments (JSON schema): {json.dumps(d['parameters'])}"
+                    for d in definitions]
+    if style == "compact" or (style == "auto" and sum(len(line) for line in schema_lines) > COMPACT_ABOVE_CHARS):
+        lines += [f"- {tool_signature(d)}" for d in definitions]
+    else:
+        lines += schema_lines
     lines.append('To call tools reply {"tool_calls": [{"name": ..., "arguments": {...}}]}.')
     if tool_choice == "auto":
         lines.append('If no tool fits the request, reply {"answer": "..."} with your answer instead.')

@@ -198,3 +198,27 @@ def test_prose_instead_of_json_is_not_blamed_on_max_tokens():
     with pytest.raises(ValueError, match="response_format") as caught:
         llm.with_structured_output(Invoice).invoke("x")
     assert not isinstance(caught.value, constrained.IncompleteOutputError)
+
+
+def test_a_long_toolset_is_listed_as_signatures_that_keep_every_tool_and_choice():
+    """The home toolset's JSON schemas make a 9,000-character instruction (~3,100-token prompts, too
+    slow to fine-tune on 2 cores); the compact listing keeps every tool, every allowed entity and
+    every range in well under half the text, and a short toolset keeps its schemas."""
+    from training.tool_data import home_toolset
+
+    _, tools, _ = home_toolset()
+    definitions = constrained.tool_definitions(tools)
+    full = constrained.tools_instruction(definitions, "auto", style="schema")
+    compact = constrained.tools_instruction(definitions, "auto")
+    assert len(full) > constrained.COMPACT_ABOVE_CHARS and len(compact) < len(full) / 2
+    assert "JSON schema" not in compact
+    for definition in definitions:
+        assert f"- {definition['name']}(" in compact
+        entity = definition["parameters"]["properties"]["entity_id"]
+        for value in entity.get("enum", [entity.get("const")]):
+            assert value in compact, (definition["name"], value)
+    assert "temperature: number 7..30" in compact
+    short = constrained.tools_instruction(definitions[:1], "any")
+    assert "JSON schema" in short and "answer" not in short
+    with pytest.raises(ValueError, match="compact"):
+        constrained.tools_instruction(definitions, "auto", style="short")
