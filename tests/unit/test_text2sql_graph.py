@@ -89,6 +89,8 @@ def test_execution_errors_are_classified_with_feedback_text():
 
 
 def test_grammar_names_only_linked_columns_and_values():
+    assert 'root ::= select ";"?' in schema_grammar({"t": ["a"]}, []), \
+        "a required ';' masks end-of-text and pushes a model that stops after the SQL into invented conditions"
     gbnf = schema_grammar({"city": ["city_name", "state_name"]}, ["arizona", "o'hare"])
     assert 'column ::= "city.city_name" | "city.state_name"' in gbnf
     assert "string ::= \"'arizona'\"" in gbnf and "o'hare" not in gbnf

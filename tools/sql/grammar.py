@@ -10,6 +10,10 @@ cannot invent a column or copy 'texas' from an example when asked about Arizona.
     >>> "'arizona'" in gbnf
     True
 
+The query may end with or without ";": were the ";" required, a model that learned to stop after
+the SQL (as the fine-tuning data writes it) would have its end-of-text masked and be pushed on into
+invented conditions until it thought of writing ";".
+
 The subset: SELECT [DISTINCT] items FROM tables [JOIN .. ON ..] [WHERE conditions with AND/OR,
 comparisons, IN/NOT IN (subquery), = (subquery)] [GROUP BY] [ORDER BY .. ASC|DESC] [LIMIT n].
 """
@@ -39,7 +43,7 @@ def schema_grammar(tables: dict[str, list[str]], values: list[str] | None = None
         "string ::= \"'\" [^'\\n]{0,40} \"'\""
     digits = "[0-9]{1,%d}" % max_number_digits
     return "\n".join([
-        'root ::= select ";"',
+        'root ::= select ";"?',  # optional: a model trained without the ";" must be free to stop
         'select ::= "SELECT " ("DISTINCT ")? items " FROM " tables where? group? order? limit?',
         'items ::= item (", " item){0,3}',
         'item ::= column | aggregate "(" measure ")" | "COUNT(*)" | "COUNT(DISTINCT " column ")"',
