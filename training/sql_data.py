@@ -96,18 +96,10 @@ def normalize_sql(sql: str, double_quoted_strings: bool = True) -> str:
     return re.sub(r"\b([a-z_]+?)alias(\d+)\b", r"\1\2", text)
 
 
-def _scope(node):
-    """The SELECT a node belongs to."""
-    parent = node.parent
-    while parent is not None and not isinstance(parent, __import__("sqlglot").exp.Select):
-        parent = parent.parent
-    return parent
-
-
 def grammar_style(sql: str) -> str | None:
     """`sql` rewritten in the style the graph's SQL grammar decodes (tools.sql.grammar), or None
     when it cannot be: tables without aliases (columns `table.column`), comma and CROSS JOINs with
-    their linking equality moved into `JOIN .. ON`, `!=` for `<>`, only the five aggregates as
+    their linking equality moved into `JOIN .. ON`, `!=` for `<>`, only the grammar's aggregates as
     functions. Self-joins, correlated subqueries and derived tables need aliases and give None.
 
     >>> grammar_style("SELECT city0.city_name FROM city AS city0 CROSS JOIN state AS state0 "
@@ -117,38 +109,33 @@ def grammar_style(sql: str) -> str | None:
     import sqlglot
     from sqlglot import exp
 
+    from tools.sql.grammar import AGGREGATES
+    from tools.sql.repair import drop_table_aliases
+
     try:
         tree = sqlglot.parse_one(sql, read="sqlite")
     except sqlglot.errors.ParseError:
         return None
-    if tree.find(exp.Subquery) is not None and any(isinstance(s.parent, (exp.From, exp.Join)) for s in tree.find_all(exp.Subquery)):
+    if any(isinstance(s.parent, (exp.From, exp.Join)) for s in tree.find_all(exp.Subquery)):
         return None  # a derived table is not in the grammar
-    selects = list(tree.find_all(exp.Select))
-    alias_table: dict[str, str] = {}
-    scope_names: dict[int, set[str]] = {}
-    for select in selects:
-        tables = [t for t in select.find_all(exp.Table) if _scope(t) is select]
-        names = [t.name for t in tables]
-        if len(set(names)) != len(names):
-            return None  # a self-join needs its aliases
-        scope_names[id(select)] = {t.alias_or_name for t in tables}
-        alias_table.update({t.alias_or_name: t.name for t in tables})
-    for column in list(tree.find_all(exp.Column)):
-        scope = _scope(column)
+    own_tables = {id(select): [t for t in select.find_all(exp.Table) if t.parent_select is select]
+                  for select in tree.find_all(exp.Select)}
+    for column in tree.find_all(exp.Column):
+        scope = column.parent_select
         if scope is None:
             return None
+        if column.table and column.table not in {t.alias_or_name for t in own_tables[id(scope)]}:
+            return None  # correlated: without aliases it would name the inner table
+    drop_table_aliases(tree)
+    if tree.find(exp.TableAlias) is not None:
+        return None  # a self-join needs its aliases
+    for column in tree.find_all(exp.Column):
         if not column.table:
-            tables = [t for t in scope.find_all(exp.Table) if _scope(t) is scope]
+            tables = own_tables[id(column.parent_select)]
             if len(tables) != 1:
                 return None
             column.set("table", exp.to_identifier(tables[0].name))
-        elif column.table not in scope_names[id(scope)]:
-            return None  # correlated: without aliases it would name the inner table
-        else:
-            column.set("table", exp.to_identifier(alias_table[column.table]))
-    for table in tree.find_all(exp.Table):
-        table.set("alias", None)
-    for select in selects:
+    for select in reversed(list(tree.find_all(exp.Select))):  # innermost first: an outer WHERE is rebuilt from copies
         joins = select.args.get("joins") or []
         if not joins:
             continue
@@ -182,7 +169,7 @@ def grammar_style(sql: str) -> str | None:
         select.set("where", exp.Where(this=exp.and_(*[c.copy() for c in conditions])) if conditions else None)
     functions = {type(f).__name__ for f in tree.find_all(exp.Func) if not isinstance(f, exp.Connector)}
     text = tree.sql(dialect="sqlite").replace(" <> ", " != ")
-    if not functions <= {"Count", "Sum", "Avg", "Min", "Max"} or '"' in text:
+    if not functions <= {a.capitalize() for a in AGGREGATES} or '"' in text:
         return None
     return text
 

@@ -67,7 +67,6 @@ def test_gold_sql_is_normalised_to_the_schema_style():
     assert normalize_sql(sql) == "SELECT COUNT(*) FROM river AS river0 WHERE river0.traverse = 'ohio'"
 
 
-
 def test_gold_sql_is_rewritten_in_the_grammars_style_and_returns_the_same_rows():
     """GeoQuery's aliased, comma-joined gold SQL becomes the alias-free `JOIN .. ON` SQL the
     graph's grammar lets the model write, with the same result; what needs aliases is left out."""
@@ -92,6 +91,7 @@ def test_gold_sql_is_rewritten_in_the_grammars_style_and_returns_the_same_rows()
     assert grammar_style("SELECT s0.state_name FROM state AS s0 CROSS JOIN state AS s1 WHERE s0.capital = s1.capital") is None
     assert grammar_style("SELECT d.n FROM (SELECT COUNT(1) AS n FROM city) AS d") is None
     assert grammar_style("SELECT LOWER(city0.city_name) FROM city AS city0") is None
+
 
 @pytest.fixture()
 def shop(tmp_path):

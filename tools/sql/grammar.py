@@ -23,6 +23,9 @@ from __future__ import annotations
 import json
 
 
+AGGREGATES = ("COUNT", "SUM", "AVG", "MIN", "MAX")  # the only functions the grammar admits
+
+
 def _literal(text: str) -> str:
     """A GBNF string literal (JSON escaping is valid GBNF escaping)."""
     return json.dumps(text)
@@ -48,7 +51,7 @@ def schema_grammar(tables: dict[str, list[str]], values: list[str] | None = None
         'items ::= item (", " item){0,3}',
         'item ::= column | aggregate "(" measure ")" | "COUNT(*)" | "COUNT(DISTINCT " column ")"',
         'measure ::= column (" * " column)?',
-        'aggregate ::= "COUNT" | "SUM" | "AVG" | "MIN" | "MAX"',
+        "aggregate ::= " + _choice(list(AGGREGATES)),
         'tables ::= table (" JOIN " table " ON " column " = " column){0,2}',
         'where ::= " WHERE " condition ((" AND " | " OR ") condition){0,3}',
         'condition ::= column " " op " " operand | column " IN (" subquery ")" | column " NOT IN (" subquery ")"',

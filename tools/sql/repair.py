@@ -149,7 +149,16 @@ def plain_style(sql: str, dialect: str) -> str:
     """Table aliases dropped and identifiers lower-cased, so every column reads `table.column`
     (the form the grammar admits): `SELECT CITYalias0.CITY_NAME FROM CITY AS CITYalias0` ->
     `SELECT city.city_name FROM city`. Aliases that a self-join needs are kept."""
-    tree = sqlglot.parse_one(sql, read=dialect)
+    tree = drop_table_aliases(sqlglot.parse_one(sql, read=dialect))
+    for node in tree.find_all(exp.Identifier):
+        if not node.quoted:
+            node.set("this", node.this.lower())
+    return tree.sql(dialect=dialect)
+
+
+def drop_table_aliases(tree: exp.Expression) -> exp.Expression:
+    """`tree` (changed in place) with each table alias dropped and the columns that used it
+    qualified by the table's name; the aliases a self-join needs are kept."""
     for select in list(tree.find_all(exp.Select)):
         own_tables = [t for t in select.find_all(exp.Table) if t.parent_select is select]
         names = [t.name.lower() for t in own_tables]
@@ -159,12 +168,9 @@ def plain_style(sql: str, dialect: str) -> str:
                 continue
             for column in select.find_all(exp.Column):
                 if column.table.lower() == alias.lower() and _scope_select(column, alias) is select:
-                    column.set("table", exp.to_identifier(table.name.lower()))
+                    column.set("table", exp.to_identifier(table.name))
             table.set("alias", None)
-    for node in tree.find_all(exp.Identifier):
-        if not node.quoted:
-            node.set("this", node.this.lower())
-    return tree.sql(dialect=dialect)
+    return tree
 
 
 def _scope_select(column: exp.Column, alias: str):
