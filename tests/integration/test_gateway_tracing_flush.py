@@ -1,5 +1,6 @@
 """Spans leave the request path (a batch processor writes them from its own thread) and none are
 lost when the server is stopped: a SIGTERM'd gateway writes every queued span before it exits.
+Each model call's span hangs from its HTTP request's span.
 A SCRIPTED model behind the real gateway (evals.scripted_server), real HTTP on loopback.
 
     nice -n 19 .venv/bin/python -m pytest tests/integration/test_gateway_tracing_flush.py -q
@@ -42,4 +43,9 @@ def test_sigterm_writes_every_queued_span(tmp_path):
     model_calls = [s for s in spans if s["attributes"].get("hearth.kind") == "llm"]
     assert len(model_calls) == 7, [s["name"] for s in spans]
     assert all(s["end_ns"] >= s["start_ns"] for s in model_calls)
+    # each model call hangs from its HTTP request's span (FastAPI's own), with nothing per
+    # dependency or serialisation step between, and the health polls left no spans
+    by_id = {s["span_id"]: s for s in spans}
+    assert [by_id[s["parent_id"]]["name"] for s in model_calls] == ["POST /v1/chat/completions"] * 7
+    assert not [s["name"] for s in spans if s["name"].startswith("fastapi.") or "/health" in s["name"]]
     assert proc.returncode in (0, -signal.SIGTERM), proc.returncode

@@ -106,6 +106,15 @@ def test_summarize_reports_added_latency_against_the_in_process_baseline():
     assert rows["all"]["p95_ms"] > rows["all"]["p50_ms"]
 
 
+def test_summarize_compares_each_client_and_checkout_with_its_own_bare():
+    times = {"in_process": [1.0] * 20, "bare via stdlib": [2.0] * 20, "all via stdlib": [2.5] * 20,
+             "bare@against via httpx": [3.0] * 20, "all@against via httpx": [5.0] * 20}
+    rows = summarize(times, {}, {"in_process": 0.5, "all via stdlib": 0.3})
+    assert rows["all via stdlib"]["layers_over_bare_paired"]["median"] == pytest.approx(0.5)
+    assert rows["all@against via httpx"]["layers_over_bare_paired"]["median"] == pytest.approx(2.0)
+    assert rows["all via stdlib"]["client_cpu_ms_per_request"] == pytest.approx(0.3)
+
+
 def test_soak_growth_flags_a_leak_and_passes_a_plateau():
     leak = [{"t": t, "rss_mb": 100 + t * 0.05, "fds": 20 + t // 30, "threads": 8} for t in range(0, 600, 5)]
     flat = [{"t": t, "rss_mb": 100 + (3 if t > 60 else t / 20) + (t % 10) * 0.01, "fds": 20, "threads": 8}
