@@ -18,6 +18,12 @@ and the "rejected" last reply), does the judge prefer "chosen"? Reported: wins, 
 agreement with ties as half (bootstrap 95% interval) and among decided pairs (Wilson 95%
 interval), beside rows without a model: "always tie" and two length rules. Pairs are a fixed
 seeded sample of the test file; nothing here is tuned on them. JSON + markdown under out/judge/.
+
+The judge can also be a reward model trained by `training.reward_model` (`--judge reward:FOLDER`):
+the answer it scores higher wins. It trained on part of the same HH-RLHF file, so with such a
+judge every row is measured only on pairs whose prompt is in none of its train and validation
+parts (read from its run's split manifest). ragas's judged metrics (`evals.ragas_rag --judge`)
+take the same chat-model specs; a reward model cannot write the statements ragas asks a judge for.
 """
 
 from __future__ import annotations
@@ -99,6 +105,68 @@ def model_judge(spec: str) -> Judge:
     return ask
 
 
+REWARD_PREFIX = "reward:"
+
+
+class RewardJudge:
+    """A trained reward model (`python -m training.reward_model`) as a pairwise judge: the answer it
+    scores higher wins, equal scores tie. It reads each answer on its own, so the two orders cannot
+    disagree; `trained_prompts` are the HH-RLHF prompts of its train and validation parts (from the
+    run's split manifest), which an agreement measurement must leave out.
+
+        python -m evals.judge --judge reward:.hearth/finetune/reward/rm-20261203-072652 --limit 200
+    """
+
+    def __init__(self, folder: str | Path):
+        folder = Path(folder).expanduser()
+        run_folder = folder if (folder / "run.json").is_file() else folder.parent
+        if not (run_folder / "run.json").is_file() or not (run_folder / "model").is_dir():
+            raise FileNotFoundError(
+                f"{folder} is not a reward-model run (no run.json beside a model/ folder): pass the folder "
+                "`python -m training.reward_model` wrote, e.g. reward:.hearth/finetune/reward/rm-STAMP")
+        self.run = json.loads((run_folder / "run.json").read_text(encoding="utf-8"))
+        self.weights = run_folder / "model"
+        self.name = run_folder.name
+        self.max_length = int(self.run.get("settings", {}).get("max_length") or 256)
+        self._model = None
+
+    @property
+    def trained_prompts(self) -> set[str]:
+        """Prompt keys (training.preference_data) of the pairs this model trained or was validated on."""
+        from training.preference_data import SPLIT_PARTS, load_split
+
+        split = self.run["split"]
+        parts, made = load_split(split["data"], seed=split["seed"])
+        for name in SPLIT_PARTS:
+            if made["parts"][name]["keys_sha256"] != split["parts"][name]["keys_sha256"]:
+                raise ValueError(f"The {name} part of {split['data']} no longer matches the split {self.name} trained "
+                                 "with (the data file changed): re-run training.reward_model on the current file.")
+        return {p["prompt_key"] for p in parts["train"] + parts["validation"]}
+
+    def scores(self, context: str, answers: list[str]) -> list[float]:
+        from training.preference_data import parse_dialogue
+        from training.reward_model import evaluate_with_reward, load_reward_model
+
+        if self._model is None:
+            self._model = load_reward_model(self.weights)
+        model, tokenizer = self._model
+        prompt = parse_dialogue("\n\n" + context.strip()) or [{"role": "user", "content": context}]
+        return evaluate_with_reward(self.weights, [{"prompt": prompt, "answer": a} for a in answers],
+                                    max_length=self.max_length, model=model, tokenizer=tokenizer)
+
+    def pair(self, context: str, first: str, second: str) -> dict:
+        a, b = self.scores(context, [first, second])
+        winner = "first" if a > b else "second" if b > a else "tie"
+        straight = {"first": "A", "second": "B", "tie": "tie"}[winner]
+        swapped = {"first": "B", "second": "A", "tie": "tie"}[winner]
+        return {"winner": winner, "orders": [straight, swapped], "consistent": True, "scores": [a, b]}
+
+
+def make_judge(spec: str):
+    """A judge from a spec: `reward:FOLDER` (a trained reward model), else a chat model spec."""
+    return RewardJudge(spec[len(REWARD_PREFIX):]) if spec.startswith(REWARD_PREFIX) else model_judge(spec)
+
+
 def _clip(text: str, limit: int) -> str:
     text = text.strip()
     return text if len(text) <= limit else "..." + text[-limit:]
@@ -150,9 +218,12 @@ def split_dialogue(text: str) -> tuple[str, str]:
     return head.strip(), reply.strip()
 
 
-def load_hh_pairs(folder: Path, limit: int | None, seed: int = 0) -> list[dict]:
+def load_hh_pairs(folder: Path, limit: int | None, seed: int = 0, leave_out: set[str] | None = None) -> list[dict]:
     """HH-RLHF pairs whose context is the same and whose last replies differ, in a fixed
-    seeded order (the first `limit` of it)."""
+    seeded order (the first `limit` of it). `leave_out`: prompt keys (training.preference_data)
+    to skip, e.g. those a reward-model judge trained on; the pairs left keep their seeded order."""
+    from training.preference_data import parse_pair
+
     folder = Path(folder)
     files = sorted(folder.glob("*.jsonl.gz")) + sorted(folder.glob("*.jsonl"))
     if not files:
@@ -165,8 +236,12 @@ def load_hh_pairs(folder: Path, limit: int | None, seed: int = 0) -> list[dict]:
         context, chosen = split_dialogue(row["chosen"])
         other_context, rejected = split_dialogue(row["rejected"])
         if context == other_context and chosen != rejected:
-            pairs.append({"id": i, "context": context, "chosen": chosen, "rejected": rejected})
+            parsed = parse_pair(row)
+            pairs.append({"id": i, "context": context, "chosen": chosen, "rejected": rejected,
+                          "prompt_key": parsed["prompt_key"] if parsed else None})
     random.Random(seed).shuffle(pairs)
+    if leave_out is not None:   # a pair whose prompt cannot be keyed cannot be shown unseen: left out too
+        pairs = [p for p in pairs if p["prompt_key"] is not None and p["prompt_key"] not in leave_out]
     return pairs[:limit] if limit else pairs
 
 
@@ -206,13 +281,17 @@ def agreement(winners: list[str]) -> dict:
             "agreement_decided_ci95": wilson_interval(wins, decided)}
 
 
-def judge_hh(judge: Judge, pairs: list[dict], progress: bool = True) -> dict:
-    """Judge every pair in both orders ('chosen' shown first in the first order)."""
+def judge_hh(judge, pairs: list[dict], progress: bool = True) -> dict:
+    """Judge every pair in both orders ('chosen' shown first in the first order). `judge`: a prompt
+    judge (Judge) or a RewardJudge."""
     from tqdm import tqdm
 
     records = []
     for pair in tqdm(pairs, desc="judging", file=sys.stderr, disable=not progress, leave=False):
-        result = judge_pair(judge, pair["context"], pair["chosen"], pair["rejected"])
+        if isinstance(judge, RewardJudge):
+            result = judge.pair(pair["context"], pair["chosen"], pair["rejected"])
+        else:
+            result = judge_pair(judge, pair["context"], pair["chosen"], pair["rejected"])
         winner = {"first": "chosen", "second": "rejected", "tie": "tie"}[result["winner"]]
         records.append({"id": pair["id"], "winner": winner, "orders": result["orders"],
                         "consistent": result["consistent"]})
@@ -260,7 +339,8 @@ def markdown(rows: dict[str, dict], data: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.judge", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--judge", action="append", help="judge model spec (repeatable; default: local)")
+    parser.add_argument("--judge", action="append", help="judge: a chat model spec, or reward:FOLDER for a reward "
+                        "model trained by training.reward_model (repeatable; default: local)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with HH-RLHF *.jsonl(.gz)")
     parser.add_argument("--limit", type=int, default=40, help="pairs to judge (0: all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the pair sample")
@@ -271,24 +351,44 @@ def main(argv: list[str] | None = None) -> int:
     import models  # noqa: F401  (offline switches)
 
     specs = args.judge or ["local"]
+    try:
+        judges = {spec: make_judge(spec) for spec in specs}
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"evals.judge: {exc}", file=sys.stderr)
+        return 2
     if args.pair:
-        result = judge_pair(model_judge(specs[0]), f"Human: {args.pair[0]}", args.pair[1], args.pair[2])
+        judge = judges[specs[0]]
+        context = f"Human: {args.pair[0]}"
+        result = judge.pair(context, *args.pair[1:]) if isinstance(judge, RewardJudge) \
+            else judge_pair(judge, context, args.pair[1], args.pair[2])
         print(json.dumps(result))
         return 0
     if args.grade:
-        print(json.dumps({"score": grade(model_judge(specs[0]), f"Human: {args.grade[0]}", args.grade[1])}))
+        if isinstance(judges[specs[0]], RewardJudge):
+            print("evals.judge: --grade needs a chat-model judge (a reward model's score has no 1-10 scale); use "
+                  "--pair to compare two answers with it.", file=sys.stderr)
+            return 2
+        print(json.dumps({"score": grade(judges[specs[0]], f"Human: {args.grade[0]}", args.grade[1])}))
         return 0
-    pairs = load_hh_pairs(args.data, args.limit or None, args.seed)
+    # every judge sees the same pairs: none a reward-model judge trained or was validated on
+    trained = set().union(*(j.trained_prompts for j in judges.values() if isinstance(j, RewardJudge)))
+    pairs = load_hh_pairs(args.data, args.limit or None, args.seed, leave_out=trained or None)
+    if trained:
+        print(f"Left out every pair whose prompt a reward-model judge trained or was validated on "
+              f"({len(trained)} prompts); judging {len(pairs)} of the rest.", file=sys.stderr)
     rows: dict[str, dict] = dict(rule_rows(pairs))
     records = {}
-    for spec in specs:
+    for spec, judge in judges.items():
         started = time.perf_counter()
-        result = judge_hh(model_judge(spec), pairs)
+        result = judge_hh(judge, pairs)
         records[spec] = result.pop("records")
-        rows[f"{spec} (position-swapped)"] = {**result, "seconds": time.perf_counter() - started}
-    table = markdown(rows, f"{args.data.name}, {len(pairs)} pairs, seed {args.seed}")
+        label = "reward model, scores compared" if isinstance(judge, RewardJudge) else "position-swapped"
+        rows[f"{spec} ({label})"] = {**result, "seconds": time.perf_counter() - started}
+    table = markdown(rows, f"{args.data.name}, {len(pairs)} pairs, seed {args.seed}"
+                     + (", prompts a reward-model judge trained on left out" if trained else ""))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "agreement.json").write_text(json.dumps({"data": str(args.data), "pairs": len(pairs), "seed": args.seed,
+                                                         "left_out_prompts": len(trained),
                                                          "rows": rows, "records": records}, indent=2))
     (args.out / "agreement.md").write_text("# LLM-as-judge agreement with human preferences\n\n" + table + "\n")
     print(table)

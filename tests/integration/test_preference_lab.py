@@ -62,6 +62,36 @@ def test_reward_model_trains_scores_and_reports_against_both_baselines(reward_ru
     assert "| reward model |" in table.read_text(encoding="utf-8")
 
 
+def test_the_reward_model_judges_hh_pairs_only_on_prompts_it_never_trained_on(reward_run, tmp_path, capsys):
+    """evals.judge with `--judge reward:RUN`: the pairs it is measured on are all from the run's own
+    test part (none of its train or validation prompts), the verdict follows its scores, and the
+    report says how many prompts were left out."""
+    from evals.judge import RewardJudge, judge_hh, load_hh_pairs
+    from evals.judge import main as judge_main
+    from models.settings import shared_data
+    from training.preference_data import load_split
+
+    judge = RewardJudge(reward_run["run_folder"])
+    parts, _ = load_split(reward_run["split"]["data"], seed=reward_run["split"]["seed"])
+    test_prompts = {p["prompt_key"] for p in parts["test"]}
+    pairs = load_hh_pairs(shared_data() / "hh_rlhf_harmless_test", 3, leave_out=judge.trained_prompts)
+    assert len(pairs) == 3 and all(p["prompt_key"] in test_prompts for p in pairs)
+    result = judge.pair(pairs[0]["context"], pairs[0]["chosen"], pairs[0]["rejected"])
+    a, b = result["scores"]
+    assert result["winner"] == ("first" if a > b else "second" if b > a else "tie") and result["consistent"]
+    summary = judge_hh(judge, pairs, progress=False)
+    assert summary["pairs"] == 3 and summary["chosen"] + summary["rejected"] + summary["ties"] == 3
+
+    out = tmp_path / "judge"
+    assert judge_main(["--judge", f"reward:{reward_run['run_folder']}", "--limit", "2", "--out", str(out)]) == 0
+    report = json.loads((out / "agreement.json").read_text(encoding="utf-8"))
+    assert report["left_out_prompts"] == len(judge.trained_prompts) > 1500 and report["pairs"] == 2
+    assert judge_main(["--judge", f"reward:{reward_run['run_folder']}", "--grade", "q", "a"]) == 2
+    assert "--pair" in capsys.readouterr().err
+    assert judge_main(["--judge", f"reward:{tmp_path}"]) == 2
+    assert "run.json" in capsys.readouterr().err
+
+
 def test_dpo_trains_a_lora_with_the_adapter_off_as_reference_and_measures_before_after(reward_run, base_folder, tmp_path):
     from training.dpo import DPOSettings, run_dpo
 
