@@ -9,7 +9,9 @@
 Tasks (task configs in evals/tasks/, reading ../shared/data only; `--data-root` moves it):
 gsm8k (5-shot, exact match on the final number with lm-eval's strict and flexible answer
 extraction), gsm8k_cot (5-shot chain of thought, "The answer is N"), pubmedqa (yes/no/maybe
-as multiple choice, log-likelihood accuracy on the authors' 500 test items).
+as multiple choice, log-likelihood accuracy on the authors' 500 test items), geoquery (3-shot
+text to SQL on the dev split, execution accuracy, run read-only), bfcl (3-shot BFCL
+simple_python and multiple, the call in Python syntax, BFCL's AST check).
 
 Backends, chosen per spec (`--backend auto`):
 - `serve`: in-process specs (`local`, `gguf:`, `hf:`) are served by `apps.serve` on a loopback
@@ -23,8 +25,9 @@ Backends, chosen per spec (`--backend auto`):
   endpoints return no prompt log-probabilities (lm-eval issues #1662, #3275); with an
   in-process spec, `--chat` serves it and uses /v1/chat/completions with the model's template.
 
-Beside each model row, rows without a model: pubmedqa's majority answer ("yes") and gsm8k's
-"last number in the question". Results: out/harness/<run>/results.json, results.md and
+Beside each model row, rows without a model: pubmedqa's majority answer ("yes"), gsm8k's
+"last number in the question", geoquery's stored SQL of the most similar train question, and
+bfcl's first offered function called without arguments. Results: out/harness/<run>/results.json, results.md and
 scores.png, one line per run appended to out/harness/runs.jsonl (the Streamlit page reads it),
 and an MLflow run when MLFLOW_TRACKING_URI is set. Everything stays offline
 (HF_DATASETS_OFFLINE, HF_HUB_OFFLINE).
@@ -50,7 +53,8 @@ from models.spec import ModelSpec, ModelSpecError, parse_model_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK_DIR = Path(__file__).resolve().parent / "tasks"
-TASKS = {"gsm8k": "hearth_gsm8k", "gsm8k_cot": "hearth_gsm8k_cot", "pubmedqa": "hearth_pubmedqa"}
+TASKS = {"gsm8k": "hearth_gsm8k", "gsm8k_cot": "hearth_gsm8k_cot", "pubmedqa": "hearth_pubmedqa",
+         "geoquery": "hearth_geoquery", "bfcl": "hearth_bfcl"}
 MULTIPLE_CHOICE = {"pubmedqa"}
 EMBEDDED = ("local", "gguf", "hf")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -281,7 +285,7 @@ def summarize(results: dict, tasks: list[str]) -> dict:
 
 def headline(task: str, metrics: dict) -> tuple[str, float | None]:
     """The one number per task for charts: strict exact match for gsm8k, accuracy for pubmedqa."""
-    for key in ("exact_match (strict-match)", "acc", "exact_match (flexible-extract)"):
+    for key in ("exact_match (strict-match)", "acc", "exec_acc", "ast_acc", "exact_match (flexible-extract)"):
         if key in metrics:
             return key, metrics[key]
     return "", None
@@ -289,7 +293,8 @@ def headline(task: str, metrics: dict) -> tuple[str, float | None]:
 
 def no_model_rows(tasks: list[str], data_root: Path, limit: int | None) -> dict:
     """Rows without a model, on the same documents: pubmedqa's majority answer ('yes'),
-    gsm8k's last number of the question."""
+    gsm8k's last number of the question, geoquery's stored SQL of the most similar train question,
+    bfcl's first offered function called without arguments."""
     sys.path.insert(0, str(TASK_DIR))
     try:
         import utils as task_utils  # evals/tasks/utils.py, as lm-eval loads it
@@ -301,6 +306,25 @@ def no_model_rows(tasks: list[str], data_root: Path, limit: int | None) -> dict:
             docs = list(task_utils.load_pubmedqa(str(data_root))["test"])[:limit]
             acc = sum(d["final_decision"] == "yes" for d in docs) / len(docs)
             rows[task] = {"metrics": {"acc": acc}, "n": len(docs), "system": "majority answer 'yes' (no model)"}
+        elif task == "geoquery":
+            data = task_utils.load_geoquery(str(data_root))
+            stored = [(set(re.findall(r"\w+", d["question"].lower())), d["query"]) for d in data["train"]]
+            docs = list(data["dev"])[:limit]
+            hits = 0
+            for d in docs:
+                words = set(re.findall(r"\w+", d["question"].lower()))
+                _, sql = max(stored, key=lambda pair: len(words & pair[0]) / len(words | pair[0]))
+                hits += task_utils.sql_rows_match(sql, d)
+            rows[task] = {"metrics": {"exec_acc": hits / len(docs)}, "n": len(docs),
+                          "system": "SQL of the most similar train question (no model)"}
+        elif task == "bfcl":
+            docs = list(task_utils.load_bfcl(str(data_root))["test"])[:limit]
+            hits = 0
+            for d in docs:
+                first = json.loads(d["functions"])[0]["name"]
+                hits += task_utils.process_bfcl(d, [f"{first}()"])["ast_acc"]
+            rows[task] = {"metrics": {"ast_acc": hits / len(docs)}, "n": len(docs),
+                          "system": "first offered function, no arguments (no model)"}
         else:
             docs = list(task_utils.load_gsm8k(str(data_root))["test"])[:limit]
             hits = 0
@@ -386,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=["auto", "serve", "hf", "api"], default="auto")
     parser.add_argument("--chat", action="store_true", help="chat endpoint with the chat template (generation only)")
     parser.add_argument("--num-fewshot", type=int, help="override the tasks' few-shot count")
-    parser.add_argument("--data-root", type=Path, default=shared_data(), help="folder holding gsm8k/, pubmedqa_pqal/")
+    parser.add_argument("--data-root", type=Path, default=shared_data(), help="folder holding gsm8k/, pubmedqa_pqal/, geoquery/, bfcl/")
     parser.add_argument("--threads", type=int, default=2, help="torch threads for --backend hf")
     parser.add_argument("--max-length", type=int, default=2048, help="context length lm-eval assumes")
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "harness")

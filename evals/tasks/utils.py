@@ -8,6 +8,12 @@ Splits, fixed here and never tuned on:
   are the few-shot pool, the rest (7,423) the evaluation set.
 - PubMedQA PQA-L (`pubmedqa_pqal/`): the 500 PMIDs of the authors' `test_ground_truth.json` are
   the test set, the other 500 labelled items the few-shot pool.
+- GeoQuery (`geoquery/`): train is the few-shot pool, dev (less the gold queries that fail on the
+  SQLite file) the evaluation set; scored by execution accuracy (the predicted SQL's rows equal the
+  gold rows, as a multiset, or in order when the gold query sorts), run read-only.
+- BFCL (`bfcl/`, simple_python and multiple): the first 3 simple_python items are the few-shot pool,
+  the rest of both categories the evaluation set; scored by BFCL's AST check
+  (evals.function_calling.ast_check) on the call the model writes in Python syntax.
 """
 
 from __future__ import annotations
@@ -74,3 +80,150 @@ def load_pubmedqa(data_root: str | None = None, **_) -> "datasets.DatasetDict": 
             {"pmid": pmid, "question": item["QUESTION"], "context": " ".join(item["CONTEXTS"]),
              "final_decision": item["final_decision"]})
     return datasets.DatasetDict({name: datasets.Dataset.from_list(rows) for name, rows in splits.items()})
+
+
+# ---- GeoQuery: text to SQL, execution accuracy -----------------------------------------------------
+_databases: dict[str, object] = {}
+
+
+def _database(path: str):
+    """The read-only SQLite database at `path` (opened once per process, on first use)."""
+    if path not in _databases:
+        from tools.sql.database import SQLDatabase
+
+        _databases[path] = SQLDatabase.open(path)
+    return _databases[path]
+
+
+def load_geoquery(data_root: str | None = None, **_) -> "datasets.DatasetDict":  # noqa: F821
+    import datasets
+
+    from evals.text2sql import load_split
+
+    folder = _folder(data_root, "geoquery")
+    db_path = str((folder / "geography.sqlite").resolve())
+    db = _database(db_path)
+    schema = "SQLite tables:\n" + db.ddl()
+
+    def rows(split: str, with_gold: bool) -> list[dict]:
+        out = []
+        for item in load_split(folder, split):
+            gold = None
+            if with_gold:
+                try:
+                    gold = [list(r) for r in db.run(item["query"], max_rows=100_000).rows]
+                except Exception:  # noqa: BLE001 - the data's README: 5 gold queries fail on this file
+                    continue
+            out.append({"id": item["id"], "question": item["question"], "query": item["query"], "schema": schema,
+                        "db": db_path, "gold_rows": json.dumps(gold, default=str),
+                        "ordered": "order by" in item["query"].lower()})
+        return out
+
+    return datasets.DatasetDict({"train": datasets.Dataset.from_list(rows("train", False)),
+                                 "dev": datasets.Dataset.from_list(rows("dev", True))})
+
+
+def first_statement(text: str) -> str:
+    """The SQL a completion starts with: up to its first `;` or blank line.
+
+    >>> first_statement(" SELECT 1 ;\\nQuestion: more")
+    'SELECT 1'
+    """
+    return re.split(r";|\n\s*\n|\nQuestion:", text, maxsplit=1)[0].strip()
+
+
+def sql_rows_match(sql: str, doc: dict) -> bool:
+    """Whether `sql`, run read-only on the doc's database, returns the gold rows."""
+    from evals.text2sql import same_result
+
+    try:
+        predicted = [list(r) for r in _database(doc["db"]).run(sql, timeout_s=5, max_rows=100_000).rows]
+    except Exception:  # noqa: BLE001 - unsafe, unparsable or failing SQL is simply wrong
+        return False
+    gold = json.loads(doc["gold_rows"])
+    return same_result(json.loads(json.dumps(predicted, default=str)), gold, bool(doc["ordered"]))
+
+
+def process_geoquery(doc: dict, results: list[str]) -> dict:
+    return {"exec_acc": float(sql_rows_match(first_statement(results[0]), doc))}
+
+
+# ---- BFCL: function calls, AST check -------------------------------------------------------------
+BFCL_TASK_CATEGORIES = ("simple_python", "multiple")
+BFCL_FEWSHOT = 3
+
+
+def python_call(ground_truth: list[dict]) -> str:
+    """BFCL's accepted answer as a Python call, each argument at its first accepted value
+    (arguments whose accepted values start with "" are optional and left out).
+
+    >>> python_call([{"math.hypot": {"x": [4], "y": [5], "z": ["", 0]}}])
+    'math.hypot(x=4, y=5)'
+    """
+    def first(value):   # nested dicts hold a list of accepted values per key, too
+        if isinstance(value, dict):
+            return {k: first(v[0]) if isinstance(v, list) and v else first(v) for k, v in value.items()
+                    if not (isinstance(v, list) and v and v[0] == "")}
+        if isinstance(value, list):
+            return [first(v) for v in value]
+        return value
+
+    calls = []
+    for call in ground_truth:
+        (name, args), = call.items()
+        shown = [f"{k}={first(v[0])!r}" for k, v in args.items() if v and v[0] != ""]
+        calls.append(f"{name}({', '.join(shown)})")
+    return "; ".join(calls)
+
+
+def parse_python_calls(text: str) -> list[dict]:
+    """Calls written in Python syntax as [{name, args}] (names as BFCL tool names, e.g.
+    math.factorial -> math_factorial); [] when the text is not a call.
+
+    >>> parse_python_calls(" math.factorial(number=5)\\nmore text")
+    [{'name': 'math_factorial', 'args': {'number': 5}}]
+    """
+    import ast
+
+    from evals.function_calling import tool_name
+
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    try:
+        tree = ast.parse(line.replace("; ", "\n"))
+    except SyntaxError:
+        return []
+    calls = []
+    for statement in tree.body:
+        node = getattr(statement, "value", None)
+        if not isinstance(node, ast.Call):
+            return []
+        try:
+            name = ast.unparse(node.func)
+            args = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
+        except ValueError:
+            return []
+        calls.append({"name": tool_name(name), "args": args})
+    return calls
+
+
+def load_bfcl(data_root: str | None = None, **_) -> "datasets.DatasetDict":  # noqa: F821
+    import datasets
+
+    from evals.function_calling import load_category
+
+    folder = _folder(data_root, "bfcl")
+    items = [item for category in BFCL_TASK_CATEGORIES for item in load_category(folder, category, None)]
+
+    def row(item: dict) -> dict:
+        return {"id": item["id"], "question": item["text"], "functions": json.dumps(item["functions"]),
+                "answer": json.dumps(item["answer"]), "call": python_call(item["answer"])}
+
+    return datasets.DatasetDict({"fewshot": datasets.Dataset.from_list([row(i) for i in items[:BFCL_FEWSHOT]]),
+                                 "test": datasets.Dataset.from_list([row(i) for i in items[BFCL_FEWSHOT:]])})
+
+
+def process_bfcl(doc: dict, results: list[str]) -> dict:
+    from evals.function_calling import ast_check
+
+    correct, _ = ast_check(parse_python_calls(results[0]), json.loads(doc["answer"]), json.loads(doc["functions"]))
+    return {"ast_acc": float(correct)}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 
 import pytest
 
@@ -36,6 +37,37 @@ def data_root(tmp_path):
                             "final_decision": label} for i, label in enumerate(labels)}
     (pub / "ori_pqal.json").write_text(json.dumps(items))
     (pub / "test_ground_truth.json").write_text(json.dumps({"100": "yes", "101": "no", "102": "maybe"}))
+    geo = tmp_path / "geoquery"
+    geo.mkdir()
+    with sqlite3.connect(geo / "geography.sqlite") as db:
+        db.execute("CREATE TABLE STATE (STATE_NAME TEXT, POPULATION INTEGER)")
+        db.executemany("INSERT INTO STATE VALUES (?, ?)", [("texas", 30), ("ohio", 12), ("utah", 3)])
+    geo_rows = [(f"geo-{i}", question, sql, split) for i, (question, sql, split) in enumerate([
+        ("how many people live in texas", 'SELECT POPULATION FROM STATE WHERE STATE_NAME = "texas" ;', "train"),
+        ("list the states", "SELECT STATE_NAME FROM STATE ;", "train"),
+        ("which state has the most people", "SELECT STATE_NAME FROM STATE ORDER BY POPULATION DESC LIMIT 1 ;", "train"),
+        ("how many people live in ohio", 'SELECT POPULATION FROM STATE WHERE STATE_NAME = "ohio" ;', "dev"),
+        ("list the states by population", "SELECT STATE_NAME FROM STATE ORDER BY POPULATION ;", "dev"),
+        ("a gold query that fails on the file", "SELECT NOPE FROM STATE ;", "dev")])]
+    for split in ("train", "dev"):
+        (geo / f"{split}.jsonl").write_text("".join(json.dumps({"id": i, "db_id": "geography", "question": q, "query": sql,
+                                                                "split": sp}) + "\n"
+                                                    for i, q, sql, sp in geo_rows if sp == split))
+    bfcl = tmp_path / "bfcl"
+    (bfcl / "possible_answer").mkdir(parents=True)
+    area = {"name": "math.area", "description": "Area of a rectangle.", "parameters": {
+        "type": "dict", "properties": {"width": {"type": "integer"}, "height": {"type": "integer"},
+                                       "unit": {"type": "string"}}, "required": ["width", "height"]}}
+    volume = {**area, "name": "volume", "description": "Volume of a cube."}
+    for category, functions in (("simple_python", [area]), ("multiple", [volume, area])):
+        questions, answers = [], []
+        for i in range(4 if category == "simple_python" else 2):
+            questions.append({"id": f"{category}_{i}", "function": functions,
+                              "question": [[{"role": "user", "content": f"Area of a {i + 2} by {i + 5} rectangle?"}]]})
+            answers.append({"id": f"{category}_{i}",
+                            "ground_truth": [{"math.area": {"width": [i + 2], "height": [i + 5], "unit": ["", "m"]}}]})
+        (bfcl / f"BFCL_v4_{category}.json").write_text("\n".join(map(json.dumps, questions)))
+        (bfcl / "possible_answer" / f"BFCL_v4_{category}.json").write_text("\n".join(map(json.dumps, answers)))
     return tmp_path
 
 
@@ -51,6 +83,16 @@ class FakeLM(LM):
         replies = []
         for request in requests:
             context = request.args[0]
+            if context.endswith("SQL:"):   # geoquery: the gold SQL of the two dev questions, or a wrong one
+                question = re.findall(r"Question: (.*)\nSQL:", context)[-1]
+                right = {"how many people live in ohio": " SELECT POPULATION FROM STATE WHERE STATE_NAME = 'ohio'",
+                         "list the states by population": " SELECT STATE_NAME FROM STATE ORDER BY POPULATION ;"}
+                replies.append(" SELECT POPULATION FROM STATE" if self.wrong else right[question])
+                continue
+            if context.endswith("Call:"):   # bfcl: the area call with the request's two numbers
+                a, b = map(int, re.findall(r"Area of a (\d+) by (\d+)", context)[-1])
+                replies.append(f" volume(width={a}, height={b})" if self.wrong else f" math.area(width={a}, height={b})")
+                continue
             a, b = map(int, re.findall(r"has (\d+) apples and buys (\d+)", context)[-1])
             total = 0 if self.wrong else a + b
             cot = "The answer is" in context
@@ -100,12 +142,20 @@ def test_lm_eval_scores_every_task_end_to_end(data_root, wrong, expected):
     assert scores["gsm8k_cot"]["metrics"]["exact_match (strict-match)"] == expected
     assert scores["pubmedqa"]["metrics"]["acc"] == expected
     assert scores["pubmedqa"]["n"] == 3 and scores["gsm8k"]["n"] == 6
+    assert scores["geoquery"]["metrics"]["exec_acc"] == expected
+    assert scores["bfcl"]["metrics"]["ast_acc"] == expected
+    assert scores["geoquery"]["n"] == 2   # the dev query that fails on the file is left out
+    assert scores["bfcl"]["n"] == 3       # 6 items minus the 3-item few-shot pool
 
 
 def test_rows_without_a_model(data_root):
-    rows = no_model_rows(["gsm8k", "pubmedqa"], data_root, None)
+    rows = no_model_rows(["gsm8k", "pubmedqa", "geoquery", "bfcl"], data_root, None)
     assert rows["pubmedqa"]["metrics"]["acc"] == pytest.approx(1 / 3)  # one 'yes' among the 3 test items
     assert rows["gsm8k"]["metrics"]["exact_match (strict-match)"] == 0.0
+    # "how many people live in ohio" borrows the texas query (wrong rows); "list the states by
+    # population" borrows "list the states" (right rows, wrong order)
+    assert rows["geoquery"]["metrics"]["exec_acc"] == 0.0
+    assert rows["bfcl"]["metrics"]["ast_acc"] == 0.0
 
 
 def test_bad_arguments_name_the_fix():
