@@ -22,7 +22,8 @@ differences with a 95% bootstrap interval), the added latency of the layers over
 the server's CPU time per request (from the process's own counters, which move far less with
 load than wall time) and the client's (its thread's CPU time). The client is http.client on a
 kept-alive connection by default, so the added figure is the server's and the wire's; `--client
-httpx` times the client the OpenAI SDK uses, whose own CPU time is part of its added figure. Target (issue 17): `all` adds at most 3 ms p50 over in-process.
+httpx` times the client the OpenAI SDK uses, whose own CPU time is part of its added figure.
+Target (issue 17): `all` adds at most 3 ms p50 over in-process.
 
 `--against DIR` also starts every configuration from another checkout (rows `NAME@against`),
 interleaved with this checkout's in the same rounds, so a change to the gateway is compared
@@ -273,8 +274,8 @@ def main(argv: list[str] | None = None) -> int:
               "targets": targets,
               "note": "Client and servers share this machine (loopback); on a machine busy with other work every "
                       "wall-clock figure includes waiting for a core. Interleaving spreads that wait over every "
-                      "configuration; the server CPU time per request does not include it. The added latency includes the "
-                      "client's own CPU time (its column); the in-process row's is the model call's."}
+                      "configuration; the server CPU time per request does not include it. The added latency includes "
+                      "the client's own CPU time (its column); the in-process row's is the model call's."}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "gateway_overhead.json").write_text(json.dumps(report, indent=2))
     markdown = to_markdown(report)

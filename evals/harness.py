@@ -352,7 +352,8 @@ def markdown(run: dict) -> str:
             name, value = headline(task, scores["metrics"])
             cells.append("-" if value is None else f"{value:.3f}")
         lines.append(f"| {row['system']} | {row['backend']} | " + " | ".join(cells) + f" | {row['seconds']:.0f} |")
-    lines += ["", "Headline metric: gsm8k / gsm8k_cot exact match with strict extraction, pubmedqa accuracy.",
+    lines += ["", "Headline metric: gsm8k / gsm8k_cot exact match with strict extraction, pubmedqa accuracy, "
+                  "geoquery execution accuracy, bfcl AST accuracy.",
               "All metrics:", ""]
     for row in run["rows"]:
         for task, scores in row["scores"].items():
@@ -410,7 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=["auto", "serve", "hf", "api"], default="auto")
     parser.add_argument("--chat", action="store_true", help="chat endpoint with the chat template (generation only)")
     parser.add_argument("--num-fewshot", type=int, help="override the tasks' few-shot count")
-    parser.add_argument("--data-root", type=Path, default=shared_data(), help="folder holding gsm8k/, pubmedqa_pqal/, geoquery/, bfcl/")
+    parser.add_argument("--data-root", type=Path, default=shared_data(),
+                        help="folder holding gsm8k/, pubmedqa_pqal/, geoquery/, bfcl/")
     parser.add_argument("--threads", type=int, default=2, help="torch threads for --backend hf")
     parser.add_argument("--max-length", type=int, default=2048, help="context length lm-eval assumes")
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "harness")

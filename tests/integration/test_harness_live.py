@@ -54,3 +54,20 @@ def test_served_logprobs_match_the_direct_backend(tmp_path):
     assert served[0] > served[1] and direct[0] > direct[1] or served[0] < served[1] and direct[0] < direct[1]
     assert served[2] > served[3] and direct[2] > direct[3]
     assert served == pytest.approx(direct, abs=0.15)
+
+
+def test_project_benchmarks_run_as_harness_tasks_through_the_served_model(tmp_path):
+    """GeoQuery (execution accuracy) and BFCL (AST check) as lm-eval tasks, the bundled model served by
+    apps.serve on loopback, each beside its row without a model on the same documents."""
+    code = harness.main(["--model", "local", "--tasks", "geoquery,bfcl", "--limit", "2", "--out", str(tmp_path),
+                         "--name", "t"])
+    assert code == 0
+    run = json.loads((tmp_path / "t" / "results.json").read_text())
+    rows = {r["system"]: r for r in run["rows"]}
+    model = rows["local"]
+    assert model["backend"] == "serve"
+    assert model["scores"]["geoquery"]["n"] == 2 and model["scores"]["bfcl"]["n"] == 2
+    assert 0.0 <= model["scores"]["geoquery"]["metrics"]["exec_acc"] <= 1.0
+    assert 0.0 <= model["scores"]["bfcl"]["metrics"]["ast_acc"] <= 1.0
+    assert rows["SQL of the most similar train question (no model)"]["scores"]["geoquery"]["n"] == 2
+    assert rows["first offered function, no arguments (no model)"]["scores"]["bfcl"]["n"] == 2

@@ -50,9 +50,9 @@ def data_root(tmp_path):
         ("list the states by population", "SELECT STATE_NAME FROM STATE ORDER BY POPULATION ;", "dev"),
         ("a gold query that fails on the file", "SELECT NOPE FROM STATE ;", "dev")])]
     for split in ("train", "dev"):
-        (geo / f"{split}.jsonl").write_text("".join(json.dumps({"id": i, "db_id": "geography", "question": q, "query": sql,
-                                                                "split": sp}) + "\n"
-                                                    for i, q, sql, sp in geo_rows if sp == split))
+        (geo / f"{split}.jsonl").write_text("".join(
+            json.dumps({"id": i, "db_id": "geography", "question": q, "query": sql, "split": sp}) + "\n"
+            for i, q, sql, sp in geo_rows if sp == split))
     bfcl = tmp_path / "bfcl"
     (bfcl / "possible_answer").mkdir(parents=True)
     area = {"name": "math.area", "description": "Area of a rectangle.", "parameters": {
@@ -91,7 +91,8 @@ class FakeLM(LM):
                 continue
             if context.endswith("Call:"):   # bfcl: the area call with the request's two numbers
                 a, b = map(int, re.findall(r"Area of a (\d+) by (\d+)", context)[-1])
-                replies.append(f" volume(width={a}, height={b})" if self.wrong else f" math.area(width={a}, height={b})")
+                name = "volume" if self.wrong else "math.area"
+                replies.append(f" {name}(width={a}, height={b})")
                 continue
             a, b = map(int, re.findall(r"has (\d+) apples and buys (\d+)", context)[-1])
             total = 0 if self.wrong else a + b
