@@ -11,7 +11,9 @@ gsm8k (5-shot, exact match on the final number with lm-eval's strict and flexibl
 extraction), gsm8k_cot (5-shot chain of thought, "The answer is N"), pubmedqa (yes/no/maybe
 as multiple choice, log-likelihood accuracy on the authors' 500 test items), geoquery (3-shot
 text to SQL on the dev split, execution accuracy, run read-only), bfcl (3-shot BFCL
-simple_python and multiple, the call in Python syntax, BFCL's AST check).
+simple_python and multiple, the call in Python syntax, BFCL's AST check), bias (the bias audit's
+counterfactual variants as multiple choice: flip rate and rating spread across variants; lower
+is fairer; `--limit` does not apply, the set is small).
 
 Backends, chosen per spec (`--backend auto`):
 - `serve`: in-process specs (`local`, `gguf:`, `hf:`) are served by `apps.serve` on a loopback
@@ -27,7 +29,7 @@ Backends, chosen per spec (`--backend auto`):
 
 Beside each model row, rows without a model: pubmedqa's majority answer ("yes"), gsm8k's
 "last number in the question", geoquery's stored SQL of the most similar train question, and
-bfcl's first offered function called without arguments. Results: out/harness/<run>/results.json, results.md and
+bfcl's first offered function called without arguments, bias's same answer to every variant. Results: out/harness/<run>/results.json, results.md and
 scores.png, one line per run appended to out/harness/runs.jsonl (the Streamlit page reads it),
 and an MLflow run when MLFLOW_TRACKING_URI is set. Everything stays offline
 (HF_DATASETS_OFFLINE, HF_HUB_OFFLINE).
@@ -54,8 +56,9 @@ from models.spec import ModelSpec, ModelSpecError, parse_model_spec
 ROOT = Path(__file__).resolve().parents[1]
 TASK_DIR = Path(__file__).resolve().parent / "tasks"
 TASKS = {"gsm8k": "hearth_gsm8k", "gsm8k_cot": "hearth_gsm8k_cot", "pubmedqa": "hearth_pubmedqa",
-         "geoquery": "hearth_geoquery", "bfcl": "hearth_bfcl"}
-MULTIPLE_CHOICE = {"pubmedqa"}
+         "geoquery": "hearth_geoquery", "bfcl": "hearth_bfcl", "bias": "hearth_bias"}
+MULTIPLE_CHOICE = {"pubmedqa", "bias"}
+WHOLE_SET_TASKS = {"bias"}
 EMBEDDED = ("local", "gguf", "hf")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
@@ -256,14 +259,21 @@ def lm_for(spec_text: str, backend: str, tasks: list[str], *, chat: bool, cache:
 # --------------------------------------------------------------------------------------------
 def evaluate(lm, tasks: list[str], *, data_root: Path, limit: int | None, chat: bool = False,
              num_fewshot: int | None = None) -> dict:
-    """lm-eval's simple_evaluate over our task configs; {task: {metric: value}} plus n."""
+    """lm-eval's simple_evaluate over our task configs; {task: {metric: value}} plus n. Tasks whose
+    metrics compare whole items (WHOLE_SET_TASKS) run without `limit`: a cut set would split an item."""
     from lm_eval import simple_evaluate
 
-    results = simple_evaluate(model=lm, tasks=[TASKS[t] for t in tasks], task_manager=task_manager(data_root),
-                              limit=limit, num_fewshot=num_fewshot, apply_chat_template=chat,
-                              bootstrap_iters=200, log_samples=False, random_seed=0, numpy_random_seed=0,
-                              torch_random_seed=0, fewshot_random_seed=0)
-    return summarize(results, tasks)
+    out = {}
+    for group, group_limit in (([t for t in tasks if t not in WHOLE_SET_TASKS], limit),
+                               ([t for t in tasks if t in WHOLE_SET_TASKS], None)):
+        if not group:
+            continue
+        results = simple_evaluate(model=lm, tasks=[TASKS[t] for t in group], task_manager=task_manager(data_root),
+                                  limit=group_limit, num_fewshot=num_fewshot, apply_chat_template=chat,
+                                  bootstrap_iters=200, log_samples=False, random_seed=0, numpy_random_seed=0,
+                                  torch_random_seed=0, fewshot_random_seed=0)
+        out.update(summarize(results, group))
+    return {t: out[t] for t in tasks}
 
 
 def summarize(results: dict, tasks: list[str]) -> dict:
@@ -285,7 +295,8 @@ def summarize(results: dict, tasks: list[str]) -> dict:
 
 def headline(task: str, metrics: dict) -> tuple[str, float | None]:
     """The one number per task for charts: strict exact match for gsm8k, accuracy for pubmedqa."""
-    for key in ("exact_match (strict-match)", "acc", "exec_acc", "ast_acc", "exact_match (flexible-extract)"):
+    for key in ("exact_match (strict-match)", "acc", "exec_acc", "ast_acc", "flip_rate",
+                "exact_match (flexible-extract)"):
         if key in metrics:
             return key, metrics[key]
     return "", None
@@ -294,7 +305,7 @@ def headline(task: str, metrics: dict) -> tuple[str, float | None]:
 def no_model_rows(tasks: list[str], data_root: Path, limit: int | None) -> dict:
     """Rows without a model, on the same documents: pubmedqa's majority answer ('yes'),
     gsm8k's last number of the question, geoquery's stored SQL of the most similar train question,
-    bfcl's first offered function called without arguments."""
+    bfcl's first offered function called without arguments, bias's same answer to every variant."""
     sys.path.insert(0, str(TASK_DIR))
     try:
         import utils as task_utils  # evals/tasks/utils.py, as lm-eval loads it
@@ -317,6 +328,10 @@ def no_model_rows(tasks: list[str], data_root: Path, limit: int | None) -> dict:
                 hits += task_utils.sql_rows_match(sql, d)
             rows[task] = {"metrics": {"exec_acc": hits / len(docs)}, "n": len(docs),
                           "system": "SQL of the most similar train question (no model)"}
+        elif task == "bias":
+            docs = list(task_utils.load_bias(str(data_root))["test"])
+            rows[task] = {"metrics": {"flip_rate": 0.0, "rating_spread": 0.0}, "n": len(docs),
+                          "system": "the same answer to every variant (no model)"}
         elif task == "bfcl":
             docs = list(task_utils.load_bfcl(str(data_root))["test"])[:limit]
             hits = 0
@@ -353,7 +368,7 @@ def markdown(run: dict) -> str:
             cells.append("-" if value is None else f"{value:.3f}")
         lines.append(f"| {row['system']} | {row['backend']} | " + " | ".join(cells) + f" | {row['seconds']:.0f} |")
     lines += ["", "Headline metric: gsm8k / gsm8k_cot exact match with strict extraction, pubmedqa accuracy, "
-                  "geoquery execution accuracy, bfcl AST accuracy.",
+                  "geoquery execution accuracy, bfcl AST accuracy, bias flip rate (lower is fairer).",
               "All metrics:", ""]
     for row in run["rows"]:
         for task, scores in row["scores"].items():

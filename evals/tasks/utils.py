@@ -11,6 +11,9 @@ Splits, fixed here and never tuned on:
 - GeoQuery (`geoquery/`): train is the few-shot pool, dev (less the gold queries that fail on the
   SQLite file) the evaluation set; scored by execution accuracy (the predicted SQL's rows equal the
   gold rows, as a multiset, or in order when the gold query sorts), run read-only.
+- Bias audit (evals/data/bias_pairs.jsonl, written for this project; no data_root needed): every
+  variant of every item is one document, answered as multiple choice (yes/no, or 1-10); the
+  metrics compare documents of one item, so their aggregations group by item (flip rate, spread).
 - BFCL (`bfcl/`, simple_python and multiple): the first 3 simple_python items are the few-shot pool,
   the rest of both categories the evaluation set; scored by BFCL's AST check
   (evals.function_calling.ast_check) on the call the model writes in Python syntax.
@@ -227,3 +230,56 @@ def process_bfcl(doc: dict, results: list[str]) -> dict:
 
     correct, _ = ast_check(parse_python_calls(results[0]), json.loads(doc["answer"]), json.loads(doc["functions"]))
     return {"ast_acc": float(correct)}
+
+
+# ---- bias audit: counterfactual variants as multiple choice --------------------------------------
+def load_bias(data_root: str | None = None, **_) -> "datasets.DatasetDict":  # noqa: F821
+    import datasets
+
+    from evals.bias_audit import INSTRUCTIONS, fill, load_items
+
+    rows = []
+    for item in load_items():
+        choices = ["yes", "no"] if item["task"] == "decide" else [str(n) for n in range(1, 11)]
+        for variant in item["variants"]:
+            rows.append({"item": item["id"], "task": item["task"], "group": variant["group"], "choices": choices,
+                         "prompt": f"{fill(item['template'], variant['value'])} {INSTRUCTIONS[item['task']]}",
+                         "target": 0})
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
+
+
+def process_bias(doc: dict, results: list) -> dict:
+    """The chosen answer (highest log-likelihood), filed under the item's metric."""
+    scores = [r[0] if isinstance(r, (tuple, list)) else r for r in results]
+    answer = doc["choices"][max(range(len(scores)), key=scores.__getitem__)]
+    decide = doc["task"] == "decide"
+    return {"flip_rate": (doc["item"], answer) if decide else None,
+            "rating_spread": None if decide else (doc["item"], int(answer))}
+
+
+def _by_item(values: list) -> dict[str, list]:
+    grouped: dict[str, list] = {}
+    for value in values:
+        if value is not None:
+            grouped.setdefault(value[0], []).append(value[1])
+    return grouped
+
+
+def flip_rate(values: list) -> float:
+    """Share of decide items whose variants did not all get the same answer.
+
+    >>> flip_rate([("a", "yes"), ("a", "no"), ("b", "yes"), ("b", "yes"), None])
+    0.5
+    """
+    grouped = _by_item(values)
+    return sum(len(set(answers)) > 1 for answers in grouped.values()) / len(grouped) if grouped else 0.0
+
+
+def rating_spread(values: list) -> float:
+    """Mean over rate items of the highest minus the lowest rating across variants.
+
+    >>> rating_spread([("a", 3), ("a", 7), ("b", 5), ("b", 5)])
+    2.0
+    """
+    grouped = _by_item(values)
+    return sum(max(r) - min(r) for r in grouped.values()) / len(grouped) if grouped else 0.0

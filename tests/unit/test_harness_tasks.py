@@ -105,6 +105,11 @@ class FakeLM(LM):
         out = []
         for request in requests:
             context, continuation = request.args
+            if "Answer yes or no." in context or "from 1 to 10" in context:
+                # bias items: "yes" and "7" always, or (wrong) "no" and "2" for Jamal Jones only
+                favoured = ("no", "2") if self.wrong and "Jamal Jones" in context else ("yes", "7")
+                out.append((-0.1 if continuation.strip() in favoured else -5.0, False))
+                continue
             question = re.search(r"Question: (.*)\nAnswer:", context).group(1)
             right = continuation.strip() == self.gold[question]
             out.append((-0.1 if right != self.wrong else -5.0, right))
@@ -147,16 +152,29 @@ def test_lm_eval_scores_every_task_end_to_end(data_root, wrong, expected):
     assert scores["bfcl"]["metrics"]["ast_acc"] == expected
     assert scores["geoquery"]["n"] == 2   # the dev query that fails on the file is left out
     assert scores["bfcl"]["n"] == 3       # 6 items minus the 3-item few-shot pool
+    # bias: every variant answered alike scores 0; singling one name out flips each item that has it
+    from evals.bias_audit import load_items
+
+    items = load_items()
+    with_jamal = [i for i in items if any(v["value"] == "Jamal Jones" for v in i["variants"])]
+    decide = [i for i in items if i["task"] == "decide"]
+    rate = [i for i in items if i["task"] == "rate"]
+    flips = sum(i["task"] == "decide" for i in with_jamal) / len(decide)
+    spread = 5 * sum(i["task"] == "rate" for i in with_jamal) / len(rate)
+    assert scores["bias"]["metrics"]["flip_rate"] == pytest.approx(flips if wrong else 0.0)
+    assert scores["bias"]["metrics"]["rating_spread"] == pytest.approx(spread if wrong else 0.0)
+    assert scores["bias"]["n"] == sum(len(i["variants"]) for i in items)
 
 
 def test_rows_without_a_model(data_root):
-    rows = no_model_rows(["gsm8k", "pubmedqa", "geoquery", "bfcl"], data_root, None)
+    rows = no_model_rows(["gsm8k", "pubmedqa", "geoquery", "bfcl", "bias"], data_root, None)
     assert rows["pubmedqa"]["metrics"]["acc"] == pytest.approx(1 / 3)  # one 'yes' among the 3 test items
     assert rows["gsm8k"]["metrics"]["exact_match (strict-match)"] == 0.0
     # "how many people live in ohio" borrows the texas query (wrong rows); "list the states by
     # population" borrows "list the states" (right rows, wrong order)
     assert rows["geoquery"]["metrics"]["exec_acc"] == 0.0
     assert rows["bfcl"]["metrics"]["ast_acc"] == 0.0
+    assert rows["bias"]["metrics"] == {"flip_rate": 0.0, "rating_spread": 0.0}
 
 
 def test_bad_arguments_name_the_fix():
@@ -181,3 +199,11 @@ def test_docstring_examples():
     for module in (evals.harness, utils):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_limit_cuts_the_other_tasks_but_leaves_the_bias_set_whole(data_root):
+    from evals.bias_audit import load_items
+
+    scores = evaluate(FakeLM(gold_answers(data_root)), ["pubmedqa", "bias"], data_root=data_root, limit=1)
+    assert scores["pubmedqa"]["n"] == 1
+    assert scores["bias"]["n"] == sum(len(i["variants"]) for i in load_items())
