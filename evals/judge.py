@@ -115,9 +115,19 @@ class RewardJudge:
     run's split manifest), which an agreement measurement must leave out.
 
         python -m evals.judge --judge reward:.hearth/finetune/reward/rm-20261203-072652 --limit 200
+        python -m evals.judge --judge reward:registry:hearth-reward@production       # registered (training.registry)
     """
 
     def __init__(self, folder: str | Path):
+        if str(folder).startswith("registry:"):   # a registered reward model: its run folder
+            from models.registry import registered_version, split_registry_name
+
+            version = registered_version(*split_registry_name(str(folder)[len("registry:"):]))
+            tags = dict(version.tags or {})
+            if tags.get("kind") != "reward":
+                raise ValueError(f"{folder} is not a reward model (registered as a chat model): register one with "
+                                 "`python -m training.registry register RM_RUN --name NAME`.")
+            folder = tags["run_folder"]
         folder = Path(folder).expanduser()
         run_folder = folder if (folder / "run.json").is_file() else folder.parent
         if not (run_folder / "run.json").is_file() or not (run_folder / "model").is_dir():

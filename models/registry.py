@@ -71,6 +71,9 @@ def resolve_registry_spec(spec: ModelSpec) -> ModelSpec:
     name, alias = split_registry_name(spec.name)
     version = registered_version(name, alias)
     tags = dict(version.tags or {})
+    if tags.get("kind") == "reward":
+        raise ModelSpecError(f"Registered model {name!r} is a reward model (a scorer, not a chat model): use it as a "
+                             f"judge, `python -m evals.judge --judge reward:registry:{spec.name}`.")
     wanted = spec.options.get("format", "gguf")
     options = {k: v for k, v in spec.options.items() if k != "format"}
     gguf, hf = tags.get("gguf", ""), tags.get("hf", "")

@@ -4,10 +4,14 @@
     python -m training.registry promote hearth-sql 2 --alias production      # promotion is an alias move
     python -m training.registry list
     python -m apps.serve --model registry:hearth-sql@production             # serve what the alias points at
+    python -m training.registry register .hearth/finetune/reward/rm-20261203-072652 --name hearth-reward --alias production
+    python -m evals.judge --judge reward:registry:hearth-reward@production  # a registered reward model as judge
 
 A version records the exported files as tags (`gguf`: the chosen level's file, `hf`: the merged
 transformers folder, `level`, `run_folder`, `dataset_sha256`) and the run's metrics plus any
 evaluation results passed in; `models.registry` resolves `registry:NAME[@ALIAS]` from them.
+A reward-model run (`training.reward_model`, recognised by its preference split and no export)
+registers its transformers folder with the tag `kind=reward`: a judge, never served as a chat model.
 """
 
 from __future__ import annotations
@@ -36,25 +40,60 @@ def register_run(run: str | Path, name: str, alias: str | None = None, level: st
     if chosen.get("loses_finetune"):
         raise ValueError(f"{level} lost the fine-tune in the export check (agreement {chosen.get('agreement')}); "
                          f"register another level, e.g. --level {export.get('default_level')}.")
-    client = mlflow_client()
-    from mlflow.exceptions import MlflowException
-
-    try:
-        client.get_registered_model(name)
-    except MlflowException:
-        client.create_registered_model(name, description=description or f"Fine-tuned task model ({info['settings'].get('name')}).")
     tags = {"gguf": str(Path(chosen["path"]).resolve()), "hf": str(Path(export["merged"]).resolve()), "level": level,
             "run_folder": str(run), "dataset_sha256": info.get("dataset_sha256", ""),
             "base": str(info.get("base_folder", "")), "agreement": str(chosen.get("agreement", ""))}
+    result = _new_version(name, Path(export["folder"]).resolve(), info, tags, metrics, alias, f"{run.name}, {level}",
+                          description or f"Fine-tuned task model ({info['settings'].get('name')}).")
+    return {**result, "gguf": tags["gguf"], "hf": tags["hf"], "level": level}
+
+
+def register_reward_run(run: str | Path, name: str, alias: str | None = None, metrics: dict | None = None,
+                        description: str = "") -> dict:
+    """Register a reward-model run (`training.reward_model`) as a new version of model `name`: its
+    transformers folder, split manifest hash and test figures. It is a judge, not a chat model:
+    `evals.judge --judge reward:registry:NAME@ALIAS` uses it; `registry:` chat specs refuse it."""
+    run = Path(run).resolve()
+    info_file = run / "run.json"
+    if not info_file.is_file() or not (run / "model" / "config.json").is_file():
+        raise FileNotFoundError(f"{run} is not a finished reward-model run (run.json and model/config.json): "
+                                "train one with `python -m training.reward_model`.")
+    info = json.loads(info_file.read_text(encoding="utf-8"))
+    tags = {"kind": "reward", "hf": str(run / "model"), "run_folder": str(run),
+            "dataset_sha256": info.get("split", {}).get("data_sha256", ""), "base": str(info.get("base_folder", ""))}
+    result = _new_version(name, run / "model", info, tags, metrics, alias, run.name,
+                          description or "Reward model (scores an answer to a dialogue; higher is preferred).")
+    return {**result, "hf": tags["hf"], "kind": "reward"}
+
+
+def is_reward_run(run: str | Path) -> bool:
+    """A reward-model run folder (run.json with a preference split, model/, no export/)."""
+    run = Path(run)
+    if not (run / "run.json").is_file() or (run / "export" / "export.json").is_file():
+        return False
+    return "split" in json.loads((run / "run.json").read_text(encoding="utf-8")) and (run / "model").is_dir()
+
+
+def _new_version(name: str, source: Path, info: dict, tags: dict, metrics: dict | None, alias: str | None,
+                 version_description: str, model_description: str) -> dict:
+    """A new version of registered model `name` (created when missing) with `tags`, the run's numeric
+    metrics and `metrics` as `metric.*` tags, and `alias` pointed at it."""
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow_client()
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name, description=model_description)
+    tags = dict(tags)
     for key, value in {**info.get("metrics", {}), **(metrics or {})}.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             tags[f"metric.{key}"] = str(value)
-    version = client.create_model_version(name, source=str(Path(export["folder"]).resolve()),
-                                          run_id=info.get("mlflow_run_id"), tags=tags,
-                                          description=f"{run.name}, {level}")
+    version = client.create_model_version(name, source=str(source), run_id=info.get("mlflow_run_id"), tags=tags,
+                                          description=version_description)
     if alias:
         client.set_registered_model_alias(name, alias, version.version)
-    return {"name": name, "version": version.version, "alias": alias, "gguf": tags["gguf"], "hf": tags["hf"], "level": level}
+    return {"name": name, "version": version.version, "alias": alias}
 
 
 def promote(name: str, version: str | int, alias: str = "production") -> dict:
@@ -96,7 +135,10 @@ def main(argv: list[str] | None = None) -> object:
     args = parser.parse_args(argv)
     if args.command == "register":
         metrics = json.loads(Path(args.metrics).read_text(encoding="utf-8")) if args.metrics else None
-        result = register_run(args.run, args.name, args.alias, args.level, metrics)
+        if is_reward_run(args.run):
+            result = register_reward_run(args.run, args.name, args.alias, metrics)
+        else:
+            result = register_run(args.run, args.name, args.alias, args.level, metrics)
     elif args.command == "promote":
         result = promote(args.name, args.version, args.alias)
     else:

@@ -92,6 +92,26 @@ def test_the_reward_model_judges_hh_pairs_only_on_prompts_it_never_trained_on(re
     assert "run.json" in capsys.readouterr().err
 
 
+def test_a_registered_reward_model_is_a_judge_and_never_a_chat_model(reward_run):
+    """training.registry registers the reward run (kind=reward, real MLflow); `reward:registry:NAME@ALIAS`
+    finds its run, and a chat-model `registry:` spec refuses it with the judge command."""
+    from evals.judge import RewardJudge
+    from models import ModelSpecError
+    from models.spec import resolve_model_spec
+    from training.registry import list_models
+    from training.registry import main as registry_main
+
+    registered = registry_main(["register", reward_run["run_folder"], "--name", "hearth-reward-test",
+                                "--alias", "production"])
+    assert registered["kind"] == "reward" and registered["hf"].endswith("model")
+    judge = RewardJudge("registry:hearth-reward-test@production")
+    assert judge.weights == Path(reward_run["weights"]).resolve()
+    listed = [v for v in list_models() if v["name"] == "hearth-reward-test"]
+    assert listed[0]["aliases"] == ["production"] and "test_accuracy" in listed[0]["metrics"]
+    with pytest.raises(ModelSpecError, match="reward:registry:hearth-reward-test@production"):
+        resolve_model_spec("registry:hearth-reward-test@production")
+
+
 def test_dpo_trains_a_lora_with_the_adapter_off_as_reference_and_measures_before_after(reward_run, base_folder, tmp_path):
     from training.dpo import DPOSettings, run_dpo
 

@@ -205,6 +205,12 @@ WALK: dict[str, Run | Covered] = {
     # Evaluation suite
     "evals.harness --model local --tasks gsm8k,gsm8k_cot,pubmedqa --limit 20":
         Covered(IT + "test_harness_live.py::test_served_logprobs_match_the_direct_backend"),
+    "evals.harness --model local --tasks all --limit 20":
+        Covered(IT + "test_harness_live.py::test_project_benchmarks_run_as_harness_tasks_through_the_served_model"),
+    "evals.harness --model local --backend hf --tasks all --limit 20":
+        Covered(IT + "test_harness_live.py::test_hf_backend_runs_the_local_pubmedqa_task"),
+    "evals.harness --model local --model gguf:RUN/export/RUN-F16.gguf --tasks geoquery,bfcl --limit 48":
+        Covered(IT + "test_harness_live.py::test_project_benchmarks_run_as_harness_tasks_through_the_served_model"),
     "evals.harness --model local --backend hf --tasks pubmedqa --limit 10":
         Covered(IT + "test_harness_live.py::test_hf_backend_runs_the_local_pubmedqa_task"),
     "evals.code_eval --model local --n 5 --k 1,5":
@@ -215,6 +221,8 @@ WALK: dict[str, Run | Covered] = {
     "evals.judge --data ../shared/data/hh_rlhf_harmless_test --judge local --limit 40":
         Run(argv=("-m", "evals.judge", "--judge", "local", "--limit", "2", "--out", "{tmp}/judge"), expect=JUDGE_EXPECT),
     "evals.judge --judge local --limit 20": Covered(UNIT + "test_judge.py::test_position_swap_turns_a_position_bias_into_ties"),
+    "evals.judge --judge reward:.hearth/finetune/reward/rm-20261203-072652 --limit 0":
+        Covered(IT + "test_preference_lab.py::test_the_reward_model_judges_hh_pairs_only_on_prompts_it_never_trained_on"),
     "evals.bias_audit --model local":
         Covered(UNIT + "test_bias_audit.py::test_a_favoured_name_shows_as_flips_spread_and_a_positive_gap"),
     # Fine-tuning lifecycle
@@ -230,6 +238,11 @@ WALK: dict[str, Run | Covered] = {
         Covered(IT + "test_finetune_lifecycle.py::test_sft_merge_gguf_quantize_round_trip"),
     "python -m training.registry register RUN --name hearth-sql --alias production":
         Covered(IT + "test_finetune_lifecycle.py::test_registry_spec_resolves_the_registered_gguf_and_follows_the_alias"),
+    "python -m training.registry register .hearth/finetune/reward/rm-20261203-072652 --name hearth-reward "
+    "--alias production":
+        Covered(IT + "test_preference_lab.py::test_a_registered_reward_model_is_a_judge_and_never_a_chat_model"),
+    "python -m evals.judge --judge reward:registry:hearth-reward@production --limit 0":
+        Covered(IT + "test_preference_lab.py::test_a_registered_reward_model_is_a_judge_and_never_a_chat_model"),
     "python -m evals.finetune --tuned registry:hearth-sql@production":
         Run(argv=("-m", "evals.finetune", "--suites", "geoquery_dev,forgetting", "--limit", "2", "--windows", "1",
                   "--out", "{tmp}/finetune", "--name", "walk"),
