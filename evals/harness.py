@@ -28,11 +28,11 @@ Backends, chosen per spec (`--backend auto`):
   in-process spec, `--chat` serves it and uses /v1/chat/completions with the model's template.
 
 Beside each model row, rows without a model: pubmedqa's majority answer ("yes"), gsm8k's
-"last number in the question", geoquery's stored SQL of the most similar train question, and
-bfcl's first offered function called without arguments, bias's same answer to every variant. Results: out/harness/<run>/results.json, results.md and
-scores.png, one line per run appended to out/harness/runs.jsonl (the Streamlit page reads it),
-and an MLflow run when MLFLOW_TRACKING_URI is set. Everything stays offline
-(HF_DATASETS_OFFLINE, HF_HUB_OFFLINE).
+"last number in the question", geoquery's stored SQL of the most similar train question
+(tools.sql.examples, TF-IDF), bfcl's first offered function called without arguments, and bias's
+same answer to every variant. Results: out/harness/<run>/results.json, results.md and scores.png,
+one line per run appended to out/harness/runs.jsonl (the Streamlit page reads it), and an MLflow
+run when MLFLOW_TRACKING_URI is set. Everything stays offline (HF_DATASETS_OFFLINE, HF_HUB_OFFLINE).
 """
 
 from __future__ import annotations
@@ -318,14 +318,16 @@ def no_model_rows(tasks: list[str], data_root: Path, limit: int | None) -> dict:
             acc = sum(d["final_decision"] == "yes" for d in docs) / len(docs)
             rows[task] = {"metrics": {"acc": acc}, "n": len(docs), "system": "majority answer 'yes' (no model)"}
         elif task == "geoquery":
+            from tools.sql.examples import ExampleStore   # the text-to-SQL graph's stored-example retrieval
+
             data = task_utils.load_geoquery(str(data_root))
-            stored = [(set(re.findall(r"\w+", d["question"].lower())), d["query"]) for d in data["train"]]
+            store = ExampleStore(similarity="tfidf")
+            store.extend((d["question"], d["query"]) for d in data["train"])
             docs = list(data["dev"])[:limit]
             hits = 0
             for d in docs:
-                words = set(re.findall(r"\w+", d["question"].lower()))
-                _, sql = max(stored, key=lambda pair: len(words & pair[0]) / len(words | pair[0]))
-                hits += task_utils.sql_rows_match(sql, d)
+                (example, _), = store.get_similar_question_sql(d["question"], k=1)
+                hits += task_utils.sql_rows_match(example.sql, d)
             rows[task] = {"metrics": {"exec_acc": hits / len(docs)}, "n": len(docs),
                           "system": "SQL of the most similar train question (no model)"}
         elif task == "bias":

@@ -206,6 +206,14 @@ def judge_pair(judge: Judge, context: str, first: str, second: str, rubric: str 
     return {"winner": winner, "orders": [straight, swapped], "consistent": as_first == as_swapped}
 
 
+def compare(judge, context: str, first: str, second: str) -> dict:
+    """One pair's verdict from either kind of judge: a RewardJudge compares its scores, a prompt
+    judge is asked in both orders (judge_pair)."""
+    if isinstance(judge, RewardJudge):
+        return judge.pair(context, first, second)
+    return judge_pair(judge, context, first, second)
+
+
 def grade(judge: Judge, context: str, answer: str, rubric: str = RUBRIC) -> int:
     """A 1-10 score for one answer under the rubric."""
     prompt = GRADE_PROMPT.format(rubric=rubric, context=_clip(context, MAX_CONTEXT_CHARS),
@@ -298,10 +306,7 @@ def judge_hh(judge, pairs: list[dict], progress: bool = True) -> dict:
 
     records = []
     for pair in tqdm(pairs, desc="judging", file=sys.stderr, disable=not progress, leave=False):
-        if isinstance(judge, RewardJudge):
-            result = judge.pair(pair["context"], pair["chosen"], pair["rejected"])
-        else:
-            result = judge_pair(judge, pair["context"], pair["chosen"], pair["rejected"])
+        result = compare(judge, pair["context"], pair["chosen"], pair["rejected"])
         winner = {"first": "chosen", "second": "rejected", "tie": "tie"}[result["winner"]]
         records.append({"id": pair["id"], "winner": winner, "orders": result["orders"],
                         "consistent": result["consistent"]})
@@ -367,11 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"evals.judge: {exc}", file=sys.stderr)
         return 2
     if args.pair:
-        judge = judges[specs[0]]
-        context = f"Human: {args.pair[0]}"
-        result = judge.pair(context, *args.pair[1:]) if isinstance(judge, RewardJudge) \
-            else judge_pair(judge, context, args.pair[1], args.pair[2])
-        print(json.dumps(result))
+        print(json.dumps(compare(judges[specs[0]], f"Human: {args.pair[0]}", args.pair[1], args.pair[2])))
         return 0
     if args.grade:
         if isinstance(judges[specs[0]], RewardJudge):
