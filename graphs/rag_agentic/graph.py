@@ -28,6 +28,8 @@ The collection "travel" (the default; data/travel/guides) and "handbook" are ind
 
 from __future__ import annotations
 
+import dataclasses
+
 import re
 from typing import Literal
 
@@ -207,9 +209,8 @@ def retrieve_for_sub_question(task: SubQuestionTask, runtime: Runtime[Context]) 
     kb = knowledge_base_for(context)
     chunks = kb.search(task["sub_question"], k=context.top_k)
     evidence = select_evidence(task["sub_question"], chunks, kb.embeddings, limit=EVIDENCE_PER_BRANCH) if chunks else []
-    similarity = answerability.best_similarity(task["sub_question"], chunks, kb) if chunks else None
     return {"findings": [{"index": task["index"], "sub_question": task["sub_question"], "chunks": chunks,
-                          "evidence": [(e.number, e.sentence, e.score) for e in evidence], "similarity": similarity}]}
+                          "evidence": [(e.number, e.sentence, e.score) for e in evidence]}]}
 
 
 def answer_without_sources(state: State, runtime: Runtime[Context]) -> dict:
@@ -225,12 +226,18 @@ def abstain(state: State, runtime: Runtime[Context]) -> dict:
             "citations": []}
 
 
-def weakly_supported(state: State, context: Context) -> bool:
-    """No branch found a chunk close enough to its sub-question (`rag.answerability` similarity threshold)."""
-    if context.answerability == "off":
-        return False
-    scores = [f.get("similarity") for f in state.findings if f.get("similarity") is not None]
-    return bool(scores) and max(scores) < answerability.THRESHOLDS.min_similarity
+def covered_findings(state: State, context: Context) -> tuple[list[dict], answerability.Assessment | None]:
+    """The measured answerability check per sub-question over its own branch's sources: the findings
+    the sources cover, and when none is covered the verdict to abstain with. Plans are not checked
+    here (their days and themes are not in the guides by nature; their place was checked before
+    retrieval)."""
+    if state.is_plan or context.answerability == "off":
+        return state.findings, None
+    kb = knowledge_base_for(context)
+    verdicts = [answerability.check(f["sub_question"], f["chunks"], kb, context.answerability, context.model)
+                for f in state.findings]
+    covered = [f for f, verdict in zip(state.findings, verdicts) if verdict.answerable]
+    return covered, None if covered or not verdicts else verdicts[0]
 
 
 # ---- synthesis (reduce) ----------------------------------------------------------------------
@@ -328,14 +335,15 @@ def generate_synthesis(state: State, context: Context, union: dict) -> tuple[str
 
 def synthesize_answer(state: State, runtime: Runtime[Context]) -> dict:
     context = runtime.context or Context()
-    union = union_of_sources(state.findings)
-    if not union:
+    if not union_of_sources(state.findings):
         return {"messages": [AIMessage(content=answering.NO_MATCH_ANSWER.format(collection=context.collection))]}
-    if weakly_supported(state, context):
-        verdict = answerability.Assessment(False, "low_similarity", [], max(f["similarity"] for f in state.findings
-                                                                             if f.get("similarity") is not None))
+    covered, verdict = covered_findings(state, context)
+    if verdict:
         return {"messages": [answerability.abstention_reply(verdict, knowledge_base_for(context), context.collection)],
                 "citations": [], "answerability": verdict.as_dict()}
+    left_out = [f["sub_question"] for f in state.findings if f not in covered]
+    state = dataclasses.replace(state, findings=covered)
+    union = union_of_sources(state.findings)
     written = generate_synthesis(state, context, union) if context.synthesis_mode() == "model" else None
     written_by = "model" if written else "template"
     answer, numbers, cited = written or template_answer(state, context, union)
@@ -355,6 +363,8 @@ def synthesize_answer(state: State, runtime: Runtime[Context]) -> dict:
         for k in ordered
     ]
     footer = "\n".join(f"[{c['number']}] {c['label']}" for c in citations if c["cited"])
+    if left_out:  # the covered part is answered; the uncovered part is named, not guessed
+        answer += "\n\n" + answerability.ABSTAIN_PART.format(collection=context.collection, parts="; ".join(left_out))
     message = AIMessage(content=f"{answer}\n\nSources:\n{footer}",
                         additional_kwargs={"answer_text": answer, "sub_questions": state.sub_questions,
                                            "planned_by": state.planned_by, "written_by": written_by})

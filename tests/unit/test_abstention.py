@@ -206,3 +206,50 @@ def test_sweep_keeps_false_abstention_at_most_five_percent():
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+NEAR_MISS_HANDBOOK = HANDBOOK + [
+    chunk("benefits.html", "The company pays for a health plan for every employee.", title="Benefits"),
+    chunk("expenses.md", "Private car journeys are repaid at EUR 0.30 per kilometre.", 1, "Expenses"),
+    chunk("remote-work.html", "Hybrid staff get an internet stipend of EUR 25 a month.", 1, "Remote work"),
+]
+PENA = chunk("sintra.md", "Pena Palace is a hilltop palace in Sintra; tickets for the palace and park cost €20.", 1, "Sintra")
+
+
+def ask_rag(monkeypatch, chunks, question, collection):
+    kb = FakeKnowledgeBase(list(chunks))
+    kb.collection = collection
+    monkeypatch.setattr(rag_chat, "knowledge_base_for", lambda context: kb)
+    state = rag_chat.builder.compile().invoke({"messages": [("human", question)]},
+                                              context=Context(collection=collection, evidence_sentences=0))
+    return state, *answer_of(state)
+
+
+def test_a_near_miss_whose_words_are_spread_over_several_chunks_is_refused(monkeypatch, fake_model):
+    """"company", "car" and "stipend" each occur in a retrieved chunk, never together: the chunks
+    together cover the question, the best single chunk does not (the earlier check answered)."""
+    state, message, _ = ask_rag(monkeypatch, NEAR_MISS_HANDBOOK, "Is there a company car stipend?", "handbook")
+    assert message.additional_kwargs["abstained"] is True and state["answerability"]["reason"] == "low_coverage"
+    assert state["answerability"]["coverage"] == 1.0 and fake_model.calls == 0
+    state, message, _ = ask_rag(monkeypatch, NEAR_MISS_HANDBOOK, "How much is the internet stipend?", "handbook")
+    assert not message.additional_kwargs.get("abstained") and fake_model.calls == 1
+
+
+def test_a_time_question_over_a_source_that_only_gives_a_price_is_refused(monkeypatch, fake_model):
+    state, message, _ = ask_rag(monkeypatch, GUIDES + [PENA], "What are Pena Palace's opening hours?", "travel")
+    assert message.additional_kwargs["abstained"] is True and state["answerability"]["reason"] == "no_answer_of_type"
+    state, message, _ = ask_rag(monkeypatch, GUIDES + [PENA], "How much is a ticket for Pena Palace?", "travel")
+    assert not message.additional_kwargs.get("abstained")
+
+
+def test_agentic_answers_the_covered_part_and_names_the_uncovered_part(monkeypatch, fake_model):
+    kb = FakeKnowledgeBase(list(GUIDES + [PENA]))
+    kb.collection = "travel"
+    monkeypatch.setattr(agentic, "knowledge_base_for", lambda context: kb)
+    question = "How much is a single ticket on tram 28 and what are Pena Palace's opening hours?"
+    state = agentic.builder.compile().invoke({"messages": [("human", question)]},
+                                             context=AgenticContext(collection="travel", planner="template", synthesis="template"))
+    message, text = answer_of(state)
+    assert not message.additional_kwargs.get("abstained") and "€3.20" in text
+    assert "do not answer this part: what are Pena Palace's opening hours?" in text
+    assert [c["source"] for c in state["citations"] if c["cited"]] == ["/docs/tram-28.md"]
