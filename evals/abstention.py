@@ -2,14 +2,18 @@
 still answer the questions they do cover?
 
     python -m evals.abstention                                   # frozen test part, every RAG graph, bundled model
+    python -m evals.abstention --part fresh                      # the second blind part (handbook and guides)
     python -m evals.abstention --part tuning --sweep             # how rag.answerability.THRESHOLDS were chosen
     python -m evals.abstention --graphs rag rag_graph --settings off rules --limit 20
     python -m evals.abstention --model ollama:qwen2.5:7b --settings rules rules+model
 
-The set (evals/data/abstention.jsonl, 124 questions written for this benchmark) has answerable
+The set (evals/data/abstention.jsonl, 232 questions written for this benchmark) has answerable
 questions and near misses over the handbook, the Lisbon guides and the film graph: other policies,
-other years, other cities and regions, people and films the graph lacks. Every third item
-(id % 3 == 0) is the `tuning` part, fixed before any tuning; the rest is the frozen `test` part.
+other years, other cities and regions, other attributes of covered things, people and films the
+graph lacks. Each item records its part: `tuning` (ids 0-123 with id % 3 == 0, and 126-267, added
+on 2026-12-03 to tune the single-chunk and answer-type checks), `test` (the rest of ids 0-123, frozen
+since the first run) and `fresh` (ids 1000-1059, written on 2026-12-03 by someone who had not seen
+the answerability code, after its last change; run once).
 
 Per graph and setting (`off`: no answerability step, the graph as it was; `rules`: the measured
 checks; `rules+model`: plus the model's constrained yes/no grade) it reports abstention recall on
