@@ -153,21 +153,24 @@ def sweep(signals: list[dict], max_false_abstention: float = 0.05) -> tuple[list
     from rag.answerability import Thresholds, decide
 
     results = []
-    for names, typed, unknown, coverage, chunk_coverage, similarity in itertools.product(
-            (True, False), (True, False), (0, 1, 2, 99), (0.0, 0.2, 0.3, 0.4, 0.5, 0.6), (0.0, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7),
-            (0.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)):
+    for names, typed, unknown, coverage, chunk_coverage, similarity, trusted in itertools.product(
+            (True, False), (True, False), (0, 1, 2, 99), (0.0, 0.3, 0.4, 0.5, 0.6), (0.0, 0.3, 0.4, 0.5, 0.6, 0.7),
+            (0.0, 0.2, 0.3, 0.4), (0.5, 0.55, 0.6, 0.65, 0.7, 1.01)):
         thresholds = Thresholds(min_similarity=similarity, min_coverage=coverage, min_chunk_coverage=chunk_coverage,
-                                max_unknown_terms=unknown, check_names=names, check_answer_type=typed)
+                                max_unknown_terms=unknown, check_names=names, check_answer_type=typed,
+                                trust_similarity=trusted)
         verdicts = [(s["answerable"], decide(s, thresholds).answerable) for s in signals]
         bad = [v for a, v in verdicts if not a]
         good = [v for a, v in verdicts if a]
         results.append({"check_names": names, "check_answer_type": typed, "max_unknown_terms": unknown,
                         "min_coverage": coverage, "min_chunk_coverage": chunk_coverage, "min_similarity": similarity,
+                        "trust_similarity": trusted,
                         "abstention_recall": sum(not v for v in bad) / max(1, len(bad)),
                         "false_abstention": sum(not v for v in good) / max(1, len(good))})
     allowed = [r for r in results if r["false_abstention"] <= max_false_abstention] or results
     best = max(allowed, key=lambda r: (r["abstention_recall"], -r["false_abstention"], -r["min_similarity"],
-                                       -r["min_coverage"], -r["min_chunk_coverage"], r["max_unknown_terms"]))
+                                       -r["min_coverage"], -r["min_chunk_coverage"], r["max_unknown_terms"],
+                                       r["trust_similarity"]))
     return results, best
 
 

@@ -186,8 +186,10 @@ def test_named_terms_and_content_stems():
 
 
 def test_decide_follows_the_thresholds():
-    signals = {"missing_names": [], "unknown_terms": ["dog"], "coverage": 0.4, "similarity": 0.6}
+    signals = {"missing_names": [], "unknown_terms": ["dog"], "coverage": 0.4, "similarity": 0.55}
     assert decide(signals, Thresholds(min_coverage=0.5)).reason == "low_coverage"
+    assert decide({**signals, "similarity": 0.65}, Thresholds(min_coverage=0.5)).answerable  # a close chunk outweighs it
+    assert decide({**signals, "chunk_coverage": 0.3}, Thresholds(min_chunk_coverage=0.5)).reason == "low_coverage"
     assert decide(signals, Thresholds(min_coverage=0.3, max_unknown_terms=0)).reason == "unknown_terms"
     assert decide(signals, Thresholds(min_coverage=0.3, min_similarity=0.7)).reason == "low_similarity"
     assert decide(signals, Thresholds(min_coverage=0.3)).answerable
