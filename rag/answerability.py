@@ -148,15 +148,15 @@ def expected_answer_type(question: str) -> str | None:
     return next((name for name, (asks, _) in ANSWER_TYPES.items() if asks.search(question)), None)
 
 
-def states_answer_type(question: str, chunks: Sequence[ScoredChunk], vocabulary: "Vocabulary") -> bool | None:
+def states_answer_type(question: str, chunks: Sequence[ScoredChunk], vocabulary: "Vocabulary",
+                       retrieved: set[str]) -> bool | None:
     """Whether a retrieved chunk states an answer of the expected type (a price, a time) in the same
-    sentence or table row as one of the two most specific subject words the chunks hold; None when the question expects no
-    particular type."""
+    sentence or table row as one of the two most specific subject words the chunks hold (`retrieved`:
+    the stems of the chunks, as `measure` has them); None when the question expects no particular type."""
     kind = expected_answer_type(question)
     if kind is None:
         return None
-    asks, states = ANSWER_TYPES[kind]
-    retrieved = set(stems(" ".join(f"{c.title}\n{c.text}" for c in chunks)))
+    _, states = ANSWER_TYPES[kind]
     subject = [t for t in content_stems(question) if t in retrieved and t not in TYPE_WORDS]
     if not subject:
         return None
@@ -279,11 +279,12 @@ def measure(question: str, chunks: Sequence[ScoredChunk], kb) -> dict:
     def share(found: set[str]) -> float:
         return sum(w for t, w in weights.items() if t in found) / total if total else 1.0
 
-    coverage = share(set().union(*per_chunk))
+    retrieved = set().union(*per_chunk)
+    coverage = share(retrieved)
     chunk_coverage = max((share(found) for found in per_chunk), default=0.0 if total else 1.0)
     return {"missing_names": missing_names, "unknown_terms": unknown, "coverage": coverage,
             "chunk_coverage": chunk_coverage, "answer_type": expected_answer_type(question),
-            "states_answer_type": states_answer_type(question, chunks, vocabulary) if chunks else None,
+            "states_answer_type": states_answer_type(question, chunks, vocabulary, retrieved) if chunks else None,
             "similarity": best_similarity(question, chunks, kb) if chunks else None}
 
 

@@ -29,7 +29,6 @@ The collection "travel" (the default; data/travel/guides) and "handbook" are ind
 from __future__ import annotations
 
 import dataclasses
-
 import re
 from typing import Literal
 
