@@ -135,7 +135,9 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern, re.Pattern]] = {
                               re.IGNORECASE),
                    re.compile(r"\b\d{1,2}[:.h]\d{2}\b|\b\d{1,2}\s?(am|pm)\b|\b(noon|midnight|24 hours|all day)\b", re.IGNORECASE)),
 }
-TYPE_WORDS = frozenset("cost price fare fee charg time hour open close start run ticket much".split())  # stems
+# Stems that ask for the type rather than name the subject, beyond the FRAMING_WORDS content_stems
+# already drops ("cost", "price", "open", "hours", "time" are framing words).
+TYPE_WORDS = frozenset("fare fee charg start run ticket".split())
 _SEGMENT = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
