@@ -2,12 +2,12 @@
 still answer the questions they do cover?
 
     python -m evals.abstention                                   # frozen test part, every RAG graph, bundled model
-    python -m evals.abstention --part fresh                      # the second blind part (handbook and guides)
+    python -m evals.abstention --part fresh2 --settings off rules trained   # the latest blind part
     python -m evals.abstention --part tuning --sweep             # how rag.answerability.THRESHOLDS were chosen
     python -m evals.abstention --graphs rag rag_graph --settings off rules --limit 20
     python -m evals.abstention --model ollama:qwen2.5:7b --settings rules rules+model
 
-The set (evals/data/abstention.jsonl, 292 questions written for this benchmark) has answerable
+The set (evals/data/abstention.jsonl, 356 questions written for this benchmark) has answerable
 questions and near misses over the handbook, the Lisbon guides and the film graph: other policies,
 other years, other cities and regions, other attributes of covered things, people and films the
 graph lacks. Each item records its part:
@@ -16,10 +16,13 @@ graph lacks. Each item records its part:
   phrasing by someone who had not seen the code; their one blind run is reported in the README.
 - `test` (the rest of ids 0-123): frozen since the first run.
 - `fresh` (ids 2000-2059): written on 2026-12-03 by someone who had not seen the code, in users'
-  own words, after the last change to the thresholds; run once.
+  own words, after the last change to the thresholds; run once with the rules.
+- `fresh2` (ids 3000-3063): written the same way on 2026-12-03, after the trained checker
+  (`training.answerability`) and its threshold were fixed; run once.
 
 Per graph and setting (`off`: no answerability step, the graph as it was; `rules`: the measured
-checks; `rules+model`: plus the model's constrained yes/no grade) it reports abstention recall on
+checks; `rules+model`: plus the model's constrained yes/no grade; `trained`: names plus the trained
+checker, `python -m training.answerability`) it reports abstention recall on
 the unanswerable questions, false abstention on the answerable ones, and answer accuracy on the
 answerable ones (the fact in the answer as whole tokens; an abstention counts as wrong). Writes
 abstention.json and abstention.md to --out (default out/abstention).
@@ -30,6 +33,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import sys
 import tempfile
 import time
@@ -132,8 +136,9 @@ def table(summary: list[dict], model: str, part: str) -> str:
 
 # ---- threshold sweep (tuning part only) ------------------------------------------------------------
 
-def signals_for(items: list[dict], index: str) -> list[dict]:
-    """The answerability signals of each text-RAG question, for the dense (rag) and hybrid (rag_hybrid) retrieval."""
+def signals_for(items: list[dict], index: str, checker=None) -> list[dict]:
+    """The answerability signals of each text-RAG question, for the dense (rag) and hybrid (rag_hybrid)
+    retrieval; with a trained `checker`, its answer score too."""
     from rag.answerability import measure
     from rag.answering import open_knowledge_base
 
@@ -145,35 +150,40 @@ def signals_for(items: list[dict], index: str) -> list[dict]:
         for graph_name, search in (("rag", {}), ("rag_hybrid", {"mode": "hybrid", "feedback": True, "candidates": 100})):
             chunks = kb.search(item["question"], k=4, **search)
             out.append({"graph": graph_name, "id": item["id"], "answerable": item["answerable"],
-                        "question": item["question"], **measure(item["question"], chunks, kb)})
+                        "question": item["question"], **measure(item["question"], chunks, kb, checker)})
     return out
 
 
-def sweep(signals: list[dict], max_false_abstention: float = 0.05) -> tuple[list[dict], dict]:
-    """Every threshold combination scored on `signals`; the chosen one has the highest abstention
-    recall with at most `max_false_abstention`, ties broken by fewer false abstentions, then by
-    the loosest thresholds (lowest similarity, coverage; most unknown terms tolerated)."""
+RULES_GRID = ((True, False), (True, False), (0, 1, 2, 99), (0.0, 0.3, 0.4, 0.5, 0.6), (0.0, 0.3, 0.4, 0.5, 0.6, 0.7),
+              (0.0, 0.2, 0.3, 0.4), (0.5, 0.55, 0.6, 0.65, 0.7, 1.01), (0.0,))
+# mode 'trained': the checker's score threshold with the cheap rules it may still need beside it
+TRAINED_GRID = ((True, False), (True, False), (99,), (0.0,), (0.0, 0.3, 0.5), (0.0, 0.2), (0.6, 1.01),
+                tuple(round(0.05 * i, 2) for i in range(1, 20)))
+
+
+def sweep(signals: list[dict], max_false_abstention: float = 0.05, grid=RULES_GRID) -> tuple[list[dict], dict]:
+    """Every threshold combination of `grid` scored on `signals`; the chosen one has the highest
+    abstention recall with at most `max_false_abstention`, ties broken by fewer false abstentions,
+    then by the loosest thresholds (lowest similarity, coverage, answer score; most unknown terms tolerated)."""
     from rag.answerability import Thresholds, decide
 
     results = []
-    for names, typed, unknown, coverage, chunk_coverage, similarity, trusted in itertools.product(
-            (True, False), (True, False), (0, 1, 2, 99), (0.0, 0.3, 0.4, 0.5, 0.6), (0.0, 0.3, 0.4, 0.5, 0.6, 0.7),
-            (0.0, 0.2, 0.3, 0.4), (0.5, 0.55, 0.6, 0.65, 0.7, 1.01)):
+    for names, typed, unknown, coverage, chunk_coverage, similarity, trusted, answer in itertools.product(*grid):
         thresholds = Thresholds(min_similarity=similarity, min_coverage=coverage, min_chunk_coverage=chunk_coverage,
                                 max_unknown_terms=unknown, check_names=names, check_answer_type=typed,
-                                trust_similarity=trusted)
+                                trust_similarity=trusted, min_answer_score=answer)
         verdicts = [(s["answerable"], decide(s, thresholds).answerable) for s in signals]
         bad = [v for a, v in verdicts if not a]
         good = [v for a, v in verdicts if a]
         results.append({"check_names": names, "check_answer_type": typed, "max_unknown_terms": unknown,
                         "min_coverage": coverage, "min_chunk_coverage": chunk_coverage, "min_similarity": similarity,
-                        "trust_similarity": trusted,
+                        "trust_similarity": trusted, "min_answer_score": answer,
                         "abstention_recall": sum(not v for v in bad) / max(1, len(bad)),
                         "false_abstention": sum(not v for v in good) / max(1, len(good))})
     allowed = [r for r in results if r["false_abstention"] <= max_false_abstention] or results
     best = max(allowed, key=lambda r: (r["abstention_recall"], -r["false_abstention"], -r["min_similarity"],
-                                       -r["min_coverage"], -r["min_chunk_coverage"], r["max_unknown_terms"],
-                                       r["trust_similarity"]))
+                                       -r["min_coverage"], -r["min_chunk_coverage"], -r["min_answer_score"],
+                                       r["max_unknown_terms"], r["trust_similarity"]))
     return results, best
 
 
@@ -198,15 +208,19 @@ def grade_confusion(signals: list[dict], items: dict[int, dict], index: str, mod
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.abstention", description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="local?temperature=0&max_tokens=96")
-    parser.add_argument("--part", choices=["test", "fresh", "tuning", "all"], default="test")
+    parser.add_argument("--part", choices=["test", "fresh", "fresh2", "tuning", "all"], default="test")
     parser.add_argument("--graphs", nargs="+", default=list(GRAPHS), choices=GRAPHS)
-    parser.add_argument("--settings", nargs="+", default=["off", "rules"], choices=["off", "rules", "rules+model"])
+    parser.add_argument("--settings", nargs="+", default=["off", "rules"], choices=["off", "rules", "rules+model", "trained"])
+    parser.add_argument("--checker", default="", help="the trained checker's folder for setting 'trained' and the "
+                                                      "sweep (default: rag.answerability.checker_folder())")
     parser.add_argument("--limit", type=int, default=None, help="at most this many questions per graph (quick runs)")
     parser.add_argument("--sweep", action="store_true", help="sweep the thresholds on the signals instead of running graphs")
     parser.add_argument("--grade", action="store_true", help="with --sweep: also measure the model's yes/no grade")
     parser.add_argument("--data", type=Path, default=QUESTIONS)
     parser.add_argument("--out", type=Path, default=Path("out/abstention"))
     args = parser.parse_args(argv)
+    if args.checker:
+        os.environ["HEARTH_ANSWER_CHECKER"] = args.checker
     items = load_items(args.part, args.data)
     index = tempfile.mkdtemp(prefix="abstention-")
     prepare(index)
@@ -214,9 +228,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.sweep:
         if args.part == "test":
             parser.error("--sweep chooses thresholds: run it on --part tuning, never on the frozen test part")
-        signals = signals_for(items, index)
+        from rag.answerability import checker_folder, load_checker
+
+        checker = load_checker() if (checker_folder() / "config.json").is_file() else None
+        signals = signals_for(items, index, checker)
         results, best = sweep(signals)
         report = {"part": args.part, "signals": signals, "sweep": results, "chosen": best}
+        if checker is not None:
+            report["sweep_trained"], report["chosen_trained"] = sweep(signals, grid=TRAINED_GRID)
+            best = {"rules": best, "trained": report["chosen_trained"]}
         if args.grade:
             report["model_grade"] = grade_confusion(signals, {i["id"]: i for i in items}, index, args.model)
         (args.out / "abstention_sweep.json").write_text(json.dumps(report, indent=2, default=str))

@@ -29,10 +29,12 @@ see the README's abstention table for whether it earns its call on a given model
 from __future__ import annotations
 
 import math
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Iterable, Sequence
 
 from rag.store import ScoredChunk
@@ -233,15 +235,21 @@ class Thresholds:
     check_names: bool = True  # abstain when a name or year of the question is absent from the collection
     trust_similarity: float = 0.6  # a chunk at least this similar to the question outweighs low term coverage
     check_answer_type: bool = True  # abstain when a price or time question's evidence states none near its subject
+    min_answer_score: float = 0.0  # mode 'trained': the checker's best passage score below this: abstain
 
 
 THRESHOLDS = Thresholds()
+# mode 'trained': chosen the same way, on the same tuning part, with the checker's score in the grid
+# (`evals.abstention.TRAINED_GRID`). At <= 5% false abstention the sweep keeps every rule and sets
+# the checker's bar at 0.05: on these questions its score separates answerable from near misses with
+# ROC AUC 0.65 only (0.90 on held-out XQuAD articles), so it adds nothing yet (README, abstention).
+TRAINED_THRESHOLDS = Thresholds(min_answer_score=0.05)
 
 
 @dataclass
 class Assessment:
     answerable: bool
-    reason: str = ""  # "", "unknown_names", "unknown_terms", "low_coverage", "low_similarity", "model"
+    reason: str = ""  # "", "unknown_names", "unknown_terms", "low_coverage", "low_similarity", "model", "answer_not_stated"
     missing: list[str] = field(default_factory=list)  # names or terms of the question the collection lacks
     similarity: float | None = None
     coverage: float | None = None
@@ -267,8 +275,39 @@ def best_similarity(question: str, chunks: Sequence[ScoredChunk], kb) -> float |
     return float(max(float(np.dot(v, query)) / max(float(np.linalg.norm(v)), 1e-12) for v in vectors))
 
 
-def measure(question: str, chunks: Sequence[ScoredChunk], kb) -> dict:
-    """The raw signals: names and terms missing from the collection, coverage by the chunks, similarity."""
+CHECKED_CHUNKS = 4  # the trained checker reads this many of the top retrieved chunks
+CHECKER_MAX_LENGTH = 256  # tokens of question + chunk: a default 800-character chunk fits whole
+
+
+def checker_folder() -> Path:
+    """Where mode 'trained' finds the checker: $HEARTH_ANSWER_CHECKER, else
+    $HEARTH_HOME/answerability/xquad (what `python -m training.answerability` writes)."""
+    from models.settings import data_home
+
+    return Path(os.environ.get("HEARTH_ANSWER_CHECKER") or data_home() / "answerability" / "xquad")
+
+
+def load_checker(folder: str | Path | None = None):
+    """The trained answerability checker (a cross-encoder, `rag.rerank.CrossEncoderReranker`)."""
+    from rag.rerank import CrossEncoderReranker
+
+    folder = Path(folder) if folder else checker_folder()
+    if not (folder / "config.json").is_file():
+        raise ValueError(f"answerability='trained' needs a trained checker in {folder}, and there is none: train it "
+                         "with `python -m training.answerability` (about 20 minutes on 2 cores), point "
+                         "HEARTH_ANSWER_CHECKER at one, or use HEARTH_ANSWERABILITY=rules.")
+    return CrossEncoderReranker(folder, max_length=CHECKER_MAX_LENGTH)
+
+
+def answer_score(question: str, chunks: Sequence[ScoredChunk], checker) -> float:
+    """The checker's highest probability that one of the top chunks states the answer."""
+    passages = [f"{c.title}\n{c.text}" if c.title else c.text for c in chunks[:CHECKED_CHUNKS]]
+    return max(checker.score_pairs([(question, p) for p in passages]), default=0.0)
+
+
+def measure(question: str, chunks: Sequence[ScoredChunk], kb, checker=None) -> dict:
+    """The raw signals: names and terms missing from the collection, coverage by the chunks, similarity,
+    and with a trained `checker` (`load_checker`) its best score over the top `CHECKED_CHUNKS` chunks."""
     vocabulary = collection_vocabulary(kb)
     names = named_terms(question)
     missing_names = [n for n in names if not all(s in vocabulary for s in stems(n))]
@@ -287,7 +326,8 @@ def measure(question: str, chunks: Sequence[ScoredChunk], kb) -> dict:
     return {"missing_names": missing_names, "unknown_terms": unknown, "coverage": coverage,
             "chunk_coverage": chunk_coverage, "answer_type": expected_answer_type(question),
             "states_answer_type": states_answer_type(question, chunks, vocabulary, retrieved) if chunks else None,
-            "similarity": best_similarity(question, chunks, kb) if chunks else None}
+            "similarity": best_similarity(question, chunks, kb) if chunks else None,
+            "answer_score": answer_score(question, chunks, checker) if checker is not None and chunks else None}
 
 
 def decide(signals: dict, thresholds: Thresholds = THRESHOLDS) -> Assessment:
@@ -305,16 +345,19 @@ def decide(signals: dict, thresholds: Thresholds = THRESHOLDS) -> Assessment:
         return Assessment(False, "no_answer_of_type", [], similarity, coverage)
     if similarity is not None and similarity < thresholds.min_similarity:
         return Assessment(False, "low_similarity", [], similarity, coverage)
+    if signals.get("answer_score") is not None and signals["answer_score"] < thresholds.min_answer_score:
+        return Assessment(False, "answer_not_stated", [], similarity, coverage)
     return Assessment(True, "", [], similarity, coverage)
 
 
 def assess(question: str, chunks: Sequence[ScoredChunk], kb, thresholds: Thresholds = THRESHOLDS,
-           grade_with: str | None = None) -> Assessment:
+           grade_with: str | None = None, checker=None) -> Assessment:
     """Whether `chunks` (retrieved from `kb`) can answer `question`; `grade_with` (a chat model
-    spec) adds the model's constrained yes/no grade after the measured checks pass."""
+    spec) adds the model's constrained yes/no grade after the measured checks pass; `checker` (a
+    trained one, `load_checker`) adds its score, judged by `thresholds.min_answer_score`."""
     if not chunks:
         return Assessment(False, "nothing_retrieved")
-    verdict = decide(measure(question, chunks, kb), thresholds)
+    verdict = decide(measure(question, chunks, kb, checker), thresholds)
     if verdict.answerable and grade_with:
         if not grade_with_model(question, chunks, grade_with):
             verdict = Assessment(False, "model", [], verdict.similarity, verdict.coverage)
@@ -374,15 +417,18 @@ def abstention_message(verdict: Assessment, collection: str, scope: str = "") ->
     return text + (COVERS.format(scope=scope) if scope else "")
 
 
-ANSWERABILITY_CHOICES = ("rules", "rules+model", "off")
+ANSWERABILITY_CHOICES = ("rules", "rules+model", "trained", "off")
 
 
 def check(question: str, chunks: Sequence[ScoredChunk], kb, mode: str = "rules", model: str = "local") -> Assessment:
-    """The answerability step as a RAG graph's Context asks for it (`mode`: rules, rules+model, off)."""
+    """The answerability step as a RAG graph's Context asks for it (`mode`: rules, rules+model,
+    trained, off)."""
     if mode not in ANSWERABILITY_CHOICES:
         raise ValueError(f"answerability={mode!r} is not one of {', '.join(ANSWERABILITY_CHOICES)} (HEARTH_ANSWERABILITY).")
     if mode == "off":
         return Assessment(bool(chunks), "" if chunks else "nothing_retrieved")
+    if mode == "trained":
+        return assess(question, chunks, kb, TRAINED_THRESHOLDS, checker=load_checker())
     return assess(question, chunks, kb, grade_with=model if mode == "rules+model" else None)
 
 

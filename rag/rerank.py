@@ -106,11 +106,18 @@ class CrossEncoderReranker:
     def rerank(self, query: str, chunks: Sequence[ScoredChunk], k: int) -> list[ScoredChunk]:
         if not chunks:
             return []
-        scores = list(_cross_encoder(self.folder, self.max_length).predict([(query, c.text) for c in chunks],
-                                                                            show_progress_bar=False))
+        scores = self.score_pairs([(query, c.text) for c in chunks])
         if self.first_stage_weight > 0:
             scores = fuse_with_first_stage(scores, self.first_stage_weight)
         return _order_by(chunks, scores, k)
+
+    def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        """The sigmoid of the head's logit for each (query, passage): a probability for folders trained
+        with `training.reranker`'s pointwise loss."""
+        if not pairs:
+            return []
+        return [float(s) for s in _cross_encoder(self.folder, self.max_length).predict(list(pairs),
+                                                                                      show_progress_bar=False)]
 
 
 def _training_record(folder: Path) -> dict:

@@ -28,7 +28,8 @@ class Context(BaseContext):
     answerability: str = field(default_factory=env("HEARTH_ANSWERABILITY", "rules"), metadata={
         "description": "Check that the sources cover the question before answering (rag.answerability): 'rules' "
                        "(names and terms the collection lacks, similarity; no model call), 'rules+model' (plus the "
-                       "model's constrained yes/no grade) or 'off'. Env: HEARTH_ANSWERABILITY."})
+                       "model's constrained yes/no grade), 'trained' (names plus the cross-encoder that "
+                       "`python -m training.answerability` trains; HEARTH_ANSWER_CHECKER) or 'off'. Env: HEARTH_ANSWERABILITY."})
     history_turns: int = field(default_factory=env("HEARTH_HISTORY_TURNS", 3, int), metadata={
         "description": "Earlier question/answer pairs shown to the model. Env: HEARTH_HISTORY_TURNS."})
 

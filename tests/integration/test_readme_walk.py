@@ -152,6 +152,9 @@ WALK: dict[str, Run | Covered] = {
     "training.injection_classifier":
         Covered(IT + "test_injection_classifier_live.py::"
                 "test_trained_folder_is_loaded_by_the_guard_and_catches_what_the_rules_miss"),
+    "training.answerability":
+        Covered(IT + "test_retrieval_training.py::"
+                "test_answerability_checker_trains_on_a_squad_slice_and_serves_the_trained_mode"),
     "training.reranker --data ../shared/data/cranfield --out out/rerankers/cranfield":
         Covered(IT + "test_retrieval_training.py::test_reranker_trains_saves_and_serves_through_the_reranker_protocol"),
     "training.embedding_finetune --data ../shared/data/cranfield --out out/embeddings/cranfield-tuned":

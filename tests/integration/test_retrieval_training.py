@@ -95,3 +95,32 @@ def test_retrieval_benchmark_cross_validates_the_trained_rows(tmp_path):
         seen = json.loads((out / "cv" / f"fold{index}" / "reranker" / "reranker.json").read_text())["trained_query_ids"]
         assert not set(seen) & set(fold)
     assert "2-fold cross-validation" in (out / "retrieval.md").read_text()
+
+
+def test_answerability_checker_trains_on_a_squad_slice_and_serves_the_trained_mode(tmp_path, monkeypatch):
+    """A few steps on eight XQuAD questions: the folder the trained mode loads, the held-out report on
+    articles it never trained on, and a verdict from the real checker in the answerability step."""
+    from rag.answerability import check, load_checker
+    from rag.store import ScoredChunk
+    from training.answerability import AnswerabilityConfig, train_checker
+
+    record = train_checker(AnswerabilityConfig(out=str(tmp_path / "checker"), limit_questions=8, max_steps=2,
+                                               negatives_mined=1, threads=1, mlruns="off"), show_bar=False)
+    assert not set(record["data"]["train_articles"]) & set(record["data"]["held_out_articles"])
+    held = record["held_out"]
+    assert held["rows"] > 0 and 0.0 <= held["auc"] <= 1.0
+    assert set(held["by_kind"]) == {"same topic, answer removed", "other section"}
+    assert json.loads((tmp_path / "checker" / "answerability.json").read_text())["held_out"] == held
+
+    scores = load_checker(tmp_path / "checker").score_pairs([("How many days of leave?", DOCS["1"]),
+                                                              ("How many days of leave?", DOCS["4"])])
+    assert len(scores) == 2 and all(0.0 < s < 1.0 for s in scores)
+    monkeypatch.setenv("HEARTH_ANSWER_CHECKER", str(tmp_path / "checker"))
+    chunks = [ScoredChunk(text=DOCS["1"], source="leave.md", chunk_index=0, score=0.7, title="Leave")]
+
+    class Collection:  # the vocabulary the rules read: the one document
+        def corpus_chunks(self):
+            return chunks
+
+    verdict = check("How many days of paid annual leave do full-time employees get?", chunks, Collection(), mode="trained")
+    assert verdict.reason in ("", "answer_not_stated")  # decided by the checker's score, which a 2-step model cannot fix

@@ -255,3 +255,83 @@ def test_agentic_answers_the_covered_part_and_names_the_uncovered_part(monkeypat
     assert not message.additional_kwargs.get("abstained") and "€3.20" in text
     assert "do not answer this part: what are Pena Palace's opening hours?" in text
     assert [c["source"] for c in state["citations"] if c["cited"]] == ["/docs/tram-28.md"]
+
+
+# ---- the trained checker (mode 'trained'): its training pairs and its place in the decision ----------
+
+ARTICLE = {"title": "Tile museum", "paragraphs": [
+    {"context": "The tile museum is in a former convent. It is closed on Mondays. Tickets cost 5 euros.",
+     "qas": [{"question": "On which day is the tile museum closed?",
+              "answers": [{"text": "Mondays", "answer_start": 58}]}]},
+    {"context": "The convent was founded in 1509. Its church has a gilded interior.", "qas": []},
+]}
+
+
+def test_checker_pairs_hold_the_answer_only_in_the_positives():
+    import random
+
+    from training.answerability import question_pairs
+
+    rows = question_pairs(ARTICLE, random.Random(0))
+    kinds = {row["kind"]: row for row in rows}
+    assert set(kinds) == {"own paragraph", "answer window", "same topic, answer removed", "other section"}
+    for row in rows:
+        assert ("Mondays" in row["passage"]) == bool(row["label"]), row
+    assert "Tickets cost 5 euros" in kinds["same topic, answer removed"]["passage"]  # same subject, answer gone
+
+
+def test_corrupt_or_missing_squad_file_names_the_fix(tmp_path):
+    from training.answerability import read_squad
+
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"data": [{"title": "x", "paragraphs": [{"context": "c"}]}]}')
+    with pytest.raises(ValueError, match="SQuAD-format"):
+        read_squad(broken)
+    with pytest.raises(FileNotFoundError, match="--data"):
+        read_squad(tmp_path / "missing.json")
+
+
+def test_decide_refuses_when_the_checker_finds_no_stated_answer():
+    signals = {"missing_names": [], "unknown_terms": [], "coverage": 1.0, "chunk_coverage": 1.0, "similarity": 0.7}
+    assert decide({**signals, "answer_score": 0.2}, Thresholds(min_answer_score=0.5)).reason == "answer_not_stated"
+    assert decide({**signals, "answer_score": 0.8}, Thresholds(min_answer_score=0.5)).answerable
+    assert decide({**signals, "answer_score": None}, Thresholds(min_answer_score=0.5)).answerable  # no checker: rules only
+
+
+def test_trained_mode_without_a_checker_names_the_training_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("HEARTH_ANSWER_CHECKER", str(tmp_path / "none"))
+    with pytest.raises(ValueError, match="python -m training.answerability"):
+        rag.answerability.check("How many leave days?", HANDBOOK[:1], FakeKnowledgeBase(HANDBOOK), mode="trained")
+
+
+class ScriptedChecker:
+    """A scripted stand-in for the trained cross-encoder: a fixed score per passage that mentions a word."""
+
+    def __init__(self, scores: dict[str, float]):
+        self.scores = scores
+        self.read: list[tuple[str, str]] = []
+
+    def score_pairs(self, pairs):
+        self.read.extend(pairs)
+        return [max((s for word, s in self.scores.items() if word in passage), default=0.0) for _, passage in pairs]
+
+
+def test_rag_in_trained_mode_follows_the_checker(monkeypatch, fake_model):
+    checker = ScriptedChecker({"25 days": 0.9})
+    monkeypatch.setattr(rag.answerability, "load_checker", lambda folder=None: checker)
+    kb = FakeKnowledgeBase(list(HANDBOOK))
+    kb.collection = "handbook"
+    monkeypatch.setattr(rag_chat, "knowledge_base_for", lambda context: kb)
+    graph = rag_chat.builder.compile()
+
+    def ask(question):
+        state = graph.invoke({"messages": [("human", question)]},
+                             context=Context(collection="handbook", evidence_sentences=0, answerability="trained"))
+        return answer_of(state)
+
+    message, text = ask("How many days of paid annual leave do full-time employees get?")
+    assert not message.additional_kwargs.get("abstained") and "25 days" in text
+    message, text = ask("When do the core hours of remote work start?")  # no passage the checker trusts
+    assert message.additional_kwargs.get("abstained")
+    assert message.additional_kwargs["answerability"]["reason"] == "answer_not_stated"
+    assert checker.read and all(q for q, _ in checker.read)

@@ -16,6 +16,7 @@ import rag.mmr
 import rag.rerank
 import rag.retrievers
 import tools.market
+import training.answerability
 import training.embedding_adapt
 import training.merge
 import training.optim_step
@@ -28,7 +29,8 @@ import training.retrieval_pairs
 @pytest.mark.parametrize("module", [models.constrained, models.messages, models.runtime, models.settings, models.spec, rag.evidence, rag.retrievers,
                                     evals.ir_metrics, tools.market, graphs.analysts.graph,
                                     training.embedding_adapt, training.query_distill, training.retrieval_pairs,
-                                    training.reranker, training.optim_step, training.preference_data, training.merge])
+                                    training.reranker, training.optim_step, training.preference_data, training.merge,
+                                    training.answerability])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
