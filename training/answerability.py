@@ -41,6 +41,7 @@ from pathlib import Path
 import models  # noqa: F401  (offline switches before any hub library loads)
 from models.settings import shared_data
 from rag.answerability import checker_folder
+from training.optim_step import add_number_options
 
 SQUAD_FILE = "xquad.en.dev.json"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“(\[]?[A-Z0-9])")
@@ -221,10 +222,9 @@ def main(argv: list[str] | None = None) -> int:
                                                    "(default ../shared/data/xquad)")
     parser.add_argument("--out", default="", help="output folder (default $HEARTH_HOME/answerability/xquad)")
     parser.add_argument("--mlruns", default="", help="MLflow store folder (default $HEARTH_HOME/mlflow; off = none)")
-    for name in ("eval_articles", "limit_questions", "max_steps", "epochs", "max_length", "negatives_mined", "seed", "threads"):
-        parser.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(AnswerabilityConfig, name))
-    for name in ("max_minutes", "lr"):
-        parser.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(AnswerabilityConfig, name))
+    add_number_options(parser, AnswerabilityConfig, floats=("max_minutes", "lr"),
+                       ints=("eval_articles", "limit_questions", "max_steps", "epochs", "max_length", "negatives_mined",
+                             "seed", "threads"))
     config = AnswerabilityConfig(**vars(parser.parse_args(argv)))
     try:
         record = train_checker(config)

@@ -33,7 +33,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 import models  # noqa: F401  (offline switches before any hub library loads)
-from training.optim_step import adamw_with_warmup, take_step
+from training.optim_step import add_number_options, adamw_with_warmup, take_step
 from training.retrieval_pairs import LabelledPairs, first_stage_retriever, load_pairs, mine_hard_negatives
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -334,11 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="", help="output folder (default out/embeddings/<data name>-tuned)")
     parser.add_argument("--base", default=FinetuneConfig.base)
     parser.add_argument("--mlruns", default=FinetuneConfig.mlruns)
-    for name in ("epochs", "max_steps", "batch_size", "max_seq_length", "negatives_mined", "mining_depth", "seed",
-                 "threads"):
-        parser.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(FinetuneConfig, name))
-    for name in ("max_minutes", "lr", "scale"):
-        parser.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(FinetuneConfig, name))
+    add_number_options(parser, FinetuneConfig, floats=("max_minutes", "lr", "scale"),
+                       ints=("epochs", "max_steps", "batch_size", "max_seq_length", "negatives_mined", "mining_depth",
+                             "seed", "threads"))
     parser.add_argument("--queries-only", action="store_true",
                         help="tune only the query side against the base model's document vectors (no re-index)")
     config = FinetuneConfig(**vars(parser.parse_args(argv)))

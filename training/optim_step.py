@@ -1,8 +1,10 @@
 """One optimizer step with the bookkeeping every trainer here shares: clip, step, schedule, record
-the loss, move the progress bar and report progress to a background job.
+the loss, move the progress bar and report progress to a background job; and the trainers'
+numeric command-line options, read from their config dataclass.
 
     loss = criterion(...)
     take_step(loss, model, optimizer, schedule, losses=losses, bar=bar, report=report, total=total)
+    add_number_options(parser, RerankerConfig, ints=("epochs", "max_steps"), floats=("lr",))
 """
 
 from __future__ import annotations
@@ -42,3 +44,23 @@ def adamw_with_warmup(model, lr: float, total: int, warmup_ratio: float, floor: 
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: (s + 1) / warmup if s < warmup else max(floor, (total - s) / max(1, total - warmup)))
     return optimizer, schedule
+
+
+def add_number_options(parser, config_class, ints=(), floats=()) -> None:
+    """`--max-steps`-style options for the named int and float fields of `config_class`, each
+    defaulting to the field's default.
+
+    >>> import argparse
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Config:
+    ...     max_steps: int = 0
+    ...     lr: float = 1e-4
+    >>> parser = argparse.ArgumentParser()
+    >>> add_number_options(parser, Config, ints=("max_steps",), floats=("lr",))
+    >>> vars(parser.parse_args(["--max-steps", "3"]))
+    {'max_steps': 3, 'lr': 0.0001}
+    """
+    for kind, names in ((int, ints), (float, floats)):
+        for name in names:
+            parser.add_argument("--" + name.replace("_", "-"), type=kind, default=getattr(config_class, name))

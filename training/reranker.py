@@ -40,7 +40,7 @@ from typing import Callable
 from tqdm import tqdm
 
 import models  # noqa: F401  (offline switches before any hub library loads)
-from training.optim_step import adamw_with_warmup, take_step
+from training.optim_step import add_number_options, adamw_with_warmup, take_step
 from training.retrieval_pairs import LabelledPairs, first_stage_retriever, load_pairs, mine_hard_negatives
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -285,11 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="", help="output folder (default out/rerankers/<data name>)")
     for name in ("base", "embeddings", "mlruns"):
         parser.add_argument("--" + name, default=getattr(RerankerConfig, name))
-    for name in ("epochs", "max_steps", "queries_per_step", "positives_per_group", "negatives_per_group",
-                 "negatives_mined", "mining_depth", "max_length", "layers", "seed", "threads"):
-        parser.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(RerankerConfig, name))
-    for name in ("max_minutes", "lr", "first_stage_weight"):
-        parser.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(RerankerConfig, name))
+    add_number_options(parser, RerankerConfig, floats=("max_minutes", "lr", "first_stage_weight"),
+                       ints=("epochs", "max_steps", "queries_per_step", "positives_per_group", "negatives_per_group",
+                             "negatives_mined", "mining_depth", "max_length", "layers", "seed", "threads"))
     config = RerankerConfig(**vars(parser.parse_args(argv)))
     try:
         out = train_reranker(config)
