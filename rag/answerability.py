@@ -23,7 +23,10 @@ Every RAG graph runs this step between retrieval and the answer. Four signals, a
    question's most specific subject word (`ANSWER_TYPES`).
 
 A constrained yes/no grade by the chat model (`grade_with_model`) is available, and was measured:
-see the README's abstention table for whether it earns its call on a given model.
+see the README's abstention table for whether it earns its call on a given model. So is a trained
+checker (`HEARTH_ANSWERABILITY=trained`: a cross-encoder from `python -m training.answerability`
+that reads the question with each top chunk and scores whether the chunk states the answer); on
+this project's questions it decides as the rules do (README, abstention).
 """
 
 from __future__ import annotations
