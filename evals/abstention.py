@@ -228,9 +228,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.sweep:
         if args.part == "test":
             parser.error("--sweep chooses thresholds: run it on --part tuning, never on the frozen test part")
-        from rag.answerability import checker_folder, load_checker
+        from rag.answerability import load_checker
 
-        checker = load_checker() if (checker_folder() / "config.json").is_file() else None
+        try:
+            checker = load_checker()
+        except ValueError:  # no trained checker: the rules are swept alone
+            checker = None
         signals = signals_for(items, index, checker)
         results, best = sweep(signals)
         report = {"part": args.part, "signals": signals, "sweep": results, "chosen": best}

@@ -291,14 +291,20 @@ def checker_folder() -> Path:
 
 
 def load_checker(folder: str | Path | None = None):
-    """The trained answerability checker (a cross-encoder, `rag.rerank.CrossEncoderReranker`)."""
-    from rag.rerank import CrossEncoderReranker
-
+    """The trained answerability checker (a cross-encoder, `rag.rerank.CrossEncoderReranker`), built
+    once per folder: the graphs ask for it on every question."""
     folder = Path(folder) if folder else checker_folder()
     if not (folder / "config.json").is_file():
         raise ValueError(f"answerability='trained' needs a trained checker in {folder}, and there is none: train it "
                          "with `python -m training.answerability` (about 20 minutes on 2 cores), point "
                          "HEARTH_ANSWER_CHECKER at one, or use HEARTH_ANSWERABILITY=rules.")
+    return _checker(str(folder.resolve()))
+
+
+@lru_cache(maxsize=2)
+def _checker(folder: str):
+    from rag.rerank import CrossEncoderReranker
+
     return CrossEncoderReranker(folder, max_length=CHECKER_MAX_LENGTH)
 
 

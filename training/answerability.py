@@ -169,13 +169,17 @@ def write_pairs_jsonl(rows: list[dict], path: Path) -> Path:
 
 
 def roc_auc(labels: list[int], scores: list[float]) -> float:
-    """The probability that a random positive scores above a random negative (ties count half)."""
-    positives = [s for s, y in zip(scores, labels) if y]
-    negatives = [s for s, y in zip(scores, labels) if not y]
-    if not positives or not negatives:
+    """The probability that a random positive scores above a random negative (ties count half);
+    NaN when one class is missing.
+
+    >>> roc_auc([1, 0, 1, 0], [0.9, 0.2, 0.5, 0.5])
+    0.875
+    """
+    from sklearn.metrics import roc_auc_score
+
+    if len(set(labels)) < 2:
         return float("nan")
-    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
-    return wins / (len(positives) * len(negatives))
+    return float(roc_auc_score(labels, scores))
 
 
 def evaluate_checker(folder: Path, rows: list[dict]) -> dict:
