@@ -2,6 +2,7 @@
 
     python -m training.dpo --reward-model .hearth/finetune/reward/rm-STAMP --time-budget 600
     python -m training.dpo --base .hearth/finetune/runs/sql-... --max-steps 40 --win-prompts 30 --xstest 40
+    python -m training.dpo --pairs on-policy --reward-model .hearth/finetune/reward/probe-STAMP --train-limit 160
 
 The policy is the starting model (the bundled one, a transformers folder or a fine-tuning run)
 with a LoRA adapter; TRL's reference model is that same network with the adapter switched off, so
@@ -9,6 +10,15 @@ there is one copy of the weights in memory, not two. The pairs are the reward mo
 (`training.preference_data`, same seed, so the same split; training refuses test pairs). Early
 dialogue turns are dropped until the prompt fits `--max-prompt-length` tokens, so the answers,
 which DPO learns from, are not cut.
+
+`--pairs on-policy` trains on the starting model's own answers instead of HH-RLHF's: two samples
+per train prompt (temperature and top-p as below, seeds apart from the measurement's), the one the
+reward model scores higher as chosen, pairs with equal answers or scores dropped (the pairs are
+kept in the run folder). The HH answers were written by another model, so the policy moves toward
+text it would rarely produce; its own samples ranked by the reward model are the usual remedy
+(RLAIF / iterative DPO), at the cost of two generations per prompt and of optimising the same
+reward model the win rate is judged by: the XSTest rows and the samples are there to catch a
+policy that games it.
 
 Measured on the held-apart test part (bounded slices, the sizes are in the output):
 - implicit reward accuracy: beta * (log pi(y|x) - log ref(y|x)) higher for the chosen answer;
@@ -40,7 +50,8 @@ from models.runtime import configure_runtime
 from models.settings import PROJECT_ROOT, shared_data
 from training.base_model import BUNDLED, chat_token_ids, load_model, resolve_base
 from training.preference_data import load_split, train_part
-from training.reward_model import answer_ids, evaluate_with_reward, exact_mcnemar, load_reward_model, peak_rss_mb, wilson
+from training.reward_model import (answer_ids, evaluate_with_reward, exact_mcnemar, is_reward_weights, load_reward_model,
+                                   peak_rss_mb, wilson)
 from training.sft import LORA_TARGETS, _callbacks, bf16_is_fast, plot_losses, runs_folder
 
 configure_runtime()
@@ -57,6 +68,7 @@ class DPOSettings:
     data: Optional[str] = None
     base: str = BUNDLED
     reward_model: Optional[str] = None  # a reward run folder (or its model/ folder) for the win rate
+    pairs: str = "dataset"  # dataset: HH-RLHF's chosen/rejected; on-policy: own samples ranked by the reward model
     name: str = "dpo"
     seed: int = 0
     beta: float = 0.1
@@ -158,6 +170,32 @@ def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, s
     return answers
 
 
+def on_policy_pairs(model, tokenizer, pairs: list[dict], settings: DPOSettings, reward_folder: Path) -> tuple[list[dict], dict]:
+    """Two sampled answers of `model` per prompt of `pairs`, ranked by the reward model: (pairs with the
+    higher-scored answer as chosen, a report). Equal answers and equal scores are dropped."""
+    prompts = [trim_prompt(tokenizer, p["prompt"], settings.max_prompt_length) for p in pairs]
+    kwargs = dict(max_new_tokens=settings.max_new_tokens, sample=True, temperature=settings.temperature,
+                  top_p=settings.top_p)
+    first = generate(model, tokenizer, prompts, seed=settings.seed + 100_001, desc="on-policy samples, first", **kwargs)
+    second = generate(model, tokenizer, prompts, seed=settings.seed + 200_003, desc="on-policy samples, second", **kwargs)
+    rm, rm_tok = load_reward_model(reward_folder)
+    score_a = evaluate_with_reward(None, [{"prompt": p, "answer": a} for p, a in zip(prompts, first)], model=rm, tokenizer=rm_tok)
+    score_b = evaluate_with_reward(None, [{"prompt": p, "answer": b} for p, b in zip(prompts, second)], model=rm, tokenizer=rm_tok)
+    del rm
+    ranked = []
+    for pair, prompt, a, b, sa, sb in zip(pairs, prompts, first, second, score_a, score_b):
+        if a.strip() == b.strip() or sa == sb or not a.strip() or not b.strip():
+            continue
+        chosen, rejected = (a, b) if sa > sb else (b, a)
+        ranked.append({"prompt": prompt, "chosen": chosen, "rejected": rejected, "key": pair["key"],
+                       "prompt_key": pair["prompt_key"], "reward_gap": round(abs(sa - sb), 4)})
+    report = {"prompts": len(prompts), "pairs": len(ranked), "dropped": len(prompts) - len(ranked),
+              "mean_reward_gap": round(sum(r["reward_gap"] for r in ranked) / max(1, len(ranked)), 4),
+              "chosen_refusals": sum(is_refusal(r["chosen"]) for r in ranked),
+              "rejected_refusals": sum(is_refusal(r["rejected"]) for r in ranked)}
+    return ranked, report
+
+
 def sequence_logps(model, tokenizer, pairs: list[dict], max_length: int, desc: str | None = None) -> list[tuple[float, float]]:
     """(sum log p(chosen | prompt), sum log p(rejected | prompt)) per pair under `model`."""
     import torch
@@ -254,6 +292,11 @@ def run_dpo(settings: DPOSettings, progress=None) -> dict:
     from peft import LoraConfig
     from trl import DPOConfig, DPOTrainer
 
+    if settings.pairs not in ("dataset", "on-policy"):
+        raise ValueError(f"Unknown --pairs {settings.pairs!r}: use 'dataset' or 'on-policy'.")
+    if settings.pairs == "on-policy" and not settings.reward_model:
+        raise ValueError("--pairs on-policy ranks the model's own samples with a reward model: pass --reward-model "
+                         "RUN (train one with `python -m training.reward_model --method probe`).")
     torch.set_num_threads(max(1, settings.threads))
     wall_start = time.monotonic()
     parts, manifest = load_split(settings.data, seed=settings.seed)
@@ -265,11 +308,20 @@ def run_dpo(settings: DPOSettings, progress=None) -> dict:
     reward_folder = None
     if settings.reward_model:
         reward_folder = Path(settings.reward_model)
-        if (reward_folder / "model" / "config.json").is_file():
+        if is_reward_weights(reward_folder / "model"):
             reward_folder = reward_folder / "model"
-        if not (reward_folder / "config.json").is_file():
+        if not is_reward_weights(reward_folder):
             raise FileNotFoundError(f"{settings.reward_model} is not a reward model: pass the run folder "
                                     "`python -m training.reward_model` printed (with model/), or its model/ folder")
+    on_policy = None
+    if settings.pairs == "on-policy":
+        train_pairs, on_policy = on_policy_pairs(model, tokenizer, train_pairs, settings, reward_folder)
+        with open(run / "on_policy_pairs.jsonl", "w", encoding="utf-8") as handle:
+            for row in train_pairs:
+                handle.write(json.dumps(row) + "\n")
+        if not train_pairs:
+            raise ValueError("Every on-policy pair was a tie (equal answers or scores): raise --train-limit or the "
+                             "temperature.")
     from datasets import Dataset
 
     train = Dataset.from_list(dpo_rows(tokenizer, train_pairs, settings.max_prompt_length))
@@ -300,13 +352,14 @@ def run_dpo(settings: DPOSettings, progress=None) -> dict:
     history = trainer.state.log_history
     metrics = {"train_loss": float(result.training_loss), "steps": steps, "train_seconds": round(train_seconds, 1),
                "pairs_seen": min(len(train_pairs) * settings.epochs, steps * settings.batch_size * settings.grad_accum),
-               "train_pairs": len(train_pairs), "reference_model_copies": reference_copies,
+               "train_pairs": len(train_pairs), "pairs": settings.pairs, "reference_model_copies": reference_copies,
                "implicit_reward_accuracy": measured["implicit_reward"]["accuracy"],
                "win_rate": measured.get("win_rate", {}).get("win_rate"),
                "wall_seconds": round(time.monotonic() - wall_start, 1), "peak_rss_mb": peak_rss_mb()}
     plot_losses(history, run / "loss.png", f"{run.name}: DPO (LoRA), {steps} steps")
     summary = {"settings": asdict(settings), "split": manifest, "base_folder": str(base_folder), "state": "done",
                "run_folder": str(run), "weights": str(run / "adapter"), "metrics": metrics, "measured": measured,
+               "on_policy": on_policy,
                "dataset_sha256": manifest["data_sha256"], "log_history": history, "mlflow_run_id": None}
     from training.tracking import record_run
 
@@ -321,7 +374,12 @@ def write_tables(summary: dict, out_dir: str | Path = "out") -> Path:
     (out / "dpo.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     m, ms = summary["measured"], summary["metrics"]
     ir = m["implicit_reward"]
-    lines = [f"DPO (LoRA) run {Path(summary['run_folder']).name}: {ms['steps']} steps, {ms['pairs_seen']} pairs seen, "
+    source = "HH-RLHF pairs"
+    if summary.get("on_policy"):
+        o = summary["on_policy"]
+        source = (f"on-policy pairs ({o['pairs']} of {o['prompts']} train prompts, ranked by the reward model; "
+                  f"refusals chosen {o['chosen_refusals']}, rejected {o['rejected_refusals']})")
+    lines = [f"DPO (LoRA) run {Path(summary['run_folder']).name}: {ms['steps']} steps, {ms['pairs_seen']} {source} seen, "
              f"{ms['train_seconds']} s training", "",
              "| measure | start model | DPO model |", "|---|---:|---:|",
              f"| implicit reward accuracy ({ir['pairs']} test pairs, {ir.get('ties', 0)} ties) | 0.5 by construction | "
@@ -345,6 +403,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data", default=None, help="HH-RLHF style JSONL(.gz) (default: ../shared/data/hh_rlhf_harmless_test)")
     parser.add_argument("--base", default=BUNDLED, help="'bundled', a transformers folder, or a fine-tuning run folder")
     parser.add_argument("--reward-model", default=None, help="reward run folder for the win rate (none: win rate skipped)")
+    parser.add_argument("--pairs", choices=("dataset", "on-policy"), default="dataset",
+                        help="dataset: HH-RLHF's answers; on-policy: two own samples per train prompt ranked by --reward-model")
     parser.add_argument("--name", default="dpo")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--beta", type=float, default=0.1)
@@ -365,7 +425,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", default=None)
     parser.add_argument("--tables", default="out")
     args = parser.parse_args(argv)
-    settings = DPOSettings(data=args.data, base=args.base, reward_model=args.reward_model, name=args.name, seed=args.seed,
+    settings = DPOSettings(data=args.data, base=args.base, reward_model=args.reward_model, pairs=args.pairs, name=args.name,
+                           seed=args.seed,
                            beta=args.beta, learning_rate=args.lr, lora_r=args.lora_r, lora_alpha=2 * args.lora_r,
                            max_length=args.max_length, max_prompt_length=args.max_prompt_length, max_steps=args.max_steps,
                            time_budget_s=args.time_budget, batch_size=args.batch_size, grad_accum=args.grad_accum,

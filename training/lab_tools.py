@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal, Optional
 
 from langchain_core.tools import StructuredTool, ToolException
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from tools import jobs
 
@@ -269,7 +269,11 @@ class EvaluateArgs(BaseModel):
 
 
 class RewardModelArgs(BaseModel):
-    max_minutes: float = Field(default=15.0, description="Training time budget in minutes, 0.5..120.")
+    method: Literal["probe", "head"] = Field(
+        default="probe", description="probe: a linear probe on the frozen model's layers, fitted on every train pair "
+                                     "(about 12 minutes on 2 cores the first time, seconds after; max_minutes does not "
+                                     "apply); head: TRL RewardTrainer on a one-logit head for max_minutes.")
+    max_minutes: float = Field(default=15.0, description="Training time budget in minutes (head), 0.5..120.")
     test_limit: int = Field(default=200, description="Held-out test pairs to score (of 462), 10..462.")
 
     @field_validator("max_minutes")
@@ -290,6 +294,16 @@ class DPOArgs(BaseModel):
                                                                   "to judge DPO against the start model.")
     base: str = Field(default="bundled", description="'bundled' or a fine-tuning run folder to start from.")
     max_minutes: float = Field(default=10.0, description="Training time budget in minutes, 0.5..120.")
+    pairs: Literal["dataset", "on-policy"] = Field(
+        default="dataset", description="dataset: HH-RLHF's answers; on-policy: two of the model's own answers to each "
+                                       "of 200 train prompts, ranked by reward_model (needs reward_model).")
+
+    @model_validator(mode="after")
+    def _judge_for_on_policy(self):
+        if self.pairs == "on-policy" and not self.reward_model:
+            raise ValueError("pairs='on-policy' ranks the model's own answers with a reward model: pass reward_model "
+                             "(the run_folder train_reward_model returned).")
+        return self
 
     @field_validator("reward_model", "base")
     @classmethod
@@ -540,19 +554,22 @@ def run_evaluation(progress, model: str, run: str | None = None, limit: int = 24
     return result
 
 
-def run_reward_training(progress, max_minutes: float = 15.0, test_limit: int = 200) -> dict:
+def run_reward_training(progress, method: str = "probe", max_minutes: float = 15.0, test_limit: int = 200) -> dict:
     from training.reward_model import RewardSettings, run_reward_model
 
-    summary = run_reward_model(RewardSettings(time_budget_s=max_minutes * 60, test_limit=test_limit, warmup_steps=0,
-                                              threads=_lab_threads()), progress=progress)
+    summary = run_reward_model(RewardSettings(method=method, name=method if method == "probe" else "rm",
+                                              time_budget_s=max_minutes * 60, test_limit=test_limit, warmup_steps=0,
+                                              max_length=128, threads=_lab_threads()), progress=progress)
     return {"run_folder": summary["run_folder"], "test": summary["test"]["table"], "steps": summary["metrics"]["steps"],
             "next": "run_dpo with reward_model set to this run_folder"}
 
 
-def run_preference_tuning(progress, reward_model: str | None = None, base: str = "bundled", max_minutes: float = 10.0) -> dict:
+def run_preference_tuning(progress, reward_model: str | None = None, base: str = "bundled", max_minutes: float = 10.0,
+                          pairs: str = "dataset") -> dict:
     from training.dpo import DPOSettings, run_dpo
 
-    summary = run_dpo(DPOSettings(base=base, reward_model=reward_model, time_budget_s=max_minutes * 60, warmup_steps=0,
+    summary = run_dpo(DPOSettings(base=base, reward_model=reward_model, pairs=pairs, time_budget_s=max_minutes * 60,
+                                  train_limit=200 if pairs == "on-policy" else None, warmup_steps=0,
                                   threads=_lab_threads()), progress=progress)
     return {"run_folder": summary["run_folder"], "measured": summary["measured"], "steps": summary["metrics"]["steps"]}
 

@@ -55,8 +55,10 @@ def register_reward_run(run: str | Path, name: str, alias: str | None = None, me
     `evals.judge --judge reward:registry:NAME@ALIAS` uses it; `registry:` chat specs refuse it."""
     run = Path(run).resolve()
     info_file = run / "run.json"
-    if not info_file.is_file() or not (run / "model" / "config.json").is_file():
-        raise FileNotFoundError(f"{run} is not a finished reward-model run (run.json and model/config.json): "
+    from training.reward_model import is_reward_weights
+
+    if not info_file.is_file() or not is_reward_weights(run / "model"):
+        raise FileNotFoundError(f"{run} is not a finished reward-model run (run.json and model/ with config.json or probe.json): "
                                 "train one with `python -m training.reward_model`.")
     info = json.loads(info_file.read_text(encoding="utf-8"))
     tags = {"kind": "reward", "hf": str(run / "model"), "run_folder": str(run),

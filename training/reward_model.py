@@ -2,7 +2,7 @@
 
     python -m training.reward_model --time-budget 600 --test-limit 200          # train + test on HH-RLHF harmless
     python -m training.reward_model --base .hearth/finetune/runs/sql-...  --max-steps 50
-    python -m training.reward_model --eval-only .hearth/finetune/reward/rm-STAMP --test-limit 200
+    python -m training.reward_model --method probe --max-length 128                  # linear probe on the frozen model
 
 The pairs are HH-RLHF harmless (`training.preference_data`): split by prompt with a fixed seed
 into train / validation / test, the split's manifest (data SHA-256, per-part key hashes) kept in
@@ -22,13 +22,18 @@ two-sided binomial test on the discordant pairs) compares the reward model with 
 Tables go to out/reward_model.{json,md}; the run to $HEARTH_HOME/finetune/reward/NAME-STAMP
 (model/ is a plain transformers folder) and MLflow (experiment `hearth-reward`).
 
-`evaluate_with_reward(folder, items)` scores (prompt, answer) items with a trained reward model:
-the judge the DPO lab uses for its win rate.
+`--method probe` fits a linear probe on the frozen model's hidden states instead of training the
+head by RewardTrainer (`training.reward_probe`: the whole train part in one pass, the L2 strength
+chosen on the validation part); its table has the same rows, from the same forward passes.
+
+`evaluate_with_reward(folder, items)` scores (prompt, answer) items with a trained reward model of
+either kind: the judge the DPO lab uses for its win rate.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -42,6 +47,7 @@ from models.runtime import configure_runtime
 from models.settings import PROJECT_ROOT
 from training.base_model import BUNDLED, chat_token_ids, finetune_home, load_model, resolve_base
 from training.preference_data import load_split, train_part
+from training.reward_probe import ProbeReward, is_probe_folder
 from training.sft import _callbacks, bf16_is_fast, freeze_below, plot_losses
 
 configure_runtime()
@@ -53,6 +59,8 @@ class RewardSettings:
 
     data: Optional[str] = None  # None = the shared HH-RLHF harmless file
     base: str = BUNDLED
+    method: str = "head"  # head: RewardTrainer on a one-logit head; probe: training.reward_probe
+    layers: Optional[list[int]] = None  # probe: hidden states read (None = training.reward_probe.default_layers)
     name: str = "rm"
     seed: int = 0
     max_length: int = 256
@@ -64,7 +72,7 @@ class RewardSettings:
     batch_size: int = 4
     grad_accum: int = 2
     warmup_steps: int = 10
-    val_max: int = 32  # validation pairs evaluated during training (each costs two forwards)
+    val_max: Optional[int] = None  # validation pairs used (None: 32 for head, where each costs two forwards; all for probe)
     eval_steps: int = 50
     patience: int = 0
     train_limit: Optional[int] = None
@@ -98,12 +106,20 @@ def tokenize_pairs(tokenizer, pairs: list[dict], max_length: int) -> list[dict]:
     return rows
 
 
+def is_reward_weights(folder: str | Path) -> bool:
+    """A reward model's weights folder of either kind (transformers config.json, or a probe)."""
+    return (Path(folder) / "config.json").is_file() or is_probe_folder(folder)
+
+
 def load_reward_model(folder: str | Path):
-    """(AutoModelForSequenceClassification with one label, tokenizer) from a transformers folder; a
-    causal-LM folder gets a fresh head (seed it first)."""
+    """(reward model, tokenizer) from a weights folder: a probe folder gives a `ProbeReward`; a
+    transformers folder an AutoModelForSequenceClassification with one label (a causal-LM folder
+    gets a fresh head: seed it first)."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    if is_probe_folder(folder):
+        return ProbeReward.load(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -150,8 +166,10 @@ def evaluate_with_reward(folder: str | Path, items: list[dict], max_length: int 
     for item in items:
         prompt = item["prompt"]
         messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
-        sequences.append(answer_ids(tokenizer, messages, item["answer"], max_length)[0])
-    return score_ids(model, sequences, tokenizer.pad_token_id)
+        sequences.append(answer_ids(tokenizer, messages, item["answer"], max_length))
+    if isinstance(model, ProbeReward):
+        return model.score(sequences)
+    return score_ids(model, [ids for ids, _ in sequences], tokenizer.pad_token_id)
 
 
 def answer_logprobs(model, sequences: list[tuple[list[int], int]]) -> list[float]:
@@ -214,6 +232,19 @@ def accuracy_row(name: str, right: list[bool]) -> dict:
             "ci95_low": low, "ci95_high": high}
 
 
+def compare_with_baselines(pairs: list[dict], chosen: list[float], rejected: list[float], loglik_right: list[bool],
+                           seed: int, seconds: dict, name: str = "reward model") -> dict:
+    """The accuracy table (reward model, length, base log-likelihood) with Wilson intervals and exact
+    McNemar tests of the reward model against each baseline, all on the same pairs."""
+    rm_right = [c > r for c, r in zip(chosen, rejected)]
+    length_right = length_baseline(pairs, seed)
+    table = [accuracy_row(name, rm_right), accuracy_row("length (longer wins)", length_right),
+             accuracy_row("base log-likelihood (mean per token)", loglik_right)]
+    return {"table": table, "mcnemar_vs_length": exact_mcnemar(rm_right, length_right),
+            "mcnemar_vs_loglik": exact_mcnemar(rm_right, loglik_right), "seconds": seconds,
+            "mean_margin": round(sum(c - r for c, r in zip(chosen, rejected)) / max(1, len(pairs)), 4)}
+
+
 def evaluate_pairs(reward_model, tokenizer, base_folder: Path, pairs: list[dict], max_length: int, seed: int) -> dict:
     """Reward model vs length and log-likelihood baselines on the same pairs, with intervals and tests."""
     from tqdm import tqdm
@@ -223,8 +254,6 @@ def evaluate_pairs(reward_model, tokenizer, base_folder: Path, pairs: list[dict]
     chosen = score_ids(reward_model, [r["chosen_ids"] for r in rows], tokenizer.pad_token_id)
     rejected = score_ids(reward_model, [r["rejected_ids"] for r in rows], tokenizer.pad_token_id)
     rm_seconds = time.monotonic() - start
-    rm_right = [c > r for c, r in zip(chosen, rejected)]
-    length_right = length_baseline(pairs, seed)
     causal, _ = load_model(base_folder)
     start = time.monotonic()
     loglik_right = []
@@ -233,12 +262,8 @@ def evaluate_pairs(reward_model, tokenizer, base_folder: Path, pairs: list[dict]
         loglik_right.append(c > r)
     ll_seconds = time.monotonic() - start
     del causal
-    table = [accuracy_row("reward model", rm_right), accuracy_row("length (longer wins)", length_right),
-             accuracy_row("base log-likelihood (mean per token)", loglik_right)]
-    return {"table": table, "mcnemar_vs_length": exact_mcnemar(rm_right, length_right),
-            "mcnemar_vs_loglik": exact_mcnemar(rm_right, loglik_right),
-            "seconds": {"reward_model": round(rm_seconds, 1), "loglik_baseline": round(ll_seconds, 1)},
-            "mean_margin": round(sum(c - r for c, r in zip(chosen, rejected)) / max(1, len(rows)), 4)}
+    return compare_with_baselines(pairs, chosen, rejected, loglik_right, seed,
+                                  {"reward_model": round(rm_seconds, 1), "loglik_baseline": round(ll_seconds, 1)})
 
 
 def _as_dataset(rows: list[dict]):
@@ -261,9 +286,12 @@ def write_tables(result: dict, out_dir: str | Path = "out") -> Path:
     out.mkdir(parents=True, exist_ok=True)
     (out / "reward_model.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
     ev = result["test"]
+    m = result["metrics"]
+    how = (f"linear probe, C = {m['probe_C']} by validation accuracy {m['validation_accuracy']} on {m['validation_pairs']} pairs"
+           if m.get("method") == "probe" else f"{m['steps']} steps")
     lines = [f"Reward model on {ev['table'][0]['pairs']} held-out HH-RLHF harmless test pairs "
-             f"(run {Path(result['run_folder']).name}, {result['metrics']['steps']} steps, "
-             f"{result['metrics']['pairs_seen']} pairs seen, {result['metrics']['train_seconds']} s training)", "",
+             f"(run {Path(result['run_folder']).name}, {how}, "
+             f"{m['pairs_seen']} pairs seen, {m['train_seconds']} s training)", "",
              "| method | accuracy | 95% CI (Wilson) | correct / pairs |", "|---|---:|---:|---:|"]
     for row in ev["table"]:
         lines.append(f"| {row['method']} | {row['accuracy']:.3f} | {row['ci95_low']:.3f}-{row['ci95_high']:.3f} | "
@@ -282,11 +310,15 @@ def run_reward_model(settings: RewardSettings, progress=None) -> dict:
     from transformers import set_seed
     from trl import RewardConfig, RewardTrainer
 
+    if settings.method == "probe":
+        return run_probe(settings, progress)
+    if settings.method != "head":
+        raise ValueError(f"Unknown reward-model method {settings.method!r}: use 'head' (RewardTrainer) or 'probe'.")
     torch.set_num_threads(max(1, settings.threads))
     wall_start = time.monotonic()
     parts, manifest = load_split(settings.data, seed=settings.seed)
     train_pairs = train_part(parts, settings.train_limit)
-    val_pairs = parts["validation"][: settings.val_max]
+    val_pairs = parts["validation"][: settings.val_max or 32]
     test_pairs = parts["test"][: settings.test_limit] if settings.test_limit else parts["test"]
 
     run = Path(settings.out or reward_home() / f"{settings.name}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -342,11 +374,78 @@ def run_reward_model(settings: RewardSettings, progress=None) -> dict:
     return record_run(run, summary)
 
 
+def run_probe(settings: RewardSettings, progress=None) -> dict:
+    """`--method probe`: features of every pair from one frozen pass (cached), the probe fitted on the
+    train part with C chosen on the validation part, then the test table; same run files as `head`."""
+    import torch
+
+    from training.reward_probe import answer_features, cached_features, default_layers, features_key, fit_probe
+
+    torch.set_num_threads(max(1, settings.threads))
+    wall_start = time.monotonic()
+    parts, manifest = load_split(settings.data, seed=settings.seed)
+    chosen_parts = {"train": train_part(parts, settings.train_limit),
+                    "validation": parts["validation"][: settings.val_max] if settings.val_max else parts["validation"],
+                    "test": parts["test"][: settings.test_limit] if settings.test_limit else parts["test"]}
+    run = Path(settings.out or reward_home() / f"{settings.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    run.mkdir(parents=True, exist_ok=True)
+    base_folder = resolve_base(settings.base)
+    causal, tokenizer = load_model(base_folder)
+    layers = settings.layers or default_layers(causal.config.num_hidden_layers)
+    (run / "run.json").write_text(json.dumps({"settings": asdict(settings), "split": manifest, "state": "features"},
+                                             indent=2), encoding="utf-8")
+    sides, logliks, seconds = {}, {}, {}
+    for done, (name, pairs) in enumerate(chosen_parts.items()):
+        if progress:
+            progress(done / 3, f"features of the {name} part ({len(pairs)} pairs)")
+        rows = tokenize_pairs(tokenizer, pairs, settings.max_length)
+        sequences = [(r["chosen_ids"], r["chosen_start"]) for r in rows] + [(r["rejected_ids"], r["rejected_start"]) for r in rows]
+        part_sha = hashlib.sha256(json.dumps([p["key"] for p in pairs]).encode()).hexdigest()
+        key = features_key(base_folder, manifest["data_sha256"], settings.seed, part_sha, settings.max_length, layers)
+        start = time.monotonic()
+        features, loglik = cached_features(reward_home() / "features", key, lambda: answer_features(
+            causal, sequences, layers, tokenizer.pad_token_id, desc=f"features, {name} ({len(pairs)} pairs)"))
+        seconds[f"features_{name}"] = round(time.monotonic() - start, 1)
+        n = len(pairs)
+        sides[name], logliks[name] = (features[:n], features[n:]), (loglik[:n], loglik[n:])
+    start = time.monotonic()
+    fit = fit_probe(*(sides[part][0] - sides[part][1] for part in ("train", "validation")), seed=settings.seed)
+    seconds["fit"] = round(time.monotonic() - start, 1)
+    base_spec = BUNDLED if str(settings.base) in ("", BUNDLED, "local") else str(Path(base_folder).resolve())
+    probe = ProbeReward(causal, layers, fit["weight"], fit["scale"], tokenizer.pad_token_id,
+                        {"base": base_spec, "max_length": settings.max_length, "C": fit["C"]})
+    weights = probe.save(run / "model", tokenizer)
+    test_pairs = chosen_parts["test"]
+    chosen, rejected = ([float(v) for v in (side / fit["scale"]) @ fit["weight"]] for side in sides["test"])
+    chosen_ll, rejected_ll = logliks["test"]
+    test = compare_with_baselines(test_pairs, chosen, rejected,
+                                  [bool(c > r) for c, r in zip(chosen_ll, rejected_ll)], settings.seed, seconds,
+                                  name="reward model (linear probe)")
+    metrics = {"method": "probe", "steps": 0, "pairs_seen": len(chosen_parts["train"]), "train_pairs": len(chosen_parts["train"]),
+               "validation_pairs": len(chosen_parts["validation"]), "train_seconds": round(sum(seconds.values()), 1),
+               "probe_C": fit["C"], "validation_accuracy": fit["validation"][fit["C"]], "trainable_parameters": int(fit["weight"].size),
+               "test_accuracy": test["table"][0]["accuracy"], "test_pairs": len(test_pairs),
+               "length_accuracy": test["table"][1]["accuracy"], "loglik_accuracy": test["table"][2]["accuracy"],
+               "p_vs_length": test["mcnemar_vs_length"]["p"], "p_vs_loglik": test["mcnemar_vs_loglik"]["p"],
+               "wall_seconds": round(time.monotonic() - wall_start, 1), "peak_rss_mb": peak_rss_mb()}
+    summary = {"settings": asdict(settings), "split": manifest, "base_folder": str(base_folder), "state": "done",
+               "run_folder": str(run), "weights": str(weights), "metrics": metrics, "test": test, "layers": layers,
+               "validation_by_C": {str(c): a for c, a in fit["validation"].items()},
+               "dataset_sha256": manifest["data_sha256"], "dataset_rows": sum(p["pairs"] for p in manifest["parts"].values()),
+               "mlflow_run_id": None}
+    from training.tracking import record_run
+
+    return record_run(run, summary)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=None, help="HH-RLHF style JSONL(.gz) (default: ../shared/data/hh_rlhf_harmless_test)")
     parser.add_argument("--base", default=BUNDLED, help="'bundled', a transformers folder, or a fine-tuning run folder")
-    parser.add_argument("--name", default="rm")
+    parser.add_argument("--method", choices=("head", "probe"), default="head",
+                        help="head: RewardTrainer on a one-logit head; probe: linear probe on the frozen model's layers")
+    parser.add_argument("--layers", type=int, nargs="+", default=None, help="probe: hidden-state indices (default: 4 depths)")
+    parser.add_argument("--name", default=None, help="run name prefix (default rm, or probe)")
     parser.add_argument("--seed", type=int, default=0, help="split and head initialisation seed")
     parser.add_argument("--max-length", type=int, default=256, help="tokens per dialogue+answer (cut from the left)")
     parser.add_argument("--train-top-layers", type=int, default=4, help="train the top N blocks + head (0 = all blocks)")
@@ -358,14 +457,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--grad-accum", type=int, default=2)
     parser.add_argument("--warmup-steps", type=int, default=10)
     parser.add_argument("--eval-steps", type=int, default=50, help="validation every N steps (0 = none)")
-    parser.add_argument("--val-max", type=int, default=32)
+    parser.add_argument("--val-max", type=int, default=None, help="validation pairs (default 32 for head, all for probe)")
     parser.add_argument("--train-limit", type=int, default=None, help="train on the first N train pairs only")
     parser.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test pairs only")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=None, help="run folder (default $HEARTH_HOME/finetune/reward/NAME-STAMP)")
     parser.add_argument("--tables", default="out", help="folder for reward_model.json/.md")
     args = parser.parse_args(argv)
-    settings = RewardSettings(data=args.data, base=args.base, name=args.name, seed=args.seed, max_length=args.max_length,
+    settings = RewardSettings(data=args.data, base=args.base, method=args.method, layers=args.layers,
+                              name=args.name or ("probe" if args.method == "probe" else "rm"), seed=args.seed, max_length=args.max_length,
                               train_top_layers=args.train_top_layers or None, learning_rate=args.lr, epochs=args.epochs,
                               max_steps=args.max_steps, time_budget_s=args.time_budget, batch_size=args.batch_size,
                               grad_accum=args.grad_accum, warmup_steps=args.warmup_steps, eval_steps=args.eval_steps, val_max=args.val_max,

@@ -112,6 +112,63 @@ def test_a_registered_reward_model_is_a_judge_and_never_a_chat_model(reward_run)
         resolve_model_spec("registry:hearth-reward-test@production")
 
 
+@pytest.fixture(scope="module")
+def probe_settings(base_folder, tmp_path_factory):
+    from training.reward_model import RewardSettings
+
+    home = tmp_path_factory.mktemp("probe")
+    return lambda name: RewardSettings(base=str(base_folder), method="probe", train_limit=24, val_max=8, test_limit=6,
+                                       max_length=64, threads=2, out=str(home / name))
+
+
+@pytest.fixture(scope="module")
+def probe_run(probe_settings):
+    from training.reward_model import run_reward_model
+
+    return run_reward_model(probe_settings("first"))
+
+
+def test_the_linear_probe_reward_model_is_fitted_on_train_chosen_on_validation_and_judges_like_its_table(
+        probe_run, probe_settings):
+    """`--method probe` on the real bundled model: the table has the same three rows on the same
+    test pairs, C comes from the validation part, the saved probe scores answers through
+    `evaluate_with_reward` exactly as the run scored its test pairs, a second run reads the cached
+    features and fits the same probe, and the probe run is a judge, a DPO reward model and a
+    registry entry like a RewardTrainer run."""
+    from evals.judge import RewardJudge
+    from training.preference_data import load_split
+    from training.registry import main as registry_main
+    from training.reward_model import evaluate_with_reward, is_reward_weights, run_reward_model, write_tables
+    from training.reward_probe import C_GRID
+
+    first = probe_run
+    metrics, test = first["metrics"], first["test"]
+    assert [row["method"] for row in test["table"]] == ["reward model (linear probe)", "length (longer wins)",
+                                                        "base log-likelihood (mean per token)"]
+    assert all(row["pairs"] == 6 for row in test["table"]) and metrics["train_pairs"] == 24
+    assert metrics["validation_pairs"] == 8 and metrics["probe_C"] in C_GRID
+    assert set(first["validation_by_C"]) == {str(c) for c in C_GRID} and first["layers"] == [12, 20, 26, 30]
+    assert metrics["trainable_parameters"] == 4 * 2 * 576 and is_reward_weights(first["weights"])
+
+    parts, _ = load_split(first["split"]["data"], seed=first["split"]["seed"])
+    pairs = parts["test"][:6]
+    chosen = evaluate_with_reward(first["weights"], [{"prompt": p["prompt"], "answer": p["chosen"]} for p in pairs], max_length=64)
+    rejected = evaluate_with_reward(first["weights"], [{"prompt": p["prompt"], "answer": p["rejected"]} for p in pairs], max_length=64)
+    right = sum(c > r for c, r in zip(chosen, rejected))
+    assert right == test["table"][0]["correct"]
+    assert sum(c - r for c, r in zip(chosen, rejected)) / 6 == pytest.approx(test["mean_margin"], abs=2e-3)
+
+    second = run_reward_model(probe_settings("second"))
+    assert second["metrics"]["probe_C"] == metrics["probe_C"] and second["test"]["table"] == test["table"]
+    assert second["test"]["seconds"]["features_train"] < max(1.0, test["seconds"]["features_train"] / 3)
+    assert "C = " in write_tables(second, second["run_folder"] + "/tables").read_text(encoding="utf-8")
+
+    judge = RewardJudge(first["run_folder"])
+    assert judge.pair(pairs[0]["prompt"][-1]["content"], pairs[0]["chosen"], pairs[0]["rejected"])["consistent"]
+    registered = registry_main(["register", first["run_folder"], "--name", "hearth-probe-test"])
+    assert registered["kind"] == "reward"
+
+
 def test_dpo_trains_a_lora_with_the_adapter_off_as_reference_and_measures_before_after(reward_run, base_folder, tmp_path):
     from training.dpo import DPOSettings, run_dpo
 
@@ -176,3 +233,29 @@ def test_merges_load_generate_and_keep_tokenizer_and_chat_template(base_folder, 
     wt = load_file(str(ties / "model.safetensors"))[key]
     assert not torch.allclose(wt, wm)
     assert chat_token_ids(load_model(ties)[1], PROBE_CHAT) == chat_token_ids(reference, PROBE_CHAT)
+
+
+def test_on_policy_dpo_ranks_the_models_own_samples_with_the_probe_and_trains_on_train_prompts_only(probe_run, base_folder,
+                                                                                                    tmp_path):
+    """`--pairs on-policy`: two samples of the start model per train prompt, the probe's preferred one
+    as chosen; the pairs are kept in the run folder, come only from train prompts, and DPO trains on them."""
+    from training.dpo import DPOSettings, run_dpo
+    from training.preference_data import load_split
+
+    settings = DPOSettings(base=str(base_folder), reward_model=probe_run["run_folder"], pairs="on-policy", train_limit=6,
+                           max_steps=1, batch_size=2, grad_accum=1, max_length=128, max_prompt_length=64,
+                           implicit_pairs=2, win_prompts=2, xstest=0, max_new_tokens=12, warmup_steps=0,
+                           out=str(tmp_path / "dpo"))
+    summary = run_dpo(settings)
+    report = summary["on_policy"]
+    assert report["prompts"] == 6 and report["pairs"] + report["dropped"] == 6 and report["pairs"] >= 2
+    rows = [json.loads(line) for line in (tmp_path / "dpo" / "on_policy_pairs.jsonl").read_text().splitlines()]
+    parts, _ = load_split(summary["split"]["data"], seed=summary["split"]["seed"])
+    test_prompts = {p["prompt_key"] for p in parts["test"]}
+    assert len(rows) == report["pairs"] and not {r["prompt_key"] for r in rows} & test_prompts
+    assert all(r["chosen"] != r["rejected"] and r["reward_gap"] > 0 for r in rows)
+    assert summary["metrics"]["steps"] == 1 and summary["metrics"]["pairs"] == "on-policy"
+    assert summary["measured"]["win_rate"]["prompts"] == 2
+    with pytest.raises(ValueError, match="--reward-model"):
+        run_dpo(DPOSettings(base=str(base_folder), pairs="on-policy", train_limit=2, max_steps=1,
+                            out=str(tmp_path / "no-judge")))

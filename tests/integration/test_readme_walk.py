@@ -260,6 +260,9 @@ WALK: dict[str, Run | Covered] = {
         Run(argv=("-m", "training.preference_data"), expect=(r'"test": \{\s*"pairs": 462', r"keys_sha256")),
     "python -m training.reward_model --time-budget 600 --max-length 128 --test-limit 100":
         Covered(IT + "test_preference_lab.py::test_reward_model_trains_scores_and_reports_against_both_baselines"),
+    "python -m training.reward_model --method probe --max-length 128":
+        Covered(IT + "test_preference_lab.py::test_the_linear_probe_reward_model_is_fitted_on_train_chosen_on_validation_"
+                "and_judges_like_its_table"),
     "python -m training.dpo --reward-model RM_RUN --time-budget 600":
         Covered(IT + "test_preference_lab.py::"
                 "test_dpo_trains_a_lora_with_the_adapter_off_as_reference_and_measures_before_after"),

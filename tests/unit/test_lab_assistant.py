@@ -197,6 +197,8 @@ def test_model_lifecycle_tools_refuse_bad_arguments_with_the_fix(tmp_path, monke
     assert "pass 1..200" in labs.evaluate_model.invoke({"model": "local", "limit": 0})
     assert "pass 10..462" in labs.train_reward_model.invoke({"test_limit": 5000})
     assert "outside the folders" in labs.run_dpo.invoke({"reward_model": "/etc"})
+    assert "pass reward_model" in labs.run_dpo.invoke({"pairs": "on-policy"})
+    assert "Input should be" in labs.train_reward_model.invoke({"method": "bigger"})
     assert "at least two models" in labs.merge_models.invoke({"method": "ties", "models": [str(not_a_run)]})
     assert "Input should be" in labs.merge_models.invoke({"method": "average", "models": [str(not_a_run)] * 2})
 

@@ -96,3 +96,28 @@ def test_length_baseline_and_statistics():
     assert row["accuracy"] == 0.75 and row["ci95_low"] < 0.75 < row["ci95_high"]
     test = exact_mcnemar([True] * 12 + [False] * 2, [False] * 12 + [True] * 2)
     assert (test["only_a"], test["only_b"]) == (12, 2) and test["p"] < 0.05
+
+
+def test_the_probe_reward_is_symmetric_and_its_choice_of_strength_uses_validation_only():
+    """The probe has no intercept and is trained on each difference and its mirror, so swapping the
+    two answers negates the margin; C is the grid value with the best validation accuracy, and a
+    validation part that contradicts the training direction is what decides it."""
+    import doctest
+
+    import numpy as np
+
+    import training.reward_probe as reward_probe
+    from training.reward_probe import fit_probe
+
+    rng = np.random.default_rng(1)
+    direction = rng.normal(size=6)
+    train = rng.normal(size=(80, 6))
+    train *= np.sign(train @ direction)[:, None]
+    fit = fit_probe(train, train[:20], grid=(0.01, 1.0))
+    margin = (train / fit["scale"]) @ fit["weight"]
+    assert np.allclose((-train / fit["scale"]) @ fit["weight"], -margin)
+    assert fit["C"] in (0.01, 1.0) and set(fit["validation"]) == {0.01, 1.0} and fit["validation"][fit["C"]] == 1.0
+    flipped = fit_probe(train, -train[:20], grid=(0.01, 1.0))
+    assert flipped["validation"] == {0.01: 0.0, 1.0: 0.0}
+    result = doctest.testmod(reward_probe)
+    assert result.attempted >= 2 and result.failed == 0
