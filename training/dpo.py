@@ -2,7 +2,8 @@
 
     python -m training.dpo --reward-model .hearth/finetune/reward/rm-STAMP --time-budget 600
     python -m training.dpo --base .hearth/finetune/runs/sql-... --max-steps 40 --win-prompts 30 --xstest 40
-    python -m training.dpo --pairs on-policy --reward-model .hearth/finetune/reward/probe-STAMP --train-limit 160
+    python -m training.dpo --pairs on-policy --reward-model .hearth/finetune/reward/probe-STAMP --train-limit 240
+    python -m training.dpo --measure .hearth/finetune/runs/dpo-STAMP --xstest 100 --win-prompts 0 --implicit-pairs 0
 
 The policy is the starting model (the bundled one, a transformers folder or a fine-tuning run)
 with a LoRA adapter; TRL's reference model is that same network with the adapter switched off, so
@@ -27,6 +28,8 @@ Measured on the held-apart test part (bounded slices, the sizes are in the outpu
   and seed (ties count half), with a 95% Wilson interval and a two-sided sign test;
 - XSTest (`../shared/data/xstest`): refusal rate on safe prompts (over-refusal) and on unsafe
   prompts, before and after, by a refusal-phrase matcher over greedy answers.
+`--measure RUN` measures a finished run again (its adapter on its base, the run's own split) with
+other slice sizes, e.g. more XSTest prompts, into RUN/measure-STAMP.json.
 Tables go to out/dpo.{json,md}; the run folder ($HEARTH_HOME/finetune/runs/NAME-STAMP) holds
 adapter/ and run.json like an SFT run, so `--base RUN` and `training.export` take it; MLflow
 experiment `hearth-dpo`.
@@ -366,6 +369,35 @@ def run_dpo(settings: DPOSettings, progress=None) -> dict:
     return record_run(run, summary)
 
 
+def remeasure(run: str | Path, settings: DPOSettings) -> dict:
+    """Measure a finished DPO run again with `settings`' slice sizes (and reward model, if given):
+    the run's adapter on the run's base model, the test part of the run's own split."""
+    import torch
+    from peft import PeftModel
+
+    run = Path(run)
+    if not (run / "run.json").is_file() or not (run / "adapter" / "adapter_config.json").is_file():
+        raise FileNotFoundError(f"{run} is not a finished DPO run (run.json and adapter/): train one with "
+                                "`python -m training.dpo`.")
+    info = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    torch.set_num_threads(max(1, settings.threads))
+    trained = info["settings"]
+    parts, manifest = load_split(trained.get("data"), seed=trained["seed"])
+    if manifest["parts"]["test"]["keys_sha256"] != info["split"]["parts"]["test"]["keys_sha256"]:
+        raise ValueError(f"The preference data changed since {run.name} was trained: its test part is not the same.")
+    model, tokenizer = load_model(info["base_folder"])
+    model = PeftModel.from_pretrained(model, str(run / "adapter"))
+    reward_folder = None
+    if settings.reward_model:
+        reward_folder = Path(settings.reward_model)
+        reward_folder = reward_folder / "model" if is_reward_weights(reward_folder / "model") else reward_folder
+    measured = measure(model, tokenizer, settings, parts["test"], reward_folder)
+    summary = {**info, "measured": measured, "remeasured_with": asdict(settings)}
+    (run / f"measure-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(summary, indent=2, default=str),
+                                                                         encoding="utf-8")
+    return summary
+
+
 def write_tables(summary: dict, out_dir: str | Path = "out") -> Path:
     out = Path(out_dir)
     if not out.is_absolute():
@@ -381,10 +413,11 @@ def write_tables(summary: dict, out_dir: str | Path = "out") -> Path:
                   f"refusals chosen {o['chosen_refusals']}, rejected {o['rejected_refusals']})")
     lines = [f"DPO (LoRA) run {Path(summary['run_folder']).name}: {ms['steps']} steps, {ms['pairs_seen']} {source} seen, "
              f"{ms['train_seconds']} s training", "",
-             "| measure | start model | DPO model |", "|---|---:|---:|",
-             f"| implicit reward accuracy ({ir['pairs']} test pairs, {ir.get('ties', 0)} ties) | 0.5 by construction | "
-             + (f"{ir['accuracy']:.3f} ({ir['ci95_low']:.3f}-{ir['ci95_high']:.3f}) |" if ir["accuracy"] is not None
-                else "every pair a tie (the policy equals the reference) |")]
+             "| measure | start model | DPO model |", "|---|---:|---:|"]
+    if ir["pairs"]:
+        lines.append(f"| implicit reward accuracy ({ir['pairs']} test pairs, {ir.get('ties', 0)} ties) | 0.5 by construction | "
+                     + (f"{ir['accuracy']:.3f} ({ir['ci95_low']:.3f}-{ir['ci95_high']:.3f}) |" if ir["accuracy"] is not None
+                        else "every pair a tie (the policy equals the reference) |"))
     if "win_rate" in m:
         w = m["win_rate"]
         lines.append(f"| reward-model win rate vs start ({w['prompts']} test prompts; W/T/L {w['wins']}/{w['ties']}/{w['losses']}) "
@@ -405,6 +438,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--reward-model", default=None, help="reward run folder for the win rate (none: win rate skipped)")
     parser.add_argument("--pairs", choices=("dataset", "on-policy"), default="dataset",
                         help="dataset: HH-RLHF's answers; on-policy: two own samples per train prompt ranked by --reward-model")
+    parser.add_argument("--measure", default=None, metavar="RUN", help="measure a finished DPO run again (no training)")
     parser.add_argument("--name", default="dpo")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--beta", type=float, default=0.1)
@@ -432,7 +466,7 @@ def main(argv: list[str] | None = None) -> dict:
                            time_budget_s=args.time_budget, batch_size=args.batch_size, grad_accum=args.grad_accum,
                            train_limit=args.train_limit, implicit_pairs=args.implicit_pairs, win_prompts=args.win_prompts,
                            xstest=args.xstest, max_new_tokens=args.max_new_tokens, threads=args.threads, out=args.out)
-    summary = run_dpo(settings)
+    summary = remeasure(args.measure, settings) if args.measure else run_dpo(settings)
     print(write_tables(summary, args.tables).read_text(encoding="utf-8"))
     print(json.dumps({k: summary[k] for k in ("run_folder", "weights", "mlflow_run_id", "metrics")}, indent=2))
     return summary

@@ -105,7 +105,7 @@ def llama_cpp_tools(version: str = LLAMA_CPP_VERSION, download: bool = True) -> 
                                     "once with network access (it downloads the llama-cpp-python source distribution).")
         root.mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, "-m", "pip", "download", f"llama-cpp-python=={version}", "--no-deps",
-                        "--no-binary", ":all:", "--no-build-isolation", "-d", str(root)], check=True)
+                        "--no-binary", ":all:", "-d", str(root)], check=True)
     prefix = f"llama_cpp_python-{version}/vendor/llama.cpp/"
     wanted = ("convert_hf_to_gguf.py", "convert_lora_to_gguf.py", "gguf-py/", "conversion/")
     with tarfile.open(sdist) as archive:

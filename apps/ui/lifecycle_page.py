@@ -17,7 +17,8 @@ from training.sft import runs_folder  # noqa: E402
 
 st.set_page_config(page_title="Fine-tuning lifecycle", layout="wide")
 st.title("Fine-tuning lifecycle")
-st.caption("Runs of `python -m training.sft`, their exports, the quantization table and the MLflow model registry.")
+st.caption("Runs of `python -m training.sft` and `training.dpo`, their exports, the reward models, the quantization "
+           "table and the MLflow model registry.")
 
 st.header("Runs")
 runs = sorted((p for p in runs_folder().glob("*") if (p / "run.json").is_file()), key=lambda p: p.stat().st_mtime,
@@ -39,6 +40,27 @@ for run in runs:
             right.subheader("Export")
             right.table([{"level": k, **{f: v.get(f) for f in ("size_mb", "agreement", "loses_finetune")}}
                          for k, v in json.loads(export.read_text(encoding="utf-8"))["levels"].items()])
+
+st.header("Reward models")
+from training.reward_model import reward_home  # noqa: E402
+
+reward_runs = sorted((p for p in reward_home().glob("*") if (p / "run.json").is_file()), key=lambda p: p.stat().st_mtime,
+                     reverse=True)
+if not reward_runs:
+    st.info("No reward model yet: `python -m training.reward_model --method probe --max-length 128`; DPO runs "
+            "(`python -m training.dpo --reward-model RUN`) appear under Runs with their win rate.")
+for run in reward_runs:
+    info = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    table = info.get("test", {}).get("table")
+    if not table:
+        st.caption(f"{run.name}: {info.get('state')}")
+        continue
+    with st.expander(f"{run.name}: test accuracy {table[0]['accuracy']} on {table[0]['pairs']} held-out pairs",
+                     expanded=run == reward_runs[0]):
+        st.table([{k: row[k] for k in ("method", "accuracy", "ci95_low", "ci95_high", "correct", "pairs")} for row in table])
+        tests = info["test"]
+        st.caption(f"Exact McNemar vs length p = {tests['mcnemar_vs_length']['p']:.3g}, vs log-likelihood "
+                   f"p = {tests['mcnemar_vs_loglik']['p']:.3g}. Judge with `python -m evals.judge --judge reward:{run}`.")
 
 st.header("Quantization table")
 tables = sorted((PROJECT_ROOT / "out" / "quantization").glob("*.md"))

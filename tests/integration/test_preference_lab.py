@@ -256,6 +256,15 @@ def test_on_policy_dpo_ranks_the_models_own_samples_with_the_probe_and_trains_on
     assert all(r["chosen"] != r["rejected"] and r["reward_gap"] > 0 for r in rows)
     assert summary["metrics"]["steps"] == 1 and summary["metrics"]["pairs"] == "on-policy"
     assert summary["measured"]["win_rate"]["prompts"] == 2
+
+    from training.dpo import remeasure, write_tables
+
+    again = remeasure(summary["run_folder"], DPOSettings(xstest=2, win_prompts=0, implicit_pairs=0, max_new_tokens=4))
+    assert {k: v["prompts"] for k, v in again["measured"]["xstest"].items()} == {
+        "safe_before": 2, "safe_after": 2, "unsafe_before": 2, "unsafe_after": 2}
+    assert "win_rate" not in again["measured"] and list((tmp_path / "dpo").glob("measure-*.json"))
+    table = write_tables(again, tmp_path / "tables").read_text(encoding="utf-8")
+    assert "XSTest safe prompts refused (over-refusal), 2 prompts" in table and "implicit" not in table
     with pytest.raises(ValueError, match="--reward-model"):
         run_dpo(DPOSettings(base=str(base_folder), pairs="on-policy", train_limit=2, max_steps=1,
                             out=str(tmp_path / "no-judge")))

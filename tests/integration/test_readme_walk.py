@@ -266,6 +266,9 @@ WALK: dict[str, Run | Covered] = {
     "python -m training.dpo --reward-model RM_RUN --time-budget 600":
         Covered(IT + "test_preference_lab.py::"
                 "test_dpo_trains_a_lora_with_the_adapter_off_as_reference_and_measures_before_after"),
+    "python -m training.dpo --pairs on-policy --reward-model RM_RUN --train-limit 240 --time-budget 900":
+        Covered(IT + "test_preference_lab.py::"
+                "test_on_policy_dpo_ranks_the_models_own_samples_with_the_probe_and_trains_on_train_prompts_only"),
     "python -m training.merge --method ties --models RUN_A RUN_B --base bundled":
         Covered(IT + "test_preference_lab.py::test_merges_load_generate_and_keep_tokenizer_and_chat_template"),
 }
