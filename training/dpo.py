@@ -289,6 +289,19 @@ def measure(model, tokenizer, settings: DPOSettings, test_pairs: list[dict], rew
     return result
 
 
+def reward_weights_folder(reward_model: str | None) -> Path | None:
+    """The weights folder of a reward model given as its run folder or its model/ folder (None: none)."""
+    if not reward_model:
+        return None
+    folder = Path(reward_model)
+    if is_reward_weights(folder / "model"):
+        return folder / "model"
+    if not is_reward_weights(folder):
+        raise FileNotFoundError(f"{reward_model} is not a reward model: pass the run folder "
+                                "`python -m training.reward_model` printed (with model/), or its model/ folder")
+    return folder
+
+
 def run_dpo(settings: DPOSettings, progress=None) -> dict:
     """Train the LoRA adapter with DPO, measure, write run.json, tables and the MLflow run."""
     import torch
@@ -308,14 +321,7 @@ def run_dpo(settings: DPOSettings, progress=None) -> dict:
     run.mkdir(parents=True, exist_ok=True)
     base_folder = resolve_base(settings.base)
     model, tokenizer = load_model(base_folder)
-    reward_folder = None
-    if settings.reward_model:
-        reward_folder = Path(settings.reward_model)
-        if is_reward_weights(reward_folder / "model"):
-            reward_folder = reward_folder / "model"
-        if not is_reward_weights(reward_folder):
-            raise FileNotFoundError(f"{settings.reward_model} is not a reward model: pass the run folder "
-                                    "`python -m training.reward_model` printed (with model/), or its model/ folder")
+    reward_folder = reward_weights_folder(settings.reward_model)
     on_policy = None
     if settings.pairs == "on-policy":
         train_pairs, on_policy = on_policy_pairs(model, tokenizer, train_pairs, settings, reward_folder)
@@ -387,11 +393,7 @@ def remeasure(run: str | Path, settings: DPOSettings) -> dict:
         raise ValueError(f"The preference data changed since {run.name} was trained: its test part is not the same.")
     model, tokenizer = load_model(info["base_folder"])
     model = PeftModel.from_pretrained(model, str(run / "adapter"))
-    reward_folder = None
-    if settings.reward_model:
-        reward_folder = Path(settings.reward_model)
-        reward_folder = reward_folder / "model" if is_reward_weights(reward_folder / "model") else reward_folder
-    measured = measure(model, tokenizer, settings, parts["test"], reward_folder)
+    measured = measure(model, tokenizer, settings, parts["test"], reward_weights_folder(settings.reward_model))
     summary = {**info, "measured": measured, "remeasured_with": asdict(settings)}
     (run / f"measure-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(summary, indent=2, default=str),
                                                                          encoding="utf-8")

@@ -306,14 +306,14 @@ def write_tables(result: dict, out_dir: str | Path = "out") -> Path:
 
 def run_reward_model(settings: RewardSettings, progress=None) -> dict:
     """Train, evaluate on the test part, write run.json, the tables and the MLflow run; returns the summary."""
-    import torch
-    from transformers import set_seed
-    from trl import RewardConfig, RewardTrainer
-
     if settings.method == "probe":
         return run_probe(settings, progress)
     if settings.method != "head":
         raise ValueError(f"Unknown reward-model method {settings.method!r}: use 'head' (RewardTrainer) or 'probe'.")
+    import torch
+    from transformers import set_seed
+    from trl import RewardConfig, RewardTrainer
+
     torch.set_num_threads(max(1, settings.threads))
     wall_start = time.monotonic()
     parts, manifest = load_split(settings.data, seed=settings.seed)
@@ -384,7 +384,7 @@ def run_probe(settings: RewardSettings, progress=None) -> dict:
     torch.set_num_threads(max(1, settings.threads))
     wall_start = time.monotonic()
     parts, manifest = load_split(settings.data, seed=settings.seed)
-    chosen_parts = {"train": train_part(parts, settings.train_limit),
+    part_pairs = {"train": train_part(parts, settings.train_limit),
                     "validation": parts["validation"][: settings.val_max] if settings.val_max else parts["validation"],
                     "test": parts["test"][: settings.test_limit] if settings.test_limit else parts["test"]}
     run = Path(settings.out or reward_home() / f"{settings.name}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -395,7 +395,7 @@ def run_probe(settings: RewardSettings, progress=None) -> dict:
     (run / "run.json").write_text(json.dumps({"settings": asdict(settings), "split": manifest, "state": "features"},
                                              indent=2), encoding="utf-8")
     sides, logliks, seconds = {}, {}, {}
-    for done, (name, pairs) in enumerate(chosen_parts.items()):
+    for done, (name, pairs) in enumerate(part_pairs.items()):
         if progress:
             progress(done / 3, f"features of the {name} part ({len(pairs)} pairs)")
         rows = tokenize_pairs(tokenizer, pairs, settings.max_length)
@@ -415,14 +415,14 @@ def run_probe(settings: RewardSettings, progress=None) -> dict:
     probe = ProbeReward(causal, layers, fit["weight"], fit["scale"], tokenizer.pad_token_id,
                         {"base": base_spec, "max_length": settings.max_length, "C": fit["C"]})
     weights = probe.save(run / "model", tokenizer)
-    test_pairs = chosen_parts["test"]
+    test_pairs = part_pairs["test"]
     chosen, rejected = ([float(v) for v in (side / fit["scale"]) @ fit["weight"]] for side in sides["test"])
     chosen_ll, rejected_ll = logliks["test"]
     test = compare_with_baselines(test_pairs, chosen, rejected,
                                   [bool(c > r) for c, r in zip(chosen_ll, rejected_ll)], settings.seed, seconds,
                                   name="reward model (linear probe)")
-    metrics = {"method": "probe", "steps": 0, "pairs_seen": len(chosen_parts["train"]), "train_pairs": len(chosen_parts["train"]),
-               "validation_pairs": len(chosen_parts["validation"]), "train_seconds": round(sum(seconds.values()), 1),
+    metrics = {"method": "probe", "steps": 0, "pairs_seen": len(part_pairs["train"]), "train_pairs": len(part_pairs["train"]),
+               "validation_pairs": len(part_pairs["validation"]), "train_seconds": round(sum(seconds.values()), 1),
                "probe_C": fit["C"], "validation_accuracy": fit["validation"][fit["C"]], "trainable_parameters": int(fit["weight"].size),
                "test_accuracy": test["table"][0]["accuracy"], "test_pairs": len(test_pairs),
                "length_accuracy": test["table"][1]["accuracy"], "loglik_accuracy": test["table"][2]["accuracy"],
