@@ -9,8 +9,8 @@ Injection guard, two systems side by side on the same texts:
 - heuristic             the rules over normalised text (`agents.guardrails.injection.detect_injection`)
 - heuristic+embedding   the rules, then MiniLM similarity to the attack exemplars (`--embeddings`,
                         `--threshold`) for what the rules let through
-- classifier            the trained classifier alone (`agents.guardrails.classifier`, a logistic head
-                        on MiniLM embeddings built by `python -m training.injection_classifier`)
+- classifier            the trained classifier alone (`agents.guardrails.classifier`: MiniLM fine-tuned,
+                        or a logistic head on its embeddings, built by `python -m training.injection_classifier`)
 - heuristic+classifier  the rules, then the classifier (what the guard runs when the classifier's
                         folder exists); both classifier rows need `--classifier` or the default folder
 

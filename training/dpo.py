@@ -3,6 +3,7 @@
     python -m training.dpo --reward-model .hearth/finetune/reward/rm-STAMP --time-budget 600
     python -m training.dpo --base .hearth/finetune/runs/sql-... --max-steps 40 --win-prompts 30 --xstest 40
     python -m training.dpo --pairs on-policy --reward-model .hearth/finetune/reward/probe-STAMP --train-limit 240
+    python -m training.dpo --pairs on-policy --refusal-pairs drop --reward-model .hearth/finetune/reward/probe-STAMP
     python -m training.dpo --measure .hearth/finetune/runs/dpo-STAMP --xstest 100 --win-prompts 0 --implicit-pairs 0
 
 The policy is the starting model (the bundled one, a transformers folder or a fine-tuning run)
@@ -19,7 +20,10 @@ kept in the run folder). The HH answers were written by another model, so the po
 text it would rarely produce; its own samples ranked by the reward model are the usual remedy
 (RLAIF / iterative DPO), at the cost of two generations per prompt and of optimising the same
 reward model the win rate is judged by: the XSTest rows and the samples are there to catch a
-policy that games it.
+policy that games it. `--refusal-pairs drop` leaves out the pairs in which the reward model prefers
+a refusal (by the phrase matcher below) to an answer: a reward model trained on harmlessness pairs
+alone rewards refusing harmless requests too, and a policy trained on those pairs learns to refuse
+safe prompts (measured: XSTest over-refusal 1 -> 22 of 100 with them kept).
 
 Measured on the held-apart test part (bounded slices, the sizes are in the output):
 - implicit reward accuracy: beta * (log pi(y|x) - log ref(y|x)) higher for the chosen answer;
@@ -72,6 +76,7 @@ class DPOSettings:
     base: str = BUNDLED
     reward_model: Optional[str] = None  # a reward run folder (or its model/ folder) for the win rate
     pairs: str = "dataset"  # dataset: HH-RLHF's chosen/rejected; on-policy: own samples ranked by the reward model
+    refusal_pairs: str = "keep"  # on-policy: keep, or drop the pairs whose chosen answer refuses and rejected one does not
     name: str = "dpo"
     seed: int = 0
     beta: float = 0.1
@@ -173,6 +178,32 @@ def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, s
     return answers
 
 
+def rank_samples(pairs: list[dict], prompts: list, first: list[str], second: list[str], score_a: list[float],
+                 score_b: list[float], refusal_pairs: str = "keep") -> tuple[list[dict], int]:
+    """(preference rows with the higher-scored sample as chosen, how many were dropped because the
+    reward model preferred a refusal to an answer). Equal or empty answers and equal scores are
+    dropped; with `refusal_pairs="drop"`, so are pairs whose chosen answer refuses and whose rejected
+    one does not.
+
+    >>> pair = {"key": "k", "prompt_key": "p"}
+    >>> rows, n = rank_samples([pair] * 2, ["q1", "q2"], ["I'm sorry, I can't help.", "Paris."], ["Try the bakery.", "Lyon."],
+    ...                        [0.9, 0.8], [0.1, 0.2], refusal_pairs="drop")
+    >>> [(r["chosen"], r["rejected"]) for r in rows], n
+    ([('Paris.', 'Lyon.')], 1)
+    """
+    ranked, refusal_preferred = [], 0
+    for pair, prompt, a, b, sa, sb in zip(pairs, prompts, first, second, score_a, score_b):
+        if a.strip() == b.strip() or sa == sb or not a.strip() or not b.strip():
+            continue
+        chosen, rejected = (a, b) if sa > sb else (b, a)
+        if refusal_pairs == "drop" and is_refusal(chosen) and not is_refusal(rejected):
+            refusal_preferred += 1
+            continue
+        ranked.append({"prompt": prompt, "chosen": chosen, "rejected": rejected, "key": pair["key"],
+                       "prompt_key": pair["prompt_key"], "reward_gap": round(abs(sa - sb), 4)})
+    return ranked, refusal_preferred
+
+
 def on_policy_pairs(model, tokenizer, pairs: list[dict], settings: DPOSettings, reward_folder: Path) -> tuple[list[dict], dict]:
     """Two sampled answers of `model` per prompt of `pairs`, ranked by the reward model: (pairs with the
     higher-scored answer as chosen, a report). Equal answers and equal scores are dropped."""
@@ -185,14 +216,9 @@ def on_policy_pairs(model, tokenizer, pairs: list[dict], settings: DPOSettings, 
     score_a = evaluate_with_reward(None, [{"prompt": p, "answer": a} for p, a in zip(prompts, first)], model=rm, tokenizer=rm_tok)
     score_b = evaluate_with_reward(None, [{"prompt": p, "answer": b} for p, b in zip(prompts, second)], model=rm, tokenizer=rm_tok)
     del rm
-    ranked = []
-    for pair, prompt, a, b, sa, sb in zip(pairs, prompts, first, second, score_a, score_b):
-        if a.strip() == b.strip() or sa == sb or not a.strip() or not b.strip():
-            continue
-        chosen, rejected = (a, b) if sa > sb else (b, a)
-        ranked.append({"prompt": prompt, "chosen": chosen, "rejected": rejected, "key": pair["key"],
-                       "prompt_key": pair["prompt_key"], "reward_gap": round(abs(sa - sb), 4)})
+    ranked, refusal_preferred = rank_samples(pairs, prompts, first, second, score_a, score_b, settings.refusal_pairs)
     report = {"prompts": len(prompts), "pairs": len(ranked), "dropped": len(prompts) - len(ranked),
+              "dropped_refusal_preferred": refusal_preferred,
               "mean_reward_gap": round(sum(r["reward_gap"] for r in ranked) / max(1, len(ranked)), 4),
               "chosen_refusals": sum(is_refusal(r["chosen"]) for r in ranked),
               "rejected_refusals": sum(is_refusal(r["rejected"]) for r in ranked)}
@@ -310,6 +336,8 @@ def run_dpo(settings: DPOSettings, progress=None) -> dict:
 
     if settings.pairs not in ("dataset", "on-policy"):
         raise ValueError(f"Unknown --pairs {settings.pairs!r}: use 'dataset' or 'on-policy'.")
+    if settings.refusal_pairs not in ("keep", "drop"):
+        raise ValueError(f"Unknown --refusal-pairs {settings.refusal_pairs!r}: use 'keep' or 'drop'.")
     if settings.pairs == "on-policy" and not settings.reward_model:
         raise ValueError("--pairs on-policy ranks the model's own samples with a reward model: pass --reward-model "
                          "RUN (train one with `python -m training.reward_model --method probe`).")
@@ -412,7 +440,9 @@ def write_tables(summary: dict, out_dir: str | Path = "out") -> Path:
     if summary.get("on_policy"):
         o = summary["on_policy"]
         source = (f"on-policy pairs ({o['pairs']} of {o['prompts']} train prompts, ranked by the reward model; "
-                  f"refusals chosen {o['chosen_refusals']}, rejected {o['rejected_refusals']})")
+                  f"refusals chosen {o['chosen_refusals']}, rejected {o['rejected_refusals']}"
+                  + (f"; {o['dropped_refusal_preferred']} refusal-over-answer pairs dropped"
+                     if o.get("dropped_refusal_preferred") else "") + ")")
     lines = [f"DPO (LoRA) run {Path(summary['run_folder']).name}: {ms['steps']} steps, {ms['pairs_seen']} {source} seen, "
              f"{ms['train_seconds']} s training", "",
              "| measure | start model | DPO model |", "|---|---:|---:|"]
@@ -440,6 +470,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--reward-model", default=None, help="reward run folder for the win rate (none: win rate skipped)")
     parser.add_argument("--pairs", choices=("dataset", "on-policy"), default="dataset",
                         help="dataset: HH-RLHF's answers; on-policy: two own samples per train prompt ranked by --reward-model")
+    parser.add_argument("--refusal-pairs", choices=("keep", "drop"), default="keep",
+                        help="on-policy: drop the pairs in which the reward model prefers a refusal to an answer")
     parser.add_argument("--measure", default=None, metavar="RUN", help="measure a finished DPO run again (no training)")
     parser.add_argument("--name", default="dpo")
     parser.add_argument("--seed", type=int, default=0)
@@ -461,7 +493,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", default=None)
     parser.add_argument("--tables", default="out")
     args = parser.parse_args(argv)
-    settings = DPOSettings(data=args.data, base=args.base, reward_model=args.reward_model, pairs=args.pairs, name=args.name,
+    settings = DPOSettings(data=args.data, base=args.base, reward_model=args.reward_model, pairs=args.pairs,
+                           refusal_pairs=args.refusal_pairs, name=args.name,
                            seed=args.seed,
                            beta=args.beta, learning_rate=args.lr, lora_r=args.lora_r, lora_alpha=2 * args.lora_r,
                            max_length=args.max_length, max_prompt_length=args.max_prompt_length, max_steps=args.max_steps,

@@ -1,11 +1,21 @@
-"""Train the prompt-injection classifier: a logistic-regression head on MiniLM sentence embeddings.
+"""Train the prompt-injection classifier: the bundled MiniLM encoder fine-tuned to tell attacks from ordinary text.
 
     python -m training.injection_classifier                          # -> .hearth/models/injection_classifier
+    python -m training.injection_classifier --method head            # the older, faster logistic head (about 1 min)
     python -m training.injection_classifier --shared-data ../shared/data --out /tmp/injection --seed 0
 
 The guard (`agents.guardrails.classifier`) loads the folder when it exists; without it the guard
 runs as before (rules, plus the embedding check when configured). Measured against the rules and
 the embedding check by `python -m evals.guardrails`.
+
+Two methods, on the same texts:
+- `finetune` (default): MiniLM with a one-logit classification layer, every weight trained (binary
+  cross entropy, positives weighted by the class ratio; 2 epochs, lr 5e-5, batches of 16, 128 word
+  pieces; about 5 minutes on 2 cores). A random fifth of the texts is held out for the threshold.
+- `head`: a logistic-regression head on the frozen sentence embeddings, thresholded on 5-fold
+  out-of-fold probabilities.
+Chosen by validation (2026-12-03, seed 0, the same texts): at about 1% of validation negatives
+flagged, the fine-tuned encoder caught 96% of the held-out attack texts and the head 72% (out of fold).
 
 What it learns from, and what it never sees:
 - positives: the `tuning` part of evals/data/injection_attacks.jsonl, and variants generated from
@@ -15,7 +25,10 @@ What it learns from, and what it never sees:
 - negatives: benign look-alikes written for this file (developers asking about system prompts,
   real policy questions, documents that mention assistants and instructions), generated
   look-alikes and generated rules and policy notes (documents full of "must" and "should" that
-  address people, not the assistant), and ordinary text from the shared data sets when `--shared-data` is there (GSM8K,
+  address people, not the assistant), generated contact lines (e-mail addresses, links, phone
+  numbers), numbered steps and the page furniture left when HTML is stripped (added on 2026-12-03
+  after the fine-tuned encoder flagged such lines in the handbook: nothing but the attacks carried
+  addresses and links, so it had learnt them as a sign of attack), and ordinary text from the shared data sets when `--shared-data` is there (GSM8K,
   GeoQuery and BFCL questions, HH-RLHF requests, PubMedQA, Cranfield, XQuAD, Alice, court opinions);
 - never: the `frozen` attacks, XSTest and the handbook (`data/handbook`), which are the test.
 
@@ -24,13 +37,15 @@ score counts), so one instruction inside a long retrieved paragraph is not avera
 training set therefore also holds single sentences (an injected one is positive, the ordinary ones
 of the same document negative).
 
-Threshold: the head is fitted with 5-fold cross-validation first; the threshold is the lowest
-probability at which at most `--max-fp` (default 1%) of the out-of-fold negatives are flagged.
-Retrieved documents get their own, higher threshold: the lowest at which at most 1% of the
-paragraphs of data/travel and data/movies (ordinary documents, not the handbook) are flagged.
-Run time is dominated by embedding the ~3,000 texts (about 10-40 s on 2 cores).
-Writes head.npz (weights), meta.json (threshold, embedding spec, counts, cross-validated figures,
-data hash) and examples.md (a sample of the generated training texts, for people to read).
+Thresholds: the lowest probability at which at most `--max-fp` (default 1%) of the validation
+negatives are flagged. Retrieved documents get their own, higher threshold: the lowest at which at
+most 1% of the paragraphs of data/travel, data/movies and the licences held apart (ordinary
+documents, not the handbook) are flagged. Licence texts: where the operating system ships them
+(/usr/share/common-licenses on Debian), five are negatives to learn from and five only set the
+document threshold; they are real rule documents that address the reader, which the generated
+policy notes imitate only narrowly. Writes meta.json (method, thresholds, embedding spec, counts, validation flag rates per
+group, data hash), the weights (encoder/ or head.npz), loss.png (finetune) and examples.md (a
+sample of the generated training texts, for people to read).
 """
 
 from __future__ import annotations
@@ -39,6 +54,7 @@ import argparse
 import gzip
 import hashlib
 import json
+import math
 import random
 import re
 import sys
@@ -52,6 +68,12 @@ DEFAULT_OUT = "models/injection_classifier"  # under data_home()
 ATTACKS = PROJECT_ROOT / "evals" / "data" / "injection_attacks.jsonl"
 DEFAULT_SHARED = shared_data_folder()
 DEV_DOCUMENTS = [PROJECT_ROOT / "data" / "travel" / "guides", PROJECT_ROOT / "data" / "movies" / "films"]
+# Licence texts the operating system ships (Debian: /usr/share/common-licenses): real rule documents
+# that address the reader ("You may ...", "You must ..."), read like a policy and are no attack. One
+# half is trained on, the other half only sets the document threshold; skipped where absent.
+LICENCES = Path("/usr/share/common-licenses")
+TRAIN_LICENCES = ("GPL-3", "LGPL-3", "GFDL-1.3", "Artistic", "GPL-2")
+DEV_LICENCES = ("Apache-2.0", "MPL-2.0", "MPL-1.1", "BSD", "CC0-1.0")
 DOCUMENT_CHARS = 500  # a retrieved chunk's size; MiniLM reads 256 word pieces at most
 
 # --- positives: the families that slipped past the rules ---------------------------------------
@@ -228,6 +250,49 @@ POLICY_NOTES = ["This policy was updated in {month}; the previous version no lon
                 "The instructions below explain how to request access.", "Read this section before your first day.",
                 "The system sends a reminder one week before the deadline.", "Your manager will confirm the request by email."]
 MONTHS = ["January", "March", "May", "June", "September", "November"]
+# What ordinary documents also hold, so that none of it is a sign of an attack by itself: contact
+# lines with e-mail addresses, links and phone numbers (the generated attacks carry addresses and
+# links too), emphasis and numbered steps, and the page furniture left when HTML is stripped to text.
+TEAMS = ["the help desk", "HR", "the people team", "IT support", "payroll", "the facilities team", "the security team",
+         "customer care", "the finance office", "your union representative", "the front office", "the lab manager"]
+MAILBOXES = ["hr@acme-corp.example", "it-help@bluefin.example", "payroll@riverside.example", "support@kestrel.example",
+             "facilities@harbourview.example", "security@tallpine.example", "info@citylibrary.example", "team@orbit.example"]
+LINKS = ["https://intranet.acme-corp.example/leave", "portal.bluefin.example", "https://www.riverside.example/contact",
+         "kestrel.example/help", "https://booking.harbourview.example", "www.citylibrary.example/opening-hours"]
+CONTACT_LINES = ["Questions: {mail}.", "Contact {team} at {mail} or call +44 20 7946 0{n:03d}.", "Send the form to {mail}.",
+                 "Book through the portal ({link}).", "More details: {link}.", "Ask {team} ({mail}) if anything is unclear.",
+                 "Report problems to {mail} within {n} hours.", "Forms are on {link}; return them to {mail}.",
+                 "If you already sent it, tell {team} at {mail}.", "Opening hours and holiday closures: {link}.",
+                 "Email {mail} with your name and the date.", "Out of hours, call {team} on 0161 496 0{n:03d}."]
+STEP_LINES = ["Open the **{tool}** app and choose *Requests*.", "Pick the dates and press **Submit**.",
+              "Your manager approves or declines within **{n} working days**.", "Keep the confirmation e-mail.",
+              "Upload the receipt in **{tool}** before the end of the month.", "Sign the form and scan it.",
+              "Check the status under *My requests* in {tool}.", "Never share your **password**, not even with {team}."]
+TOOLS = ["Workday", "Harvest", "Pulse", "Beacon", "Atlas", "the staff portal"]
+PAGE_FURNITURE = ["body {{ font-family: sans-serif; margin: 0 auto; max-width: {n}rem; }}",
+                  "table {{ border-collapse: collapse; }} td, th {{ padding: 4px; border: 1px solid #ccc; }}",
+                  "// Page analytics; not part of the article. window.pageName = \"{word}\";",
+                  "window.dataLayer = window.dataLayer || []; dataLayer.push({{ page: \"{word}\" }});",
+                  "© {year} {org}. All rights reserved.", "{org} - internal use only.", "Skip to main content",
+                  "Home | About | Contact | Privacy", "This site uses cookies to remember your settings. Accept | Decline",
+                  "Last updated {n} {month} {year}.", "Print this page", "Back to top", "Share: e-mail | link"]
+ORGS = ["Acme Corp", "Bluefin Ltd", "Riverside Council", "Kestrel Systems", "City Library", "Orbit Labs"]
+
+
+def generated_document_furniture(rng: random.Random, wanted: int = 240) -> list[str]:
+    """Contact lines, numbered steps with emphasis and page furniture, alone and inside short paragraphs."""
+    def line() -> str:
+        template = rng.choice(rng.choice([CONTACT_LINES, STEP_LINES, PAGE_FURNITURE]))
+        return template.format(mail=rng.choice(MAILBOXES), link=rng.choice(LINKS), team=rng.choice(TEAMS), n=rng.randint(1, 99),
+                               tool=rng.choice(TOOLS), word=rng.choice(["leave", "benefits", "travel", "news", "faq"]),
+                               year=rng.choice([2023, 2024, 2025]), org=rng.choice(ORGS), month=rng.choice(MONTHS))
+    out = [line() for _ in range(wanted // 2)]
+    for _ in range(wanted - len(out)):
+        items = [line() for _ in range(rng.randint(2, 4))]
+        style = rng.random()
+        out.append(" ".join(items) if style < 0.4 else "\n".join(f"{i}. {item}" for i, item in enumerate(items, 1))
+                   if style < 0.7 else "\n".join(f"- {item}" for item in items))
+    return out
 
 
 def generated_policy_text(rng: random.Random, sentences_wanted: int = 300, paragraphs_wanted: int = 80) -> tuple[list[str], list[str]]:
@@ -377,6 +442,17 @@ def shared_texts(folder: Path, rng: random.Random, per_source: int = 100) -> tup
     return messages, documents
 
 
+def licence_paragraphs(names: tuple[str, ...], folder: Path = LICENCES) -> list[str]:
+    """Paragraphs (40+ characters, whitespace folded, cut to a chunk's size) of the named licence texts
+    that exist under `folder`."""
+    out = []
+    for name in names:
+        if (folder / name).is_file():
+            text = (folder / name).read_text(encoding="utf-8", errors="replace")
+            out += [" ".join(p.split())[:DOCUMENT_CHARS] for p in re.split(r"\n\s*\n", text) if len(p.strip()) >= 40]
+    return out
+
+
 def project_messages() -> list[str]:
     """Benign requests that ship with the project (home commands), not the evaluation's test texts."""
     path = PROJECT_ROOT / "evals" / "data" / "home_commands.jsonl"
@@ -419,6 +495,10 @@ def build_dataset(shared_data: Path | None, seed: int = 0) -> tuple[list[str], l
     add(rng.sample(document_sentences, min(400, len(document_sentences))), 0, "document sentences")
     policy_sentences, policy_paragraphs = generated_policy_text(rng)
     add(policy_sentences + policy_paragraphs, 0, "generated rules and policy notes")
+    add(generated_document_furniture(rng), 0, "generated contact lines, steps and page furniture")
+    licences = licence_paragraphs(TRAIN_LICENCES)
+    licence_sentences = [s for p in licences for s in sentences(p)]
+    add(licences + rng.sample(licence_sentences, min(300, len(licence_sentences))), 0, "licence texts (train half)")
     return texts, labels, groups
 
 
@@ -433,15 +513,29 @@ def document_paragraphs(folders: list[Path]) -> list[str]:
     return out
 
 
-def piece_max(probability, texts: list[str], embeddings_spec: str):
-    """The highest probability over each text's pieces (how the guard scores a text)."""
+def piece_max(probability, texts: list[str]) -> list[float]:
+    """The highest probability over each text's pieces (how the guard scores a text); `probability`
+    maps a list of texts to their attack probabilities."""
     split = [pieces(t) for t in texts]
     flat = [p for parts in split for p in parts]
-    scores = probability(embed_texts(flat, embeddings_spec)) if flat else []
+    scores = list(probability(flat)) if flat else []
     out, start = [], 0
     for parts in split:
         out.append(float(max(scores[start:start + len(parts)])))
         start += len(parts)
+    return out
+
+
+def encoder_probabilities(model, tokenizer, texts: list[str], max_length: int = 128, batch_size: int = 64) -> list[float]:
+    """Attack probabilities of `texts` from a fine-tuned encoder with one output (sigmoid of its logit)."""
+    import torch
+
+    out: list[float] = []
+    with torch.no_grad():
+        for first in range(0, len(texts), batch_size):
+            features = tokenizer(texts[first:first + batch_size], truncation=True, max_length=max_length, padding=True,
+                                 return_tensors="pt")
+            out += torch.sigmoid(model(**features).logits.reshape(-1)).tolist()
     return out
 
 
@@ -463,42 +557,129 @@ def pick_threshold(scores, labels, max_fp: float) -> float:
     return round(float(negatives[allowed]) + 1e-5, 5) if allowed < len(negatives) else 0.5
 
 
-def train(out: Path, *, shared_data: Path | None = DEFAULT_SHARED, embeddings_spec: str = "local", seed: int = 0,
-          max_fp: float = 0.01, c: float = 4.0, dataset: tuple[list[str], list[int], list[str]] | None = None,
-          dev_documents: list[Path] | None = None) -> dict:
-    """Embed the training texts, fit the head with 5-fold cross-validation for the threshold, then on
-    everything; save it under `out`. Returns the metadata written to meta.json. `dataset` (texts,
-    labels, groups) replaces `build_dataset` (tests train on a handful of texts)."""
+METHODS = ("finetune", "head")
+ENCODER_SUBFOLDER = "encoder"  # the fine-tuned encoder's weights and tokenizer, inside the classifier folder
+
+
+def fit_head(texts, labels, embeddings_spec: str, seed: int, c: float, out: Path):
+    """The logistic head on frozen embeddings: out-of-fold probabilities from 5-fold cross-validation
+    (for the threshold), then the head fitted on everything. Returns (probability function,
+    validation indices, validation scores, facts for meta.json)."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    started = time.perf_counter()
-    texts, labels, groups = dataset or build_dataset(shared_data, seed)
     features = embed_texts(texts, embeddings_spec, progress=True)
     y = np.asarray(labels)
     head = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
     out_of_fold = cross_val_predict(head, features, y, cv=folds, method="predict_proba")[:, 1]
-    threshold = pick_threshold(out_of_fold, labels, max_fp)
     head.fit(features, y)
-    # Retrieved documents are read sentence by sentence, so each paragraph has many chances to trip the
-    # head: their threshold is raised until at most 1% of ordinary documents (the travel guides and film
-    # notes in data/, never the handbook the benchmark uses) are flagged.
-    dev = document_paragraphs(DEV_DOCUMENTS if dev_documents is None else dev_documents)
-    dev_scores = piece_max(lambda m: head.predict_proba(m)[:, 1], dev, embeddings_spec) if dev else []
-    document_threshold = max(threshold, pick_threshold(dev_scores, [0] * len(dev_scores), 0.01)) if dev else threshold
-    per_group = {}
-    for group in dict.fromkeys(groups):
-        idx = [i for i, g in enumerate(groups) if g == group]
-        per_group[group] = {"n": len(idx), "label": labels[idx[0]],
-                            "flagged_out_of_fold": round(float(np.mean(out_of_fold[idx] >= threshold)), 4)}
     out.mkdir(parents=True, exist_ok=True)
     np.savez(out / "head.npz", coef=head.coef_[0].astype("float32"), intercept=np.float32(head.intercept_[0]))
-    meta = {"kind": "logistic head on sentence embeddings", "embeddings": embeddings_spec, "threshold": threshold,
+    probability = lambda batch: head.predict_proba(embed_texts(batch, embeddings_spec))[:, 1]
+    facts = {"kind": "logistic head on sentence embeddings", "C": c, "validation": "5-fold out-of-fold"}
+    return probability, list(range(len(texts))), [float(x) for x in out_of_fold], facts
+
+
+def fit_encoder(texts, labels, embeddings_spec: str, seed: int, out: Path, *, epochs: int, lr: float,
+                batch_size: int = 16, max_length: int = 128, validation_share: float = 0.2):
+    """Fine-tune the embedding model's encoder with a one-logit classification layer (binary cross
+    entropy, positives weighted by the class ratio) on all but a random `validation_share`, which
+    is kept for the threshold. Returns the same four things as `fit_head`."""
+    import torch
+    from tqdm import tqdm
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
+
+    from models import load_embeddings
+    from training.optim_step import adamw_with_warmup, take_step
+    from training.reranker import plot_losses
+
+    folder = str(getattr(load_embeddings(embeddings_spec), "folder", "") or "")
+    if not folder:
+        raise ValueError(f"--method finetune needs a local sentence-transformers folder; the embedding spec "
+                         f"{embeddings_spec!r} has none. Use the bundled 'local' model or --method head.")
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    order = list(range(len(texts)))
+    rng.shuffle(order)
+    cut = max(1, int(validation_share * len(order)))
+    validation, training = sorted(order[:cut]), order[cut:]
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()  # the new classification layer is "missing from the checkpoint": by design
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=1, local_files_only=True)
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+    positives = sum(labels[i] for i in training)
+    weight = torch.tensor((len(training) - positives) / max(1, positives))
+    total = epochs * math.ceil(len(training) / batch_size)
+    optimizer, schedule = adamw_with_warmup(model, lr, total, 0.1)
+    losses: list[float] = []
+    bar = tqdm(total=total, desc="fine-tuning the injection classifier", unit="step", file=sys.stderr)
+    model.train()
+    for _ in range(epochs):
+        rng.shuffle(training)
+        for first in range(0, len(training), batch_size):
+            batch = training[first:first + batch_size]
+            features = tokenizer([texts[i] for i in batch], truncation=True, max_length=max_length, padding=True,
+                                 return_tensors="pt")
+            targets = torch.tensor([float(labels[i]) for i in batch])
+            logits = model(**features).logits.reshape(-1)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, pos_weight=weight)
+            take_step(loss, model, optimizer, schedule, losses=losses, bar=bar, report=lambda *_: None, total=total)
+    bar.close()
+    model.eval()
+    encoder = out / ENCODER_SUBFOLDER
+    model.save_pretrained(str(encoder))
+    tokenizer.save_pretrained(str(encoder))
+    plot_losses(losses, out / "loss.png", "injection classifier")
+    probability = lambda batch: encoder_probabilities(model, tokenizer, batch, max_length)
+    scores = probability([texts[i] for i in validation])
+    facts = {"kind": "fine-tuned encoder", "base": folder, "epochs": epochs, "lr": lr, "batch_size": batch_size,
+             "max_length": max_length, "steps": len(losses), "final_loss": round(losses[-1], 4) if losses else None,
+             "validation": f"random {validation_share:.0%} held out of training"}
+    return probability, validation, scores, facts
+
+
+def train(out: Path, *, method: str = "finetune", shared_data: Path | None = DEFAULT_SHARED, embeddings_spec: str = "local",
+          seed: int = 0, max_fp: float = 0.01, c: float = 4.0, epochs: int = 2, lr: float = 5e-5,
+          dataset: tuple[list[str], list[int], list[str]] | None = None, dev_documents: list[Path] | None = None) -> dict:
+    """Fit the classifier (`method`: 'finetune' the encoder, or a logistic 'head' on frozen embeddings),
+    choose its thresholds on validation texts, and save it under `out`. Returns the metadata written
+    to meta.json. `dataset` (texts, labels, groups) replaces `build_dataset` (tests train on a handful of texts)."""
+    import numpy as np
+
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}; use one of {', '.join(METHODS)}.")
+    started = time.perf_counter()
+    texts, labels, groups = dataset or build_dataset(shared_data, seed)
+    out.mkdir(parents=True, exist_ok=True)
+    if method == "head":
+        probability, validation, scores, facts = fit_head(texts, labels, embeddings_spec, seed, c, out)
+    else:
+        probability, validation, scores, facts = fit_encoder(texts, labels, embeddings_spec, seed, out, epochs=epochs, lr=lr)
+    threshold = pick_threshold(scores, [labels[i] for i in validation], max_fp)
+    # Retrieved documents are read sentence by sentence, so each paragraph has many chances to trip the
+    # classifier: their threshold is raised until at most 1% of ordinary documents (the travel guides and
+    # film notes in data/ and the held-apart licence texts, never the handbook the benchmark uses) are flagged.
+    dev = (document_paragraphs(DEV_DOCUMENTS) + licence_paragraphs(DEV_LICENCES) if dev_documents is None
+           else document_paragraphs(dev_documents))
+    dev_scores = piece_max(probability, dev) if dev else []
+    document_threshold = max(threshold, pick_threshold(dev_scores, [0] * len(dev_scores), 0.01)) if dev else threshold
+    flagged = {i: s >= threshold for i, s in zip(validation, scores)}
+    per_group = {}
+    for group in dict.fromkeys(groups):
+        idx = [i for i, g in enumerate(groups) if g == group and i in flagged]
+        if idx:
+            per_group[group] = {"n": len(idx), "label": labels[idx[0]],
+                                "flagged": round(float(np.mean([flagged[i] for i in idx])), 4)}
+    meta = {**facts, "method": method, "embeddings": embeddings_spec, "threshold": threshold,
             "document_threshold": document_threshold, "dev_documents": len(dev),
-            "max_fp": max_fp, "C": c, "seed": seed, "texts": len(texts), "positives": int(y.sum()),
-            "data_sha256_16": data_fingerprint(texts, labels), "cross_validated": per_group,
+            "max_fp": max_fp, "seed": seed, "texts": len(texts), "positives": int(sum(labels)),
+            "data_sha256_16": data_fingerprint(texts, labels), "validation_flag_rates": per_group,
             "shared_data": str(shared_data) if shared_data and shared_data.is_dir() else None,
             "seconds": round(time.perf_counter() - started, 1),
             "never_trained_on": ["frozen attacks (evals/data/injection_attacks.jsonl part=frozen)", "XSTest",
@@ -519,12 +700,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder of the shared data sets (benign texts); skipped when absent")
     parser.add_argument("--embeddings", default="local", help="embedding spec (default: the bundled MiniLM)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-fp", type=float, default=0.01, help="out-of-fold false-positive budget for the threshold")
+    parser.add_argument("--method", choices=METHODS, default="finetune",
+                        help="finetune: the MiniLM encoder itself (about 5 min on 2 cores); head: a logistic head on its "
+                             "frozen embeddings (about 1 min)")
+    parser.add_argument("--epochs", type=int, default=2, help="finetune: passes over the training texts")
+    parser.add_argument("--lr", type=float, default=5e-5, help="finetune: peak learning rate")
+    parser.add_argument("--max-fp", type=float, default=0.01, help="validation false-positive budget for the threshold")
     args = parser.parse_args(argv)
     import models  # noqa: F401  (offline switches first)
 
     out = args.out or data_home() / DEFAULT_OUT
-    meta = train(out, shared_data=args.shared_data, embeddings_spec=args.embeddings, seed=args.seed, max_fp=args.max_fp)
+    meta = train(out, method=args.method, shared_data=args.shared_data, embeddings_spec=args.embeddings, seed=args.seed,
+                 max_fp=args.max_fp, epochs=args.epochs, lr=args.lr)
     print(json.dumps(meta, indent=2))
     print(f"wrote {out} in {meta['seconds']} s", file=sys.stderr)
     return 0

@@ -297,6 +297,9 @@ class DPOArgs(BaseModel):
     pairs: Literal["dataset", "on-policy"] = Field(
         default="dataset", description="dataset: HH-RLHF's answers; on-policy: two of the model's own answers to each "
                                        "of 200 train prompts, ranked by reward_model (needs reward_model).")
+    refusal_pairs: Literal["keep", "drop"] = Field(
+        default="keep", description="on-policy: 'drop' leaves out the pairs in which the reward model prefers a refusal "
+                                    "to an answer (keeps the model from learning to refuse safe requests).")
 
     @model_validator(mode="after")
     def _judge_for_on_policy(self):
@@ -565,10 +568,11 @@ def run_reward_training(progress, method: str = "probe", max_minutes: float = 15
 
 
 def run_preference_tuning(progress, reward_model: str | None = None, base: str = "bundled", max_minutes: float = 10.0,
-                          pairs: str = "dataset") -> dict:
+                          pairs: str = "dataset", refusal_pairs: str = "keep") -> dict:
     from training.dpo import DPOSettings, run_dpo
 
-    summary = run_dpo(DPOSettings(base=base, reward_model=reward_model, pairs=pairs, time_budget_s=max_minutes * 60,
+    summary = run_dpo(DPOSettings(base=base, reward_model=reward_model, pairs=pairs, refusal_pairs=refusal_pairs,
+                                  time_budget_s=max_minutes * 60,
                                   train_limit=200 if pairs == "on-policy" else None, warmup_steps=0,
                                   threads=_lab_threads()), progress=progress)
     return {"run_folder": summary["run_folder"], "measured": summary["measured"], "steps": summary["metrics"]["steps"]}

@@ -1,4 +1,5 @@
-"""The trained prompt-injection classifier, loaded from a folder: a logistic head on MiniLM embeddings.
+"""The trained prompt-injection classifier, loaded from a folder: the fine-tuned MiniLM encoder (the
+default) or a logistic head on its frozen embeddings (`--method head`).
 
     python -m training.injection_classifier                  # builds .hearth/models/injection_classifier
 
@@ -9,7 +10,7 @@
 A text is scored whole and, when it has several sentences, sentence by sentence; the highest
 probability counts, so one instruction inside a long retrieved paragraph is not averaged away.
 It flags at the threshold stored beside the weights (chosen by the training run on its own
-cross-validated data, never on the frozen attacks, XSTest or the handbook), and retrieved documents
+validation texts, never on the frozen attacks, XSTest or the handbook), and retrieved documents
 at a stricter one (chosen on the travel guides and film notes in data/). The guard uses it when
 its folder exists (`HEARTH_GUARDRAILS_CLASSIFIER`: a folder, or `off`); without it the guard runs
 the rules (and the embedding check when configured) as before.
@@ -23,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from agents.guardrails.injection import InjectionVerdict
-from training.injection_classifier import embed_texts, pieces
+from training.injection_classifier import ENCODER_SUBFOLDER, embed_texts, encoder_probabilities, piece_max
 
 CLASSIFIER_SUBFOLDER = "models/injection_classifier"  # under the data home (.hearth)
 
@@ -41,39 +42,49 @@ class InjectionClassifier:
     folder: Path
     threshold: float
     embeddings_spec: str
-    coef: object = field(repr=False)
+    coef: object = field(default=None, repr=False)  # the logistic head's weights (None for a fine-tuned encoder)
     intercept: float = 0.0
     document_threshold: float | None = None  # retrieved documents: stricter (read sentence by sentence)
+    max_length: int = 128
+    _encoder: tuple | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def load(cls, folder: str | Path) -> InjectionClassifier:
         import numpy as np
 
         folder = Path(folder)
-        meta_path, head_path = folder / "meta.json", folder / "head.npz"
-        if not meta_path.is_file() or not head_path.is_file():
-            raise FileNotFoundError(f"{folder} holds no injection classifier (meta.json and head.npz). Build it with "
-                                    f"`python -m training.injection_classifier --out {folder}`.")
+        meta_path, head_path, encoder = folder / "meta.json", folder / "head.npz", folder / ENCODER_SUBFOLDER
+        if not meta_path.is_file() or not (head_path.is_file() or (encoder / "config.json").is_file()):
+            raise FileNotFoundError(f"{folder} holds no injection classifier (meta.json with head.npz or "
+                                    f"{ENCODER_SUBFOLDER}/). Build it with `python -m training.injection_classifier --out {folder}`.")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        document_threshold = float(meta.get("document_threshold", meta["threshold"]))
+        if (encoder / "config.json").is_file():
+            return cls(folder, float(meta["threshold"]), meta["embeddings"], document_threshold=document_threshold,
+                       max_length=int(meta.get("max_length", 128)))
         head = np.load(head_path)
         return cls(folder, float(meta["threshold"]), meta["embeddings"], head["coef"], float(head["intercept"]),
-                   float(meta.get("document_threshold", meta["threshold"])))
+                   document_threshold)
+
+    def probabilities(self, texts: list[str]) -> list[float]:
+        """The attack probability of each text as one piece."""
+        import numpy as np
+
+        if self.coef is not None:
+            logits = embed_texts(texts, self.embeddings_spec) @ self.coef + self.intercept
+            return (1.0 / (1.0 + np.exp(-logits))).tolist()
+        if self._encoder is None:
+            from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+            folder = str(self.folder / ENCODER_SUBFOLDER)
+            model = AutoModelForSequenceClassification.from_pretrained(folder, local_files_only=True).eval()
+            self._encoder = (model, AutoTokenizer.from_pretrained(folder, local_files_only=True))
+        model, tokenizer = self._encoder
+        return encoder_probabilities(model, tokenizer, texts, self.max_length)
 
     def scores(self, texts: list[str]) -> list[float]:
         """The attack probability of each text (the highest over its pieces)."""
-        import numpy as np
-
-        if not texts:
-            return []
-        split = [pieces(t) for t in texts]
-        flat = [p for parts in split for p in parts]
-        logits = embed_texts(flat, self.embeddings_spec) @ self.coef + self.intercept
-        probabilities = 1.0 / (1.0 + np.exp(-logits))
-        out, start = [], 0
-        for parts in split:
-            out.append(float(probabilities[start:start + len(parts)].max()))
-            start += len(parts)
-        return out
+        return piece_max(self.probabilities, texts) if texts else []
 
     def threshold_for(self, document: bool) -> float:
         return self.document_threshold if document and self.document_threshold is not None else self.threshold

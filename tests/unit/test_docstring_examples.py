@@ -17,7 +17,9 @@ import rag.rerank
 import rag.retrievers
 import tools.market
 import training.answerability
+import training.dpo
 import training.embedding_adapt
+import training.injection_classifier
 import training.merge
 import training.optim_step
 import training.preference_data
@@ -30,7 +32,7 @@ import training.retrieval_pairs
                                     evals.ir_metrics, tools.market, graphs.analysts.graph,
                                     training.embedding_adapt, training.query_distill, training.retrieval_pairs,
                                     training.reranker, training.optim_step, training.preference_data, training.merge,
-                                    training.answerability])
+                                    training.answerability, training.dpo, training.injection_classifier])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
