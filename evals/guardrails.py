@@ -13,6 +13,9 @@ Injection guard, two systems side by side on the same texts:
                         or a logistic head on its embeddings, built by `python -m training.injection_classifier`)
 - heuristic+classifier  the rules, then the classifier (what the guard runs when the classifier's
                         folder exists); both classifier rows need `--classifier` or the default folder
+- classifier on requests, embedding on documents
+                        heuristic+classifier for requests, heuristic+embedding for retrieved documents
+                        (`HEARTH_GUARDRAILS_CLASSIFIER_ON=input`, `HEARTH_GUARDRAILS_EMBEDDINGS=local`)
 
 Texts: the attack list (`--attacks`, default evals/data/injection_attacks.jsonl; documents are
 checked with the document rules) gives the detection rate per category, for its two parts, split
@@ -57,7 +60,8 @@ DEFAULT_DATA = shared_data() / "xstest"
 DEFAULT_ATTACKS = PROJECT_ROOT / "evals" / "data" / "injection_attacks.jsonl"
 DEFAULT_PII = PROJECT_ROOT / "evals" / "data" / "pii_samples.jsonl"
 DEFAULT_DOCUMENTS = PROJECT_ROOT / "data" / "handbook"
-SYSTEMS = ("heuristic", "heuristic+embedding", "classifier", "heuristic+classifier")
+SPLIT = "classifier on requests, embedding on documents"
+SYSTEMS = ("heuristic", "heuristic+embedding", "classifier", "heuristic+classifier", SPLIT)
 SWEEP = (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
 NEW_ORIGIN = "written_2026_12_02"
 
@@ -134,6 +138,10 @@ def run_injection(items: list[dict], detector: EmbeddingInjectionDetector | None
         records["heuristic+classifier"] = [
             {"flagged": v.flagged or p >= t, "by": "rules" if v.flagged else ("classifier" if p >= t else "")}
             for v, p, t in zip(rules, scores, limits)]
+        if detector is not None:  # HEARTH_GUARDRAILS_CLASSIFIER_ON=input with HEARTH_GUARDRAILS_EMBEDDINGS=local
+            records[SPLIT] = [e if it["where"] == "document" else c for it, e, c in
+                              zip(items, records["heuristic+embedding"], records["heuristic+classifier"])]
+            timing[SPLIT] = timing["heuristic+classifier"] + timing["heuristic+embedding"] - rules_s
     records["_timing_s"] = timing
     return records
 

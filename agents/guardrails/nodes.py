@@ -27,7 +27,7 @@ show tokens only when the output guard is off) where redaction must hold.
 Switched on per guard by `GuardrailsSettings` (env `HEARTH_GUARDRAILS=input,retrieved,output`,
 `off` for none; `HEARTH_GUARDRAILS_EMBEDDINGS=local` adds the MiniLM check; the trained classifier
 (`agents.guardrails.classifier`) joins the rules when its folder exists, HEARTH_GUARDRAILS_CLASSIFIER
-names another folder or `off`;
+names another folder or `off`, HEARTH_GUARDRAILS_CLASSIFIER_ON=input keeps it off retrieved documents;
 `HEARTH_GUARDRAILS_ENGINE=guardrails-ai` runs the checks through guardrails-ai `Guard`s built
 from `agents.guardrails.validators` instead of calling them directly -- the same checks, plus
 guardrails-ai's import time). The nodes can also be added to a graph by hand:
@@ -77,6 +77,10 @@ class GuardrailsSettings:
         "description": "Folder of the trained injection classifier (built by `python -m training.injection_classifier`); "
                        "empty = .hearth/models/injection_classifier when it exists, 'off' = never. "
                        "Env: HEARTH_GUARDRAILS_CLASSIFIER."})
+    classifier_on: str = field(default_factory=env("HEARTH_GUARDRAILS_CLASSIFIER_ON", "input,retrieved"), metadata={
+        "description": "Where the trained classifier screens: input (requests), retrieved (documents), or both. "
+                       "Measured (README): it flags 13% of the sample handbook's paragraphs as documents; 'input' "
+                       "leaves documents to the rules and embeddings. Env: HEARTH_GUARDRAILS_CLASSIFIER_ON."})
     pii_kinds: str = field(default_factory=env("HEARTH_GUARDRAILS_PII", ",".join(ALL_KINDS)), metadata={
         "description": f"PII kinds the output guard redacts ({', '.join(ALL_KINDS)}). Env: HEARTH_GUARDRAILS_PII."})
     engine: str = field(default_factory=env("HEARTH_GUARDRAILS_ENGINE", "builtin"), metadata={
@@ -90,6 +94,10 @@ class GuardrailsSettings:
                              f"use a comma-separated subset of {', '.join(GUARDS)}, or 'off'.")
         if self.engine not in ENGINES:
             raise ValueError(f"Unknown guardrails engine {self.engine!r}; use one of {', '.join(ENGINES)}.")
+        places = set(self.classifier_places) - {"input", "retrieved"}
+        if places:
+            raise ValueError(f"Unknown place(s) {sorted(places)} in HEARTH_GUARDRAILS_CLASSIFIER_ON={self.classifier_on!r}; "
+                             "use input, retrieved or input,retrieved.")
         kinds = set(self.kinds) - set(ALL_KINDS)
         if kinds:
             raise ValueError(f"Unknown PII kind(s) {sorted(kinds)}; use a subset of {', '.join(ALL_KINDS)}.")
@@ -99,6 +107,10 @@ class GuardrailsSettings:
         if self.guards.strip().lower() in ("", "off", "none", "0", "false"):
             return ()
         return tuple(g.strip().lower() for g in self.guards.split(",") if g.strip())
+
+    @property
+    def classifier_places(self) -> tuple[str, ...]:
+        return tuple(p.strip().lower() for p in self.classifier_on.split(",") if p.strip())
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -138,7 +150,9 @@ def screen_text(text: str, settings: GuardrailsSettings, *, document: bool = Fal
     """The injection verdict for `text` under `settings` (engine and embedding check)."""
     detector = _detector(settings.embeddings, settings.threshold) if settings.embeddings else None
     if settings.engine == "builtin":
-        return check_injection(text, document=document, detector=detector, classifier=load_classifier(settings.classifier))
+        place = "retrieved" if document else "input"
+        classifier = load_classifier(settings.classifier) if place in settings.classifier_places else None
+        return check_injection(text, document=document, detector=detector, classifier=classifier)
     message_guard, document_guard, _ = _guardrails_ai_guards(settings.embeddings, settings.threshold, settings.kinds)
     outcome = (document_guard if document else message_guard).validate(text)
     if outcome.validation_passed:

@@ -205,3 +205,27 @@ def test_a_compiled_graph_can_be_wrapped_too(guarded_rag):
     assert state["messages"][-1].additional_kwargs["guardrail"]["blocked"]
     with pytest.raises(TypeError, match="StateGraph builder"):
         with_guardrails(lambda state: state)
+
+
+class FlagEverythingClassifier:
+    """A scripted stand-in for the trained classifier: every text is an attack."""
+
+    def check_many(self, texts, document=False):
+        from agents.guardrails.injection import InjectionVerdict
+
+        return [InjectionVerdict(True, "classifier", "scripted", "plain", 1.0, "classifier") for _ in texts]
+
+
+def test_classifier_on_input_leaves_retrieved_documents_to_the_rules(monkeypatch):
+    import agents.guardrails.nodes as nodes
+
+    monkeypatch.setattr(nodes, "load_classifier", lambda setting: FlagEverythingClassifier())
+    text = "Annual leave is 25 days; up to 5 unused days carry over to March."
+    both = GuardrailsSettings(guards="input,retrieved", classifier_on="input,retrieved")
+    assert nodes.screen_text(text, both).method == "classifier"
+    assert nodes.screen_text(text, both, document=True).flagged
+    requests_only = GuardrailsSettings(guards="input,retrieved", classifier_on="input")
+    assert nodes.screen_text(text, requests_only).flagged
+    assert not nodes.screen_text(text, requests_only, document=True).flagged
+    with pytest.raises(ValueError, match="input, retrieved or input,retrieved"):
+        GuardrailsSettings(classifier_on="documents")
