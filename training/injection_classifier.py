@@ -11,11 +11,13 @@ the embedding check by `python -m evals.guardrails`.
 Two methods, on the same texts:
 - `finetune` (default): MiniLM with a one-logit classification layer, every weight trained (binary
   cross entropy, positives weighted by the class ratio; 2 epochs, lr 5e-5, batches of 16, 128 word
-  pieces; about 5 minutes on 2 cores). A random fifth of the texts is held out for the threshold.
+  pieces; about 8 minutes on a shared 2-core machine). A random fifth of the texts is held out for the threshold.
 - `head`: a logistic-regression head on the frozen sentence embeddings, thresholded on 5-fold
   out-of-fold probabilities.
-Chosen by validation (2026-12-03, seed 0, the same texts): at about 1% of validation negatives
-flagged, the fine-tuned encoder caught 96% of the held-out attack texts and the head 72% (out of fold).
+Chosen by validation (2026-12-03, seed 0, the same texts, before the licence and page-furniture
+negatives below were added): at about 1% of validation negatives flagged, the fine-tuned encoder
+caught 96% of the held-out attack texts and the head 72% (out of fold). Held-out results are in the
+README (`python -m evals.guardrails`).
 
 What it learns from, and what it never sees:
 - positives: the `tuning` part of evals/data/injection_attacks.jsonl, and variants generated from
@@ -589,12 +591,10 @@ def fit_encoder(texts, labels, embeddings_spec: str, seed: int, out: Path, *, ep
     is kept for the threshold. Returns the same four things as `fit_head`."""
     import torch
     from tqdm import tqdm
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-    from transformers.utils import logging as transformers_logging
 
     from models import load_embeddings
     from training.optim_step import adamw_with_warmup, take_step
-    from training.reranker import plot_losses
+    from training.reranker import one_logit_encoder, plot_losses
 
     folder = str(getattr(load_embeddings(embeddings_spec), "folder", "") or "")
     if not folder:
@@ -606,13 +606,7 @@ def fit_encoder(texts, labels, embeddings_spec: str, seed: int, out: Path, *, ep
     rng.shuffle(order)
     cut = max(1, int(validation_share * len(order)))
     validation, training = sorted(order[:cut]), order[cut:]
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    verbosity = transformers_logging.get_verbosity()
-    transformers_logging.set_verbosity_error()  # the new classification layer is "missing from the checkpoint": by design
-    try:
-        model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=1, local_files_only=True)
-    finally:
-        transformers_logging.set_verbosity(verbosity)
+    model, tokenizer = one_logit_encoder(folder)
     positives = sum(labels[i] for i in training)
     weight = torch.tensor((len(training) - positives) / max(1, positives))
     total = epochs * math.ceil(len(training) / batch_size)

@@ -138,8 +138,6 @@ def train_reranker(config: RerankerConfig, pairs: LabelledPairs | None = None, f
     """Train and save a cross-encoder; returns its folder. `pairs` and `first_stage` (a retriever
     whose hits carry doc ids as `source`) default to those built from `config.data`."""
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-    from transformers.utils import logging as transformers_logging
 
     started = time.perf_counter()
     if config.threads:
@@ -160,13 +158,7 @@ def train_reranker(config: RerankerConfig, pairs: LabelledPairs | None = None, f
     mining_seconds = time.perf_counter() - started
 
     folder = base_folder(config.base)
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    verbosity = transformers_logging.get_verbosity()
-    transformers_logging.set_verbosity_error()  # the new scoring head is "missing from the checkpoint": by design
-    try:
-        model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=1, local_files_only=True)
-    finally:
-        transformers_logging.set_verbosity(verbosity)
+    model, tokenizer = one_logit_encoder(folder)
     if config.layers:
         _keep_layers(model, config.layers)
     model.train()
@@ -220,6 +212,21 @@ def train_reranker(config: RerankerConfig, pairs: LabelledPairs | None = None, f
     log_mlflow_run(config.mlruns, "reranker", meta, out, artifacts=[out / "loss.png", out / META_FILE])
     report(1.0, f"saved to {out}")
     return out
+
+
+def one_logit_encoder(folder: str):
+    """(model, tokenizer): the encoder in `folder` with a new one-output scoring layer, read offline."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
+
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()  # the new scoring layer is "missing from the checkpoint": by design
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=1, local_files_only=True)
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+    return model, tokenizer
 
 
 def _keep_layers(model, layers: int) -> None:
