@@ -21,7 +21,8 @@ text it would rarely produce; its own samples ranked by the reward model are the
 (RLAIF / iterative DPO), at the cost of two generations per prompt and of optimising the same
 reward model the win rate is judged by: the XSTest rows and the samples are there to catch a
 policy that games it. `--refusal-pairs drop` leaves out the pairs in which the reward model prefers
-a refusal (by the phrase matcher below) to an answer: a reward model trained on harmlessness pairs
+a refusal (by the phrase matcher below) to an answer, `drop-chosen` every pair whose preferred
+answer refuses: a reward model trained on harmlessness pairs
 alone rewards refusing harmless requests too, and a policy trained on those pairs learns to refuse
 safe prompts (measured: XSTest over-refusal 1 -> 22 of 100 with them kept).
 
@@ -68,6 +69,9 @@ configure_runtime()
 REFUSAL = re.compile(r"\b(i'?m sorry|i am sorry|i apologi[sz]e|i can(?:not|'t)|i won'?t|i will not|i'?m not able|"
                      r"i am not able|i'?m unable|i am unable|as an ai|i don'?t (?:think i can|feel comfortable)|"
                      r"not (?:appropriate|ethical|something i can)|i must decline|i refuse)\b", re.IGNORECASE)
+
+
+REFUSAL_PAIRS = ("keep", "drop", "drop-chosen")
 
 
 @dataclass
@@ -180,23 +184,26 @@ def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, s
 
 def rank_samples(pairs: list[dict], prompts: list, first: list[str], second: list[str], score_a: list[float],
                  score_b: list[float], refusal_pairs: str = "keep") -> tuple[list[dict], int]:
-    """(preference rows with the higher-scored sample as chosen, how many were dropped because the
-    reward model preferred a refusal to an answer). Equal or empty answers and equal scores are
-    dropped; with `refusal_pairs="drop"`, so are pairs whose chosen answer refuses and whose rejected
-    one does not.
+    """(preference rows with the higher-scored sample as chosen, how many were dropped for a preferred
+    refusal). Equal or empty answers and equal scores are dropped; with `refusal_pairs="drop"`, so are
+    pairs whose chosen answer refuses and whose rejected one does not; with "drop-chosen", every pair
+    whose chosen answer refuses.
 
     >>> pair = {"key": "k", "prompt_key": "p"}
     >>> rows, n = rank_samples([pair] * 2, ["q1", "q2"], ["I'm sorry, I can't help.", "Paris."], ["Try the bakery.", "Lyon."],
     ...                        [0.9, 0.8], [0.1, 0.2], refusal_pairs="drop")
     >>> [(r["chosen"], r["rejected"]) for r in rows], n
     ([('Paris.', 'Lyon.')], 1)
+    >>> rows, n = rank_samples([pair], ["q"], ["I'm sorry, I can't."], ["I won't do that."], [0.9], [0.1], "drop-chosen")
+    >>> rows, n
+    ([], 1)
     """
     ranked, refusal_preferred = [], 0
     for pair, prompt, a, b, sa, sb in zip(pairs, prompts, first, second, score_a, score_b):
         if a.strip() == b.strip() or sa == sb or not a.strip() or not b.strip():
             continue
         chosen, rejected = (a, b) if sa > sb else (b, a)
-        if refusal_pairs == "drop" and is_refusal(chosen) and not is_refusal(rejected):
+        if is_refusal(chosen) and (refusal_pairs == "drop-chosen" or refusal_pairs == "drop" and not is_refusal(rejected)):
             refusal_preferred += 1
             continue
         ranked.append({"prompt": prompt, "chosen": chosen, "rejected": rejected, "key": pair["key"],
@@ -336,8 +343,8 @@ def run_dpo(settings: DPOSettings, progress=None) -> dict:
 
     if settings.pairs not in ("dataset", "on-policy"):
         raise ValueError(f"Unknown --pairs {settings.pairs!r}: use 'dataset' or 'on-policy'.")
-    if settings.refusal_pairs not in ("keep", "drop"):
-        raise ValueError(f"Unknown --refusal-pairs {settings.refusal_pairs!r}: use 'keep' or 'drop'.")
+    if settings.refusal_pairs not in REFUSAL_PAIRS:
+        raise ValueError(f"Unknown --refusal-pairs {settings.refusal_pairs!r}: use one of {', '.join(REFUSAL_PAIRS)}.")
     if settings.pairs == "on-policy" and not settings.reward_model:
         raise ValueError("--pairs on-policy ranks the model's own samples with a reward model: pass --reward-model "
                          "RUN (train one with `python -m training.reward_model --method probe`).")
@@ -441,7 +448,7 @@ def write_tables(summary: dict, out_dir: str | Path = "out") -> Path:
         o = summary["on_policy"]
         source = (f"on-policy pairs ({o['pairs']} of {o['prompts']} train prompts, ranked by the reward model; "
                   f"refusals chosen {o['chosen_refusals']}, rejected {o['rejected_refusals']}"
-                  + (f"; {o['dropped_refusal_preferred']} refusal-over-answer pairs dropped"
+                  + (f"; {o['dropped_refusal_preferred']} pairs with a preferred refusal dropped"
                      if o.get("dropped_refusal_preferred") else "") + ")")
     lines = [f"DPO (LoRA) run {Path(summary['run_folder']).name}: {ms['steps']} steps, {ms['pairs_seen']} {source} seen, "
              f"{ms['train_seconds']} s training", "",
@@ -470,8 +477,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--reward-model", default=None, help="reward run folder for the win rate (none: win rate skipped)")
     parser.add_argument("--pairs", choices=("dataset", "on-policy"), default="dataset",
                         help="dataset: HH-RLHF's answers; on-policy: two own samples per train prompt ranked by --reward-model")
-    parser.add_argument("--refusal-pairs", choices=("keep", "drop"), default="keep",
-                        help="on-policy: drop the pairs in which the reward model prefers a refusal to an answer")
+    parser.add_argument("--refusal-pairs", choices=REFUSAL_PAIRS, default="keep",
+                        help="on-policy: drop the pairs in which the reward model prefers a refusal to an answer "
+                             "(drop), or every pair whose preferred answer refuses (drop-chosen)")
     parser.add_argument("--measure", default=None, metavar="RUN", help="measure a finished DPO run again (no training)")
     parser.add_argument("--name", default="dpo")
     parser.add_argument("--seed", type=int, default=0)

@@ -297,9 +297,10 @@ class DPOArgs(BaseModel):
     pairs: Literal["dataset", "on-policy"] = Field(
         default="dataset", description="dataset: HH-RLHF's answers; on-policy: two of the model's own answers to each "
                                        "of 200 train prompts, ranked by reward_model (needs reward_model).")
-    refusal_pairs: Literal["keep", "drop"] = Field(
+    refusal_pairs: Literal["keep", "drop", "drop-chosen"] = Field(
         default="keep", description="on-policy: 'drop' leaves out the pairs in which the reward model prefers a refusal "
-                                    "to an answer (keeps the model from learning to refuse safe requests).")
+                                    "to an answer, 'drop-chosen' every pair whose preferred answer refuses (keeps the "
+                                    "model from learning to refuse safe requests).")
 
     @model_validator(mode="after")
     def _judge_for_on_policy(self):
