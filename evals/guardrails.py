@@ -44,7 +44,6 @@ import argparse
 import csv
 import hashlib
 import json
-import re
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -54,6 +53,7 @@ from tqdm import tqdm
 from agents.guardrails.classifier import InjectionClassifier, load_classifier
 from agents.guardrails.injection import EmbeddingInjectionDetector, detect_injection
 from agents.guardrails.pii import ALL_KINDS, find_pii
+from training.injection_classifier import file_paragraphs
 from models.settings import PROJECT_ROOT, shared_data
 
 DEFAULT_DATA = shared_data() / "xstest"
@@ -94,16 +94,8 @@ def load_xstest(folder: Path) -> list[dict]:
 
 def load_document_paragraphs(folder: Path) -> list[dict]:
     """Paragraphs (40+ characters) of the files in `folder`, tags stripped, as retrieved documents."""
-    items = []
-    for path in sorted(folder.glob("*")):
-        if path.suffix.lower() not in (".md", ".txt", ".html"):
-            continue
-        text = re.sub(r"<[^>]+>", " ", path.read_text(encoding="utf-8", errors="replace"))
-        for i, para in enumerate(p.strip() for p in re.split(r"\n\s*\n", text)):
-            if len(para) >= 40:
-                items.append({"id": f"{path.name}#{i}", "text": para, "label": "document", "category": "handbook",
-                              "where": "document"})
-    return items
+    return [{"id": f"{name}#{i}", "text": text, "label": "document", "category": "handbook", "where": "document"}
+            for name, i, text in file_paragraphs(folder)]
 
 
 def run_injection(items: list[dict], detector: EmbeddingInjectionDetector | None,

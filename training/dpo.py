@@ -80,7 +80,7 @@ class DPOSettings:
     base: str = BUNDLED
     reward_model: Optional[str] = None  # a reward run folder (or its model/ folder) for the win rate
     pairs: str = "dataset"  # dataset: HH-RLHF's chosen/rejected; on-policy: own samples ranked by the reward model
-    refusal_pairs: str = "keep"  # on-policy: keep, or drop the pairs whose chosen answer refuses and rejected one does not
+    refusal_pairs: str = "keep"  # on-policy: one of REFUSAL_PAIRS (see rank_samples)
     name: str = "dpo"
     seed: int = 0
     beta: float = 0.1

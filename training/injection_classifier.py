@@ -504,15 +504,20 @@ def build_dataset(shared_data: Path | None, seed: int = 0) -> tuple[list[str], l
     return texts, labels, groups
 
 
+def file_paragraphs(folder: Path) -> list[tuple[str, int, str]]:
+    """(file name, paragraph number, paragraph) for the paragraphs of 40+ characters, tags stripped, of
+    the .md/.txt/.html files in `folder`; the number counts every paragraph of the file."""
+    out = []
+    for path in sorted(Path(folder).glob("*")):
+        if path.suffix.lower() in (".md", ".txt", ".html"):
+            text = re.sub(r"<[^>]+>", " ", path.read_text(encoding="utf-8", errors="replace"))
+            out += [(path.name, i, p.strip()) for i, p in enumerate(re.split(r"\n\s*\n", text)) if len(p.strip()) >= 40]
+    return out
+
+
 def document_paragraphs(folders: list[Path]) -> list[str]:
     """Paragraphs (40+ characters, tags stripped) of the .md/.txt/.html files in `folders`."""
-    out = []
-    for folder in folders:
-        for path in sorted(Path(folder).glob("*")):
-            if path.suffix.lower() in (".md", ".txt", ".html"):
-                text = re.sub(r"<[^>]+>", " ", path.read_text(encoding="utf-8", errors="replace"))
-                out += [p.strip() for p in re.split(r"\n\s*\n", text) if len(p.strip()) >= 40]
-    return out
+    return [text for folder in folders for _, _, text in file_paragraphs(folder)]
 
 
 def piece_max(probability, texts: list[str]) -> list[float]:
@@ -695,7 +700,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embeddings", default="local", help="embedding spec (default: the bundled MiniLM)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--method", choices=METHODS, default="finetune",
-                        help="finetune: the MiniLM encoder itself (about 5 min on 2 cores); head: a logistic head on its "
+                        help="finetune: the MiniLM encoder itself (about 8 min on 2 cores); head: a logistic head on its "
                              "frozen embeddings (about 1 min)")
     parser.add_argument("--epochs", type=int, default=2, help="finetune: passes over the training texts")
     parser.add_argument("--lr", type=float, default=5e-5, help="finetune: peak learning rate")

@@ -84,7 +84,7 @@ class InjectionClassifier:
 
     def scores(self, texts: list[str]) -> list[float]:
         """The attack probability of each text (the highest over its pieces)."""
-        return piece_max(self.probabilities, texts) if texts else []
+        return piece_max(self.probabilities, texts)
 
     def threshold_for(self, document: bool) -> float:
         return self.document_threshold if document and self.document_threshold is not None else self.threshold
