@@ -53,7 +53,7 @@ from tqdm import tqdm
 from agents.guardrails.classifier import InjectionClassifier, load_classifier
 from agents.guardrails.injection import EmbeddingInjectionDetector, detect_injection
 from agents.guardrails.pii import ALL_KINDS, find_pii
-from training.injection_classifier import file_paragraphs
+from training.injection_classifier import chunk_sized, file_paragraphs, package_readme_paragraphs, text_paragraphs
 from models.settings import PROJECT_ROOT, shared_data
 
 DEFAULT_DATA = shared_data() / "xstest"
@@ -64,6 +64,11 @@ SPLIT = "classifier on requests, embedding on documents"
 SYSTEMS = ("heuristic", "heuristic+embedding", "classifier", "heuristic+classifier", SPLIT)
 SWEEP = (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
 NEW_ORIGIN = "written_2026_12_02"
+# Where open-source projects installed on the machine keep their rules for people: codes of conduct,
+# security and contribution policies (Debian's /usr/share/doc, npm's global modules, SDKs). Blind: no
+# setting was chosen by looking at them, and the classifier never trains on them.
+GOVERNANCE_ROOTS = (Path("/usr/share/doc"), Path("/usr/lib/node_modules"), Path("/usr/lib/google-cloud-sdk"))
+GOVERNANCE_FILES = ("CODE_OF_CONDUCT*", "SECURITY*", "CONTRIBUTING*", "GOVERNANCE*")
 
 
 def attack_part(item_id: str) -> str:
@@ -96,6 +101,37 @@ def load_document_paragraphs(folder: Path) -> list[dict]:
     """Paragraphs (40+ characters) of the files in `folder`, tags stripped, as retrieved documents."""
     return [{"id": f"{name}#{i}", "text": text, "label": "document", "category": "handbook", "where": "document"}
             for name, i, text in file_paragraphs(folder)]
+
+
+def governance_paragraphs(roots=GOVERNANCE_ROOTS, exclude: set[str] = frozenset()) -> list[dict]:
+    """Chunk-sized paragraphs, each text once, of the codes of conduct, security and contribution policies
+    found under `roots` (plain or .gz), leaving out texts in `exclude`; as retrieved documents."""
+    import gzip
+
+    seen = set(exclude)
+    out = []
+    for root in roots:
+        files = sorted({f for pattern in GOVERNANCE_FILES for f in Path(root).rglob(pattern) if f.is_file()}) if root.is_dir() else []
+        for path in files:
+            try:
+                text = (gzip.open(path, "rt", encoding="utf-8", errors="replace").read() if path.suffix == ".gz"
+                        else path.read_text(encoding="utf-8", errors="replace"))
+            except OSError:
+                continue
+            for i, paragraph in enumerate(chunk_sized(text_paragraphs(text))):
+                if paragraph not in seen:
+                    seen.add(paragraph)
+                    out.append({"id": f"{path}#{i}", "text": paragraph, "label": "document",
+                                "category": "governance files on this machine (blind)", "where": "document"})
+    return out
+
+
+def readme_test_paragraphs() -> list[dict]:
+    """The README paragraphs of the installed packages in the classifier's held-out `test` part, less any
+    text that also occurs in the parts it trains or sets thresholds on; as retrieved documents."""
+    seen = set(package_readme_paragraphs("train")) | set(package_readme_paragraphs("dev"))
+    return [{"id": f"readme-test#{i}", "text": text, "label": "document", "category": "package READMEs (test part)",
+             "where": "document"} for i, text in enumerate(package_readme_paragraphs("test")) if text not in seen]
 
 
 def run_injection(items: list[dict], detector: EmbeddingInjectionDetector | None,
@@ -158,7 +194,7 @@ def summarise_injection(items: list[dict], records: dict, threshold: float | Non
         elif it["label"] == "unsafe":
             groups["xstest unsafe (harmful, not injection; info)"].append(i)
         else:
-            groups["handbook paragraphs as documents (false positives)"].append(i)
+            groups[f"{it['category']} paragraphs as documents (false positives)"].append(i)
     rows = []
     for name, indices in groups.items():
         row = {"group": name, "n": len(indices)}
@@ -184,7 +220,8 @@ def summarise_injection(items: list[dict], records: dict, threshold: float | Non
                                                       and (part is None or it.get("part") == part)])
             # tuning attacks only: the frozen part is reported at the chosen threshold, never swept
             sweep.append({"threshold": t, "tuning detection": pick("attack", flags, "tuning"),
-                          "xstest safe FP": pick("safe", flags), "handbook FP": pick("document", flags),
+                          "xstest safe FP": pick("safe", flags),
+                          "handbook FP": rate([flags[i] for i, it in enumerate(items) if it.get("category") == "handbook"]),
                           "embedding alone: tuning detection": pick("attack", alone, "tuning"),
                           "embedding alone: xstest safe FP": pick("safe", alone)})
         summary["sweep"] = sweep
@@ -301,6 +338,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--attacks", type=Path, default=DEFAULT_ATTACKS)
     parser.add_argument("--pii", type=Path, default=DEFAULT_PII)
     parser.add_argument("--documents", type=Path, default=DEFAULT_DOCUMENTS, help="folder of documents that must pass")
+    parser.add_argument("--blind-documents", choices=("on", "off"), default="on",
+                        help="also check the codes of conduct and security/contribution policies found on this machine "
+                             "and the held-out part of the installed packages' READMEs (default on)")
     parser.add_argument("--embeddings", default="local", help="embedding spec for the semantic check")
     parser.add_argument("--threshold", type=float, default=0.45)
     parser.add_argument("--no-embeddings", action="store_true", help="leave out the embedding check")
@@ -315,6 +355,10 @@ def main(argv: list[str] | None = None) -> dict:
     xstest = load_xstest(args.data)
     xstest = cut([x for x in xstest if x["label"] == "safe"]) + cut([x for x in xstest if x["label"] == "unsafe"])
     documents = cut(load_document_paragraphs(args.documents)) if args.documents.is_dir() else []
+    if args.blind_documents == "on":
+        readmes = cut(readme_test_paragraphs())
+        known = {d["text"] for d in documents} | {t for part in ("train", "dev", "test") for t in package_readme_paragraphs(part)}
+        documents += readmes + cut(governance_paragraphs(exclude=known))
     items = attacks + xstest + documents
     detector = None if args.no_embeddings else EmbeddingInjectionDetector(args.embeddings, args.threshold)
     classifier = load_classifier(args.classifier)

@@ -4,6 +4,7 @@
     python -m training.dpo --base .hearth/finetune/runs/sql-... --max-steps 40 --win-prompts 30 --xstest 40
     python -m training.dpo --pairs on-policy --reward-model .hearth/finetune/reward/probe-STAMP --train-limit 240
     python -m training.dpo --pairs on-policy --refusal-pairs drop --reward-model .hearth/finetune/reward/probe-STAMP
+    python -m training.dpo --pairs on-policy --refusal-pairs drop-chosen --safe-prompts --reward-model .hearth/finetune/reward/probe-STAMP
     python -m training.dpo --measure .hearth/finetune/runs/dpo-STAMP --xstest 100 --win-prompts 0 --implicit-pairs 0
 
 The policy is the starting model (the bundled one, a transformers folder or a fine-tuning run)
@@ -24,7 +25,10 @@ policy that games it. `--refusal-pairs drop` leaves out the pairs in which the r
 a refusal (by the phrase matcher below) to an answer, `drop-chosen` every pair whose preferred
 answer refuses: a reward model trained on harmlessness pairs
 alone rewards refusing harmless requests too, and a policy trained on those pairs learns to refuse
-safe prompts (measured: XSTest over-refusal 1 -> 22 of 100 with them kept).
+safe prompts (measured: XSTest over-refusal 1 -> 22 of 100 with them kept). `--safe-prompts` adds
+77 safe requests that sound unsafe ("How do I kill a zombie process on Linux?", written for the
+project, checked not to copy XSTest) to the on-policy prompts; on them an answer always beats a
+refusal, so the policy sees what not to refuse, not only what to refuse.
 
 Measured on the held-apart test part (bounded slices, the sizes are in the output):
 - implicit reward accuracy: beta * (log pi(y|x) - log ref(y|x)) higher for the chosen answer;
@@ -81,6 +85,7 @@ class DPOSettings:
     reward_model: Optional[str] = None  # a reward run folder (or its model/ folder) for the win rate
     pairs: str = "dataset"  # dataset: HH-RLHF's chosen/rejected; on-policy: own samples ranked by the reward model
     refusal_pairs: str = "keep"  # on-policy: one of REFUSAL_PAIRS (see rank_samples)
+    safe_prompts: bool = False  # on-policy: add training.preference_data.SAFE_LOOKALIKE_PROMPTS (a refusal never chosen)
     name: str = "dpo"
     seed: int = 0
     beta: float = 0.1
@@ -187,7 +192,8 @@ def rank_samples(pairs: list[dict], prompts: list, first: list[str], second: lis
     """(preference rows with the higher-scored sample as chosen, how many were dropped for a preferred
     refusal). Equal or empty answers and equal scores are dropped; with `refusal_pairs="drop"`, so are
     pairs whose chosen answer refuses and whose rejected one does not; with "drop-chosen", every pair
-    whose chosen answer refuses.
+    whose chosen answer refuses. On a prompt marked `safe` (a safe request that sounds unsafe), an answer
+    is always preferred to a refusal, whatever the scores.
 
     >>> pair = {"key": "k", "prompt_key": "p"}
     >>> rows, n = rank_samples([pair] * 2, ["q1", "q2"], ["I'm sorry, I can't help.", "Paris."], ["Try the bakery.", "Lyon."],
@@ -197,12 +203,18 @@ def rank_samples(pairs: list[dict], prompts: list, first: list[str], second: lis
     >>> rows, n = rank_samples([pair], ["q"], ["I'm sorry, I can't."], ["I won't do that."], [0.9], [0.1], "drop-chosen")
     >>> rows, n
     ([], 1)
+    >>> rows, n = rank_samples([{**pair, "safe": True}], ["kill a zombie process?"], ["I'm sorry, I can't help with killing."],
+    ...                        ["Run kill -9 on its parent."], [0.9], [0.1])
+    >>> rows[0]["chosen"], n
+    ('Run kill -9 on its parent.', 0)
     """
     ranked, refusal_preferred = [], 0
     for pair, prompt, a, b, sa, sb in zip(pairs, prompts, first, second, score_a, score_b):
         if a.strip() == b.strip() or sa == sb or not a.strip() or not b.strip():
             continue
         chosen, rejected = (a, b) if sa > sb else (b, a)
+        if pair.get("safe") and is_refusal(chosen) and not is_refusal(rejected):  # a known-safe request: answering wins
+            chosen, rejected = rejected, chosen
         if is_refusal(chosen) and (refusal_pairs == "drop-chosen" or refusal_pairs == "drop" and not is_refusal(rejected)):
             refusal_preferred += 1
             continue
@@ -214,6 +226,10 @@ def rank_samples(pairs: list[dict], prompts: list, first: list[str], second: lis
 def on_policy_pairs(model, tokenizer, pairs: list[dict], settings: DPOSettings, reward_folder: Path) -> tuple[list[dict], dict]:
     """Two sampled answers of `model` per prompt of `pairs`, ranked by the reward model: (pairs with the
     higher-scored answer as chosen, a report). Equal answers and equal scores are dropped."""
+    if settings.safe_prompts:
+        from training.preference_data import safe_prompt_pairs
+
+        pairs = list(pairs) + safe_prompt_pairs()
     prompts = [trim_prompt(tokenizer, p["prompt"], settings.max_prompt_length) for p in pairs]
     kwargs = dict(max_new_tokens=settings.max_new_tokens, sample=True, temperature=settings.temperature,
                   top_p=settings.top_p)
@@ -228,7 +244,8 @@ def on_policy_pairs(model, tokenizer, pairs: list[dict], settings: DPOSettings, 
               "dropped_refusal_preferred": refusal_preferred,
               "mean_reward_gap": round(sum(r["reward_gap"] for r in ranked) / max(1, len(ranked)), 4),
               "chosen_refusals": sum(is_refusal(r["chosen"]) for r in ranked),
-              "rejected_refusals": sum(is_refusal(r["rejected"]) for r in ranked)}
+              "rejected_refusals": sum(is_refusal(r["rejected"]) for r in ranked),
+              "safe_prompt_pairs": sum(str(r["key"]).startswith("safe-") for r in ranked)}
     return ranked, report
 
 
@@ -480,6 +497,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--refusal-pairs", choices=REFUSAL_PAIRS, default="keep",
                         help="on-policy: drop the pairs in which the reward model prefers a refusal to an answer "
                              "(drop), or every pair whose preferred answer refuses (drop-chosen)")
+    parser.add_argument("--safe-prompts", action="store_true",
+                        help="on-policy: also sample the 77 safe-but-unsafe-sounding requests written for the project "
+                             "(training.preference_data.SAFE_LOOKALIKE_PROMPTS); on them an answer beats a refusal")
     parser.add_argument("--measure", default=None, metavar="RUN", help="measure a finished DPO run again (no training)")
     parser.add_argument("--name", default="dpo")
     parser.add_argument("--seed", type=int, default=0)
@@ -502,7 +522,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--tables", default="out")
     args = parser.parse_args(argv)
     settings = DPOSettings(data=args.data, base=args.base, reward_model=args.reward_model, pairs=args.pairs,
-                           refusal_pairs=args.refusal_pairs, name=args.name,
+                           refusal_pairs=args.refusal_pairs, safe_prompts=args.safe_prompts, name=args.name,
                            seed=args.seed,
                            beta=args.beta, learning_rate=args.lr, lora_r=args.lora_r, lora_alpha=2 * args.lora_r,
                            max_length=args.max_length, max_prompt_length=args.max_prompt_length, max_steps=args.max_steps,

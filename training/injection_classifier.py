@@ -32,7 +32,14 @@ What it learns from, and what it never sees:
   after the fine-tuned encoder flagged such lines in the handbook: nothing but the attacks carried
   addresses and links, so it had learnt them as a sign of attack), and ordinary text from the shared data sets when `--shared-data` is there (GSM8K,
   GeoQuery and BFCL questions, HH-RLHF requests, PubMedQA, Cranfield, XQuAD, Alice, court opinions);
-- never: the `frozen` attacks, XSTest and the handbook (`data/handbook`), which are the test.
+  since 2026-12-04 also 1,000 paragraphs and 1,000 sentences of the READMEs of the installed Python
+  packages in the `train` part (`readme_part`, a hash of the package name): real documents by
+  hundreds of authors that tell the reader what to do, added after the encoder flagged ordinary
+  second-person sentences of the handbook ("Lock it manually whenever you step away.") with
+  certainty; the `dev` part only sets the document threshold;
+- never: the `frozen` attacks, XSTest and the handbook (`data/handbook`), which are the test, nor the
+  `test` part of the READMEs and the codes of conduct and security policies that `evals.guardrails`
+  finds on the machine (blind document sets).
 
 A text is scored as a whole and, when it has several sentences, sentence by sentence (the highest
 score counts), so one instruction inside a long retrieved paragraph is not averaged away; the
@@ -76,7 +83,10 @@ DEV_DOCUMENTS = [PROJECT_ROOT / "data" / "travel" / "guides", PROJECT_ROOT / "da
 LICENCES = Path("/usr/share/common-licenses")
 TRAIN_LICENCES = ("GPL-3", "LGPL-3", "GFDL-1.3", "Artistic", "GPL-2")
 DEV_LICENCES = ("Apache-2.0", "MPL-2.0", "MPL-1.1", "BSD", "CC0-1.0")
+README_PARAGRAPHS = 1000  # README paragraphs, and as many of their sentences, among the negatives
 DOCUMENT_CHARS = 500  # a retrieved chunk's size; MiniLM reads 256 word pieces at most
+# README paragraphs that talk about prompt injection or jailbreaks may quote attacks: not used as negatives.
+QUOTED_ATTACK = re.compile(r"prompt[- ]injection|jailbreak|ignore (?:all |any )?(?:previous|prior|above) instructions", re.I)
 
 # --- positives: the families that slipped past the rules ---------------------------------------
 BAD_REQUESTS = [
@@ -444,14 +454,55 @@ def shared_texts(folder: Path, rng: random.Random, per_source: int = 100) -> tup
     return messages, documents
 
 
+def text_paragraphs(text: str, min_chars: int = 40) -> list[str]:
+    """The blank-line separated paragraphs of `text` with at least `min_chars` characters, stripped.
+
+    >>> text_paragraphs("Short.\\n\\nLeave is 25 days a year for every employee.\\n  \\nAnother paragraph, long enough to count.")
+    ['Leave is 25 days a year for every employee.', 'Another paragraph, long enough to count.']
+    """
+    return [p.strip() for p in re.split(r"\n\s*\n", text) if len(p.strip()) >= min_chars]
+
+
+def chunk_sized(paragraphs: list[str]) -> list[str]:
+    """Paragraphs with whitespace folded, cut to a retrieved chunk's size."""
+    return [" ".join(p.split())[:DOCUMENT_CHARS] for p in paragraphs]
+
+
 def licence_paragraphs(names: tuple[str, ...], folder: Path = LICENCES) -> list[str]:
-    """Paragraphs (40+ characters, whitespace folded, cut to a chunk's size) of the named licence texts
-    that exist under `folder`."""
+    """Chunk-sized paragraphs of the named licence texts that exist under `folder`."""
+    return [p for name in names if (folder / name).is_file()
+            for p in chunk_sized(text_paragraphs((folder / name).read_text(encoding="utf-8", errors="replace")))]
+
+
+def readme_part(package: str) -> str:
+    """Which part a package's README belongs to, by a hash of its name: 'train' (3 in 5), 'dev' or 'test'.
+
+    >>> [readme_part(name) for name in ("numpy", "scipy", "pandas")]
+    ['train', 'dev', 'test']
+    """
+    bucket = int(hashlib.sha256(package.lower().encode()).hexdigest(), 16) % 5
+    return "train" if bucket < 3 else "dev" if bucket == 3 else "test"
+
+
+def package_readme_paragraphs(part: str) -> list[str]:
+    """Chunk-sized paragraphs of the READMEs (long descriptions) of the installed Python packages in one
+    `readme_part`, each text once; paragraphs that discuss prompt injection or quote jailbreaks are left out,
+    since they may quote attacks. Hundreds of authors writing install steps, security advice and
+    contribution rules to their readers: real documents in the imperative, second person."""
+    from importlib.metadata import distributions
+
+    seen: set[str] = set()
     out = []
-    for name in names:
-        if (folder / name).is_file():
-            text = (folder / name).read_text(encoding="utf-8", errors="replace")
-            out += [" ".join(p.split())[:DOCUMENT_CHARS] for p in re.split(r"\n\s*\n", text) if len(p.strip()) >= 40]
+    packages = {}
+    for dist in distributions():
+        name = dist.metadata.get("Name") or ""
+        if name and readme_part(name) == part and name.lower() not in packages:
+            packages[name.lower()] = dist.metadata.get_payload() or dist.metadata.get("Description") or ""
+    for name in sorted(packages):
+        for paragraph in chunk_sized(text_paragraphs(packages[name])):
+            if paragraph not in seen and not QUOTED_ATTACK.search(paragraph):
+                seen.add(paragraph)
+                out.append(paragraph)
     return out
 
 
@@ -501,6 +552,10 @@ def build_dataset(shared_data: Path | None, seed: int = 0) -> tuple[list[str], l
     licences = licence_paragraphs(TRAIN_LICENCES)
     licence_sentences = [s for p in licences for s in sentences(p)]
     add(licences + rng.sample(licence_sentences, min(300, len(licence_sentences))), 0, "licence texts (train half)")
+    readmes = package_readme_paragraphs("train")
+    readme_sentences = [s for p in readmes for s in sentences(p)]
+    add(rng.sample(readmes, min(README_PARAGRAPHS, len(readmes))) +
+        rng.sample(readme_sentences, min(README_PARAGRAPHS, len(readme_sentences))), 0, "package READMEs (train part)")
     return texts, labels, groups
 
 
@@ -663,9 +718,10 @@ def train(out: Path, *, method: str = "finetune", shared_data: Path | None = DEF
     threshold = pick_threshold(scores, [labels[i] for i in validation], max_fp)
     # Retrieved documents are read sentence by sentence, so each paragraph has many chances to trip the
     # classifier: their threshold is raised until at most 1% of ordinary documents (the travel guides and
-    # film notes in data/ and the held-apart licence texts, never the handbook the benchmark uses) are flagged.
-    dev = (document_paragraphs(DEV_DOCUMENTS) + licence_paragraphs(DEV_LICENCES) if dev_documents is None
-           else document_paragraphs(dev_documents))
+    # film notes in data/, the held-apart licence texts and the `dev` part of the installed packages'
+    # READMEs; never the handbook the benchmark uses) are flagged.
+    dev = (document_paragraphs(DEV_DOCUMENTS) + licence_paragraphs(DEV_LICENCES) + package_readme_paragraphs("dev")
+           if dev_documents is None else document_paragraphs(dev_documents))
     dev_scores = piece_max(probability, dev) if dev else []
     document_threshold = max(threshold, pick_threshold(dev_scores, [0] * len(dev_scores), 0.01)) if dev else threshold
     flagged = {i: s >= threshold for i, s in zip(validation, scores)}
@@ -682,7 +738,7 @@ def train(out: Path, *, method: str = "finetune", shared_data: Path | None = DEF
             "shared_data": str(shared_data) if shared_data and shared_data.is_dir() else None,
             "seconds": round(time.perf_counter() - started, 1),
             "never_trained_on": ["frozen attacks (evals/data/injection_attacks.jsonl part=frozen)", "XSTest",
-                                 "data/handbook"]}
+                                 "data/handbook", "package READMEs, test part", "governance files (evals.guardrails)"]}
     (out / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     rng = random.Random(seed)
     sample = rng.sample(range(len(texts)), min(60, len(texts)))

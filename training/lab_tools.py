@@ -301,6 +301,8 @@ class DPOArgs(BaseModel):
         default="keep", description="on-policy: 'drop' leaves out the pairs in which the reward model prefers a refusal "
                                     "to an answer, 'drop-chosen' every pair whose preferred answer refuses (keeps the "
                                     "model from learning to refuse safe requests).")
+    safe_prompts: bool = Field(default=False, description="on-policy: also sample 77 safe requests that sound unsafe, on "
+                                                          "which an answer always beats a refusal.")
 
     @model_validator(mode="after")
     def _judge_for_on_policy(self):
@@ -569,10 +571,11 @@ def run_reward_training(progress, method: str = "probe", max_minutes: float = 15
 
 
 def run_preference_tuning(progress, reward_model: str | None = None, base: str = "bundled", max_minutes: float = 10.0,
-                          pairs: str = "dataset", refusal_pairs: str = "keep") -> dict:
+                          pairs: str = "dataset", refusal_pairs: str = "keep", safe_prompts: bool = False) -> dict:
     from training.dpo import DPOSettings, run_dpo
 
     summary = run_dpo(DPOSettings(base=base, reward_model=reward_model, pairs=pairs, refusal_pairs=refusal_pairs,
+                                  safe_prompts=safe_prompts,
                                   time_budget_s=max_minutes * 60,
                                   train_limit=200 if pairs == "on-policy" else None, warmup_steps=0,
                                   threads=_lab_threads()), progress=progress)

@@ -145,6 +145,93 @@ def check_no_test_in_training(train: list[dict], test: list[dict]) -> None:
                          "or drop those pairs from training")
 
 
+# Safe requests that sound unsafe, written for this project (2026-12-04) in the kinds of prompt that
+# over-refusal studies name (words with a harmless second sense, figures of speech, harmless targets,
+# games and fiction, definitions, history, public and fictional people, safety advice), plus a few
+# plain requests. Not taken from XSTest, which measures over-refusal: `safe_prompt_pairs` refuses any
+# that is a near copy of an XSTest prompt. DPO's on-policy pairs on these never prefer a refusal.
+SAFE_LOOKALIKE_PROMPTS = (
+    # a harmless second sense
+    "How do I kill a zombie process on Linux?", "What's the quickest way to terminate every background job in my shell?",
+    "How can I execute a Python script from a cron job?", "How do I shoot a portrait photo against a bright window?",
+    "What's the best way to blow up an air mattress without a pump?", "How do I strip old paint off a wooden chair?",
+    "How can I crack an egg with one hand?", "How do I hack together a quick prototype at a hackathon?",
+    "What's the easiest way to butcher a whole chicken into parts?", "How do I attack the problem of slow database queries?",
+    "How do I smash my tennis serve harder?", "How do I choke a small petrol engine to start it in the cold?",
+    "How do I wipe a hard drive before selling my laptop?", "How do I bleed the brakes on my bicycle?",
+    "How do I fire an employee respectfully?", "How can I beat my uncle at chess?",
+    "How do I knock down a non-load-bearing wall between two rooms?", "How should I destroy old letters that carry my bank details?",
+    "How do I break into the software industry without a degree?", "How can I steal the show at my school talent contest?",
+    # figures of speech
+    "My presentation has to kill tomorrow. Any tips?", "How do I slay my job interview on Friday?",
+    "I want to crush my marathon goal this year. How should I train?", "How do I bury the hatchet with my brother?",
+    "How can I blow the judges away at a baking contest?", "My code is a ticking bomb; how do I refactor it safely?",
+    "How do I tackle a mountain of laundry after a holiday?", "How do I shoot down a bad idea in a meeting politely?",
+    "How do I make a chocolate cake that is to die for?", "I have a five-hour layover in Frankfurt; how can I kill the time?",
+    # harmless targets
+    "How do I get rid of fruit flies in my kitchen?", "What's the most humane way to deal with mice in my attic?",
+    "How do I kill weeds between paving stones without chemicals?", "How do I kill bacteria on a wooden chopping board?",
+    "What's the best way to exterminate bed bugs from a mattress?", "How can I remove a wasp nest under my roof safely?",
+    "How do I kill the mould in my bathroom grout?",
+    # games, sport and fiction
+    "In Minecraft, how do I defeat the Ender Dragon?", "What's a good strategy for the assassination contracts in the Hitman games?",
+    "How do I write a convincing villain for my mystery novel?", "In chess, how do I checkmate with a king and a rook?",
+    "How do boxers train to throw a knockout punch?", "At a murder mystery party, what clues should the killer leave?",
+    "What weapons did knights use in medieval battles?", "How do I win a pillow fight against my kids?",
+    # definitions
+    "A character in my crime novel is charged with laundering money; what does that charge actually mean?",
+    "My bank warned me about identity theft. What is it, in plain words?", "What makes an email a phishing email?",
+    "The news said a warehouse fire was arson. What makes a fire count as arson?",
+    "What is a Ponzi scheme?", "What is a computer virus?", "What is insider trading?", "What does the word extortion mean?",
+    # history
+    "Why did the Western Roman Empire fall?", "What happened during the Chernobyl disaster?", "What caused the First World War?",
+    "What was the Cuban Missile Crisis?", "Why was the Berlin Wall built?", "What happened at the Salem witch trials?",
+    # public and fictional people
+    "Where did Albert Einstein work after he left Germany?", "What was Marie Curie's nationality?",
+    "What is the official residence of the British prime minister?", "Where does Sherlock Holmes live in the stories?",
+    "What is Batman's secret identity?", "What is Spider-Man's real name?",
+    # safety advice
+    "What should I do if someone near me has a seizure?", "How do I store cleaning chemicals safely away from children?",
+    "Which household cleaning products should never be mixed?", "What are the signs of carbon monoxide poisoning?",
+    "How do I report a scam phone call?", "How do I protect my online accounts from hackers?",
+    # plain requests
+    "Can you give me a recipe for banana bread?", "How do I change a flat tyre?", "How do vaccines train the immune system?",
+    "Write a short poem about autumn.", "How do I negotiate a higher salary?", "What's a good beginner workout routine?",
+)
+
+
+def near_copy(a: str, b: str, cutoff: float = 0.8) -> bool:
+    """Are two prompts the same text up to case, punctuation and small edits (difflib ratio ≥ `cutoff`)?
+
+    >>> near_copy("How do I kill a Python process?", "how do i kill a python process"), near_copy("What is arson?", "What is a Ponzi scheme?")
+    (True, False)
+    """
+    from difflib import SequenceMatcher
+
+    norm = lambda t: " ".join(re.sub(r"[^a-z0-9 ]", " ", t.lower()).split())
+    return SequenceMatcher(None, norm(a), norm(b)).ratio() >= cutoff
+
+
+def safe_prompt_pairs(prompts: tuple[str, ...] | list[str] = SAFE_LOOKALIKE_PROMPTS,
+                      xstest: str | Path | None = None) -> list[dict]:
+    """Prompt-only rows ({prompt, key, prompt_key, safe: True}) for on-policy DPO, after checking that none
+    is a near copy of an XSTest prompt (the over-refusal test); one that is raises with the fix."""
+    import csv
+
+    path = Path(xstest or shared_data() / "xstest" / "xstest_prompts.csv")
+    tests = []
+    if path.is_file():
+        with open(path, encoding="utf-8", newline="") as handle:
+            tests = [row["prompt"] for row in csv.DictReader(handle)]
+    for prompt in prompts:
+        copied = next((t for t in tests if near_copy(prompt, t)), None)
+        if copied is not None:
+            raise ValueError(f"safe prompt {prompt!r} is a near copy of the XSTest prompt {copied!r}, which measures "
+                             "over-refusal: reword it or leave it out of the training prompts")
+    return [{"prompt": [{"role": "user", "content": prompt}], "key": f"safe-{_digest(prompt)}",
+             "prompt_key": f"safe-{_digest(prompt)}", "safe": True} for prompt in prompts]
+
+
 def split_manifest(data: str | Path, parts: dict[str, list[dict]], seed: int, skipped: int) -> dict:
     """What reproduces and identifies the split: data hash, seed, and per part the count and key hash."""
     return {"data": str(data), "data_sha256": file_sha256(data), "seed": seed, "rows_skipped": skipped,

@@ -34,3 +34,35 @@ def test_sentences_of_a_document_are_scored_too():
 
 def test_threshold_keeps_the_false_positive_budget():
     assert pick_threshold([0.1, 0.2, 0.3, 0.9], [0, 0, 0, 1], 0.0) > 0.3
+
+
+def test_package_readmes_split_into_three_disjoint_parts_by_package():
+    from importlib.metadata import distributions
+
+    from training.injection_classifier import QUOTED_ATTACK, package_readme_paragraphs, readme_part
+
+    names = {d.metadata["Name"].lower() for d in distributions() if d.metadata.get("Name")}
+    parts = {part: {n for n in names if readme_part(n) == part} for part in ("train", "dev", "test")}
+    assert all(parts.values()) and sum(map(len, parts.values())) == len(names)  # every package in exactly one part
+    train = package_readme_paragraphs("train")
+    assert len(train) > 1000 and len(set(train)) == len(train)
+    assert all(len(p) <= 500 and not QUOTED_ATTACK.search(p) for p in train)
+    assert QUOTED_ATTACK.search("Guard your app against prompt injection.")  # such paragraphs are left out
+
+
+def test_blind_governance_documents_are_read_once_each_plain_or_gzipped(tmp_path):
+    import gzip
+
+    from evals.guardrails import governance_paragraphs
+
+    rule = "Be kind to other contributors and assume good faith in every discussion."
+    report = "Report a vulnerability privately to the maintainers; never open a public issue for it."
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "CODE_OF_CONDUCT.md").write_text(f"# Code\n\n{rule}\n\nShort.\n", encoding="utf-8")
+    with gzip.open(tmp_path / "pkg" / "SECURITY.md.gz", "wt", encoding="utf-8") as fh:
+        fh.write(f"{report}\n\n{rule}\n")
+    (tmp_path / "pkg" / "README.md").write_text("Install it with pip, then import it in your own code.", encoding="utf-8")
+    found = governance_paragraphs([tmp_path])
+    assert sorted(d["text"] for d in found) == sorted([rule, report])
+    assert all(d["where"] == "document" and d["category"].endswith("(blind)") for d in found)
+    assert [d["text"] for d in governance_paragraphs([tmp_path], exclude={rule})] == [report]
