@@ -158,7 +158,10 @@ def run_injection(items: list[dict], detector: EmbeddingInjectionDetector | None
         started = time.perf_counter()
         scores = []
         for start in tqdm(range(0, len(items), 64), desc="classifier", leave=False):
-            scores += classifier.scores([it["text"] for it in items[start:start + 64]])
+            batch = items[start:start + 64]
+            by_kind = {kind: iter(classifier.scores([it["text"] for it in batch if (it["where"] == "document") == kind],
+                                                    document=kind)) for kind in (False, True)}
+            scores += [next(by_kind[it["where"] == "document"]) for it in batch]
         timing["classifier"] = time.perf_counter() - started
         timing["heuristic+classifier"] = rules_s + timing["classifier"]
         limits = [classifier.threshold_for(it["where"] == "document") for it in items]

@@ -47,9 +47,14 @@ training set therefore also holds single sentences (an injected one is positive,
 of the same document negative).
 
 Thresholds: the lowest probability at which at most `--max-fp` (default 1%) of the validation
-negatives are flagged. Retrieved documents get their own, higher threshold: the lowest at which at
-most 1% of the paragraphs of data/travel, data/movies and the licences held apart (ordinary
-documents, not the handbook) are flagged. Licence texts: where the operating system ships them
+negatives are flagged. Retrieved documents are scored whole and in runs of three sentences
+(`windows`) and get their own, higher threshold: the lowest at which at most 1% of the paragraphs of
+data/travel, data/movies, the licences held apart and the `dev` part of the package READMEs
+(ordinary documents, not the handbook) are flagged, and never below 0.5. Those documents all score
+near zero, so the 1% rule alone put the threshold at about 0.005, where documents of another kind
+(the handbook: 12% flagged) trip it; 0.5 is the classifier's own decision point (2026-12-04,
+chosen on the tuning attacks hidden in documents and the handbook, both not blind; the blind
+document sets and the frozen attacks were measured once after). Licence texts: where the operating system ships them
 (/usr/share/common-licenses on Debian), five are negatives to learn from and five only set the
 document threshold; they are real rule documents that address the reader, which the generated
 policy notes imitate only narrowly. Writes meta.json (method, thresholds, embedding spec, counts, validation flag rates per
@@ -83,6 +88,10 @@ DEV_DOCUMENTS = [PROJECT_ROOT / "data" / "travel" / "guides", PROJECT_ROOT / "da
 LICENCES = Path("/usr/share/common-licenses")
 TRAIN_LICENCES = ("GPL-3", "LGPL-3", "GFDL-1.3", "Artistic", "GPL-2")
 DEV_LICENCES = ("Apache-2.0", "MPL-2.0", "MPL-1.1", "BSD", "CC0-1.0")
+# Retrieved documents are scored whole and in runs of 3 sentences, 2 apart (`windows`); their threshold is
+# never below 0.5, the classifier's own decision point (positives are weighted by the class ratio).
+WINDOW_SENTENCES, WINDOW_STRIDE = 3, 2
+DOCUMENT_THRESHOLD_FLOOR = 0.5
 README_PARAGRAPHS = 1000  # README paragraphs, and as many of their sentences, among the negatives
 DOCUMENT_CHARS = 500  # a retrieved chunk's size; MiniLM reads 256 word pieces at most
 # README paragraphs that talk about prompt injection or jailbreaks may quote attacks: not used as negatives.
@@ -575,10 +584,27 @@ def document_paragraphs(folders: list[Path]) -> list[str]:
     return [text for folder in folders for _, _, text in file_paragraphs(folder)]
 
 
-def piece_max(probability, texts: list[str]) -> list[float]:
-    """The highest probability over each text's pieces (how the guard scores a text); `probability`
-    maps a list of texts to their attack probabilities."""
-    split = [pieces(t) for t in texts]
+def windows(text: str, size: int = WINDOW_SENTENCES, stride: int = WINDOW_STRIDE) -> list[str]:
+    """The whole text, then runs of `size` sentences `stride` apart when it has more than `size` (how a
+    retrieved document is scored: a sentence with its neighbours, so an ordinary sentence is not judged
+    out of context, and no piece longer than the encoder reads).
+
+    >>> windows("One is here. Two is here. Three is here. Four is here. Five is here.")[1:]
+    ['One is here. Two is here. Three is here.', 'Three is here. Four is here. Five is here.']
+    >>> windows("Short text. Only two sentences.")
+    ['Short text. Only two sentences.']
+    """
+    whole = " ".join(text.split())
+    parts = sentences(whole)
+    if len(parts) <= size:
+        return [whole]
+    return [whole] + [" ".join(parts[i:i + size]) for i in range(0, len(parts) - size + stride, stride)]
+
+
+def piece_max(probability, texts: list[str], split_text=pieces) -> list[float]:
+    """The highest probability over each text's pieces (`split_text`: `pieces` for requests, `windows` for
+    documents; how the guard scores a text); `probability` maps a list of texts to their attack probabilities."""
+    split = [split_text(t) for t in texts]
     flat = [p for parts in split for p in parts]
     scores = list(probability(flat)) if flat else []
     out, start = [], 0
@@ -722,8 +748,9 @@ def train(out: Path, *, method: str = "finetune", shared_data: Path | None = DEF
     # READMEs; never the handbook the benchmark uses) are flagged.
     dev = (document_paragraphs(DEV_DOCUMENTS) + licence_paragraphs(DEV_LICENCES) + package_readme_paragraphs("dev")
            if dev_documents is None else document_paragraphs(dev_documents))
-    dev_scores = piece_max(probability, dev) if dev else []
-    document_threshold = max(threshold, pick_threshold(dev_scores, [0] * len(dev_scores), 0.01)) if dev else threshold
+    dev_scores = piece_max(probability, dev, windows) if dev else []
+    document_threshold = max(threshold, DOCUMENT_THRESHOLD_FLOOR,
+                             pick_threshold(dev_scores, [0] * len(dev_scores), 0.01) if dev else 0.0)
     flagged = {i: s >= threshold for i, s in zip(validation, scores)}
     per_group = {}
     for group in dict.fromkeys(groups):
@@ -733,6 +760,7 @@ def train(out: Path, *, method: str = "finetune", shared_data: Path | None = DEF
                                 "flagged": round(float(np.mean([flagged[i] for i in idx])), 4)}
     meta = {**facts, "method": method, "embeddings": embeddings_spec, "threshold": threshold,
             "document_threshold": document_threshold, "dev_documents": len(dev),
+            "document_pieces": f"windows of {WINDOW_SENTENCES} sentences, {WINDOW_STRIDE} apart",
             "max_fp": max_fp, "seed": seed, "texts": len(texts), "positives": int(sum(labels)),
             "data_sha256_16": data_fingerprint(texts, labels), "validation_flag_rates": per_group,
             "shared_data": str(shared_data) if shared_data and shared_data.is_dir() else None,
