@@ -11,7 +11,7 @@ the embedding check by `python -m evals.guardrails`.
 Two methods, on the same texts:
 - `finetune` (default): MiniLM with a one-logit classification layer, every weight trained (binary
   cross entropy, positives weighted by the class ratio; 2 epochs, lr 5e-5, batches of 16, 128 word
-  pieces; about 8 minutes on a shared 2-core machine). A random fifth of the texts is held out for the threshold.
+  pieces; about 14 minutes on 2 cores with the README negatives). A random fifth of the texts is held out for the threshold.
 - `head`: a logistic-regression head on the frozen sentence embeddings, thresholded on 5-fold
   out-of-fold probabilities.
 Chosen by validation (2026-12-03, seed 0, the same texts, before the licence and page-furniture
@@ -784,7 +784,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embeddings", default="local", help="embedding spec (default: the bundled MiniLM)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--method", choices=METHODS, default="finetune",
-                        help="finetune: the MiniLM encoder itself (about 8 min on 2 cores); head: a logistic head on its "
+                        help="finetune: the MiniLM encoder itself (about 14 min on 2 cores); head: a logistic head on its "
                              "frozen embeddings (about 1 min)")
     parser.add_argument("--epochs", type=int, default=2, help="finetune: passes over the training texts")
     parser.add_argument("--lr", type=float, default=5e-5, help="finetune: peak learning rate")

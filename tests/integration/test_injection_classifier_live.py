@@ -56,7 +56,9 @@ def test_fine_tuned_encoder_is_saved_loaded_and_scores_like_it_was_trained(tmp_p
     scores = classifier.scores(ATTACKS + BENIGN)
     assert all(0.0 <= s <= 1.0 for s in scores)
     assert min(scores[:len(ATTACKS)]) > max(scores[len(ATTACKS):])  # the texts it was trained on are told apart
-    assert classifier.threshold == meta["threshold"] and classifier.document_threshold == meta["threshold"]
+    assert classifier.threshold == meta["threshold"]
+    assert classifier.document_threshold == meta["document_threshold"] == max(meta["threshold"], 0.5)
+    assert classifier.document_windows  # documents are read in runs of sentences
     monkeypatch.setenv("HEARTH_GUARDRAILS_CLASSIFIER", str(tmp_path))
     assert screen_text(ATTACKS[0], GuardrailsSettings(guards="input")).flagged
 

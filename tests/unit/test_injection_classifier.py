@@ -66,3 +66,23 @@ def test_blind_governance_documents_are_read_once_each_plain_or_gzipped(tmp_path
     assert sorted(d["text"] for d in found) == sorted([rule, report])
     assert all(d["where"] == "document" and d["category"].endswith("(blind)") for d in found)
     assert [d["text"] for d in governance_paragraphs([tmp_path], exclude={rule})] == [report]
+
+
+def test_documents_are_read_in_runs_of_sentences_requests_sentence_by_sentence(tmp_path):
+    """A scripted classifier (named as such) that is sure of one short sentence on its own: a request
+    made of it is flagged, a document holding it among its neighbours is not, at each one's threshold."""
+    from agents.guardrails.classifier import InjectionClassifier
+
+    lone = "Feedback is shared with you unattributed."
+    document = ("Peers answer within a week. Managers read every answer. " + lone +
+                " Ratings are calibrated in December. Appeals go to the People Team.")
+
+    class Scripted(InjectionClassifier):
+        def probabilities(self, texts):
+            return [0.99 if t == lone else 0.01 for t in texts]
+
+    classifier = Scripted(tmp_path, threshold=0.3, embeddings_spec="local", document_threshold=0.5, document_windows=True)
+    assert [v.flagged for v in classifier.check_many([f"Hello there. {lone}"])] == [True]
+    assert [v.flagged for v in classifier.check_many([document], document=True)] == [False]
+    older = Scripted(tmp_path, threshold=0.3, embeddings_spec="local", document_threshold=0.5)  # a folder from before
+    assert [v.flagged for v in older.check_many([document], document=True)] == [True]
