@@ -14,7 +14,7 @@ import pytest
 
 from graphs.text2sql.graph import answer_question
 from models.settings import shared_data
-from tools.sql.catalog import database_profile, open_database
+from tools.sql.catalog import database_profile
 
 pytestmark = pytest.mark.slow
 
