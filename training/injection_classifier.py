@@ -41,10 +41,11 @@ What it learns from, and what it never sees:
   `test` part of the READMEs and the codes of conduct and security policies that `evals.guardrails`
   finds on the machine (blind document sets).
 
-A text is scored as a whole and, when it has several sentences, sentence by sentence (the highest
-score counts), so one instruction inside a long retrieved paragraph is not averaged away; the
-training set therefore also holds single sentences (an injected one is positive, the ordinary ones
-of the same document negative).
+A request is scored as a whole and, when it has several sentences, sentence by sentence; a retrieved
+document as a whole and in runs of three sentences (`windows`). The highest score counts, so one
+instruction inside a long retrieved paragraph is not averaged away; the training set therefore
+also holds single sentences (an injected one is positive, the ordinary ones of the same document
+negative).
 
 Thresholds: the lowest probability at which at most `--max-fp` (default 1%) of the validation
 negatives are flagged. Retrieved documents are scored whole and in runs of three sentences
@@ -742,7 +743,7 @@ def train(out: Path, *, method: str = "finetune", shared_data: Path | None = DEF
     else:
         probability, validation, scores, facts = fit_encoder(texts, labels, embeddings_spec, seed, out, epochs=epochs, lr=lr)
     threshold = pick_threshold(scores, [labels[i] for i in validation], max_fp)
-    # Retrieved documents are read sentence by sentence, so each paragraph has many chances to trip the
+    # Retrieved documents are read in runs of sentences, so each paragraph has several chances to trip the
     # classifier: their threshold is raised until at most 1% of ordinary documents (the travel guides and
     # film notes in data/, the held-apart licence texts and the `dev` part of the installed packages'
     # READMEs; never the handbook the benchmark uses) are flagged.
