@@ -41,7 +41,6 @@ it overlaps a labelled span of the same kind). Writes out/guardrails/guardrails.
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import json
 import time
@@ -54,6 +53,7 @@ from agents.guardrails.classifier import InjectionClassifier, load_classifier
 from agents.guardrails.injection import EmbeddingInjectionDetector, detect_injection
 from agents.guardrails.pii import ALL_KINDS, find_pii
 from training.injection_classifier import chunk_sized, file_paragraphs, package_readme_paragraphs, text_paragraphs
+from training.preference_data import xstest_rows
 from models.settings import PROJECT_ROOT, shared_data
 
 DEFAULT_DATA = shared_data() / "xstest"
@@ -92,9 +92,8 @@ def load_xstest(folder: Path) -> list[dict]:
     path = folder / "xstest_prompts.csv"
     if not path.is_file():
         raise SystemExit(f"{path} does not exist. Pass --data pointing at the xstest folder (with xstest_prompts.csv).")
-    with path.open(encoding="utf-8") as fh:
-        return [{"id": f"xstest-{r['id']}", "text": r["prompt"], "label": r["label"], "category": r["type"],
-                 "where": "message"} for r in csv.DictReader(fh)]
+    return [{"id": f"xstest-{r['id']}", "text": r["prompt"], "label": r["label"], "category": r["type"],
+             "where": "message"} for r in xstest_rows(path)]
 
 
 def load_document_paragraphs(folder: Path) -> list[dict]:
@@ -126,12 +125,13 @@ def governance_paragraphs(roots=GOVERNANCE_ROOTS, exclude: set[str] = frozenset(
     return out
 
 
-def readme_test_paragraphs() -> list[dict]:
+def readme_test_paragraphs(readmes: dict[str, list[str]]) -> list[dict]:
     """The README paragraphs of the installed packages in the classifier's held-out `test` part, less any
-    text that also occurs in the parts it trains or sets thresholds on; as retrieved documents."""
-    seen = set(package_readme_paragraphs("train")) | set(package_readme_paragraphs("dev"))
+    text that also occurs in the parts it trains or sets thresholds on; as retrieved documents.
+    `readmes` maps each part to its paragraphs (`package_readme_paragraphs`)."""
+    seen = set(readmes["train"]) | set(readmes["dev"])
     return [{"id": f"readme-test#{i}", "text": text, "label": "document", "category": "package READMEs (test part)",
-             "where": "document"} for i, text in enumerate(package_readme_paragraphs("test")) if text not in seen]
+             "where": "document"} for i, text in enumerate(readmes["test"]) if text not in seen]
 
 
 def run_injection(items: list[dict], detector: EmbeddingInjectionDetector | None,
@@ -359,9 +359,9 @@ def main(argv: list[str] | None = None) -> dict:
     xstest = cut([x for x in xstest if x["label"] == "safe"]) + cut([x for x in xstest if x["label"] == "unsafe"])
     documents = cut(load_document_paragraphs(args.documents)) if args.documents.is_dir() else []
     if args.blind_documents == "on":
-        readmes = cut(readme_test_paragraphs())
-        known = {d["text"] for d in documents} | {t for part in ("train", "dev", "test") for t in package_readme_paragraphs(part)}
-        documents += readmes + cut(governance_paragraphs(exclude=known))
+        parts = {part: package_readme_paragraphs(part) for part in ("train", "dev", "test")}
+        known = {d["text"] for d in documents} | {t for texts in parts.values() for t in texts}
+        documents += cut(readme_test_paragraphs(parts)) + cut(governance_paragraphs(exclude=known))
     items = attacks + xstest + documents
     detector = None if args.no_embeddings else EmbeddingInjectionDetector(args.embeddings, args.threshold)
     classifier = load_classifier(args.classifier)

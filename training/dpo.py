@@ -47,7 +47,6 @@ experiment `hearth-dpo`.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import random
@@ -61,7 +60,7 @@ from typing import Optional
 from models.runtime import configure_runtime
 from models.settings import PROJECT_ROOT, shared_data
 from training.base_model import BUNDLED, chat_token_ids, load_model, resolve_base
-from training.preference_data import load_split, train_part
+from training.preference_data import load_split, train_part, xstest_rows
 from training.reward_model import (answer_ids, evaluate_with_reward, exact_mcnemar, is_reward_weights, load_reward_model,
                                    peak_rss_mb, wilson)
 from training.sft import LORA_TARGETS, _callbacks, bf16_is_fast, plot_losses, runs_folder
@@ -142,11 +141,7 @@ def is_refusal(text: str) -> bool:
 def xstest_slice(per_label: int, path: str | Path | None = None) -> list[dict]:
     """`per_label` safe and `per_label` unsafe XSTest prompts, taken round-robin over its types so a
     slice covers them all (deterministic)."""
-    path = Path(path or shared_data() / "xstest" / "xstest_prompts.csv")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: XSTest lives in ../shared/data/xstest (set HEARTH_DATA)")
-    with open(path, encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = xstest_rows(path)
     chosen = []
     for label in ("safe", "unsafe"):
         by_type: dict[str, list[dict]] = {}

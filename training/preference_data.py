@@ -212,17 +212,27 @@ def near_copy(a: str, b: str, cutoff: float = 0.8) -> bool:
     return SequenceMatcher(None, norm(a), norm(b)).ratio() >= cutoff
 
 
+def xstest_path(path: str | Path | None = None) -> Path:
+    """XSTest's prompt file: `path`, else xstest/xstest_prompts.csv in the shared data folder."""
+    return Path(path or shared_data() / "xstest" / "xstest_prompts.csv")
+
+
+def xstest_rows(path: str | Path | None = None) -> list[dict]:
+    """XSTest's rows (id, prompt, type, label, ...) as dicts, from `xstest_path(path)`."""
+    import csv
+
+    path = xstest_path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: XSTest lives in ../shared/data/xstest (set HEARTH_DATA)")
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
 def safe_prompt_pairs(prompts: tuple[str, ...] | list[str] = SAFE_LOOKALIKE_PROMPTS,
                       xstest: str | Path | None = None) -> list[dict]:
     """Prompt-only rows ({prompt, key, prompt_key, safe: True}) for on-policy DPO, after checking that none
     is a near copy of an XSTest prompt (the over-refusal test); one that is raises with the fix."""
-    import csv
-
-    path = Path(xstest or shared_data() / "xstest" / "xstest_prompts.csv")
-    tests = []
-    if path.is_file():
-        with open(path, encoding="utf-8", newline="") as handle:
-            tests = [row["prompt"] for row in csv.DictReader(handle)]
+    tests = [row["prompt"] for row in xstest_rows(xstest)] if xstest_path(xstest).is_file() else []
     for prompt in prompts:
         copied = next((t for t in tests if near_copy(prompt, t)), None)
         if copied is not None:

@@ -13,9 +13,9 @@ classifier: "Feedback is shared with you unattributed." scored 0.99). The highes
 counts, so one instruction inside a long retrieved paragraph is not averaged away. It flags at the
 threshold stored beside the weights (chosen by the training run on its own validation texts, never
 on the frozen attacks, XSTest or the handbook), and retrieved documents at a stricter one (at least
-0.5; chosen on the travel guides and film notes in data/, licences and package READMEs). The guard uses it when
-its folder exists (`HEARTH_GUARDRAILS_CLASSIFIER`: a folder, or `off`); without it the guard runs
-the rules (and the embedding check when configured) as before.
+0.5; chosen on the travel guides and film notes in data/, licences and package READMEs). The guard
+uses it when its folder exists (`HEARTH_GUARDRAILS_CLASSIFIER`: a folder, or `off`); without it the
+guard runs the rules (and the embedding check when configured) as before.
 """
 
 from __future__ import annotations
