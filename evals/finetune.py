@@ -13,7 +13,9 @@ Suites (each model gets the same items, in the same order):
   similarity variants.
 - `home_commands`: the 106 hand-written home commands (evals/data; never trained on), the model
   alone with every home tool bound (no sentence matcher), AST-correct calls, and how many requests
-  that needed no call were acted on anyway (`evals.function_calling.run_home`).
+  that needed no call were acted on anyway (`evals.function_calling.run_home`); beside it the
+  sentence matcher alone (no model) and the home agent's default (matcher, then the model), and
+  an exact McNemar test of fine-tuned against base on the model-alone items.
 - `forgetting`: perplexity on general text no model here trained on (Alice's Adventures in
   Wonderland, ../shared/data/alice_wonderland), as llama.cpp measures it (`evals.lm_metrics`).
 
@@ -118,16 +120,20 @@ def paired_against_stored(model_result: dict, stored: dict) -> dict | None:
     return mcnemar([bool(by_id[i]) for i in ids], [stored["items"][i] for i in ids])
 
 
-def home_model_only(spec: str, limit: int | None) -> dict:
-    """AST-correct calls of the model alone (every home tool bound, no matcher), and how many
-    requests that needed no call (small talk, questions) it acted on anyway."""
+def home_model_only(spec: str, limit: int | None, system: str = "model") -> dict:
+    """AST-correct calls on the home commands for one system of `evals.function_calling.run_home`:
+    `model` (the model alone, every home tool bound, no matcher), `matcher` (the sentence matcher
+    alone, no model) or `matcher+model` (the home agent's default), and how many requests that
+    needed no call (small talk, questions) were acted on anyway. `items` keeps each command's
+    result for paired tests."""
     from evals.function_calling import load_home_commands, run_home
 
     needs_call = {i["id"]: bool(i["calls"]) for i in load_home_commands()}
-    records = run_home(spec, limit, ["model"])
+    records = run_home(spec, limit, [system])
     acted = sum(1 for r in records if r["called"] and not needs_call.get(r["id"], True))
     return {"accuracy": round(sum(r["correct"] for r in records) / max(len(records), 1), 4), "n": len(records),
-            "acted_without_need": acted, "no_call_items": sum(1 for r in records if not needs_call.get(r["id"], True))}
+            "acted_without_need": acted, "no_call_items": sum(1 for r in records if not needs_call.get(r["id"], True)),
+            "items": {r["id"]: bool(r["correct"]) for r in records}}
 
 
 def forgetting(spec: str, text_file: Path, max_windows: int) -> dict:
@@ -183,6 +189,16 @@ def markdown(report: dict) -> str:
             f"{suites['home_commands'][m]['accuracy']:.1%} ({suites['home_commands'][m]['n']})" for m in models) + " |")
         lines.append("| Home commands, acted on a request needing no call | " + " | ".join(
             str(suites['home_commands'][m]['acted_without_need']) for m in models) + " |")
+    if "home_matcher" in suites:
+        lines.append("| Home commands, sentence matcher alone (no model) | " + " | ".join(
+            f"{suites['home_matcher']['accuracy']:.1%}" for _ in models) + " |")
+    if "home_agent" in suites:
+        lines.append("| Home commands, the agent's default (matcher, then model) | " + " | ".join(
+            f"{suites['home_agent'][m]['accuracy']:.1%}" for m in models) + " |")
+    if "home_paired" in suites and suites["home_paired"]:
+        test = suites["home_paired"]
+        lines.append(f"| Home commands, model alone: only fine-tuned right / only base right (exact McNemar) | "
+                     f"{test['a_only']} / {test['b_only']}, p = {test['p']:.3g} |" + " |" * (len(models) - 1))
     if "forgetting" in suites:
         lines.append("| Perplexity, Alice in Wonderland (forgetting) | " + " | ".join(
             str(suites['forgetting'][m].get('perplexity', '-')) for m in models) + " |")
@@ -227,6 +243,17 @@ def main(argv: list[str] | None = None) -> dict:
         results["home_commands"] = {name: cached("home_commands", spec, limit, lambda s=spec: home_model_only(s, limit),
                                                       folder=args.out)
                                     for name, spec in specs.items()}
+        results["home_matcher"] = cached("home_matcher", "no-model", limit,
+                                         lambda: home_model_only("local", limit, "matcher"), folder=args.out)
+        results["home_agent"] = {name: cached("home_agent", spec, limit,
+                                              lambda s=spec: home_model_only(s, limit, "matcher+model"), folder=args.out)
+                                 for name, spec in specs.items()}
+        from evals.text2sql import mcnemar
+
+        home = results["home_commands"]
+        if "fine-tuned" in home and "items" in home["fine-tuned"] and "items" in home["base"]:
+            ids = sorted(home["base"]["items"])
+            results["home_paired"] = mcnemar([home["fine-tuned"]["items"][i] for i in ids], [home["base"]["items"][i] for i in ids])
     if "forgetting" in suites and text is not None:
         results["forgetting"] = {name: cached("forgetting", spec, args.windows, lambda s=spec: forgetting(s, text, args.windows),
                                                    folder=args.out)

@@ -69,6 +69,7 @@ class SFTSettings:
     seed: int = 0
     threads: int = 1  # on a shared 2-core machine 2 threads were no faster (MACHINE.md); pass 2 when idle
     bf16: Optional[bool] = None  # None = only where the CPU has native bf16 (see bf16_is_fast)
+    shared_prefix: bool = False  # rows share one long prompt (tool calls): run it once per step (shared_prefix_loss)
     limit: Optional[int] = None
     experiment: str = "hearth-sft"
     out: Optional[str] = None
@@ -170,7 +171,67 @@ def completion_only_loss(model, input_ids, attention_mask, labels):
     return F.cross_entropy(logits, targets[keep])
 
 
-def _plain_loss_trainer():
+def shared_prefix_length(input_ids, labels) -> int:
+    """Tokens every row of the batch starts with, ending before any labelled token (and leaving
+    at least one unlabelled token per row to predict the first labelled one from).
+
+    >>> import torch
+    >>> ids = torch.tensor([[5, 6, 7, 8, 9], [5, 6, 7, 3, 4]])
+    >>> labels = torch.tensor([[-100, -100, -100, -100, 9], [-100, -100, -100, -100, 4]])
+    >>> shared_prefix_length(ids, labels)
+    3
+    """
+    import torch
+
+    same = (input_ids == input_ids[:1]).all(dim=0)
+    common = int(same.long().cumprod(0).sum())
+    first_labelled = int((labels != -100).float().argmax(dim=1).min())
+    return max(0, min(common, first_labelled - 1))
+
+
+def shared_prefix_loss(model, input_ids, attention_mask, labels, min_prefix: int = 64):
+    """`completion_only_loss` for a batch whose rows start with the same long prompt (a toolset's
+    system prompt: ~1,700 of ~1,800 tokens per home tool-call row). The shared prefix runs once,
+    without gradient, and its key/value cache is reused by every row, so a step costs one prefix
+    pass plus the short per-row tails instead of a full back-propagated pass per row (about 14x
+    less work for a batch of 8 tool rows). The prefix is still encoded with the current weights at
+    every step; what is dropped is the gradient through the prefix's own encoding (a stop-gradient
+    on the shared context). Falls back to the plain loss when the prefix is short.
+
+    >>> import torch
+    >>> from transformers import LlamaConfig, LlamaForCausalLM
+    >>> _ = torch.manual_seed(0)
+    >>> tiny = LlamaForCausalLM(LlamaConfig(vocab_size=50, hidden_size=16, intermediate_size=32,
+    ...     num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1))
+    >>> ids = torch.cat([torch.randint(0, 50, (1, 6)).repeat(3, 1), torch.randint(0, 50, (3, 4))], dim=1)
+    >>> labels = ids.clone(); labels[:, :8] = -100
+    >>> mask = torch.ones_like(ids)
+    >>> plain = completion_only_loss(tiny, ids, mask, labels)
+    >>> bool(torch.allclose(plain, shared_prefix_loss(tiny, ids, mask, labels, min_prefix=1), atol=1e-5))
+    True
+    """
+    import torch
+    import torch.nn.functional as F
+
+    prefix = shared_prefix_length(input_ids, labels)
+    if prefix < min_prefix or input_ids.shape[0] < 2:
+        return completion_only_loss(model, input_ids, attention_mask, labels)
+    decoder = model.get_decoder()
+    with torch.no_grad():
+        cache = decoder(input_ids=input_ids[:1, :prefix], use_cache=True).past_key_values
+    cache.batch_repeat_interleave(input_ids.shape[0])
+    tail = input_ids[:, prefix:]
+    positions = torch.arange(prefix, input_ids.shape[1], device=input_ids.device).unsqueeze(0).expand_as(tail)
+    mask = attention_mask if attention_mask is not None else torch.ones_like(input_ids)
+    hidden = decoder(input_ids=tail, attention_mask=mask, cache=cache, position_ids=positions,
+                     use_cache=True).last_hidden_state
+    targets = labels[:, prefix + 1:]
+    keep = targets != -100
+    logits = model.get_output_embeddings()(hidden[:, :-1][keep]).float()
+    return F.cross_entropy(logits, targets[keep])
+
+
+def _plain_loss_trainer(shared_prefix: bool = False):
     """TRL's SFTTrainer with the model's own cross-entropy. TRL 1.16 swaps in a fused LM-head
     kernel that, without Triton (on CPU), loops over vocabulary tiles in Python and also computes
     entropy and top-1 for every position: measured here, it had not finished one step of 8 x ~300
@@ -179,10 +240,16 @@ def _plain_loss_trainer():
 
     class PlainLossSFTTrainer(SFTTrainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            if return_outputs:  # evaluation: the model's own forward, logits included
+            loss_of = shared_prefix_loss if shared_prefix else completion_only_loss
+            if return_outputs and not shared_prefix:  # evaluation: the model's own forward, logits included
                 outputs = model(**{k: inputs[k] for k in ("input_ids", "attention_mask", "labels") if k in inputs})
                 return outputs.loss, outputs
-            return completion_only_loss(model, inputs["input_ids"], inputs.get("attention_mask"), inputs["labels"])
+            loss = loss_of(model, inputs["input_ids"], inputs.get("attention_mask"), inputs["labels"])
+            if return_outputs:  # evaluation of shared-prefix rows: the loss only (no 49,152-way logits kept)
+                from transformers.modeling_outputs import CausalLMOutput
+
+                return loss, CausalLMOutput(loss=loss)
+            return loss
 
     return PlainLossSFTTrainer
 
@@ -297,7 +364,8 @@ def run_sft(settings: SFTSettings, run_folder: str | Path | None = None, progres
         eval_strategy="steps" if has_val else "no", eval_steps=settings.eval_steps,
         save_strategy="steps", save_steps=settings.eval_steps, save_total_limit=2,
         load_best_model_at_end=has_val, metric_for_best_model="eval_loss", greater_is_better=False,
-        report_to="none", dataloader_num_workers=0, disable_tqdm=False, remove_unused_columns=True)
+        report_to="none", dataloader_num_workers=0, disable_tqdm=False, remove_unused_columns=True,
+        gradient_checkpointing=not settings.shared_prefix)  # checkpointed blocks drop the prefix cache; the tails are short
     if not has_val:
         settings.patience = 0
 
@@ -305,7 +373,18 @@ def run_sft(settings: SFTSettings, run_folder: str | Path | None = None, progres
     (run / "run.json").write_text(json.dumps({"settings": asdict(settings), "mlflow_run_id": run_id,
                                               "base_folder": str(base_folder), "dataset_sha256": data_hash,
                                               "state": "training"}, indent=2), encoding="utf-8")
-    trainer = _plain_loss_trainer()(model=model, args=config, train_dataset=_as_dataset(train_rows),
+    fits = [len(chat_token_ids(tokenizer, r["prompt"] + r["completion"])) <= settings.max_length for r in train_rows]
+    too_long = fits.count(False)
+    if too_long > 0.1 * len(train_rows):
+        longest = max(len(chat_token_ids(tokenizer, r["prompt"] + r["completion"])) for r in train_rows)
+        raise ValueError(f"{too_long} of {len(train_rows)} rows are longer than --max-length {settings.max_length} (up to "
+                         f"{longest} tokens): cutting them would drop their assistant turns; pass --max-length {longest + 16}"
+                         + ("" if settings.shared_prefix else " (and --shared-prefix when the rows share one long system prompt)"))
+    if too_long:
+        print(f"training.sft: {too_long} of {len(train_rows)} rows are longer than --max-length {settings.max_length} "
+              "and are left out", file=sys.stderr)
+        train_rows = [r for r, ok in zip(train_rows, fits) if ok]
+    trainer = _plain_loss_trainer(settings.shared_prefix)(model=model, args=config, train_dataset=_as_dataset(train_rows),
                          eval_dataset=_as_dataset(val_rows) if has_val else None, processing_class=tokenizer,
                          peft_config=peft_config, callbacks=_callbacks(settings, progress))
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
@@ -328,7 +407,7 @@ def run_sft(settings: SFTSettings, run_folder: str | Path | None = None, progres
                "seconds_per_step": round(seconds / max(1, steps), 2), "examples_seen": examples_seen,
                "tokens_per_second": round(examples_seen * mean_tokens / max(seconds, 1e-9), 1),
                "best_eval_loss": min(evals) if evals else None, "first_eval_loss": first_eval,
-               "trainable_parameters": trainable, "stopped_early": bool(steps < trainer.state.max_steps)}
+               "trainable_parameters": trainable, "rows_too_long": too_long, "stopped_early": bool(steps < trainer.state.max_steps)}
     plot_losses(history, run / "loss.png", f"{run.name}: {settings.method}, lr {settings.lr:g}, {steps} steps")
     summary = {"settings": asdict(settings), "mlflow_run_id": run_id, "base_folder": str(base_folder),
                "dataset_sha256": data_hash, "dataset_rows": len(rows), "state": "done", "run_folder": str(run),
@@ -365,6 +444,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--fp32", action="store_true", help="no bf16 autocast (default: bf16 only on CPUs with native bf16)")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast even without native bf16 support")
     parser.add_argument("--limit", type=int, default=None, help="use the first N rows only")
+    parser.add_argument("--shared-prefix", action="store_true",
+                        help="rows start with one long shared prompt (training.tool_data): encode it once per step")
     parser.add_argument("--out", default=None, help="run folder (default $HEARTH_HOME/finetune/runs/NAME-STAMP)")
     parser.add_argument("--resume", default=None, help="a run folder to continue from its last checkpoint")
     args = parser.parse_args(argv)
@@ -376,7 +457,8 @@ def main(argv: list[str] | None = None) -> dict:
                            time_budget_s=args.time_budget, batch_size=args.batch_size, grad_accum=args.grad_accum,
                            max_length=args.max_length, val_fraction=args.val_fraction, val_max=args.val_max,
                            eval_steps=args.eval_steps, patience=args.patience, warmup_steps=args.warmup_steps, seed=args.seed, threads=args.threads,
-                           bf16=False if args.fp32 else (True if args.bf16 else None), limit=args.limit, out=args.out)
+                           bf16=False if args.fp32 else (True if args.bf16 else None), limit=args.limit, out=args.out,
+                           shared_prefix=args.shared_prefix)
     if args.resume and not (Path(args.resume) / "run.json").is_file():
         parser.error(f"{args.resume} is not a run folder (no run.json): pass the folder `training.sft` printed")
     summary = run_sft(settings, run_folder=args.resume)

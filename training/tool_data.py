@@ -70,6 +70,12 @@ SMALL_TALK = [
     ("goodbye", "Goodbye!"),
     ("is it a good idea to drink water every day?", "Yes, drinking enough water every day is good for you."),
 ]
+CAPITALS = {"France": "Paris", "Japan": "Tokyo", "Canada": "Ottawa", "Kenya": "Nairobi", "Peru": "Lima",
+            "Norway": "Oslo", "Egypt": "Cairo", "Australia": "Canberra", "Spain": "Madrid", "Chile": "Santiago"}
+QUESTION_FORMS = ["what is the capital of {country}?", "which city is the capital of {country}?",
+                  "tell me the capital of {country}"]
+ARITHMETIC_FORMS = ["what is {a} plus {b}?", "how much is {a} + {b}?", "add {a} and {b}"]
+JOINERS = [" and ", ", then ", ", and also ", " and please "]
 UNEXPOSED = ["garden sprinkler", "attic window", "dishwasher", "pool heater", "garage light", "TV", "doorbell camera",
              "basement fan", "kids' room light", "washing machine"]
 
@@ -176,8 +182,20 @@ def generate_home_requests(per_call: int = 3, seed: int = 0) -> list[tuple[str, 
                     out.append((say(service, name, code=code), _call(tool.name, entity_id=entity_id, code=code), "call"))
                 elif service in PHRASINGS:
                     out.append((say(service, name), _call(tool.name, entity_id=entity_id), "call"))
+    singles = [(request, reply) for request, reply, kind in out if kind == "call"]
+    for _ in range(max(20, len(singles) // 3)):  # two requests in one sentence: both calls, in order
+        (first, first_reply), (second, second_reply) = rng.sample(singles, 2)
+        if json.loads(first_reply)["tool_calls"][0] == json.loads(second_reply)["tool_calls"][0]:
+            continue
+        calls = json.loads(first_reply)["tool_calls"] + json.loads(second_reply)["tool_calls"]
+        out.append((first + rng.choice(JOINERS) + second, json.dumps({"tool_calls": calls}), "multi"))
     for request, reply in SMALL_TALK:
         out.append((request, _answer(reply), "no_call"))
+    for country, capital in CAPITALS.items():  # general questions: answered, no device touched
+        out.append((rng.choice(QUESTION_FORMS).format(country=country), _answer(f"{capital}."), "no_call"))
+    for _ in range(12):
+        a, b = rng.randrange(2, 90), rng.randrange(2, 90)
+        out.append((rng.choice(ARITHMETIC_FORMS).format(a=a, b=b), _answer(f"{a + b}."), "no_call"))
     for device in UNEXPOSED:
         verb = rng.choice(["turn on the {d}", "switch off the {d}", "open the {d}", "start the {d}"]).format(d=device)
         out.append((verb, _answer(f"There is no {device} among the devices I can control."), "refusal"))

@@ -97,3 +97,45 @@ def test_registry_spec_resolves_the_registered_gguf_and_follows_the_alias(tmp_pa
     assert listed[two["version"]]["aliases"] == ["production"] and listed[one["version"]]["aliases"] == []
     with pytest.raises(ModelSpecError, match="training.registry register"):
         resolve_model_spec("registry:no-such-model@production")
+
+
+def test_shared_prefix_loss_equals_the_full_pass_on_real_tool_rows(tmp_path):
+    """Home tool rows share a ~1,700-token system prompt; `--shared-prefix` encodes it once per step.
+    On the real bundled model its loss must equal the plain full-sequence loss."""
+    import torch
+
+    from training.base_model import BUNDLED, chat_token_ids, load_model, resolve_base
+    from training.sft import completion_only_loss, shared_prefix_length, shared_prefix_loss
+    from training.task_data import read_dataset
+    from training.tool_data import build_tool_dataset
+
+    build_tool_dataset(tmp_path / "tools.jsonl", per_call=1)
+    rows = read_dataset(tmp_path / "tools.jsonl")[:3]
+    model, tokenizer = load_model(resolve_base(BUNDLED))
+    model.eval()
+    sequences, labels = [], []
+    for row in rows:
+        prompt = chat_token_ids(tokenizer, row["prompt"], add_generation_prompt=True)
+        full = chat_token_ids(tokenizer, row["prompt"] + row["completion"])
+        assert full[: len(prompt)] == prompt
+        sequences.append(full)
+        labels.append([-100] * len(prompt) + full[len(prompt):])
+    width = max(map(len, sequences))
+    pad = tokenizer.pad_token_id or 0
+    ids = torch.tensor([s + [pad] * (width - len(s)) for s in sequences])
+    mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in sequences])
+    target = torch.tensor([lab + [-100] * (width - len(lab)) for lab in labels])
+    assert shared_prefix_length(ids, target) > 1500  # the system prompt, shared by every row
+    with torch.no_grad():
+        plain = completion_only_loss(model, ids, mask, target)
+        shared = shared_prefix_loss(model, ids, mask, target)
+    assert torch.isfinite(plain) and abs(float(plain) - float(shared)) < 1e-3, (float(plain), float(shared))
+
+
+def test_sft_refuses_rows_its_max_length_would_cut(tmp_path):
+    from training.sft import SFTSettings, run_sft
+    from training.tool_data import build_tool_dataset
+
+    info = build_tool_dataset(tmp_path / "tools.jsonl", per_call=1)
+    with pytest.raises(ValueError, match=r"--max-length \d+.*--shared-prefix"):
+        run_sft(SFTSettings(data=info["path"], max_steps=1, max_length=512, out=str(tmp_path / "run")))

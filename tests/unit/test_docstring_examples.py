@@ -26,13 +26,14 @@ import training.preference_data
 import training.query_distill
 import training.reranker
 import training.retrieval_pairs
+import training.sft
 
 
 @pytest.mark.parametrize("module", [models.constrained, models.messages, models.runtime, models.settings, models.spec, rag.evidence, rag.retrievers,
                                     evals.ir_metrics, tools.market, graphs.analysts.graph,
                                     training.embedding_adapt, training.query_distill, training.retrieval_pairs,
                                     training.reranker, training.optim_step, training.preference_data, training.merge,
-                                    training.answerability, training.dpo, training.injection_classifier])
+                                    training.answerability, training.dpo, training.injection_classifier, training.sft])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

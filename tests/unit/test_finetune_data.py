@@ -4,6 +4,7 @@ by execution, tool-call rows valid for the house, the Modelfile and the refused 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import pytest
@@ -178,17 +179,26 @@ def test_tool_call_rows_are_valid_calls_for_the_house(tmp_path):
     assert info["rows"] == len(rows) and info["dropped_test_items"] > 0
     entities = {e.entity_id: e for e in default_house()}
     kinds = {r["source"] for r in rows}
-    assert {"home:call", "home:no_call", "home:refusal"} <= kinds
+    assert {"home:call", "home:multi", "home:no_call", "home:refusal"} <= kinds
+    system_prompts = {r["prompt"][0]["content"] for r in rows}
+    assert len(system_prompts) == 1  # one shared prompt: what `training.sft --shared-prefix` relies on
     for row in rows:
         reply = json.loads(row["completion"][0]["content"])
         assert "You can call these tools" in row["prompt"][0]["content"]
-        if row["source"] == "home:call":
-            (call,) = reply["tool_calls"]
-            if call["name"] in SERVICE_BY_TOOL_NAME:
-                service = SERVICE_BY_TOOL_NAME[call["name"]]
-                validate_service_call(service.domain, service.name, dict(call["arguments"]), entities)
+        if row["source"] in ("home:call", "home:multi"):
+            calls = reply["tool_calls"]
+            assert len(calls) == (1 if row["source"] == "home:call" else 2)
+            for call in calls:
+                if call["name"] in SERVICE_BY_TOOL_NAME:
+                    service = SERVICE_BY_TOOL_NAME[call["name"]]
+                    validate_service_call(service.domain, service.name, dict(call["arguments"]), entities)
         else:
             assert set(reply) == {"answer"}
+    arithmetic = [r for r in rows if r["source"] == "home:no_call" and len(re.findall(r"\d+", r["question"])) == 2]
+    assert arithmetic
+    for row in arithmetic:  # generated general questions carry the right answer
+        a, b = map(int, re.findall(r"\d+", row["question"]))
+        assert json.loads(row["completion"][0]["content"])["answer"] == f"{a + b}."
 
 
 def test_modelfile_has_the_chatml_template_and_stop_tokens(tmp_path):
