@@ -120,16 +120,17 @@ def paired_against_stored(model_result: dict, stored: dict) -> dict | None:
     return mcnemar([bool(by_id[i]) for i in ids], [stored["items"][i] for i in ids])
 
 
-def home_model_only(spec: str, limit: int | None, system: str = "model") -> dict:
+def home_model_only(spec: str, limit: int | None, system: str = "model", commands: Path | None = None) -> dict:
     """AST-correct calls on the home commands for one system of `evals.function_calling.run_home`:
     `model` (the model alone, every home tool bound, no matcher), `matcher` (the sentence matcher
     alone, no model) or `matcher+model` (the home agent's default), and how many requests that
     needed no call (small talk, questions) were acted on anyway. `items` keeps each command's
     result for paired tests."""
-    from evals.function_calling import load_home_commands, run_home
+    from evals.function_calling import HOME_COMMANDS, load_home_commands, run_home
 
-    needs_call = {i["id"]: bool(i["calls"]) for i in load_home_commands()}
-    records = run_home(spec, limit, [system])
+    commands = commands or HOME_COMMANDS
+    needs_call = {i["id"]: bool(i["calls"]) for i in load_home_commands(commands)}
+    records = run_home(spec, limit, [system], commands)
     acted = sum(1 for r in records if r["called"] and not needs_call.get(r["id"], True))
     return {"accuracy": round(sum(r["correct"] for r in records) / max(len(records), 1), 4), "n": len(records),
             "acted_without_need": acted, "no_call_items": sum(1 for r in records if not needs_call.get(r["id"], True)),
@@ -185,7 +186,7 @@ def markdown(report: dict) -> str:
         lines.append("| GeoQuery dev, model vs stored example (only model right / only example right, exact McNemar) | "
                      + " | ".join(cell(suites["geoquery_paired"][m]) for m in models) + " |")
     if "home_commands" in suites:
-        lines.append("| Home commands, model alone (AST-correct) | " + " | ".join(
+        lines.append(f"| Home commands ({Path(report.get('home_commands') or 'home_commands.jsonl').name}), model alone (AST-correct) | " + " | ".join(
             f"{suites['home_commands'][m]['accuracy']:.1%} ({suites['home_commands'][m]['n']})" for m in models) + " |")
         lines.append("| Home commands, acted on a request needing no call | " + " | ".join(
             str(suites['home_commands'][m]['acted_without_need']) for m in models) + " |")
@@ -215,6 +216,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--suites", default=",".join(SUITES), help=f"comma-separated, of {', '.join(SUITES)}")
     parser.add_argument("--geoquery", default=None, help="GeoQuery folder (default ../shared/data/geoquery)")
     parser.add_argument("--text", default=None, help="general text for perplexity (default ../shared/data/alice_wonderland/*.txt)")
+    parser.add_argument("--home-commands", type=Path, default=PROJECT_ROOT / "evals" / "data" / "home_commands.jsonl",
+                        help="the home command set (evals/data/home_commands_fresh.jsonl: 80 blind commands in users' words)")
     parser.add_argument("--limit", type=int, default=0, help="items per suite (0 = all)")
     parser.add_argument("--windows", type=int, default=6, help="512-token windows for perplexity")
     parser.add_argument("--name", default="sql", help="report name (NAME.json, NAME.md under --out)")
@@ -240,13 +243,19 @@ def main(argv: list[str] | None = None) -> dict:
         results["geoquery_paired"] = {name: paired_against_stored(results["geoquery_dev"][name], results["geoquery_stored"])
                                       for name in specs}
     if "home_commands" in suites:
-        results["home_commands"] = {name: cached("home_commands", spec, limit, lambda s=spec: home_model_only(s, limit),
-                                                      folder=args.out)
+        commands = args.home_commands
+        tag = "" if commands.name == "home_commands.jsonl" else "-" + commands.stem  # cache key per command set
+
+        def home(system: str, spec: str) -> dict:
+            return home_model_only(spec, limit, system, commands)
+
+        results["home_commands"] = {name: cached("home_commands" + tag, spec, limit, lambda s=spec: home("model", s),
+                                                 folder=args.out)
                                     for name, spec in specs.items()}
-        results["home_matcher"] = cached("home_matcher", "no-model", limit,
-                                         lambda: home_model_only("local", limit, "matcher"), folder=args.out)
-        results["home_agent"] = {name: cached("home_agent", spec, limit,
-                                              lambda s=spec: home_model_only(s, limit, "matcher+model"), folder=args.out)
+        results["home_matcher"] = cached("home_matcher" + tag, "no-model", limit, lambda: home("matcher", "local"),
+                                         folder=args.out)
+        results["home_agent"] = {name: cached("home_agent" + tag, spec, limit, lambda s=spec: home("matcher+model", s),
+                                              folder=args.out)
                                  for name, spec in specs.items()}
         from evals.text2sql import mcnemar
 
@@ -259,6 +268,7 @@ def main(argv: list[str] | None = None) -> dict:
                                                    folder=args.out)
                                  for name, spec in specs.items()}
     report = {"date": time.strftime("%Y-%m-%d %H:%M"), "models": list(specs), "specs": specs, "results": results,
+              "home_commands": str(args.home_commands) if "home_commands" in suites else None,
               "seconds": round(time.perf_counter() - start, 1)}
     out = args.out
     out.mkdir(parents=True, exist_ok=True)

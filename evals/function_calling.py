@@ -252,7 +252,7 @@ def home_toolbox():
     return HomeToolbox(DefaultHouseSnapshot())
 
 
-def run_home(model_spec: str, limit: int | None, systems: list[str]) -> list[dict]:
+def run_home(model_spec: str, limit: int | None, systems: list[str], commands: Path = HOME_COMMANDS) -> list[dict]:
     from langchain_core.messages import HumanMessage, SystemMessage
     from tqdm import tqdm
 
@@ -269,7 +269,7 @@ def run_home(model_spec: str, limit: int | None, systems: list[str]) -> list[dic
     model = load_chat_model(model_spec) if any(s != "matcher" for s in systems) else None
     records = []
     for system_name in systems:
-        for item in tqdm(load_home_commands(limit=limit), desc=f"home {system_name}", file=sys.stderr):
+        for item in tqdm(load_home_commands(commands, limit=limit), desc=f"home {system_name}", file=sys.stderr):
             start = time.perf_counter()
             calls, error = None, None
             if system_name in ("matcher", "matcher+model"):

@@ -70,6 +70,7 @@ class SFTSettings:
     threads: int = 1  # on a shared 2-core machine 2 threads were no faster (MACHINE.md); pass 2 when idle
     bf16: Optional[bool] = None  # None = only where the CPU has native bf16 (see bf16_is_fast)
     shared_prefix: bool = False  # rows share one long prompt (tool calls): run it once per step (shared_prefix_loss)
+    gradient_checkpointing: bool = True  # TRL's default: recompute activations in the backward pass (less memory, slower)
     limit: Optional[int] = None
     experiment: str = "hearth-sft"
     out: Optional[str] = None
@@ -365,7 +366,7 @@ def run_sft(settings: SFTSettings, run_folder: str | Path | None = None, progres
         save_strategy="steps", save_steps=settings.eval_steps, save_total_limit=2,
         load_best_model_at_end=has_val, metric_for_best_model="eval_loss", greater_is_better=False,
         report_to="none", dataloader_num_workers=0, disable_tqdm=False, remove_unused_columns=True,
-        gradient_checkpointing=not settings.shared_prefix)  # checkpointed blocks drop the prefix cache; the tails are short
+        gradient_checkpointing=settings.gradient_checkpointing and not settings.shared_prefix)  # checkpointed blocks drop the prefix cache
     if not has_val:
         settings.patience = 0
 
@@ -444,6 +445,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--fp32", action="store_true", help="no bf16 autocast (default: bf16 only on CPUs with native bf16)")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast even without native bf16 support")
     parser.add_argument("--limit", type=int, default=None, help="use the first N rows only")
+    parser.add_argument("--no-gradient-checkpointing", action="store_true",
+                        help="keep activations instead of recomputing them (faster steps, more memory)")
     parser.add_argument("--shared-prefix", action="store_true",
                         help="rows start with one long shared prompt (training.tool_data): encode it once per step")
     parser.add_argument("--out", default=None, help="run folder (default $HEARTH_HOME/finetune/runs/NAME-STAMP)")
@@ -458,7 +461,7 @@ def main(argv: list[str] | None = None) -> dict:
                            max_length=args.max_length, val_fraction=args.val_fraction, val_max=args.val_max,
                            eval_steps=args.eval_steps, patience=args.patience, warmup_steps=args.warmup_steps, seed=args.seed, threads=args.threads,
                            bf16=False if args.fp32 else (True if args.bf16 else None), limit=args.limit, out=args.out,
-                           shared_prefix=args.shared_prefix)
+                           shared_prefix=args.shared_prefix, gradient_checkpointing=not args.no_gradient_checkpointing)
     if args.resume and not (Path(args.resume) / "run.json").is_file():
         parser.error(f"{args.resume} is not a run folder (no run.json): pass the folder `training.sft` printed")
     summary = run_sft(settings, run_folder=args.resume)

@@ -74,14 +74,15 @@ def row_question(row: dict) -> str:
 
 
 def held_out_questions(home_commands: Path = HOME_COMMANDS, geoquery: Path | None = None) -> dict[str, str]:
-    """normalized question -> where it is a test item: the home commands, the handbook QA and sample
+    """normalized question -> where it is a test item: the home commands (both sets), the handbook QA and sample
     business database questions, PubMedQA's test part and GeoQuery dev (the data sets present)."""
     held: dict[str, str] = {}
-    if home_commands.is_file():
-        for line in home_commands.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                item = json.loads(line)
-                held[normalize_question(item["text"])] = f"{home_commands.name}:{item['id']}"
+    for commands in (home_commands, home_commands.parent / "home_commands_fresh.jsonl"):  # the blind second set too
+        if commands.is_file():
+            for line in commands.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    item = json.loads(line)
+                    held[normalize_question(item["text"])] = f"{commands.name}:{item['id']}"
     for name in ("handbook_qa.jsonl", "handbook_qa_test.jsonl", "sql_business.jsonl"):
         qa = home_commands.parent / name
         if qa.is_file():

@@ -47,9 +47,18 @@ PHRASINGS = {
     "alarm_disarm": ["disarm the {name} with code {code}", "switch off the {name}, the code is {code}", "{name} off, code {code}"],
     "get_state": ["what is the {name} showing", "tell me the state of the {name}", "check the {name} for me",
                   "what does the {name} say right now"],
+    "get_state_lock": ["is the {name} locked?", "did I lock the {name}", "is the {name} still unlocked?"],
+    "get_state_cover": ["is the {name} open?", "are the {name} up or down", "is the {name} closed right now?"],
+    "get_state_light": ["is the {name} on?", "did I leave the {name} on", "is the {name} still on?"],
+    "get_state_sensor": ["what's the {name} now?", "what does the {name} read", "give me the {name}"],
+    "get_state_binary_sensor": ["is the {name} triggered?", "any activity on the {name}?", "what's the {name} status"],
+    "get_state_alarm_control_panel": ["is the {name} armed?", "what mode is the {name} in"],
     "warmer": ["make it {value} degrees warmer", "raise the {name} by {value} degrees", "bump the heating up by {value}"],
     "cooler": ["make it {value} degrees cooler", "lower the {name} by {value} degrees", "turn the heating down by {value}"],
     "brighter": ["make the {name} {value}% brighter", "brighten the {name} by {value} percent", "turn the {name} up by {value}%"],
+    "volume_set": ["set the {name} volume to {value}%", "{name} volume at {value} percent", "put the volume of the {name} on {value}%"],
+    "louder": ["turn the {name} up by {value}%", "make the {name} {value}% louder", "raise the volume by {value} percent"],
+    "quieter": ["turn the {name} down by {value}%", "make the {name} {value}% quieter", "lower the volume by {value} percent"],
     "dimmer": ["make the {name} {value}% dimmer", "dim the {name} by {value} percent", "turn the {name} down by {value}%"],
 }
 SMALL_TALK = [
@@ -70,6 +79,14 @@ SMALL_TALK = [
     ("goodbye", "Goodbye!"),
     ("is it a good idea to drink water every day?", "Yes, drinking enough water every day is good for you."),
 ]
+DOMAIN_WORDS = {  # what people call a device of each kind, besides its name (Home Assistant's own vocabulary)
+    "light": ["light", "lights", "lamp"], "fan": ["fan"], "climate": ["thermostat", "heating", "heat"],
+    "alarm_control_panel": ["alarm", "security system"], "media_player": ["speaker", "music"],
+}
+INDIRECT = {  # requests that name the effect, not the device (the house decides which device)
+    "warmer": ["I'm cold", "it's chilly in here", "could it be a little warmer", "bit cold in here, warm it up"],
+    "cooler": ["it's too warm in here", "I'm boiling", "cool the place down a bit", "could it be a little cooler"],
+}
 CAPITALS = {"France": "Paris", "Japan": "Tokyo", "Canada": "Ottawa", "Kenya": "Nairobi", "Peru": "Lima",
             "Norway": "Oslo", "Egypt": "Cairo", "Australia": "Canberra", "Spain": "Madrid", "Chile": "Santiago"}
 QUESTION_FORMS = ["what is the capital of {country}?", "which city is the capital of {country}?",
@@ -119,6 +136,18 @@ def _schema_fields(tool) -> dict:
     return tool.args_schema.model_json_schema().get("properties", {})
 
 
+def schema_choices(spec: dict) -> list:
+    """The values a JSON-schema field allows by listing: `enum`, or `const` (pydantic writes a
+    one-value Literal, such as a tool with one device, as `const`).
+
+    >>> schema_choices({"enum": ["light.a", "light.b"]}), schema_choices({"const": "fan.bedroom"}), schema_choices({})
+    (['light.a', 'light.b'], ['fan.bedroom'], [])
+    """
+    if "enum" in spec:
+        return list(spec["enum"])
+    return [spec["const"]] if "const" in spec else []
+
+
 def _values(spec: dict, rng: random.Random, k: int) -> list:
     """k values inside a field's range or choices (numbers from the schema's bounds)."""
     if "enum" in spec or "anyOf" in spec and any("enum" in s for s in spec["anyOf"]):
@@ -132,8 +161,33 @@ def _values(spec: dict, rng: random.Random, k: int) -> list:
     return [round(rng.uniform(low, high) * 2) / 2 for _ in range(k)]
 
 
-def generate_home_requests(per_call: int = 3, seed: int = 0) -> list[tuple[str, str, str]]:
-    """(request, envelope reply, kind) triples for the home toolset: calls, no-call answers, refusals."""
+def entity_names(entity, entities: dict) -> list[str]:
+    """Ways to name one device: its friendly name, its area with its kind's words ("bedroom lamp"),
+    and the bare kind ("the fan") when the house has one device of that kind.
+
+    >>> from tools.home.house import default_house
+    >>> house = {e.entity_id: e for e in default_house()}
+    >>> entity_names(house["fan.bedroom"], house)
+    ['Bedroom fan', 'fan']
+    >>> entity_names(house["light.kitchen"], house)
+    ['Kitchen light', 'kitchen lights', 'kitchen lamp']
+    """
+    domain = entity.entity_id.split(".")[0]
+    words = DOMAIN_WORDS.get(domain, [])
+    names = [entity.friendly_name]
+    alone = sum(1 for e in entities.values() if e.entity_id.split(".")[0] == domain) == 1
+    for word in words:
+        name = f"{entity.area} {word}" if entity.area and not alone else word
+        if name.lower() not in {n.lower() for n in names}:
+            names.append(name)
+    return names
+
+
+def generate_home_requests(per_call: int = 3, seed: int = 0, min_per_tool: int = 12) -> list[tuple[str, str, str]]:
+    """(request, envelope reply, kind) triples for the home toolset: calls, no-call answers, refusals.
+    Every tool gets at least `min_per_tool` requests (a tool with one device, like the thermostat's,
+    would otherwise get `per_call`), and each request names its device one of the ways
+    `entity_names` knows."""
     rng = random.Random(seed)
     box, tools, _ = home_toolset()
     by_name = {t.name: t for t in tools}
@@ -147,20 +201,37 @@ def generate_home_requests(per_call: int = 3, seed: int = 0) -> list[tuple[str, 
 
     for tool in tools:
         fields = _schema_fields(tool)
-        entity_ids = fields.get("entity_id", {}).get("enum", [])
-        service = tool.name.split("_", 1)[1] if "_" in tool.name else tool.name
-        if tool.name.startswith("alarm_control_panel_"):
-            service = tool.name[len("alarm_control_panel_"):]
+        entity_ids = schema_choices(fields.get("entity_id", {}))
+        domain = entity_ids[0].split(".")[0] if entity_ids else ""
+        service = tool.name[len(domain) + 1:] if tool.name.startswith(domain + "_") else tool.name
+        rounds = max(per_call, -(-min_per_tool // max(1, len(entity_ids))))
+        if tool.name == "get_state":  # one tool over every device: fewer per device
+            rounds = max(2, per_call // 2)
         for entity_id in entity_ids:
-            name = box.entities[entity_id].friendly_name
-            for _ in range(per_call):
+            names = entity_names(box.entities[entity_id], box.entities)
+            for k in range(rounds):
+                name = names[k % len(names)]
                 if tool.name == "get_state":
-                    out.append((say("get_state", name), _call("get_state", entity_id=entity_id), "call"))
+                    kind = "get_state_" + entity_id.split(".")[0]
+                    out.append((say(kind if kind in PHRASINGS and k % 2 else "get_state", name),
+                                _call("get_state", entity_id=entity_id), "call"))
                 elif tool.name == "climate_change_temperature":
                     step = rng.choice([1, 1.5, 2, 3])
                     up = rng.random() < 0.5
                     out.append((say("warmer" if up else "cooler", name, value=f"{step:g}"),
                                 _call(tool.name, entity_id=entity_id, change=step if up else -step), "call"))
+                    if k < len(INDIRECT["warmer"]):  # no amount named: a small step either way
+                        out.append((INDIRECT["warmer" if up else "cooler"][k], _call(tool.name, entity_id=entity_id,
+                                                                                     change=1 if up else -1), "call"))
+                elif tool.name == "media_player_change_volume":
+                    step = rng.choice([5, 10, 20, 25])
+                    up = rng.random() < 0.5
+                    out.append((say("louder" if up else "quieter", name, value=step),
+                                _call(tool.name, entity_id=entity_id, change=step if up else -step), "call"))
+                elif tool.name == "media_player_volume_set":
+                    percent = rng.randrange(0, 101, 5)
+                    out.append((say("volume_set", name, value=percent),
+                                _call(tool.name, entity_id=entity_id, volume_level=percent / 100), "call"))
                 elif tool.name == "light_change_brightness":
                     step = rng.choice([10, 20, 25, 30, 50])
                     up = rng.random() < 0.5
@@ -183,7 +254,7 @@ def generate_home_requests(per_call: int = 3, seed: int = 0) -> list[tuple[str, 
                 elif service in PHRASINGS:
                     out.append((say(service, name), _call(tool.name, entity_id=entity_id), "call"))
     singles = [(request, reply) for request, reply, kind in out if kind == "call"]
-    for _ in range(max(20, len(singles) // 3)):  # two requests in one sentence: both calls, in order
+    for _ in range(max(20, len(singles) // 4)):  # two requests in one sentence: both calls, in order
         (first, first_reply), (second, second_reply) = rng.sample(singles, 2)
         if json.loads(first_reply)["tool_calls"][0] == json.loads(second_reply)["tool_calls"][0]:
             continue

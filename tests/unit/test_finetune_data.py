@@ -194,6 +194,11 @@ def test_tool_call_rows_are_valid_calls_for_the_house(tmp_path):
                     validate_service_call(service.domain, service.name, dict(call["arguments"]), entities)
         else:
             assert set(reply) == {"answer"}
+    from training.tool_data import home_toolset
+
+    called = {c["name"] for r in rows if "tool_calls" in r["completion"][0]["content"]
+              for c in json.loads(r["completion"][0]["content"])["tool_calls"]}
+    assert called == {t.name for t in home_toolset()[1]}  # every tool, one-device tools (schema `const`) too
     arithmetic = [r for r in rows if r["source"] == "home:no_call" and len(re.findall(r"\d+", r["question"])) == 2]
     assert arithmetic
     for row in arithmetic:  # generated general questions carry the right answer

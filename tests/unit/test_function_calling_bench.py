@@ -90,3 +90,28 @@ def test_one_validity_rule_for_both_benchmarks():
     schemas = {"spotify_play": to_json_schema(FUNCTIONS[0]["parameters"])}
     assert check_calls([call(artist="a", duration="three")], schemas).startswith("bad args for spotify_play")
     assert schema_valid([call(artist="a", duration="three")], FUNCTIONS) is False
+
+
+def test_blind_home_set_is_valid_for_the_house_and_scored_by_the_matcher_without_a_model():
+    """evals/data/home_commands_fresh.jsonl: 80 commands in users' words, written without the code.
+    Every expected call is one the house accepts; the no-model row runs on it."""
+    import collections
+
+    from evals.finetune import home_model_only
+    from evals.function_calling import HOME_COMMANDS, home_toolbox, load_home_commands
+
+    fresh = HOME_COMMANDS.parent / "home_commands_fresh.jsonl"
+    items = load_home_commands(fresh)
+    assert len(items) == 80 and set(collections.Counter(i["category"] for i in items).values()) == {8}
+    schemas = {t.name: t.args_schema for t in home_toolbox().tools()}
+    for item in items:
+        for call in item["calls"]:  # every accepted value passes the tool's own schema (devices, ranges)
+            for arg, values in call["args"].items():
+                for value in values if isinstance(values, list) else [values]:
+                    schemas[call["name"]].model_validate({**{k: (v[0] if isinstance(v, list) else v)
+                                                             for k, v in call["args"].items()}, arg: value})
+    old = {i["text"].lower() for i in load_home_commands()}
+    assert len(old & {i["text"].lower() for i in items}) == 10  # short commands both writers chose ("lock the front door")
+    result = home_model_only("local", None, "matcher", fresh)  # "matcher": no model is loaded
+    assert result["n"] == 80 and result["no_call_items"] == 8 and set(result["items"]) == {i["id"] for i in items}
+    assert 0 < result["accuracy"] < 1
