@@ -166,6 +166,21 @@ def cached(suite: str, spec: str, limit: int | None, compute, refresh: bool = Fa
     return result
 
 
+def tuned_specs(entries: list[str]) -> dict[str, str]:
+    """Labels for the `--tuned` models: LABEL=SPEC keeps its label; one bare spec is "fine-tuned".
+
+    >>> tuned_specs(["gguf:a.gguf"])
+    {'fine-tuned': 'gguf:a.gguf'}
+    >>> tuned_specs(["sql=gguf:a.gguf", "ties=hf:out/merged"])
+    {'sql': 'gguf:a.gguf', 'ties': 'hf:out/merged'}
+    """
+    specs = {}
+    for number, entry in enumerate(entries, 1):
+        label, _, spec = entry.partition("=") if "=" in entry.split(":", 1)[0] else ("", "", entry)
+        specs[label or ("fine-tuned" if len(entries) == 1 else f"fine-tuned-{number}")] = spec
+    return specs
+
+
 def markdown(report: dict) -> str:
     models = report["models"]
     lines = [f"# Fine-tune evaluation ({report['date']})", "", "| suite | " + " | ".join(models) + " |",
@@ -196,10 +211,12 @@ def markdown(report: dict) -> str:
     if "home_agent" in suites:
         lines.append("| Home commands, the agent's default (matcher, then model) | " + " | ".join(
             f"{suites['home_agent'][m]['accuracy']:.1%}" for m in models) + " |")
-    if "home_paired" in suites and suites["home_paired"]:
-        test = suites["home_paired"]
-        lines.append(f"| Home commands, model alone: only fine-tuned right / only base right (exact McNemar) | "
-                     f"{test['a_only']} / {test['b_only']}, p = {test['p']:.3g} |" + " |" * (len(models) - 1))
+    if suites.get("home_paired"):
+        def versus(m):
+            test = suites["home_paired"].get(m)
+            return f"{test['a_only']} / {test['b_only']}, p = {test['p']:.3g}" if test else "-"
+        lines.append("| Home commands, model alone: only this model right / only base right (exact McNemar) | "
+                     + " | ".join(versus(m) for m in models) + " |")
     if "forgetting" in suites:
         lines.append("| Perplexity, Alice in Wonderland (forgetting) | " + " | ".join(
             str(suites['forgetting'][m].get('perplexity', '-')) for m in models) + " |")
@@ -211,7 +228,9 @@ def markdown(report: dict) -> str:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", default="local", help="the starting model's spec (default: the bundled model)")
-    parser.add_argument("--tuned", default=None, help="the fine-tuned model's spec (registry:NAME@ALIAS, gguf:PATH, hf:PATH); "
+    parser.add_argument("--tuned", action="append", default=None,
+                        help="a fine-tuned model's spec (registry:NAME@ALIAS, gguf:PATH, hf:PATH), or LABEL=SPEC; repeat it "
+                        "for several models side by side (single-task fine-tunes and their merges); "
                         "omitted: the base alone (cached for the next run)")
     parser.add_argument("--suites", default=",".join(SUITES), help=f"comma-separated, of {', '.join(SUITES)}")
     parser.add_argument("--geoquery", default=None, help="GeoQuery folder (default ../shared/data/geoquery)")
@@ -230,7 +249,7 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f"unknown suite(s) {sorted(unknown)}: use some of {', '.join(SUITES)}")
     geoquery = Path(args.geoquery) if args.geoquery else _shared_data() / "geoquery"
     text = Path(args.text) if args.text else next(iter(sorted((_shared_data() / "alice_wonderland").glob("*.txt"))), None)
-    specs = {"base": args.base, **({"fine-tuned": args.tuned} if args.tuned else {})}
+    specs = {"base": args.base, **tuned_specs(args.tuned or [])}
     start = time.perf_counter()
     results: dict = {}
     limit = args.limit or None
@@ -260,9 +279,9 @@ def main(argv: list[str] | None = None) -> dict:
         from evals.text2sql import mcnemar
 
         home = results["home_commands"]
-        if "fine-tuned" in home and "items" in home["fine-tuned"] and "items" in home["base"]:
-            ids = sorted(home["base"]["items"])
-            results["home_paired"] = mcnemar([home["fine-tuned"]["items"][i] for i in ids], [home["base"]["items"][i] for i in ids])
+        ids = sorted(home["base"].get("items", {}))
+        results["home_paired"] = {name: mcnemar([home[name]["items"][i] for i in ids], [home["base"]["items"][i] for i in ids])
+                                  for name in specs if name != "base" and ids and "items" in home[name]}
     if "forgetting" in suites and text is not None:
         results["forgetting"] = {name: cached("forgetting", spec, args.windows, lambda s=spec: forgetting(s, text, args.windows),
                                                    folder=args.out)

@@ -3,6 +3,7 @@
     python -m training.merge --method ties --models RUN_A RUN_B --base bundled --out .hearth/finetune/merged/sql-tools-ties
     python -m training.merge --method slerp --models RUN_A RUN_B --t 0.5
     python -m training.merge --method linear --models RUN_A RUN_B --weights 0.7 0.3
+    python -m training.merge --method ties --models RUN_A RUN_B --gguf      # + merged-F16.gguf for llama.cpp
 
 Each model is a transformers folder or a fine-tuning run (a LoRA run is merged into its base first,
 `training.base_model.resolve_base`). `--base` is the common starting model: task arithmetic and
@@ -118,9 +119,16 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--density", type=float, default=0.5, help="TIES: share of each difference kept")
     parser.add_argument("--t", type=float, default=0.5, help="SLERP: 0 = first model, 1 = second")
     parser.add_argument("--out", default=None, help="output folder (default $HEARTH_HOME/finetune/merged/METHOD-STAMP)")
+    parser.add_argument("--gguf", action="store_true",
+                        help="also write OUT/merged-F16.gguf (llama.cpp's converter): `gguf:OUT/merged-F16.gguf` serves it")
     args = parser.parse_args(argv)
     out = merge_models(args.method, args.models, args.base, args.out, args.weights, args.density, args.t)
-    print(json.dumps(json.loads((out / "merge.json").read_text(encoding="utf-8")) | {"out": str(out)}, indent=2))
+    extra = {"out": str(out)}
+    if args.gguf:
+        from training.export import convert_to_gguf
+
+        extra["gguf"] = str(convert_to_gguf(out, out / "merged-F16.gguf"))
+    print(json.dumps(json.loads((out / "merge.json").read_text(encoding="utf-8")) | extra, indent=2))
     return out
 
 

@@ -9,6 +9,7 @@ import models.messages
 import models.runtime
 import models.settings
 import models.spec
+import evals.finetune
 import evals.ir_metrics
 import graphs.analysts.graph
 import rag.evidence
@@ -30,7 +31,7 @@ import training.sft
 
 
 @pytest.mark.parametrize("module", [models.constrained, models.messages, models.runtime, models.settings, models.spec, rag.evidence, rag.retrievers,
-                                    evals.ir_metrics, tools.market, graphs.analysts.graph,
+                                    evals.ir_metrics, evals.finetune, tools.market, graphs.analysts.graph,
                                     training.embedding_adapt, training.query_distill, training.retrieval_pairs,
                                     training.reranker, training.optim_step, training.preference_data, training.merge,
                                     training.answerability, training.dpo, training.injection_classifier, training.sft])
