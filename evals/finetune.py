@@ -2,6 +2,7 @@
 
     python -m evals.finetune --tuned registry:hearth-sql@production
     python -m evals.finetune --base local --tuned gguf:.hearth/finetune/runs/sql-main/export/sql-main-Q8_0.gguf --limit 20
+    python -m evals.finetune --suites geoquery_dev,home_commands --no-agent-row --tuned sql=gguf:SQL.gguf --tuned tools=gguf:TOOLS.gguf --tuned ties=gguf:MERGED/merged-F16.gguf
 
 Suites (each model gets the same items, in the same order):
 - `geoquery_dev`: GeoQuery dev (49 questions; never in training: `training.task_data` refuses it).
@@ -237,6 +238,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--text", default=None, help="general text for perplexity (default ../shared/data/alice_wonderland/*.txt)")
     parser.add_argument("--home-commands", type=Path, default=PROJECT_ROOT / "evals" / "data" / "home_commands.jsonl",
                         help="the home command set (evals/data/home_commands_fresh.jsonl: 80 blind commands in users' words)")
+    parser.add_argument("--no-agent-row", action="store_true",
+                        help="home commands: leave out the agent's-default row (the slow one, about 5 s a command), "
+                        "e.g. when comparing merges")
     parser.add_argument("--limit", type=int, default=0, help="items per suite (0 = all)")
     parser.add_argument("--windows", type=int, default=6, help="512-token windows for perplexity")
     parser.add_argument("--name", default="sql", help="report name (NAME.json, NAME.md under --out)")
@@ -273,9 +277,10 @@ def main(argv: list[str] | None = None) -> dict:
                                     for name, spec in specs.items()}
         results["home_matcher"] = cached("home_matcher" + tag, "no-model", limit, lambda: home("matcher", "local"),
                                          folder=args.out)
-        results["home_agent"] = {name: cached("home_agent" + tag, spec, limit, lambda s=spec: home("matcher+model", s),
-                                              folder=args.out)
-                                 for name, spec in specs.items()}
+        if not args.no_agent_row:
+            results["home_agent"] = {name: cached("home_agent" + tag, spec, limit, lambda s=spec: home("matcher+model", s),
+                                                  folder=args.out)
+                                     for name, spec in specs.items()}
         from evals.text2sql import mcnemar
 
         home = results["home_commands"]

@@ -434,7 +434,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--time-budget", type=float, default=None, help="stop after this many seconds of training")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--grad-accum", type=int, default=2)
-    parser.add_argument("--max-length", type=int, default=512, help="tokens per example (longer are cut)")
+    parser.add_argument("--max-length", type=int, default=512, help="tokens per example: longer rows are dropped, or refused when over 10%% of the data")
     parser.add_argument("--warmup-steps", type=int, default=10)
     parser.add_argument("--val-fraction", type=float, default=0.05)
     parser.add_argument("--val-max", type=int, default=48)

@@ -77,7 +77,7 @@ def held_out_questions(home_commands: Path = HOME_COMMANDS, geoquery: Path | Non
     """normalized question -> where it is a test item: the home commands (both sets), the handbook QA and sample
     business database questions, PubMedQA's test part and GeoQuery dev (the data sets present)."""
     held: dict[str, str] = {}
-    for commands in (home_commands, home_commands.parent / "home_commands_fresh.jsonl"):  # the blind second set too
+    for commands in (home_commands, *sorted(home_commands.parent.glob("home_commands_fresh*.jsonl"))):  # the blind sets too
         if commands.is_file():
             for line in commands.read_text(encoding="utf-8").splitlines():
                 if line.strip():

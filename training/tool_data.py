@@ -32,17 +32,20 @@ PHRASINGS = {
     "turn_off": ["turn off the {name}", "switch the {name} off", "{name} off, please", "could you turn the {name} off",
                  "please shut off the {name}", "I don't need the {name} anymore, turn it off"],
     "brightness": ["set the {name} to {value}%", "{name} at {value} percent", "put the {name} on {value}% brightness",
-                   "change the {name} brightness to {value}"],
+                   "change the {name} brightness to {value}", "dim the {name} to {value}%", "brighten the {name} to {value} percent"],
     "fan_speed": ["run the {name} at {value}%", "set the {name} speed to {value} percent", "{name} to {value}%"],
     "set_temperature": ["set the {name} to {value} degrees", "I'd like {value} degrees on the {name}",
                         "change the {name} set point to {value}", "heat the house to {value} degrees"],
-    "set_hvac_mode": ["put the {name} in {value} mode", "switch the {name} to {value}", "{name} mode {value}, please"],
-    "lock": ["lock the {name}", "please lock the {name}", "make sure the {name} is locked"],
+    "set_hvac_mode": ["put the {name} in {value} mode", "switch the {name} to {value}", "{name} mode {value}, please",
+                      "put the {name} on {value}", "{value} mode on the {name}", "set the {name} to {value} mode"],
+    "lock": ["lock the {name}", "please lock the {name}", "make sure the {name} is locked", "secure the {name}",
+             "lock up the {name}"],
     "unlock": ["unlock the {name}", "please unlock the {name}", "open the {name} lock for me"],
     "open_cover": ["open the {name}", "please open the {name}", "raise the {name} all the way"],
     "close_cover": ["close the {name}", "please shut the {name}", "lower the {name} completely"],
     "set_cover_position": ["set the {name} to {value}%", "open the {name} to {value} percent", "{name} at {value}% open"],
-    "alarm_arm_away": ["arm the {name} in away mode", "we are leaving, arm the {name}", "set the {name} to away"],
+    "alarm_arm_away": ["arm the {name} in away mode", "we are leaving, arm the {name}", "set the {name} to away",
+                       "I'm off to work, arm the {name}", "nobody's home, arm the {name}"],
     "alarm_arm_home": ["arm the {name} in home mode", "set the {name} to home, we're staying in", "arm the {name} for home"],
     "alarm_disarm": ["disarm the {name} with code {code}", "switch off the {name}, the code is {code}", "{name} off, code {code}"],
     "get_state": ["what is the {name} showing", "tell me the state of the {name}", "check the {name} for me",
@@ -60,6 +63,33 @@ PHRASINGS = {
     "louder": ["turn the {name} up by {value}%", "make the {name} {value}% louder", "raise the volume by {value} percent"],
     "quieter": ["turn the {name} down by {value}%", "make the {name} {value}% quieter", "lower the volume by {value} percent"],
     "dimmer": ["make the {name} {value}% dimmer", "dim the {name} by {value} percent", "turn the {name} down by {value}%"],
+}
+VAGUE = {  # relative requests that name no amount, and the step they get (the kind's default step)
+    "brighter": (20, ["make the {name} brighter", "{name} a bit brighter", "brighten the {name} a little",
+                      "the {name} is too dim", "turn the {name} up a bit"]),
+    "dimmer": (-20, ["dim the {name} a little", "make the {name} dimmer", "{name} a bit darker",
+                     "the {name} is too bright", "turn the {name} down a bit"]),
+    "louder": (10, ["turn the {name} up", "make the {name} a bit louder", "{name} louder please", "I can't hear the {name}"]),
+    "quieter": (-10, ["turn the {name} down", "make the {name} a bit quieter", "{name} quieter please",
+                      "the {name} is too loud"]),
+    "warmer": (1, ["turn up the heat", "make it a bit warmer", "raise the {name} a little", "bump up the {name}"]),
+    "cooler": (-1, ["turn the heat down", "make it a bit cooler", "lower the {name} a little", "turn down the {name}"]),
+}
+VALUE_WORDS = {  # values people say in words: brightness / position percent
+    100: ["full brightness on the {name}", "{name} all the way up", "max out the {name}"],
+    50: ["{name} to half brightness", "half brightness on the {name}", "{name} at half"],
+}
+POSITION_WORDS = {50: ["open the {name} halfway", "{name} half open", "put the {name} halfway"],
+                  100: ["open the {name} all the way", "{name} fully open"]}
+SENSOR_QUESTIONS = {  # a sensor's device_class -> how people ask for its reading ({where}: "outside", "in the kitchen")
+    "temperature": ["what's the temperature {where}?", "how warm is it {where}?", "how cold is it {where} right now",
+                    "temperature {where}?"],
+    "humidity": ["what is the humidity {where}?", "how humid is it {where}?", "humidity {where} please"],
+    "motion": ["is there motion {where}?", "has anyone moved {where}?", "any movement {where}?"],
+}
+AREA_LIGHT = {  # the effect, not the device: the light of the area ({area})
+    "turn_on": ["it's too dark in the {area}", "I can't see a thing in the {area}", "some light in the {area} please"],
+    "turn_off": ["nobody's in the {area}, lights off", "kill the lights in the {area}"],
 }
 SMALL_TALK = [
     ("good morning", "Good morning! How can I help around the house?"),
@@ -81,17 +111,37 @@ SMALL_TALK = [
 ]
 DOMAIN_WORDS = {  # what people call a device of each kind, besides its name (Home Assistant's own vocabulary)
     "light": ["light", "lights", "lamp"], "fan": ["fan"], "climate": ["thermostat", "heating", "heat"],
-    "alarm_control_panel": ["alarm", "security system"], "media_player": ["speaker", "music"],
+    "alarm_control_panel": ["alarm", "security system"], "media_player": ["speaker", "music"], "lock": ["door"],
 }
 INDIRECT = {  # requests that name the effect, not the device (the house decides which device)
-    "warmer": ["I'm cold", "it's chilly in here", "could it be a little warmer", "bit cold in here, warm it up"],
-    "cooler": ["it's too warm in here", "I'm boiling", "cool the place down a bit", "could it be a little cooler"],
+    "warmer": ["I'm cold", "it's chilly in here", "could it be a little warmer", "bit cold in here, warm it up",
+               "too cold in here", "it feels cold", "I'm freezing over here"],
+    "cooler": ["it's too warm in here", "I'm boiling", "cool the place down a bit", "could it be a little cooler",
+               "way too hot in here", "it feels hot", "I'm sweating in here"],
 }
+OUT_OF_SCOPE = [  # things assistants are asked that this toolset cannot do: answered, nothing called
+    ("remind me to {task} tomorrow", "I can't set reminders; I can only control the devices in this house."),
+    ("set a timer for {n} minutes", "I can't set timers; I can only control the devices in this house."),
+    ("add {item} to my shopping list", "I can't keep lists; I can only control the devices in this house."),
+    ("what's the weather forecast for tomorrow?", "I can't look up forecasts; I can read the outdoor temperature sensor."),
+    ("call {person}", "I can't make calls; I can only control the devices in this house."),
+    ("text {person} that I'm running late", "I can't send messages; I can only control the devices in this house."),
+    ("order a pizza", "I can't order food; I can only control the devices in this house."),
+]
+TASKS = ["pay the rent", "water the plants", "buy bread", "phone the dentist", "take the bins out"]
+ITEMS = ["milk", "eggs", "coffee beans", "washing-up liquid"]
+PEOPLE = ["grandma", "my brother", "the office", "Sam"]
+OPENERS = ["can you ", "please ", "could you ", "hey, ", "ok ", "hey assistant, "]
+VERBS = {"turn", "switch", "set", "make", "lock", "unlock", "open", "close", "arm", "disarm", "put", "dim", "brighten",
+         "raise", "lower", "change", "run", "heat", "check", "tell", "give", "bump", "start", "secure", "shut", "cool"}
+CLOSERS = [" please", " thanks", " pls", " now", " for me", ", thank you", " asap"]
 CAPITALS = {"France": "Paris", "Japan": "Tokyo", "Canada": "Ottawa", "Kenya": "Nairobi", "Peru": "Lima",
             "Norway": "Oslo", "Egypt": "Cairo", "Australia": "Canberra", "Spain": "Madrid", "Chile": "Santiago"}
 QUESTION_FORMS = ["what is the capital of {country}?", "which city is the capital of {country}?",
                   "tell me the capital of {country}"]
 ARITHMETIC_FORMS = ["what is {a} plus {b}?", "how much is {a} + {b}?", "add {a} and {b}"]
+RELATIVE = {"light_change_brightness": ("dimmer", "brighter"), "media_player_change_volume": ("quieter", "louder"),
+            "climate_change_temperature": ("cooler", "warmer")}
 JOINERS = [" and ", ", then ", ", and also ", " and please "]
 UNEXPOSED = ["garden sprinkler", "attic window", "dishwasher", "pool heater", "garage light", "TV", "doorbell camera",
              "basement fan", "kids' room light", "washing machine"]
@@ -183,6 +233,28 @@ def entity_names(entity, entities: dict) -> list[str]:
     return names
 
 
+QUESTION_STARTS = ("is ", "are ", "what", "how", "did ", "any ", "has ", "who", "which", "does ", "do ", "can ", "could ")
+
+
+def casual(request: str, rng: random.Random) -> str:
+    """The same request as people type it: an opener on a command ("hey, ", "can you "), a closer
+    (" pls", " thanks"), lower case or no end mark. Questions get no opener.
+
+    >>> casual("turn on the porch light", random.Random(3))
+    'ok turn on the porch light for me'
+    """
+    text = request
+    question = text.lower().startswith(QUESTION_STARTS)
+    if not question and rng.random() < 0.5:
+        verb = text.split(" ", 1)[0].lower() in VERBS  # "can you" only before a verb
+        text = rng.choice(OPENERS if verb else OPENERS[-2:]) + text[0].lower() + text[1:]
+    if rng.random() < 0.5 and not text.rstrip("?.!").endswith(("please", "pls", "thanks", "thank you")):
+        text = text.rstrip("?.!") + rng.choice(CLOSERS[:3] if question else CLOSERS)
+    if rng.random() < 0.3:
+        text = text.lower().rstrip("?.!")
+    return text
+
+
 def generate_home_requests(per_call: int = 3, seed: int = 0, min_per_tool: int = 12) -> list[tuple[str, str, str]]:
     """(request, envelope reply, kind) triples for the home toolset: calls, no-call answers, refusals.
     Every tool gets at least `min_per_tool` requests (a tool with one device, like the thermostat's,
@@ -211,10 +283,21 @@ def generate_home_requests(per_call: int = 3, seed: int = 0, min_per_tool: int =
             names = entity_names(box.entities[entity_id], box.entities)
             for k in range(rounds):
                 name = names[k % len(names)]
+                entity = box.entities[entity_id]
+                asked = SENSOR_QUESTIONS.get(entity.attributes.get("device_class", ""))
+                if tool.name == "get_state" and asked:  # a reading asked for by what it measures and where
+                    where = "outside" if entity.area == "outside" else f"in the {entity.area}"
+                    for form in rng.sample(asked, 2):
+                        out.append((form.format(where=where), _call("get_state", entity_id=entity_id), "call"))
                 if tool.name == "get_state":
                     kind = "get_state_" + entity_id.split(".")[0]
                     out.append((say(kind if kind in PHRASINGS and k % 2 else "get_state", name),
                                 _call("get_state", entity_id=entity_id), "call"))
+                elif tool.name in RELATIVE and rng.random() < 0.4:  # no amount named: the kind's default step
+                    kind = RELATIVE[tool.name][rng.random() < 0.5]
+                    step, forms = VAGUE[kind]
+                    out.append((forms[k % len(forms)].format(name=name.lower()),
+                                _call(tool.name, entity_id=entity_id, change=step), "call"))
                 elif tool.name == "climate_change_temperature":
                     step = rng.choice([1, 1.5, 2, 3])
                     up = rng.random() < 0.5
@@ -240,9 +323,18 @@ def generate_home_requests(per_call: int = 3, seed: int = 0, min_per_tool: int =
                 elif service in ("turn_on", "turn_off") and rng.random() < 0.5 and (
                         "brightness_pct" in fields or "percentage" in fields) and service == "turn_on":
                     key = "brightness_pct" if "brightness_pct" in fields else "percentage"
+                    if key == "brightness_pct" and rng.random() < 0.3:  # a value in words: "half brightness"
+                        value = rng.choice(sorted(VALUE_WORDS))
+                        out.append((rng.choice(VALUE_WORDS[value]).format(name=name.lower()),
+                                    _call(tool.name, entity_id=entity_id, **{key: value}), "call"))
+                        continue
                     value = _values(fields[key], rng, 1)[0]
                     out.append((say("brightness" if key == "brightness_pct" else "fan_speed", name, value=value),
                                 _call(tool.name, entity_id=entity_id, **{key: value}), "call"))
+                elif service == "set_cover_position" and rng.random() < 0.3:  # "halfway", "all the way"
+                    value = rng.choice(sorted(POSITION_WORDS))
+                    out.append((rng.choice(POSITION_WORDS[value]).format(name=name.lower()),
+                                _call(tool.name, entity_id=entity_id, position=value), "call"))
                 elif service in ("set_temperature", "set_hvac_mode", "set_cover_position"):
                     key = {"set_temperature": "temperature", "set_hvac_mode": "hvac_mode", "set_cover_position": "position"}[service]
                     value = _values(fields[key], rng, 1)[0]
@@ -253,6 +345,12 @@ def generate_home_requests(per_call: int = 3, seed: int = 0, min_per_tool: int =
                     out.append((say(service, name, code=code), _call(tool.name, entity_id=entity_id, code=code), "call"))
                 elif service in PHRASINGS:
                     out.append((say(service, name), _call(tool.name, entity_id=entity_id), "call"))
+    lights = [e for e in box.entities.values() if e.domain == "light"]
+    for entity in lights:  # the effect named, the area's light meant
+        if sum(1 for other in lights if other.area == entity.area) == 1 and entity.area != "outside":
+            for service, forms in AREA_LIGHT.items():
+                out.append((rng.choice(forms).format(area=entity.area), _call(f"light_{service}", entity_id=entity.entity_id),
+                            "call"))
     singles = [(request, reply) for request, reply, kind in out if kind == "call"]
     for _ in range(max(20, len(singles) // 4)):  # two requests in one sentence: both calls, in order
         (first, first_reply), (second, second_reply) = rng.sample(singles, 2)
@@ -267,6 +365,12 @@ def generate_home_requests(per_call: int = 3, seed: int = 0, min_per_tool: int =
     for _ in range(12):
         a, b = rng.randrange(2, 90), rng.randrange(2, 90)
         out.append((rng.choice(ARITHMETIC_FORMS).format(a=a, b=b), _answer(f"{a + b}."), "no_call"))
+    for form, reply in OUT_OF_SCOPE:  # other assistants' skills: said plainly, nothing called
+        for _ in range(2 if "{" in form else 1):
+            out.append((form.format(task=rng.choice(TASKS), n=rng.choice([5, 10, 15, 25]), item=rng.choice(ITEMS),
+                                    person=rng.choice(PEOPLE)), _answer(reply), "no_call"))
+    out = [(casual(request, rng) if kind in ("call", "multi") and rng.random() < 0.35 else request, reply, kind)
+           for request, reply, kind in out]
     for device in UNEXPOSED:
         verb = rng.choice(["turn on the {d}", "switch off the {d}", "open the {d}", "start the {d}"]).format(d=device)
         out.append((verb, _answer(f"There is no {device} among the devices I can control."), "refusal"))
