@@ -121,7 +121,8 @@ def paired_against_stored(model_result: dict, stored: dict) -> dict | None:
     return mcnemar([bool(by_id[i]) for i in ids], [stored["items"][i] for i in ids])
 
 
-def home_model_only(spec: str, limit: int | None, system: str = "model", commands: Path | None = None) -> dict:
+def home_model_only(spec: str, limit: int | None, system: str = "model", commands: Path | None = None,
+                    shortlist: int = 4, state_seed: int | None = None) -> dict:
     """AST-correct calls on the home commands for one system of `evals.function_calling.run_home`:
     `model` (the model alone, every home tool bound, no matcher), `matcher` (the sentence matcher
     alone, no model) or `matcher+model` (the home agent's default), and how many requests that
@@ -131,7 +132,7 @@ def home_model_only(spec: str, limit: int | None, system: str = "model", command
 
     commands = commands or HOME_COMMANDS
     needs_call = {i["id"]: bool(i["calls"]) for i in load_home_commands(commands)}
-    records = run_home(spec, limit, [system], commands)
+    records = run_home(spec, limit, [system], commands, shortlist, state_seed)
     acted = sum(1 for r in records if r["called"] and not needs_call.get(r["id"], True))
     return {"accuracy": round(sum(r["correct"] for r in records) / max(len(records), 1), 4), "n": len(records),
             "acted_without_need": acted, "no_call_items": sum(1 for r in records if not needs_call.get(r["id"], True)),
@@ -210,7 +211,9 @@ def markdown(report: dict) -> str:
         lines.append("| Home commands, sentence matcher alone (no model) | " + " | ".join(
             f"{suites['home_matcher']['accuracy']:.1%}" for _ in models) + " |")
     if "home_agent" in suites:
-        lines.append("| Home commands, the agent's default (matcher, then model) | " + " | ".join(
+        shortlist = report.get("shortlist", 4)
+        shown = "every tool" if shortlist <= 0 else f"the {shortlist} closest tools"
+        lines.append(f"| Home commands, the agent (matcher, then model shown {shown}) | " + " | ".join(
             f"{suites['home_agent'][m]['accuracy']:.1%}" for m in models) + " |")
     if suites.get("home_paired"):
         def versus(m):
@@ -241,6 +244,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-agent-row", action="store_true",
                         help="home commands: leave out the agent's-default row (the slow one, about 5 s a command), "
                         "e.g. when comparing merges")
+    parser.add_argument("--shortlist", type=int, default=4,
+                        help="home commands, agent's-default row: tools shown to the model (the agent's HEARTH_TOOL_SHORTLIST, "
+                        "default 4; 0 = every tool, the prompt a tool-call fine-tune learnt)")
+    parser.add_argument("--house-states", type=int, default=None, metavar="SEED",
+                        help="home commands: the house with device states flipped at random (this seed), so the device "
+                        "list in the prompt differs from the one the tool data was rendered with")
     parser.add_argument("--limit", type=int, default=0, help="items per suite (0 = all)")
     parser.add_argument("--windows", type=int, default=6, help="512-token windows for perplexity")
     parser.add_argument("--name", default="sql", help="report name (NAME.json, NAME.md under --out)")
@@ -268,9 +277,10 @@ def main(argv: list[str] | None = None) -> dict:
     if "home_commands" in suites:
         commands = args.home_commands
         tag = "" if commands.name == "home_commands.jsonl" else "-" + commands.stem  # cache key per command set
+        tag += "" if args.house_states is None else f"-states{args.house_states}"
 
         def home(system: str, spec: str) -> dict:
-            return home_model_only(spec, limit, system, commands)
+            return home_model_only(spec, limit, system, commands, args.shortlist, args.house_states)
 
         results["home_commands"] = {name: cached("home_commands" + tag, spec, limit, lambda s=spec: home("model", s),
                                                  folder=args.out)
@@ -278,7 +288,8 @@ def main(argv: list[str] | None = None) -> dict:
         results["home_matcher"] = cached("home_matcher" + tag, "no-model", limit, lambda: home("matcher", "local"),
                                          folder=args.out)
         if not args.no_agent_row:
-            results["home_agent"] = {name: cached("home_agent" + tag, spec, limit, lambda s=spec: home("matcher+model", s),
+            agent = "home_agent" + tag + ("" if args.shortlist == 4 else f"-shortlist{args.shortlist}")
+            results["home_agent"] = {name: cached(agent, spec, limit, lambda s=spec: home("matcher+model", s),
                                                   folder=args.out)
                                      for name, spec in specs.items()}
         from evals.text2sql import mcnemar
@@ -292,7 +303,8 @@ def main(argv: list[str] | None = None) -> dict:
                                                    folder=args.out)
                                  for name, spec in specs.items()}
     report = {"date": time.strftime("%Y-%m-%d %H:%M"), "models": list(specs), "specs": specs, "results": results,
-              "home_commands": str(args.home_commands) if "home_commands" in suites else None,
+              "home_commands": str(args.home_commands) if "home_commands" in suites else None, "shortlist": args.shortlist,
+              "house_states": args.house_states,
               "seconds": round(time.perf_counter() - start, 1)}
     out = args.out
     out.mkdir(parents=True, exist_ok=True)

@@ -238,21 +238,41 @@ def load_home_commands(path: Path = HOME_COMMANDS, limit: int | None = None) -> 
     return [items[round(i * len(items) / limit)] for i in range(limit)]
 
 
-def home_toolbox():
-    """The tools of the default house, without a running hub (the benchmark only decides calls)."""
+OTHER_STATE = {"on": "off", "off": "on", "locked": "unlocked", "unlocked": "locked", "open": "closed", "closed": "open",
+               "armed_away": "disarmed", "disarmed": "armed_home", "armed_home": "armed_away", "playing": "paused",
+               "paused": "playing", "heat": "cool", "cool": "heat"}
+
+
+def home_toolbox(state_seed: int | None = None):
+    """The tools of the default house, without a running hub (the benchmark only decides calls).
+    `state_seed`: each device's state flipped (on/off, locked/unlocked, ...) with probability 1/2,
+    the house as a user finds it later in the day; the device list in the prompt says so.
+
+    >>> [e.state for e in home_toolbox().entities.values()][:4], [e.state for e in home_toolbox(1).entities.values()][:4]
+    (['off', 'on', 'off', 'off'], ['on', 'on', 'off', 'on'])
+    """
+    import random
+
     from tools.home.house import default_house
     from tools.home.tools import HomeToolbox
 
+    rng = random.Random(state_seed)
+    snapshot = [{"entity_id": e.entity_id,
+                 "state": (OTHER_STATE.get(e.state) if state_seed is not None and rng.random() < 0.5 else None) or e.state,
+                 "attributes": {**e.attributes, "friendly_name": e.friendly_name, "area": e.area}} for e in default_house()]
+
     class DefaultHouseSnapshot:
         def states(self):
-            return [{"entity_id": e.entity_id, "state": e.state,
-                     "attributes": {**e.attributes, "friendly_name": e.friendly_name, "area": e.area}}
-                    for e in default_house()]
+            return snapshot
 
     return HomeToolbox(DefaultHouseSnapshot())
 
 
-def run_home(model_spec: str, limit: int | None, systems: list[str], commands: Path = HOME_COMMANDS) -> list[dict]:
+def run_home(model_spec: str, limit: int | None, systems: list[str], commands: Path = HOME_COMMANDS,
+             shortlist: int = 4, state_seed: int | None = None) -> list[dict]:
+    """One record per command and system. `matcher+model` shows the model the `shortlist` tools closest
+    to the request, as the agent does by default (HEARTH_TOOL_SHORTLIST=4; 0 = every tool, the prompt
+    a model fine-tuned by `training.tool_data` learnt). `state_seed`: the house in other states (`home_toolbox`)."""
     from langchain_core.messages import HumanMessage, SystemMessage
     from tqdm import tqdm
 
@@ -261,7 +281,7 @@ def run_home(model_spec: str, limit: int | None, systems: list[str], commands: P
     from models import load_chat_model
     from tools.home.commands import CommandMatcher
 
-    box = home_toolbox()
+    box = home_toolbox(state_seed)
     tools = box.tools()
     functions = [{"name": t.name, "description": t.description, "parameters": t.args_schema.model_json_schema()} for t in tools]
     matcher = CommandMatcher(box.entities)
@@ -275,7 +295,7 @@ def run_home(model_spec: str, limit: int | None, systems: list[str], commands: P
             if system_name in ("matcher", "matcher+model"):
                 calls = matcher.match(item["text"])
             if calls is None and system_name != "matcher":
-                offered = tools if system_name == "model" else shortlist_tools(tools, item["text"], 4, "local")
+                offered = tools if system_name == "model" else shortlist_tools(tools, item["text"], shortlist, "local")
                 try:
                     reply = model.bind_tools(offered, tool_choice="auto", parallel_tool_calls=True).invoke(
                         [system, HumanMessage(item["text"])])

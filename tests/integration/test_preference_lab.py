@@ -234,6 +234,19 @@ def test_merges_load_generate_and_keep_tokenizer_and_chat_template(base_folder, 
     assert not torch.allclose(wt, wm)
     assert chat_token_ids(load_model(ties)[1], PROBE_CHAT) == chat_token_ids(reference, PROBE_CHAT)
 
+    # `--gguf`: the merge as one F16 GGUF that llama.cpp loads with the chat template and answers from
+    from gguf import GGUFReader
+
+    from models import load_chat_model
+    from training.merge import main as merge_cli
+
+    out = merge_cli(["--method", "linear", "--models", str(a), str(b), "--out", str(tmp_path / "cli"), "--gguf"])
+    gguf_file = out / "merged-F16.gguf"
+    template = GGUFReader(str(gguf_file)).fields["tokenizer.chat_template"]
+    assert "<|im_start|>" in bytes(template.parts[template.data[0]]).decode("utf-8")
+    reply = load_chat_model(f"gguf:{gguf_file}?temperature=0&max_tokens=8").invoke("What is the capital of France?")
+    assert reply.text.strip()
+
 
 def test_on_policy_dpo_ranks_the_models_own_samples_with_the_probe_and_trains_on_train_prompts_only(probe_run, base_folder,
                                                                                                     tmp_path):

@@ -237,6 +237,9 @@ WALK: dict[str, Run | Covered] = {
         Run(argv=("-m", "training.tool_data", "--out", "{tmp}/tool_data", "--per-call", "1"), expect=TOOL_DATA_EXPECT),
     "python -m training.sft --data .hearth/finetune/data/sql.jsonl --name sql --method full --time-budget 1800":
         Covered(IT + "test_finetune_lifecycle.py::test_sft_merge_gguf_quantize_round_trip"),
+    "python -m training.sft --data .hearth/finetune/data/home_tools.jsonl --name home-tools --method full --shared-prefix "
+    "--max-length 2048":
+        Covered(IT + "test_finetune_lifecycle.py::test_shared_prefix_loss_equals_the_full_pass_on_real_tool_rows"),
     "python -m training.export RUN --levels F16,Q8_0,Q4_K_M --lora-gguf":
         Covered(IT + "test_finetune_lifecycle.py::test_sft_merge_gguf_quantize_round_trip"),
     "python -m training.registry register RUN --name hearth-sql --alias production":
@@ -269,7 +272,7 @@ WALK: dict[str, Run | Covered] = {
     "python -m training.dpo --pairs on-policy --reward-model RM_RUN --train-limit 240 --time-budget 900":
         Covered(IT + "test_preference_lab.py::"
                 "test_on_policy_dpo_ranks_the_models_own_samples_with_the_probe_and_trains_on_train_prompts_only"),
-    "python -m training.merge --method ties --models RUN_A RUN_B --base bundled":
+    "python -m training.merge --method ties --models RUN_A RUN_B --base bundled --gguf":
         Covered(IT + "test_preference_lab.py::test_merges_load_generate_and_keep_tokenizer_and_chat_template"),
 }
 

@@ -10,6 +10,7 @@ import models.runtime
 import models.settings
 import models.spec
 import evals.finetune
+import evals.function_calling
 import evals.ir_metrics
 import graphs.analysts.graph
 import rag.evidence
@@ -28,13 +29,15 @@ import training.query_distill
 import training.reranker
 import training.retrieval_pairs
 import training.sft
+import training.tool_data
 
 
 @pytest.mark.parametrize("module", [models.constrained, models.messages, models.runtime, models.settings, models.spec, rag.evidence, rag.retrievers,
-                                    evals.ir_metrics, evals.finetune, tools.market, graphs.analysts.graph,
+                                    evals.ir_metrics, evals.finetune, evals.function_calling, tools.market, graphs.analysts.graph,
                                     training.embedding_adapt, training.query_distill, training.retrieval_pairs,
                                     training.reranker, training.optim_step, training.preference_data, training.merge,
-                                    training.answerability, training.dpo, training.injection_classifier, training.sft])
+                                    training.answerability, training.dpo, training.injection_classifier, training.sft,
+                                    training.tool_data])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
