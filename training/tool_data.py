@@ -11,9 +11,9 @@ the house does not expose, values outside a field's range: the answer says what 
 Rows are rendered exactly as the home agent asks the model: the agent's system prompt with the
 device list, the tool instruction `models.constrained.tools_instruction` writes, the request as
 the user turn, and the envelope (`{"tool_calls": [{"name", "arguments"}]}` or `{"answer"}`) as
-the assistant turn. The hand-written command sets in evals/data (home_commands.jsonl and the
-blind home_commands_fresh*.jsonl) are the test sets: any generated request equal to one of their
-commands is dropped, and the written file is checked by `training.task_data.check_no_test_items`.
+the assistant turn. The 106 hand-written commands in evals/data/home_commands.jsonl are the test
+set: any generated request equal to one of them is dropped, and the written file is checked by
+`training.task_data.check_no_test_items`.
 """
 
 from __future__ import annotations
@@ -46,8 +46,7 @@ PHRASINGS = {
     "set_cover_position": ["set the {name} to {value}%", "open the {name} to {value} percent", "{name} at {value}% open"],
     "alarm_arm_away": ["arm the {name} in away mode", "we are leaving, arm the {name}", "set the {name} to away",
                        "I'm off to work, arm the {name}", "nobody's home, arm the {name}"],
-    "alarm_arm_home": ["arm the {name} in home mode", "set the {name} to home, we're staying in", "arm the {name} for home",
-                       "we're going to bed, arm the {name}", "arm the {name} for the night, we're in"],
+    "alarm_arm_home": ["arm the {name} in home mode", "set the {name} to home, we're staying in", "arm the {name} for home"],
     "alarm_disarm": ["disarm the {name} with code {code}", "switch off the {name}, the code is {code}", "{name} off, code {code}"],
     "get_state": ["what is the {name} showing", "tell me the state of the {name}", "check the {name} for me",
                   "what does the {name} say right now"],
@@ -294,11 +293,11 @@ def generate_home_requests(per_call: int = 3, seed: int = 0, min_per_tool: int =
                     kind = "get_state_" + entity_id.split(".")[0]
                     out.append((say(kind if kind in PHRASINGS and k % 2 else "get_state", name),
                                 _call("get_state", entity_id=entity_id), "call"))
-                elif tool.name in RELATIVE and rng.random() < 0.4:  # no amount named: the kind's default step,
-                    for kind in RELATIVE[tool.name]:  # both ways, so the words decide the sign
-                        step, forms = VAGUE[kind]
-                        out.append((forms[k % len(forms)].format(name=name.lower()),
-                                    _call(tool.name, entity_id=entity_id, change=step), "call"))
+                elif tool.name in RELATIVE and rng.random() < 0.4:  # no amount named: the kind's default step
+                    kind = RELATIVE[tool.name][rng.random() < 0.5]
+                    step, forms = VAGUE[kind]
+                    out.append((forms[k % len(forms)].format(name=name.lower()),
+                                _call(tool.name, entity_id=entity_id, change=step), "call"))
                 elif tool.name == "climate_change_temperature":
                     step = rng.choice([1, 1.5, 2, 3])
                     up = rng.random() < 0.5
@@ -359,17 +358,6 @@ def generate_home_requests(per_call: int = 3, seed: int = 0, min_per_tool: int =
             continue
         calls = json.loads(first_reply)["tool_calls"] + json.loads(second_reply)["tool_calls"]
         out.append((first + rng.choice(JOINERS) + second, json.dumps({"tool_calls": calls}), "multi"))
-    for tool in tools:  # one action on two devices of a kind: "lock the front door and the back door"
-        entity_ids = schema_choices(_schema_fields(tool).get("entity_id", {}))
-        service = tool.name.split("_", 1)[1] if "_" in tool.name else tool.name
-        if len(entity_ids) >= 2 and service in ("turn_on", "turn_off", "lock", "unlock", "open_cover", "close_cover"):
-            for _ in range(2):
-                a, b = rng.sample(entity_ids, 2)
-                form = rng.choice([f for f in PHRASINGS[service] if f.endswith("{name}")])
-                first = form.format(name=box.entities[a].friendly_name.lower())
-                out.append((f"{first} and the {box.entities[b].friendly_name.lower()}",
-                            json.dumps({"tool_calls": [{"name": tool.name, "arguments": {"entity_id": a}},
-                                                       {"name": tool.name, "arguments": {"entity_id": b}}]}), "multi"))
     for request, reply in SMALL_TALK:
         out.append((request, _answer(reply), "no_call"))
     for country, capital in CAPITALS.items():  # general questions: answered, no device touched
@@ -390,18 +378,12 @@ def generate_home_requests(per_call: int = 3, seed: int = 0, min_per_tool: int =
     if thermostat:
         spec = _schema_fields(thermostat)["temperature"]
         low, high = spec.get("minimum", 7), spec.get("maximum", 30)
-        for value in (2, 4, 35, 40, 45, 60):  # each refusal beside the same request in range, so the value decides
+        for value in (2, 4, 35, 40, 45, 60):
             out.append((f"set the thermostat to {value} degrees",
                         _answer(f"The thermostat accepts {low:g} to {high:g} °C; {value} is out of range."), "refusal"))
-            fine = rng.randrange(int(low) + 9, int(high) - 3)
-            out.append((f"set the thermostat to {fine} degrees", _call(thermostat.name, entity_id=schema_choices(
-                _schema_fields(thermostat)["entity_id"])[0], temperature=float(fine)), "call"))
     for value in (120, 150, 200):
         out.append((f"set the kitchen light to {value}%", _answer(f"Brightness goes from 0 to 100%; {value}% is out of range."),
                     "refusal"))
-        fine = rng.randrange(10, 100, 10)
-        out.append((f"set the kitchen light to {fine}%", _call("light_turn_on", entity_id="light.kitchen", brightness_pct=fine),
-                    "call"))
     return out
 
 
