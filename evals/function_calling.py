@@ -238,34 +238,12 @@ def load_home_commands(path: Path = HOME_COMMANDS, limit: int | None = None) -> 
     return [items[round(i * len(items) / limit)] for i in range(limit)]
 
 
-OTHER_STATE = {"on": "off", "off": "on", "locked": "unlocked", "unlocked": "locked", "open": "closed", "closed": "open",
-               "armed_away": "disarmed", "disarmed": "armed_home", "armed_home": "armed_away", "playing": "paused",
-               "paused": "playing", "heat": "cool", "cool": "heat"}
-
-
 def home_toolbox(state_seed: int | None = None):
-    """The tools of the default house, without a running hub (the benchmark only decides calls).
-    `state_seed`: each device's state flipped (on/off, locked/unlocked, ...) with probability 1/2,
-    the house as a user finds it later in the day; the device list in the prompt says so.
+    """The tools of the default house, without a running hub (the benchmark only decides calls);
+    `state_seed`: the house in other states (`tools.home.tools.default_house_toolbox`)."""
+    from tools.home.tools import default_house_toolbox
 
-    >>> [e.state for e in home_toolbox().entities.values()][:4], [e.state for e in home_toolbox(1).entities.values()][:4]
-    (['off', 'on', 'off', 'off'], ['on', 'on', 'off', 'on'])
-    """
-    import random
-
-    from tools.home.house import default_house
-    from tools.home.tools import HomeToolbox
-
-    rng = random.Random(state_seed)
-    snapshot = [{"entity_id": e.entity_id,
-                 "state": (OTHER_STATE.get(e.state) if state_seed is not None and rng.random() < 0.5 else None) or e.state,
-                 "attributes": {**e.attributes, "friendly_name": e.friendly_name, "area": e.area}} for e in default_house()]
-
-    class DefaultHouseSnapshot:
-        def states(self):
-            return snapshot
-
-    return HomeToolbox(DefaultHouseSnapshot())
+    return default_house_toolbox(state_seed)
 
 
 def run_home(model_spec: str, limit: int | None, systems: list[str], commands: Path = HOME_COMMANDS,

@@ -150,16 +150,9 @@ UNEXPOSED = ["garden sprinkler", "attic window", "dishwasher", "pool heater", "g
 def home_toolset():
     """(toolbox, tools, system prompt) of the home agent over the default house, with no hub."""
     from tools.agent_prompt import TOOL_AGENT_SYSTEM_PROMPT
-    from tools.home.house import default_house
-    from tools.home.tools import HomeToolbox
+    from tools.home.tools import default_house_toolbox
 
-    class DefaultHouse:
-        def states(self):
-            return [{"entity_id": e.entity_id, "state": e.state,
-                     "attributes": {**e.attributes, "friendly_name": e.friendly_name, "area": e.area}}
-                    for e in default_house()]
-
-    box = HomeToolbox(DefaultHouse())
+    box = default_house_toolbox()
     tools = box.tools()
     system = TOOL_AGENT_SYSTEM_PROMPT.format(toolset_notes="Devices in the house:\n" + box.describe())
     return box, tools, system
@@ -280,13 +273,13 @@ def generate_home_requests(per_call: int = 3, seed: int = 0, min_per_tool: int =
         if tool.name == "get_state":  # one tool over every device: fewer per device
             rounds = max(2, per_call // 2)
         for entity_id in entity_ids:
-            names = entity_names(box.entities[entity_id], box.entities)
+            entity = box.entities[entity_id]
+            names = entity_names(entity, box.entities)
+            asked = SENSOR_QUESTIONS.get(entity.attributes.get("device_class", ""))
+            where = "outside" if entity.area == "outside" else f"in the {entity.area}"
             for k in range(rounds):
                 name = names[k % len(names)]
-                entity = box.entities[entity_id]
-                asked = SENSOR_QUESTIONS.get(entity.attributes.get("device_class", ""))
                 if tool.name == "get_state" and asked:  # a reading asked for by what it measures and where
-                    where = "outside" if entity.area == "outside" else f"in the {entity.area}"
                     for form in rng.sample(asked, 2):
                         out.append((form.format(where=where), _call("get_state", entity_id=entity_id), "call"))
                 if tool.name == "get_state":

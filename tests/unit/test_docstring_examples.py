@@ -10,13 +10,13 @@ import models.runtime
 import models.settings
 import models.spec
 import evals.finetune
-import evals.function_calling
 import evals.ir_metrics
 import graphs.analysts.graph
 import rag.evidence
 import rag.mmr
 import rag.rerank
 import rag.retrievers
+import tools.home.tools
 import tools.market
 import training.answerability
 import training.dpo
@@ -33,7 +33,7 @@ import training.tool_data
 
 
 @pytest.mark.parametrize("module", [models.constrained, models.messages, models.runtime, models.settings, models.spec, rag.evidence, rag.retrievers,
-                                    evals.ir_metrics, evals.finetune, evals.function_calling, tools.market, graphs.analysts.graph,
+                                    evals.ir_metrics, evals.finetune, tools.home.tools, tools.market, graphs.analysts.graph,
                                     training.embedding_adapt, training.query_distill, training.retrieval_pairs,
                                     training.reranker, training.optim_step, training.preference_data, training.merge,
                                     training.answerability, training.dpo, training.injection_classifier, training.sft,

@@ -18,12 +18,13 @@ saying what is valid. Tools whose action is risky (unlock, disarm, open the gara
 from __future__ import annotations
 
 import copy
+import random
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
 from tools.home.client import HomeAssistantClient, HomeHubError
-from tools.home.house import SERVICES, Entity, ServiceCallError, check_field, validate_service_call
+from tools.home.house import SERVICES, Entity, ServiceCallError, check_field, default_house, validate_service_call
 from tools.home.house import Field as ServiceField
 
 SERVICE_BY_TOOL_NAME = {f"{s.domain}_{s.name}": s for s in SERVICES.values()}
@@ -186,6 +187,34 @@ class HomeToolbox:
         if target == current:
             return f"{_the(entity)} is already at {'full' if current else 'zero'} volume; nothing changed."
         return self.call("media_player", "volume_set", {"entity_id": entity_id, "volume_level": target / 100})
+
+
+OTHER_STATE = {"on": "off", "off": "on", "locked": "unlocked", "unlocked": "locked", "open": "closed", "closed": "open",
+               "armed_away": "disarmed", "disarmed": "armed_home", "armed_home": "armed_away", "playing": "paused",
+               "paused": "playing", "heat": "cool", "cool": "heat"}
+
+
+def default_house_toolbox(state_seed: int | None = None) -> HomeToolbox:
+    """The toolbox over the default house with no hub running: the house tool-call training data is
+    rendered with (`training.tool_data`) and benchmarks decide calls in (`evals.function_calling`).
+    `state_seed`: each device's state flipped (on/off, locked/unlocked, ...) with probability 1/2,
+    the house as a user finds it later in the day; the device list in the prompt says so.
+
+    >>> [e.state for e in default_house_toolbox().entities.values()][:4]
+    ['off', 'on', 'off', 'off']
+    >>> [e.state for e in default_house_toolbox(1).entities.values()][:4]
+    ['on', 'on', 'off', 'on']
+    """
+    rng = random.Random(state_seed)
+    snapshot = [{"entity_id": e.entity_id,
+                 "state": (OTHER_STATE.get(e.state) if state_seed is not None and rng.random() < 0.5 else None) or e.state,
+                 "attributes": {**e.attributes, "friendly_name": e.friendly_name, "area": e.area}} for e in default_house()]
+
+    class DefaultHouseSnapshot:
+        def states(self):
+            return snapshot
+
+    return HomeToolbox(DefaultHouseSnapshot())
 
 
 def _describe_state(state: dict) -> str:
