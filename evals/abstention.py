@@ -6,6 +6,7 @@ still answer the questions they do cover?
     python -m evals.abstention --part tuning --sweep             # how rag.answerability.THRESHOLDS were chosen
     python -m evals.abstention --graphs rag rag_graph --settings off rules --limit 20
     python -m evals.abstention --model ollama:qwen2.5:7b --settings rules rules+model
+    python -m evals.abstention --part fresh2 --model local gguf:GROUNDED.gguf --settings off rules   # side by side
 
 The set (evals/data/abstention.jsonl, 356 questions written for this benchmark) has answerable
 questions and near misses over the handbook, the Lisbon guides and the film graph: other policies,
@@ -92,11 +93,11 @@ def run(graphs: list[str], settings: list[str], items: list[dict], model: str, i
     rows = []
     for graph_name, setting in itertools.product(graphs, settings):
         chosen = [i for i in items if graph_name in i["graphs"]][:limit]
-        for item in tqdm(chosen, desc=f"{graph_name} {setting}", file=sys.stderr):
+        for item in tqdm(chosen, desc=f"{graph_name} {setting} {model}", file=sys.stderr):
             started = time.perf_counter()
             message, citations = ask(graph_name, item, setting, model, index)
             abstained = declined(message)
-            rows.append({"graph": graph_name, "setting": setting, "id": item["id"], "question": item["question"],
+            rows.append({"model": model, "graph": graph_name, "setting": setting, "id": item["id"], "question": item["question"],
                          "answerable": item["answerable"], "kind": item["kind"], "abstained": abstained,
                          "correct": item["answerable"] and not abstained and correct(item, message),
                          "cited": sum(bool(c.get("cited")) for c in citations),
@@ -108,11 +109,11 @@ def run(graphs: list[str], settings: list[str], items: list[dict], model: str, i
 
 def summarise(rows: list[dict]) -> list[dict]:
     out = []
-    for graph_name, setting in dict.fromkeys((r["graph"], r["setting"]) for r in rows):
-        part = [r for r in rows if r["graph"] == graph_name and r["setting"] == setting]
+    for model, graph_name, setting in dict.fromkeys((r.get("model", ""), r["graph"], r["setting"]) for r in rows):
+        part = [r for r in rows if r.get("model", "") == model and r["graph"] == graph_name and r["setting"] == setting]
         bad = [r for r in part if not r["answerable"]]
         good = [r for r in part if r["answerable"]]
-        out.append({"graph": graph_name, "setting": setting, "unanswerable": len(bad), "answerable": len(good),
+        out.append({"model": model, "graph": graph_name, "setting": setting, "unanswerable": len(bad), "answerable": len(good),
                     "abstention_recall": sum(r["abstained"] for r in bad) / len(bad) if bad else None,
                     "false_abstention": sum(r["abstained"] for r in good) / len(good) if good else None,
                     "answer_accuracy": sum(r["correct"] for r in good) / len(good) if good else None,
@@ -121,15 +122,17 @@ def summarise(rows: list[dict]) -> list[dict]:
     return out
 
 
-def table(summary: list[dict], model: str, part: str) -> str:
+def table(summary: list[dict], models: list[str], part: str) -> str:
+    """The markdown table; a model column when several models ran side by side."""
     def pct(value):
         return "-" if value is None else f"{100 * value:.0f}%"
 
-    lines = [f"Abstention, `{part}` part, `{model}`", "",
-             "| graph | setting | unanswerable | abstained on them | answerable | wrongly refused | answer accuracy | mean s |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    several = len(models) > 1
+    lines = [f"Abstention, `{part}` part, " + ", ".join(f"`{m}`" for m in models), "",
+             ("| model " if several else "") + "| graph | setting | unanswerable | abstained on them | answerable | "
+             "wrongly refused | answer accuracy | mean s |", ("|---" if several else "") + "|---|---|---:|---:|---:|---:|---:|---:|"]
     for s in summary:
-        lines.append(f"| {s['graph']} | {s['setting']} | {s['unanswerable']} | {pct(s['abstention_recall'])} | "
+        lines.append((f"| `{s['model']}` " if several else "") + f"| {s['graph']} | {s['setting']} | {s['unanswerable']} | {pct(s['abstention_recall'])} | "
                      f"{s['answerable']} | {pct(s['false_abstention'])} | {pct(s['answer_accuracy'])} | {s['mean_seconds']:.1f} |")
     return "\n".join(lines)
 
@@ -207,7 +210,8 @@ def grade_confusion(signals: list[dict], items: dict[int, dict], index: str, mod
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.abstention", description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="local?temperature=0&max_tokens=96")
+    parser.add_argument("--model", nargs="+", default=["local?temperature=0&max_tokens=96"],
+                        help="one or more chat model specs, run side by side on the same questions")
     parser.add_argument("--part", choices=["test", "fresh", "fresh2", "tuning", "all"], default="test")
     parser.add_argument("--graphs", nargs="+", default=list(GRAPHS), choices=GRAPHS)
     parser.add_argument("--settings", nargs="+", default=["off", "rules"], choices=["off", "rules", "rules+model", "trained"])
@@ -241,15 +245,15 @@ def main(argv: list[str] | None = None) -> int:
             report["sweep_trained"], report["chosen_trained"] = sweep(signals, grid=TRAINED_GRID)
             best = {"rules": best, "trained": report["chosen_trained"]}
         if args.grade:
-            report["model_grade"] = grade_confusion(signals, {i["id"]: i for i in items}, index, args.model)
+            report["model_grade"] = grade_confusion(signals, {i["id"]: i for i in items}, index, args.model[0])
         (args.out / "abstention_sweep.json").write_text(json.dumps(report, indent=2, default=str))
         print(json.dumps({"chosen": best, "model_grade": report.get("model_grade")}, indent=2))
         return 0
     started = time.perf_counter()
-    rows = run(args.graphs, args.settings, items, args.model, index, args.limit)
+    rows = [row for model in args.model for row in run(args.graphs, args.settings, items, model, index, args.limit)]
     summary = summarise(rows)
     markdown = table(summary, args.model, args.part)
-    (args.out / "abstention.json").write_text(json.dumps({"model": args.model, "part": args.part, "summary": summary,
+    (args.out / "abstention.json").write_text(json.dumps({"models": args.model, "part": args.part, "summary": summary,
                                                           "rows": rows, "seconds": time.perf_counter() - started},
                                                          indent=2, default=str))
     (args.out / "abstention.md").write_text(markdown + "\n")

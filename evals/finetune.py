@@ -17,6 +17,15 @@ Suites (each model gets the same items, in the same order):
   that needed no call were acted on anyway (`evals.function_calling.run_home`); beside it the
   sentence matcher alone (no model) and the home agent's default (matcher, then the model), and
   an exact McNemar test of fine-tuned against base on the model-alone items.
+- `grounded`: the RAG answer step's prompt (numbered facts + question) over the four XQuAD English
+  articles no grounded data trains on (`training.grounded_data.xquad_items`): for a question whose
+  facts hold the answer, is the answer span stated (whole tokens) and its fact cited `[n]`; for the
+  same question shown its paragraph without the answer's sentence, does the model say the facts do
+  not answer it. Beside it, with no model: the fact sharing most words with the question, quoted
+  with its number (it never abstains).
+- `handbook`: the RAG graph end to end on the handbook QA test part (`evals.handbook_qa`, 44
+  questions: retrieval, answerability rules, then the model on `--evidence` sentences): the fact
+  stated, the right file cited, abstained when the handbook does not answer.
 - `forgetting`: perplexity on general text no model here trained on (Alice's Adventures in
   Wonderland, ../shared/data/alice_wonderland), as llama.cpp measures it (`evals.lm_metrics`).
 
@@ -36,7 +45,7 @@ from pathlib import Path
 
 from models.settings import PROJECT_ROOT
 
-SUITES = ("geoquery_dev", "home_commands", "forgetting")
+SUITES = ("geoquery_dev", "home_commands", "grounded", "handbook", "forgetting")
 
 
 def _shared_data() -> Path:
@@ -139,6 +148,89 @@ def home_model_only(spec: str, limit: int | None, system: str = "model", command
             "items": {r["id"]: bool(r["correct"]) for r in records}}
 
 
+def grounded_test_items(limit: int | None = None) -> list[dict]:
+    """The grounded suite's items: XQuAD test articles, one uncovered twin per two questions."""
+    from training.grounded_data import xquad_articles, xquad_items
+
+    return xquad_items(xquad_articles("test"), seed=1, uncovered_every=2)[: limit or None]
+
+
+def grounded_score(item: dict, reply: str) -> dict:
+    """Stated (the span as whole tokens), cited (its fact's `[n]`), abstained (says the facts do not answer).
+
+    >>> item = {"id": "q", "answer": "308", "cite": 2}
+    >>> [grounded_score(item, r)["right"] for r in ("308 [2]", "308 [1]", "about 300 [2]")]
+    [True, False, False]
+    >>> grounded_score({"id": "u", "answer": None, "cite": None}, "The facts do not answer that question.")["right"]
+    True
+    """
+    from evals.handbook_qa import DECLINES, matches
+
+    abstained = bool(DECLINES.search(reply))
+    if item["cite"] is None:
+        return {"id": item["id"], "answerable": False, "abstained": abstained, "right": abstained}
+    stated = matches(item["answer"], reply)
+    cited = f"[{item['cite']}]" in reply
+    return {"id": item["id"], "answerable": True, "abstained": abstained, "stated": stated, "cited": cited,
+            "right": stated and cited and not abstained}
+
+
+def grounded_summary(records: list[dict]) -> dict:
+    answerable = [r for r in records if r["answerable"]]
+    uncovered = [r for r in records if not r["answerable"]]
+
+    def share(rows, key):
+        return round(sum(bool(r[key]) for r in rows) / max(len(rows), 1), 4)
+
+    return {"stated_and_cited": share(answerable, "right"), "stated": share(answerable, "stated"),
+            "wrongly_abstained": share(answerable, "abstained"), "abstained_uncovered": share(uncovered, "abstained"),
+            "answerable": len(answerable), "uncovered": len(uncovered), "n": len(records),
+            "items": {r["id"]: bool(r["right"]) for r in records}, "records": records}
+
+
+def grounded_model(spec: str, limit: int | None) -> dict:
+    """The model alone on the grounded items, greedy, in the RAG answer step's prompt."""
+    from langchain_core.messages import HumanMessage, SystemMessage
+    from tqdm import tqdm
+
+    from models import load_chat_model
+    from training.grounded_data import grounded_row
+
+    model = load_chat_model(spec)
+    records = []
+    for item in tqdm(grounded_test_items(limit), desc=f"grounded {spec}", file=sys.stderr):
+        prompt = grounded_row(item["question"], item["facts"], "", "xquad", item["id"])["prompt"]
+        reply = model.invoke([SystemMessage(prompt[0]["content"]), HumanMessage(prompt[1]["content"])], max_tokens=64)
+        text = reply.content if isinstance(reply.content, str) else str(reply.content)
+        records.append({**grounded_score(item, text), "reply": text.strip()})
+    return grounded_summary(records)
+
+
+def grounded_no_model(limit: int | None) -> dict:
+    """No model: the fact sharing most content words with the question, quoted with its number."""
+    from training.grounded_data import overlap
+
+    records = []
+    for item in grounded_test_items(limit):
+        best = max(range(len(item["facts"])), key=lambda i: overlap(item["question"], item["facts"][i]))
+        reply = f"{item['facts'][best]} [{best + 1}]"
+        records.append({**grounded_score(item, reply), "reply": reply})
+    return grounded_summary(records)
+
+
+def handbook_graph(spec: str, evidence: int) -> dict:
+    """The RAG graph on the handbook QA test part with this model (`evals.handbook_qa.run`)."""
+    from evals.handbook_qa import run
+
+    rows = run(spec, [evidence], "test", 4, "rules")
+    answerable = [r for r in rows if r["kind"] != "not in handbook"]
+    return {"correct": round(sum(r["correct"] for r in rows) / max(len(rows), 1), 4), "n": len(rows),
+            "stated": sum(r["correct"] for r in answerable), "answerable": len(answerable),
+            "cited_right_file": sum(bool(r["cited_right_file"]) for r in rows),
+            "stated_and_cited": sum(bool(r["correct"] and r["cited_right_file"]) for r in answerable),
+            "items": {r["question"]: bool(r["correct"]) for r in rows}, "rows": rows}
+
+
 def forgetting(spec: str, text_file: Path, max_windows: int) -> dict:
     from evals.lm_metrics import perplexity_and_kl
 
@@ -221,6 +313,30 @@ def markdown(report: dict) -> str:
             return f"{test['a_only']} / {test['b_only']}, p = {test['p']:.3g}" if test else "-"
         lines.append("| Home commands, model alone: only this model right / only base right (exact McNemar) | "
                      + " | ".join(versus(m) for m in models) + " |")
+    if "grounded" in suites:
+        g = suites["grounded"]
+        lines.append(f"| grounded (XQuAD test articles): answer stated and cited, model alone | " + " | ".join(
+            f"{g[m]['stated_and_cited']:.1%} ({g[m]['answerable']})" for m in models) + " |")
+        lines.append("| grounded: answer span stated | " + " | ".join(f"{g[m]['stated']:.1%}" for m in models) + " |")
+        lines.append("| grounded: abstained when the facts do not answer | " + " | ".join(
+            f"{g[m]['abstained_uncovered']:.1%} ({g[m]['uncovered']})" for m in models) + " |")
+        lines.append("| grounded: wrongly abstained on answerable | " + " | ".join(
+            f"{g[m]['wrongly_abstained']:.1%}" for m in models) + " |")
+        if "grounded_no_model" in suites:
+            n = suites["grounded_no_model"]
+            lines.append("| grounded, no model (best-overlap fact quoted): stated and cited / abstained | " + " | ".join(
+                f"{n['stated_and_cited']:.1%} / {n['abstained_uncovered']:.0%}" for _ in models) + " |")
+        if suites.get("grounded_paired"):
+            paired = suites["grounded_paired"]
+            lines.append("| grounded: only this model right / only base right (exact McNemar) | " + " | ".join(
+                f"{paired[m]['a_only']} / {paired[m]['b_only']}, p = {paired[m]['p']:.3g}" if m in paired else "-"
+                for m in models) + " |")
+    if "handbook" in suites:
+        h = suites["handbook"]
+        lines.append("| handbook QA test, RAG graph: correct (all) | " + " | ".join(
+            f"{h[m]['correct']:.1%} ({h[m]['n']})" for m in models) + " |")
+        lines.append("| handbook QA test: fact stated / stated and right file cited (answerable) | " + " | ".join(
+            f"{h[m]['stated']} / {h[m]['stated_and_cited']} of {h[m]['answerable']}" for m in models) + " |")
     if "forgetting" in suites:
         lines.append("| Perplexity, Alice in Wonderland (forgetting) | " + " | ".join(
             str(suites['forgetting'][m].get('perplexity', '-')) for m in models) + " |")
@@ -250,6 +366,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--house-states", type=int, default=None, metavar="SEED",
                         help="home commands: the house with device states flipped at random (this seed), so the device "
                         "list in the prompt differs from the one the tool data was rendered with")
+    parser.add_argument("--evidence", type=int, default=2,
+                        help="handbook suite: evidence sentences shown to every model (2: the graph's setting for the "
+                        "bundled model; 0 = whole chunks)")
     parser.add_argument("--limit", type=int, default=0, help="items per suite (0 = all)")
     parser.add_argument("--windows", type=int, default=6, help="512-token windows for perplexity")
     parser.add_argument("--name", default="sql", help="report name (NAME.json, NAME.md under --out)")
@@ -298,6 +417,22 @@ def main(argv: list[str] | None = None) -> dict:
         ids = sorted(home["base"].get("items", {}))
         results["home_paired"] = {name: mcnemar([home[name]["items"][i] for i in ids], [home["base"]["items"][i] for i in ids])
                                   for name in specs if name != "base" and ids and "items" in home[name]}
+    if "grounded" in suites:
+        from evals.text2sql import mcnemar
+
+        results["grounded"] = {name: cached("grounded", spec, limit, lambda s=spec: grounded_model(s, limit), folder=args.out)
+                               for name, spec in specs.items()}
+        results["grounded_no_model"] = cached("grounded_no_model", "no-model", limit, lambda: grounded_no_model(limit),
+                                              folder=args.out)
+        grounded = results["grounded"]
+        ids = sorted(grounded["base"]["items"])
+        results["grounded_paired"] = {name: mcnemar([grounded[name]["items"][i] for i in ids],
+                                                    [grounded["base"]["items"][i] for i in ids])
+                                      for name in specs if name != "base"}
+    if "handbook" in suites:
+        results["handbook"] = {name: cached(f"handbook-e{args.evidence}", spec, None,
+                                            lambda s=spec: handbook_graph(s, args.evidence), folder=args.out)
+                               for name, spec in specs.items()}
     if "forgetting" in suites and text is not None:
         results["forgetting"] = {name: cached("forgetting", spec, args.windows, lambda s=spec: forgetting(s, text, args.windows),
                                                    folder=args.out)

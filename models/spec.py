@@ -25,6 +25,16 @@ from models.settings import parse_flag
 
 PROVIDERS = ("local", "gguf", "hf", "ollama", "vllm", "openai", "registry")
 EMBEDDING_PROVIDERS = ("local", "hf", "ollama", "openai", "vllm")
+IN_PROCESS_PROVIDERS = ("local", "gguf", "hf", "registry")  # run here by llama.cpp or transformers (registry: a GGUF or HF folder)
+
+
+def runs_in_process(spec: str) -> bool:
+    """Whether a chat model spec runs in this process (a small model on the laptop) rather than on a server.
+
+    >>> runs_in_process("local"), runs_in_process("gguf:/m/tuned.gguf?temperature=0"), runs_in_process("ollama:qwen2.5:7b")
+    (True, True, False)
+    """
+    return str(spec).split("?")[0].split(":")[0] in IN_PROCESS_PROVIDERS
 
 SPEC_HELP = (
     "Use one of: 'local', 'gguf:/path/model.gguf', 'hf:/path/folder', 'ollama:NAME', "

@@ -23,6 +23,10 @@ from rag.knowledge_base import KnowledgeBase
 from rag.store import ScoredChunk
 
 CITATION = re.compile(r"\[(\d+)\]")
+# What a grounded fine-tune (`python -m training.grounded_data`) answers when its facts do not hold
+# the answer; a reply that starts so is shown as an abstention, citing nothing.
+UNCOVERED_ANSWER = "The facts do not answer that question."
+_MODEL_DECLINE = re.compile(r"^\W*(?:the )?(?:facts|sources|documents) do not (?:answer|cover|say)", re.IGNORECASE)
 
 # Small models follow short, concrete instructions best, and answer better when the sources sit
 # in the user turn right before the question (measured with SmolLM2-135M on handbook questions).
@@ -102,6 +106,12 @@ def answer_with_citations(question: str, retrieved: list[ScoredChunk], kb: Knowl
                 HumanMessage(content=user_prompt.format(sources=sources, question=question))]
     reply = load_chat_model(model).invoke(messages)
     answer = str(reply.text).strip()
+    if _MODEL_DECLINE.match(answer):
+        citations = [{"number": i, "source": c.source, "label": c.label, "chunk_index": c.chunk_index,
+                      "score": round(c.score, 4), "cited": False, "cited_by": None, "evidence": "", "text": c.text}
+                     for i, c in enumerate(retrieved, start=1)]
+        return AIMessage(content=answer, additional_kwargs={"answer_text": answer, "abstained": True, "abstained_by": "model"},
+                         response_metadata=reply.response_metadata, usage_metadata=getattr(reply, "usage_metadata", None)), citations
     cited = {int(n) for n in CITATION.findall(answer) if 1 <= int(n) <= len(retrieved)}
     cited_by = "model"
     if not cited and (restated := attribute(answer, evidence)) is not None:

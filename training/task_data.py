@@ -73,9 +73,13 @@ def row_question(row: dict) -> str:
     return users[-1] if users else ""
 
 
+XQUAD_TEST_ARTICLES = 4  # the last N articles of xquad.en.dev.json: the grounded suite's test, never trained on
+
+
 def held_out_questions(home_commands: Path = HOME_COMMANDS, geoquery: Path | None = None) -> dict[str, str]:
     """normalized question -> where it is a test item: the home commands (both sets), the handbook QA and sample
-    business database questions, PubMedQA's test part and GeoQuery dev (the data sets present)."""
+    business database questions, the abstention questions, PubMedQA's test part, the XQuAD test articles and
+    GeoQuery dev (the data sets present)."""
     held: dict[str, str] = {}
     for commands in (home_commands, *sorted(home_commands.parent.glob("home_commands_fresh*.jsonl"))):  # the blind sets too
         if commands.is_file():
@@ -83,7 +87,7 @@ def held_out_questions(home_commands: Path = HOME_COMMANDS, geoquery: Path | Non
                 if line.strip():
                     item = json.loads(line)
                     held[normalize_question(item["text"])] = f"{commands.name}:{item['id']}"
-    for name in ("handbook_qa.jsonl", "handbook_qa_test.jsonl", "sql_business.jsonl"):
+    for name in ("handbook_qa.jsonl", "handbook_qa_test.jsonl", "sql_business.jsonl", "abstention.jsonl"):
         qa = home_commands.parent / name
         if qa.is_file():
             for number, line in enumerate(qa.read_text(encoding="utf-8").splitlines(), 1):
@@ -96,6 +100,12 @@ def held_out_questions(home_commands: Path = HOME_COMMANDS, geoquery: Path | Non
         for pmid in test_ids:
             if pmid in items:
                 held[normalize_question(items[pmid]["QUESTION"])] = f"pubmedqa test:{pmid}"
+    xquad = shared_data() / "xquad" / "xquad.en.dev.json"
+    if xquad.is_file():
+        for article in json.loads(xquad.read_text(encoding="utf-8"))["data"][-XQUAD_TEST_ARTICLES:]:
+            for paragraph in article["paragraphs"]:
+                for qa in paragraph["qas"]:
+                    held[normalize_question(qa["question"])] = f"xquad test:{qa['id']}"
     dev = (geoquery or geoquery_folder()) / "dev.jsonl"
     if dev.is_file():
         for line in dev.read_text(encoding="utf-8").splitlines():

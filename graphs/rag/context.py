@@ -24,7 +24,8 @@ class Context(BaseContext):
         "description": "Chunks retrieved per question. Env: HEARTH_TOP_K."})
     evidence_sentences: int = field(default_factory=env("HEARTH_EVIDENCE_SENTENCES", -1, int), metadata={
         "description": "Show the model only this many best-matching sentences of the retrieved chunks (0 = whole "
-                       "chunks; -1 = auto: 2 for the bundled 135M model, whole chunks otherwise). Env: HEARTH_EVIDENCE_SENTENCES."})
+                       "chunks; -1 = auto: 2 for models run in-process, the bundled 135M model and its fine-tunes (local, gguf:, hf:, "
+                       "registry:), whole chunks for served models). Env: HEARTH_EVIDENCE_SENTENCES."})
     answerability: str = field(default_factory=env("HEARTH_ANSWERABILITY", "rules"), metadata={
         "description": "Check that the sources cover the question before answering (rag.answerability): 'rules' "
                        "(names and terms the collection lacks, similarity; no model call), 'rules+model' (plus the "
@@ -36,4 +37,6 @@ class Context(BaseContext):
     def evidence_limit(self) -> int:
         if self.evidence_sentences >= 0:
             return self.evidence_sentences
-        return 2 if self.model.split("?")[0] == "local" else 0
+        from models.spec import runs_in_process
+
+        return 2 if runs_in_process(self.model) else 0

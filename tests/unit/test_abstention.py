@@ -101,6 +101,21 @@ def test_a_covered_question_is_still_answered(monkeypatch, fake_model):
     assert state["answerability"]["answerable"] is True
 
 
+def test_a_model_that_says_its_facts_do_not_answer_is_shown_as_an_abstention_citing_nothing(monkeypatch):
+    from rag.answering import UNCOVERED_ANSWER
+
+    llm = ScriptedFakeChatModel(responses=[UNCOVERED_ANSWER])  # what a grounded fine-tune says on a near miss
+    monkeypatch.setattr(models, "load_chat_model", lambda spec=None: llm)
+    kb = FakeKnowledgeBase(list(HANDBOOK))
+    monkeypatch.setattr(rag_chat, "knowledge_base_for", lambda context: kb)
+    state = rag_chat.builder.compile().invoke({"messages": [("human", "How many days of annual leave do I get?")]},
+                                              context=Context(evidence_sentences=0, answerability="off"))
+    message, text = answer_of(state)
+    assert message.additional_kwargs["abstained"] is True and message.additional_kwargs["abstained_by"] == "model"
+    assert text == UNCOVERED_ANSWER and "Sources" not in message.content
+    assert not any(c["cited"] for c in state["citations"]) and llm.calls == 1
+
+
 def test_answerability_off_answers_as_before(monkeypatch, fake_model):
     kb = FakeKnowledgeBase(list(HANDBOOK))
     monkeypatch.setattr(rag_chat, "knowledge_base_for", lambda context: kb)

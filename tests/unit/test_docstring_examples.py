@@ -21,6 +21,7 @@ import tools.market
 import training.answerability
 import training.dpo
 import training.embedding_adapt
+import training.grounded_data
 import training.injection_classifier
 import training.merge
 import training.optim_step
@@ -37,7 +38,7 @@ import training.tool_data
                                     training.embedding_adapt, training.query_distill, training.retrieval_pairs,
                                     training.reranker, training.optim_step, training.preference_data, training.merge,
                                     training.answerability, training.dpo, training.injection_classifier, training.sft,
-                                    training.tool_data])
+                                    training.tool_data, training.grounded_data])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

@@ -246,7 +246,7 @@ def test_grounded_rows_use_the_rag_prompt_cite_their_support_and_skip_pubmedqa_t
     from rag.answering import SYSTEM_PROMPT
     from training.grounded_data import UNCOVERED_ANSWER, build_grounded_dataset
 
-    info = build_grounded_dataset(tmp_path / "grounded.jsonl", uncovered_every=5)
+    info = build_grounded_dataset(tmp_path / "grounded.jsonl", xquad=False, uncovered_every=5)
     rows = [json.loads(line) for line in (tmp_path / "grounded.jsonl").read_text().split("\n") if line]
     assert info["rows"] == len(rows) == 600  # the 500 items outside PubMedQA's test part + one uncovered row per 5
     test_ids = set(json.loads((shared_data() / "pubmedqa_pqal" / "test_ground_truth.json").read_text()))
@@ -273,6 +273,42 @@ def test_pubmedqa_test_and_handbook_questions_are_refused_in_training_data():
         check_no_test_items([{"question": "How many days of annual leave do I get?"}])
     with pytest.raises(TestItemInTrainingData, match="sql_business"):
         check_no_test_items([{"question": "How many orders were placed in March 2024?"}])
+
+
+def test_xquad_grounded_rows_cite_the_answer_sentence_and_never_hold_a_test_article_question(tmp_path):
+    from evals.finetune import grounded_test_items
+    from training.grounded_data import UNCOVERED_ANSWER, build_grounded_dataset
+
+    info = build_grounded_dataset(tmp_path / "grounded.jsonl", pubmedqa=False, uncovered_every=0)
+    rows = [json.loads(line) for line in (tmp_path / "grounded.jsonl").read_text().split("\n") if line]
+    assert info["sources"]["xquad"] > 500 and info["sources"]["xquad:uncovered"] > 80
+    test = grounded_test_items()
+    assert {r["question"] for r in rows}.isdisjoint({i["question"] for i in test})
+    assert sum(i["cite"] is None for i in test) > 30 and sum(i["cite"] is not None for i in test) > 90
+    for row in rows:
+        reply = row["completion"][0]["content"]
+        facts = [line.split("] ", 1)[1] for line in row["prompt"][1]["content"].splitlines() if line.startswith("[")]
+        if row["source"] == "xquad:uncovered":  # the answer's sentence taken out: nothing to cite
+            assert reply == UNCOVERED_ANSWER and len(facts) >= 2
+        else:
+            span, number = reply.rsplit(" [", 1)
+            assert span.lower() in facts[int(number.rstrip("]")) - 1].lower()
+    with pytest.raises(TestItemInTrainingData, match="xquad test"):
+        check_no_test_items([{"question": test[0]["question"]}])
+    with pytest.raises(TestItemInTrainingData, match="abstention"):
+        check_no_test_items([{"question": "How much is the wellbeing allowance per year?"}])
+
+
+def test_grounded_suite_scores_the_cited_span_and_the_no_model_row_never_abstains():
+    from evals.finetune import grounded_no_model, grounded_score
+
+    item = {"id": "q", "answer": "1348", "cite": 3}
+    assert grounded_score(item, "In 1348 [3].")["right"]
+    assert not grounded_score(item, "In 1348 [1].")["right"]          # the wrong fact cited
+    assert not grounded_score(item, "In 13480 [3].")["right"]         # numbers compared whole
+    assert not grounded_score(item, "The facts do not answer that question. 1348 [3]")["right"]
+    quoted = grounded_no_model(None)
+    assert quoted["abstained_uncovered"] == 0 and quoted["stated_and_cited"] > 0.5
 
 
 def test_grounded_data_refuses_the_handbook_as_documents(tmp_path):

@@ -80,6 +80,7 @@ def test_small_model_sees_evidence_sentences_with_their_chunk_numbers(fake_parts
                           "[2] Up to 5 days carry over until 31 March."}
     assert all(c["evidence"] for c in state["citations"])
     assert Context(model="ollama:qwen2.5").evidence_limit() == 0
+    assert Context(model="gguf:/models/grounded-Q8_0.gguf").evidence_limit() == 2  # a fine-tune of the bundled model
 
 
 def test_uncited_answer_lists_the_sources_consulted(fake_parts, monkeypatch):
