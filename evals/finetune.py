@@ -19,7 +19,8 @@ Suites (each model gets the same items, in the same order):
   an exact McNemar test of fine-tuned against base on the model-alone items.
 - `grounded`: the RAG answer step's prompt (numbered facts + question) over the four XQuAD English
   articles no grounded data trains on (`training.grounded_data.xquad_items`): for a question whose
-  facts hold the answer, is the answer span stated (whole tokens) and its fact cited `[n]`; for the
+  facts hold the answer, is the answer span stated (whole tokens, after SQuAD's normalisation:
+  articles and punctuation dropped) and its fact cited `[n]`; for the
   same question shown its paragraph without the answer's sentence, does the model say the facts do
   not answer it. Beside it, with no model: the fact sharing most words with the question, quoted
   with its number (it never abstains).
@@ -155,12 +156,24 @@ def grounded_test_items(limit: int | None = None) -> list[dict]:
     return xquad_items(xquad_articles("test"), seed=1, uncovered_every=2)[: limit or None]
 
 
+def squad_normalize(text: str) -> str:
+    """SQuAD's answer normalisation (its official evaluation script): articles and punctuation dropped.
+
+    >>> squad_normalize('A type of "blood poisoning".')
+    'type of blood poisoning'
+    """
+    text = re.sub(r"[^\w\s]", " ", text.lower())
+    return " ".join(w for w in text.split() if w not in ("a", "an", "the"))
+
+
 def grounded_score(item: dict, reply: str) -> dict:
     """Stated (the span as whole tokens), cited (its fact's `[n]`), abstained (says the facts do not answer).
 
     >>> item = {"id": "q", "answer": "308", "cite": 2}
     >>> [grounded_score(item, r)["right"] for r in ("308 [2]", "308 [1]", "about 300 [2]")]
     [True, False, False]
+    >>> grounded_score({"id": "a", "answer": "a combination of anthrax", "cite": 3}, "combination of anthrax [3]")["right"]
+    True
     >>> grounded_score({"id": "u", "answer": None, "cite": None}, "The facts do not answer that question.")["right"]
     True
     """
@@ -169,7 +182,7 @@ def grounded_score(item: dict, reply: str) -> dict:
     abstained = bool(DECLINES.search(reply))
     if item["cite"] is None:
         return {"id": item["id"], "answerable": False, "abstained": abstained, "right": abstained}
-    stated = matches(item["answer"], reply)
+    stated = matches(squad_normalize(item["answer"]), squad_normalize(reply))
     cited = f"[{item['cite']}]" in reply
     return {"id": item["id"], "answerable": True, "abstained": abstained, "stated": stated, "cited": cited,
             "right": stated and cited and not abstained}

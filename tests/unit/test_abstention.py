@@ -350,3 +350,16 @@ def test_rag_in_trained_mode_follows_the_checker(monkeypatch, fake_model):
     assert message.additional_kwargs.get("abstained")
     assert message.additional_kwargs["answerability"]["reason"] == "answer_not_stated"
     assert checker.read and all(q for q, _ in checker.read)
+
+
+def test_the_benchmark_table_puts_several_models_side_by_side():
+    from evals.abstention import summarise, table
+
+    rows = [{"model": model, "graph": "rag", "setting": "rules", "answerable": answerable, "abstained": abstained,
+             "correct": answerable and not abstained, "cited": 0, "seconds": 1.0}
+            for model, abstained in (("local", False), ("gguf:grounded.gguf", True)) for answerable in (True, False)]
+    summary = summarise(rows)
+    assert [(s["model"], s["abstention_recall"], s["false_abstention"]) for s in summary] == [
+        ("local", 0.0, 0.0), ("gguf:grounded.gguf", 1.0, 1.0)]
+    lines = table(summary, ["local", "gguf:grounded.gguf"], "test").splitlines()
+    assert lines[2].startswith("| model | graph |") and lines[-1].startswith("| `gguf:grounded.gguf` | rag | rules |")
