@@ -156,6 +156,15 @@ def grounded_test_items(limit: int | None = None) -> list[dict]:
     return xquad_items(xquad_articles("test"), seed=1, uncovered_every=2)[: limit or None]
 
 
+def p_value(p: float) -> str:
+    """A p-value as the tables print it.
+
+    >>> p_value(0.0), p_value(0.0213)
+    ('p < 0.001', 'p = 0.0213')
+    """
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3g}"
+
+
 def squad_normalize(text: str) -> str:
     """SQuAD's answer normalisation (its official evaluation script): articles and punctuation dropped.
 
@@ -304,7 +313,7 @@ def markdown(report: dict) -> str:
                      + " | ".join(f"{s['accuracy']:.1%}" for _ in models) + " |")
     if "geoquery_paired" in suites:
         def cell(test):
-            return f"{test['a_only']} / {test['b_only']}, p = {test['p']:.3g}" if test else "-"
+            return f"{test['a_only']} / {test['b_only']}, {p_value(test['p'])}" if test else "-"
         lines.append("| GeoQuery dev, model vs stored example (only model right / only example right, exact McNemar) | "
                      + " | ".join(cell(suites["geoquery_paired"][m]) for m in models) + " |")
     if "home_commands" in suites:
@@ -323,7 +332,7 @@ def markdown(report: dict) -> str:
     if suites.get("home_paired"):
         def versus(m):
             test = suites["home_paired"].get(m)
-            return f"{test['a_only']} / {test['b_only']}, p = {test['p']:.3g}" if test else "-"
+            return f"{test['a_only']} / {test['b_only']}, {p_value(test['p'])}" if test else "-"
         lines.append("| Home commands, model alone: only this model right / only base right (exact McNemar) | "
                      + " | ".join(versus(m) for m in models) + " |")
     if "grounded" in suites:
@@ -342,7 +351,7 @@ def markdown(report: dict) -> str:
         if suites.get("grounded_paired"):
             paired = suites["grounded_paired"]
             lines.append("| grounded: only this model right / only base right (exact McNemar) | " + " | ".join(
-                f"{paired[m]['a_only']} / {paired[m]['b_only']}, p = {paired[m]['p']:.3g}" if m in paired else "-"
+                f"{paired[m]['a_only']} / {paired[m]['b_only']}, {p_value(paired[m]['p'])}" if m in paired else "-"
                 for m in models) + " |")
     if "handbook" in suites:
         h = suites["handbook"]

@@ -208,9 +208,13 @@ def _minutes_between(value: float, low: float, high: float, hint: str = "") -> f
 
 
 class FinetuneArgs(BaseModel):
-    task: Literal["sql"] = Field(default="sql", description="What the model is tuned for: 'sql' (question -> SQL over a given schema).")
-    database: Optional[str] = Field(default=None, description="A SQLite file: add (question, SQL) pairs generated from its "
+    task: Literal["sql", "tools", "grounded"] = Field(default="sql", description=(
+        "What the model is tuned for: 'sql' (question -> SQL over a given schema), 'tools' (home requests -> tool calls), "
+        "'grounded' (numbered facts + question -> a short answer citing [n], or 'The facts do not answer that question.')."))
+    database: Optional[str] = Field(default=None, description="sql: a SQLite file: add (question, SQL) pairs generated from its "
                                                               "schema, keys and values and verified by execution.")
+    documents: Optional[str] = Field(default=None, description="grounded: a folder of .md/.txt documents to add cloze "
+                                                               "questions from (not the sample handbook, a test set).")
     data: Optional[str] = Field(default=None, description="A prompt/completion JSONL to train on instead of building one "
                                                           "(from `python -m training.sql_data`).")
     method: Literal["full", "lora"] = Field(default="full", description="Full fine-tuning (best on 2 cores for 135M) or LoRA.")
@@ -222,6 +226,13 @@ class FinetuneArgs(BaseModel):
     def _file_exists(cls, value: Optional[str]) -> Optional[str]:
         if value is not None and not Path(value).is_file():
             raise ValueError(f"No file at {value!r}: pass an existing SQLite database or JSONL file.")
+        return value
+
+    @field_validator("documents")
+    @classmethod
+    def _folder_exists(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not Path(value).is_dir():
+            raise ValueError(f"No folder at {value!r}: pass a folder of .md or .txt documents.")
         return value
 
     @field_validator("max_minutes")
@@ -492,19 +503,40 @@ def _lab_threads() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
+# Per task: the settings of the README's measured runs (SQL, home tool calls, grounded answers).
+_TASK_SETTINGS = {
+    "sql": dict(batch_size=4, val_max=16, eval_steps=30, patience=0),
+    "tools": dict(batch_size=8, epochs=2.0, max_length=2048, shared_prefix=True, val_max=12, eval_steps=15, patience=3,
+                  warmup_steps=4),
+    "grounded": dict(batch_size=8, epochs=2.0, max_length=512, gradient_checkpointing=False, eval_steps=20),
+}
+
+
 def run_finetune(progress, task: str = "sql", database: str | None = None, data: str | None = None,
-                 method: str = "full", max_minutes: float = 20.0, name: str = "sql") -> dict:
+                 method: str = "full", max_minutes: float = 20.0, name: str = "sql", documents: str | None = None) -> dict:
     """Build the task's training set (unless `data` is given) and fine-tune the bundled model on it."""
     from training.sft import SFTSettings, run_sft
-    from training.sql_data import build_sql_dataset
 
+    if task not in _TASK_SETTINGS:
+        raise ValueError(f"task {task!r}: use one of {', '.join(_TASK_SETTINGS)}")
     if data is None:
-        progress(0.0, "building the training set")
+        progress(0.0, f"building the {task} training set")
         out = lab_home() / "finetune" / f"{name}-data.jsonl"
-        data = build_sql_dataset(out, per_domain=15, database=database)["path"]
+        if task == "sql":
+            from training.sql_data import build_sql_dataset
+
+            data = build_sql_dataset(out, per_domain=15, database=database)["path"]
+        elif task == "tools":
+            from training.tool_data import build_tool_dataset
+
+            data = build_tool_dataset(out, per_call=4)["path"]
+        else:
+            from training.grounded_data import build_grounded_dataset
+
+            data = build_grounded_dataset(out, pubmedqa=False, documents=documents)["path"]
     settings = SFTSettings(data=str(data), name=name, method=method, time_budget_s=max_minutes * 60,
-                           learning_rate=1e-4 if method == "full" else None, batch_size=4, grad_accum=1,
-                           val_max=16, eval_steps=30, patience=0, threads=_lab_threads())
+                           learning_rate=1e-4 if method == "full" else None, grad_accum=1, threads=_lab_threads(),
+                           **_TASK_SETTINGS[task])
     summary = run_sft(settings, progress=progress)
     return {"run_folder": summary["run_folder"], "metrics": summary["metrics"], "data": str(data),
             "next": "export_model with this run_folder (and register_as) to quantize, register and serve it"}
@@ -685,9 +717,10 @@ finetune_embeddings = _tool(
     "job_status(job_id) gives progress and, when done, the hf:FOLDER spec and the re-index command.")
 finetune_model = _tool(
     _in_background("finetune_model", run_finetune, "Fine-tuning"), "finetune_model", FinetuneArgs,
-    "Start fine-tuning the bundled model for text-to-SQL in the background (training data built from GeoQuery, other "
-    "schemas and, with `database`, pairs generated from that database). Returns a job_id; when done, job_status gives "
-    "the run_folder for export_model.")
+    "Start fine-tuning the bundled model in the background for text-to-SQL (data from GeoQuery, other schemas and, with "
+    "`database`, pairs generated from that database), home tool calls, or grounded answers that cite their facts and "
+    "say when the facts do not answer (with `documents`, cloze questions from that folder too). Returns a job_id; when "
+    "done, job_status gives the run_folder for export_model.")
 export_model = _tool(
     _in_background("export_model", run_export, "Exporting"), "export_model", ExportArgs,
     "Start exporting a fine-tuning run in the background: merge, convert to GGUF, quantize to the given levels, check "

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from pathlib import Path
 from dataclasses import dataclass
 
 import pytest
@@ -189,6 +191,8 @@ def test_model_lifecycle_tools_refuse_bad_arguments_with_the_fix(tmp_path, monke
     monkeypatch.setenv("HEARTH_HOME", str(tmp_path))
     assert "pass 0.5..120" in labs.finetune_model.invoke({"max_minutes": 500})
     assert "No file at" in labs.finetune_model.invoke({"database": str(tmp_path / "missing.sqlite")})
+    assert "No folder at" in labs.finetune_model.invoke({"task": "grounded", "documents": str(tmp_path / "nope")})
+    assert "Input should be 'sql', 'tools' or 'grounded'" in labs.finetune_model.invoke({"task": "poetry"})
     assert "outside the folders" in labs.export_model.invoke({"run": "/etc"})
     not_a_run = tmp_path / "finetune" / "runs" / "empty"
     not_a_run.mkdir(parents=True)
@@ -223,3 +227,25 @@ def test_pretrain_then_sample_and_evaluate_through_job_ids(fake_model, small_cor
     evaluated = labs.evaluate_perplexity.invoke({"checkpoint": job_id, "context_length": 32})
     assert evaluated["trained_on"] == "legal" and 1 < evaluated["perplexity"] < 100
     assert "Pretrained mini-GPT (alibi" in state["messages"][-1].content
+
+
+@pytest.mark.parametrize("task, source", [("grounded", "xquad"), ("tools", "home")])
+def test_finetune_model_builds_each_tasks_data_and_trains_with_its_measured_settings(tmp_path, monkeypatch, task, source):
+    """The trainer is replaced by a recorder here (the few-step SFT itself is tested in the integration suite)."""
+    import training.lab_tools as labs
+    import training.sft
+
+    monkeypatch.setenv("HEARTH_HOME", str(tmp_path))
+    seen = {}
+
+    def recording_trainer(settings, progress=None):
+        seen["settings"] = settings
+        return {"run_folder": str(tmp_path / "run"), "metrics": {}}
+
+    monkeypatch.setattr(training.sft, "run_sft", recording_trainer)
+    result = labs.run_finetune(lambda *a: None, task=task, name=task)
+    rows = [json.loads(line) for line in Path(result["data"]).read_text().splitlines() if line]
+    assert rows and all(r["source"].startswith(source) for r in rows)
+    settings = seen["settings"]
+    assert settings.data == result["data"] and settings.method == "full"
+    assert settings.shared_prefix is (task == "tools") and settings.gradient_checkpointing is (task != "grounded")
