@@ -327,7 +327,8 @@ def markdown(report: dict) -> str:
     if "home_agent" in suites:
         shortlist = report.get("shortlist", 4)
         shown = "every tool" if shortlist <= 0 else f"the {shortlist} closest tools"
-        lines.append(f"| Home commands, the agent (matcher, then model shown {shown}) | " + " | ".join(
+        routing = ", a clearly matching tool forced" if report.get("routing") else ""
+        lines.append(f"| Home commands, the agent (matcher, then model shown {shown}{routing}) | " + " | ".join(
             f"{suites['home_agent'][m]['accuracy']:.1%}" for m in models) + " |")
     if suites.get("home_paired"):
         def versus(m):
@@ -385,6 +386,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--shortlist", type=int, default=4,
                         help="home commands, agent's-default row: tools shown to the model (the agent's HEARTH_TOOL_SHORTLIST, "
                         "default 4; 0 = every tool, the prompt a tool-call fine-tune learnt)")
+    parser.add_argument("--routing", action="store_true",
+                        help="home commands, agent's-default row: with the agent's tool routing too (a tool that clearly "
+                        "matches the request is forced and the model only fills in its arguments), as the home agent runs")
     parser.add_argument("--house-states", type=int, default=None, metavar="SEED",
                         help="home commands: the house with device states flipped at random (this seed), so the device "
                         "list in the prompt differs from the one the tool data was rendered with")
@@ -429,9 +433,10 @@ def main(argv: list[str] | None = None) -> dict:
         results["home_matcher"] = cached("home_matcher" + tag, "no-model", limit, lambda: home("matcher", "local"),
                                          folder=args.out)
         if not args.no_agent_row:
-            agent = "home_agent" + tag + ("" if args.shortlist == 4 else f"-shortlist{args.shortlist}")
-            results["home_agent"] = {name: cached(agent, spec, limit, lambda s=spec: home("matcher+model", s),
-                                                  folder=args.out)
+            agent = "home_agent" + tag + ("" if args.shortlist == 4 else f"-shortlist{args.shortlist}") + \
+                ("-routing" if args.routing else "")
+            system = "agent" if args.routing else "matcher+model"
+            results["home_agent"] = {name: cached(agent, spec, limit, lambda s=spec: home(system, s), folder=args.out)
                                      for name, spec in specs.items()}
         from evals.text2sql import mcnemar
 
@@ -461,7 +466,7 @@ def main(argv: list[str] | None = None) -> dict:
                                  for name, spec in specs.items()}
     report = {"date": time.strftime("%Y-%m-%d %H:%M"), "models": list(specs), "specs": specs, "results": results,
               "home_commands": str(args.home_commands) if "home_commands" in suites else None, "shortlist": args.shortlist,
-              "house_states": args.house_states,
+              "house_states": args.house_states, "routing": args.routing,
               "seconds": round(time.perf_counter() - start, 1)}
     out = args.out
     out.mkdir(parents=True, exist_ok=True)

@@ -250,11 +250,15 @@ def run_home(model_spec: str, limit: int | None, systems: list[str], commands: P
              shortlist: int = 4, state_seed: int | None = None) -> list[dict]:
     """One record per command and system. `matcher+model` shows the model the `shortlist` tools closest
     to the request, as the agent does by default (HEARTH_TOOL_SHORTLIST=4; 0 = every tool, the prompt
-    a model fine-tuned by `training.tool_data` learnt). `state_seed`: the house in other states (`home_toolbox`)."""
+    a model fine-tuned by `training.tool_data` learnt). `agent` is the home agent's plan step as it runs
+    by default: the matcher, then the shortlist, and a tool that clearly matches the request forced
+    (HEARTH_TOOL_ROUTING, the Context's defaults), the model only filling in its arguments.
+    `state_seed`: the house in other states (`home_toolbox`)."""
     from langchain_core.messages import HumanMessage, SystemMessage
     from tqdm import tqdm
 
-    from graphs.react_agent.graph import shortlist_tools
+    from graphs.react_agent.context import Context as AgentContext
+    from graphs.react_agent.graph import offered_tools, shortlist_tools
     from graphs.react_agent.prompts import SYSTEM_PROMPT as AGENT_PROMPT
     from models import load_chat_model
     from tools.home.commands import CommandMatcher
@@ -270,13 +274,20 @@ def run_home(model_spec: str, limit: int | None, systems: list[str], commands: P
         for item in tqdm(load_home_commands(commands, limit=limit), desc=f"home {system_name}", file=sys.stderr):
             start = time.perf_counter()
             calls, error = None, None
-            if system_name in ("matcher", "matcher+model"):
+            if system_name in ("matcher", "matcher+model", "agent"):
                 calls = matcher.match(item["text"])
             if calls is None and system_name != "matcher":
-                offered = tools if system_name == "model" else shortlist_tools(tools, item["text"], shortlist, "local")
+                routed = None
+                if system_name == "agent":
+                    defaults = AgentContext(model=model_spec)
+                    offered, routed = offered_tools(tools, item["text"], shortlist, defaults.tool_routing_threshold,
+                                                    defaults.tool_routing_margin, "local")
+                else:
+                    offered = tools if system_name == "model" else shortlist_tools(tools, item["text"], shortlist, "local")
                 try:
-                    reply = model.bind_tools(offered, tool_choice="auto", parallel_tool_calls=True).invoke(
-                        [system, HumanMessage(item["text"])])
+                    bound = model.bind_tools([routed], tool_choice=routed.name) if routed is not None else \
+                        model.bind_tools(offered, tool_choice="auto", parallel_tool_calls=True)
+                    reply = bound.invoke([system, HumanMessage(item["text"])])
                     calls = [{"name": c["name"], "args": c["args"]} for c in reply.tool_calls]
                 except Exception as exc:  # noqa: BLE001
                     error = f"{type(exc).__name__}: {exc}"[:200]
@@ -331,7 +342,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--modes", nargs="+", default=["constrained", "unconstrained", "native"],
                         choices=["constrained", "unconstrained", "native"])
     parser.add_argument("--home-systems", nargs="+", default=["model", "model+shortlist", "matcher", "matcher+model"],
-                        choices=["model", "model+shortlist", "matcher", "matcher+model"])
+                        choices=["model", "model+shortlist", "matcher", "matcher+model", "agent"])
     parser.add_argument("--home-limit", type=int, default=0, help="home commands to score, an evenly spaced sample (0 = all)")
     parser.add_argument("--home-only", action="store_true")
     parser.add_argument("--skip-home", action="store_true")

@@ -69,12 +69,9 @@ def plan(state: State, runtime: Runtime[Context]) -> dict:
     system = SystemMessage(content=prompts.SYSTEM_PROMPT.format(toolset_notes=toolset.notes))
     request = last_human_text(state.messages)
     may_route = context.tool_routing_threshold > 0 and not _tools_already_ran(state)
-    # one ranking (one query embedding) serves both the shortlist and the routing
-    ranked = rank_tools(toolset.tools, request, context.embeddings) if request and (
-        may_route or 0 < context.tool_shortlist < len(toolset.tools)) else None
-    tools = shortlist_tools(toolset.tools, request, context.tool_shortlist, context.embeddings, ranked)
-    routed = route_to_tool(tools, request, context.tool_routing_threshold, context.tool_routing_margin,
-                           context.embeddings, ranked) if may_route else None
+    tools, routed = offered_tools(toolset.tools, request, context.tool_shortlist,
+                                  context.tool_routing_threshold if may_route else 0.0, context.tool_routing_margin,
+                                  context.embeddings)
     if routed is not None:
         model = load_chat_model(context.model).bind_tools([routed], tool_choice=routed.name)
     else:
@@ -84,6 +81,18 @@ def plan(state: State, runtime: Runtime[Context]) -> dict:
         # Small models often ask again for what they already have: answer from the results instead.
         return {"messages": [AIMessage(content=_summary_of_results(state))]}
     return {"messages": [reply]}
+
+
+def offered_tools(tools: list, request: str, shortlist: int, routing_threshold: float, routing_margin: float,
+                  embeddings_spec: str) -> tuple[list, object | None]:
+    """What the plan step shows the model: the shortlisted tools, and the one tool the request clearly
+    asks for (then forced) or None. One ranking (one query embedding) serves both."""
+    ranked = rank_tools(tools, request, embeddings_spec) if request and (
+        routing_threshold > 0 or 0 < shortlist < len(tools)) else None
+    kept = shortlist_tools(tools, request, shortlist, embeddings_spec, ranked)
+    routed = route_to_tool(kept, request, routing_threshold, routing_margin, embeddings_spec, ranked) \
+        if routing_threshold > 0 else None
+    return kept, routed
 
 
 def rank_tools(tools: list, request: str, embeddings_spec: str) -> list[tuple[object, float]]:

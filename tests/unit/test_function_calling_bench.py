@@ -118,3 +118,46 @@ def test_blind_home_set_is_valid_for_the_house_and_scored_by_the_matcher_without
     result = home_model_only("local", None, "matcher", fresh)  # "matcher": no model is loaded
     assert result["n"] == 80 and result["no_call_items"] == 8 and set(result["items"]) == {i["id"] for i in items}
     assert 0 < result["accuracy"] < 1
+
+
+def test_the_agent_row_shows_the_model_what_the_agents_plan_step_would(monkeypatch, tmp_path):
+    """`agent` = matcher, shortlist, and the routed tool forced, as graphs/react_agent plans by default.
+    A recording fake chat model (named as such) stands in for the model; routing uses the real MiniLM."""
+    import json
+
+    import models
+    from langchain_core.messages import AIMessage
+
+    from evals.function_calling import home_toolbox
+    from graphs.react_agent.graph import offered_tools
+
+    class RecordingFakeModel:
+        def __init__(self):
+            self.bound = []
+
+        def bind_tools(self, tools, tool_choice=None, **kwargs):
+            self.bound.append(([t.name for t in tools], tool_choice))
+            return self
+
+        def invoke(self, messages):
+            return AIMessage(content="", tool_calls=[])
+
+    fake = RecordingFakeModel()
+    monkeypatch.setattr(models, "load_chat_model", lambda spec=None: fake)
+    from tools.home.commands import CommandMatcher
+
+    matcher = CommandMatcher(home_toolbox().entities)
+    requests = [t for t in ("the bedroom feels like a cave", "bathroom too steamy, do something",
+                            "could the lounge be a touch cosier", "kill the noise in the living room")
+                if matcher.match(t) is None]  # the model's turn: what the matcher leaves
+    assert requests
+    commands = tmp_path / "commands.jsonl"
+    commands.write_text("".join(json.dumps({"id": i, "text": t, "category": "lights", "calls": []}) + "\n"
+                                for i, t in enumerate(requests)))
+    records = run_home("fake", None, ["agent"], commands)
+    tools = home_toolbox().tools()
+    expected = []
+    for text in requests:
+        offered, routed = offered_tools(tools, text, 4, 0.25, 0.1, "local")
+        expected.append(([routed.name], routed.name) if routed else ([t.name for t in offered], "auto"))
+    assert fake.bound == expected and len(records) == len(requests)
