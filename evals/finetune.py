@@ -302,68 +302,61 @@ def markdown(report: dict) -> str:
     lines = [f"# Fine-tune evaluation ({report['date']})", "", "| suite | " + " | ".join(models) + " |",
              "|---|" + "---:|" * len(models)]
     suites = report["results"]
+
+    def row(label: str, cell) -> None:  # one table row: a cell per model
+        lines.append(f"| {label} | " + " | ".join(cell(m) for m in models) + " |")
+
+    def paired(tests: dict, m: str) -> str:  # an exact McNemar test against another row, or "-"
+        test = tests.get(m)
+        return f"{test['a_only']} / {test['b_only']}, {p_value(test['p'])}" if test else "-"
+
     if "geoquery_dev" in suites:
-        lines.append("| GeoQuery dev, model's own SQL (exec. acc.) | " + " | ".join(
-            f"{suites['geoquery_dev'][m]['accuracy']:.1%} ({suites['geoquery_dev'][m]['n']})" for m in models) + " |")
-        lines.append("| GeoQuery dev, executable SQL | " + " | ".join(
-            f"{suites['geoquery_dev'][m]['executable']:.1%}" for m in models) + " |")
+        geo = suites["geoquery_dev"]
+        row("GeoQuery dev, model's own SQL (exec. acc.)", lambda m: f"{geo[m]['accuracy']:.1%} ({geo[m]['n']})")
+        row("GeoQuery dev, executable SQL", lambda m: f"{geo[m]['executable']:.1%}")
     if "geoquery_stored" in suites:
-        s = suites["geoquery_stored"]
-        lines.append(f"| GeoQuery dev, best stored example alone (no model; {s['variant']}) | "
-                     + " | ".join(f"{s['accuracy']:.1%}" for _ in models) + " |")
+        stored = suites["geoquery_stored"]
+        row(f"GeoQuery dev, best stored example alone (no model; {stored['variant']})", lambda m: f"{stored['accuracy']:.1%}")
     if "geoquery_paired" in suites:
-        def cell(test):
-            return f"{test['a_only']} / {test['b_only']}, {p_value(test['p'])}" if test else "-"
-        lines.append("| GeoQuery dev, model vs stored example (only model right / only example right, exact McNemar) | "
-                     + " | ".join(cell(suites["geoquery_paired"][m]) for m in models) + " |")
+        row("GeoQuery dev, model vs stored example (only model right / only example right, exact McNemar)",
+            lambda m: paired(suites["geoquery_paired"], m))
     if "home_commands" in suites:
-        lines.append(f"| Home commands ({Path(report.get('home_commands') or 'home_commands.jsonl').name}), model alone (AST-correct) | " + " | ".join(
-            f"{suites['home_commands'][m]['accuracy']:.1%} ({suites['home_commands'][m]['n']})" for m in models) + " |")
-        lines.append("| Home commands, acted on a request needing no call | " + " | ".join(
-            str(suites['home_commands'][m]['acted_without_need']) for m in models) + " |")
+        home = suites["home_commands"]
+        name = Path(report.get("home_commands") or "home_commands.jsonl").name
+        row(f"Home commands ({name}), model alone (AST-correct)", lambda m: f"{home[m]['accuracy']:.1%} ({home[m]['n']})")
+        row("Home commands, acted on a request needing no call", lambda m: str(home[m]["acted_without_need"]))
     if "home_matcher" in suites:
-        lines.append("| Home commands, sentence matcher alone (no model) | " + " | ".join(
-            f"{suites['home_matcher']['accuracy']:.1%}" for _ in models) + " |")
+        row("Home commands, sentence matcher alone (no model)", lambda m: f"{suites['home_matcher']['accuracy']:.1%}")
     if "home_agent" in suites:
         shortlist = report.get("shortlist", 4)
         shown = "every tool" if shortlist <= 0 else f"the {shortlist} closest tools"
         routing = ", a clearly matching tool forced" if report.get("routing") else ""
-        lines.append(f"| Home commands, the agent (matcher, then model shown {shown}{routing}) | " + " | ".join(
-            f"{suites['home_agent'][m]['accuracy']:.1%}" for m in models) + " |")
+        row(f"Home commands, the agent (matcher, then model shown {shown}{routing})",
+            lambda m: f"{suites['home_agent'][m]['accuracy']:.1%}")
     if suites.get("home_paired"):
-        def versus(m):
-            test = suites["home_paired"].get(m)
-            return f"{test['a_only']} / {test['b_only']}, {p_value(test['p'])}" if test else "-"
-        lines.append("| Home commands, model alone: only this model right / only base right (exact McNemar) | "
-                     + " | ".join(versus(m) for m in models) + " |")
+        row("Home commands, model alone: only this model right / only base right (exact McNemar)",
+            lambda m: paired(suites["home_paired"], m))
     if "grounded" in suites:
         g = suites["grounded"]
-        lines.append(f"| grounded (XQuAD test articles): answer stated and cited, model alone | " + " | ".join(
-            f"{g[m]['stated_and_cited']:.1%} ({g[m]['answerable']})" for m in models) + " |")
-        lines.append("| grounded: answer span stated | " + " | ".join(f"{g[m]['stated']:.1%}" for m in models) + " |")
-        lines.append("| grounded: abstained when the facts do not answer | " + " | ".join(
-            f"{g[m]['abstained_uncovered']:.1%} ({g[m]['uncovered']})" for m in models) + " |")
-        lines.append("| grounded: wrongly abstained on answerable | " + " | ".join(
-            f"{g[m]['wrongly_abstained']:.1%}" for m in models) + " |")
+        row("grounded (XQuAD test articles): answer stated and cited, model alone",
+            lambda m: f"{g[m]['stated_and_cited']:.1%} ({g[m]['answerable']})")
+        row("grounded: answer span stated", lambda m: f"{g[m]['stated']:.1%}")
+        row("grounded: abstained when the facts do not answer", lambda m: f"{g[m]['abstained_uncovered']:.1%} ({g[m]['uncovered']})")
+        row("grounded: wrongly abstained on answerable", lambda m: f"{g[m]['wrongly_abstained']:.1%}")
         if "grounded_no_model" in suites:
-            n = suites["grounded_no_model"]
-            lines.append("| grounded, no model (best-overlap fact quoted): stated and cited / abstained | " + " | ".join(
-                f"{n['stated_and_cited']:.1%} / {n['abstained_uncovered']:.0%}" for _ in models) + " |")
+            quoted = suites["grounded_no_model"]
+            row("grounded, no model (best-overlap fact quoted): stated and cited / abstained",
+                lambda m: f"{quoted['stated_and_cited']:.1%} / {quoted['abstained_uncovered']:.0%}")
         if suites.get("grounded_paired"):
-            paired = suites["grounded_paired"]
-            lines.append("| grounded: only this model right / only base right (exact McNemar) | " + " | ".join(
-                f"{paired[m]['a_only']} / {paired[m]['b_only']}, {p_value(paired[m]['p'])}" if m in paired else "-"
-                for m in models) + " |")
+            row("grounded: only this model right / only base right (exact McNemar)", lambda m: paired(suites["grounded_paired"], m))
     if "handbook" in suites:
         h = suites["handbook"]
-        lines.append("| handbook QA test, RAG graph: correct (all) | " + " | ".join(
-            f"{h[m]['correct']:.1%} ({h[m]['n']})" for m in models) + " |")
-        lines.append("| handbook QA test: fact stated / stated and right file cited (answerable) | " + " | ".join(
-            f"{h[m]['stated']} / {h[m]['stated_and_cited']} of {h[m]['answerable']}" for m in models) + " |")
+        row("handbook QA test, RAG graph: correct (all)", lambda m: f"{h[m]['correct']:.1%} ({h[m]['n']})")
+        row("handbook QA test: fact stated / stated and right file cited (answerable)",
+            lambda m: f"{h[m]['stated']} / {h[m]['stated_and_cited']} of {h[m]['answerable']}")
     if "forgetting" in suites:
-        lines.append("| Perplexity, Alice in Wonderland (forgetting) | " + " | ".join(
-            str(suites['forgetting'][m].get('perplexity', '-')) for m in models) + " |")
-    lines += ["", f"Models: " + "; ".join(f"{k} = `{v}`" for k, v in report["specs"].items()),
+        row("Perplexity, Alice in Wonderland (forgetting)", lambda m: str(suites["forgetting"][m].get("perplexity", "-")))
+    lines += ["", "Models: " + "; ".join(f"{k} = `{v}`" for k, v in report["specs"].items()),
               f"Wall time: {report['seconds']} s on a shared 2-core CPU.", ""]
     return "\n".join(lines)
 
