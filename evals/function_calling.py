@@ -269,6 +269,7 @@ def run_home(model_spec: str, limit: int | None, systems: list[str], commands: P
     matcher = CommandMatcher(box.entities)
     system = SystemMessage(AGENT_PROMPT.format(toolset_notes="Devices in the house:\n" + box.describe()))
     model = load_chat_model(model_spec) if any(s != "matcher" for s in systems) else None
+    defaults = AgentContext(model=model_spec)  # the agent's routing threshold and margin (env or defaults)
     records = []
     for system_name in systems:
         for item in tqdm(load_home_commands(commands, limit=limit), desc=f"home {system_name}", file=sys.stderr):
@@ -279,7 +280,6 @@ def run_home(model_spec: str, limit: int | None, systems: list[str], commands: P
             if calls is None and system_name != "matcher":
                 routed = None
                 if system_name == "agent":
-                    defaults = AgentContext(model=model_spec)
                     offered, routed = offered_tools(tools, item["text"], shortlist, defaults.tool_routing_threshold,
                                                     defaults.tool_routing_margin, "local")
                 else:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from models.runtime import configure_runtime
-from models.spec import ModelSpec, ModelSpecError, parse_model_spec, resolve_model_spec
+from models.spec import IN_PROCESS_PROVIDERS, ModelSpec, ModelSpecError, parse_model_spec, resolve_model_spec
 
 configure_runtime()
 
@@ -31,7 +31,7 @@ DEFAULT_EMBEDDINGS = "local"
 @lru_cache(maxsize=16)
 def _build_chat_model(spec: ModelSpec) -> BaseChatModel:
     # In-process small models answer best greedily; served models keep a little sampling.
-    embedded = spec.provider in ("local", "gguf", "hf")
+    embedded = spec.provider in IN_PROCESS_PROVIDERS  # resolved: a registry: spec is a gguf: or hf: one by now
     temperature = spec.option("temperature", 0.0 if embedded else 0.2, float)
     max_tokens = spec.option("max_tokens", 512, int)
     max_string = spec.option("max_string", 256, int)  # in-process models: cap on unbounded JSON strings

@@ -91,6 +91,15 @@ def sources_text(question: str, retrieved: list[ScoredChunk], kb: KnowledgeBase,
     return text, evidence
 
 
+def citation_records(retrieved: list[ScoredChunk], cited: set[int], cited_by: str | None,
+                     best_sentence: dict[int, str]) -> list[dict]:
+    """One record per retrieved chunk, numbered from 1; `cited` marks the ones the answer rests on."""
+    return [{"number": i, "source": c.source, "label": c.label, "chunk_index": c.chunk_index, "score": round(c.score, 4),
+             "cited": i in cited, "cited_by": cited_by if i in cited else None, "evidence": best_sentence.get(i, ""),
+             "text": c.text}
+            for i, c in enumerate(retrieved, start=1)]
+
+
 def answer_with_citations(question: str, retrieved: list[ScoredChunk], kb: KnowledgeBase, *, model: str,
                           evidence_sentences: int = 0, history: list[BaseMessage] | None = None,
                           system_prompt: str = SYSTEM_PROMPT, user_prompt: str = USER_PROMPT) -> tuple[AIMessage, list[dict]]:
@@ -107,9 +116,7 @@ def answer_with_citations(question: str, retrieved: list[ScoredChunk], kb: Knowl
     reply = load_chat_model(model).invoke(messages)
     answer = str(reply.text).strip()
     if _MODEL_DECLINE.match(answer):
-        citations = [{"number": i, "source": c.source, "label": c.label, "chunk_index": c.chunk_index,
-                      "score": round(c.score, 4), "cited": False, "cited_by": None, "evidence": "", "text": c.text}
-                     for i, c in enumerate(retrieved, start=1)]
+        citations = citation_records(retrieved, set(), None, {})
         return AIMessage(content=answer, additional_kwargs={"answer_text": answer, "abstained": True, "abstained_by": "model"},
                          response_metadata=reply.response_metadata, usage_metadata=getattr(reply, "usage_metadata", None)), citations
     cited = {int(n) for n in CITATION.findall(answer) if 1 <= int(n) <= len(retrieved)}
@@ -120,12 +127,7 @@ def answer_with_citations(question: str, retrieved: list[ScoredChunk], kb: Knowl
     best_sentence: dict[int, str] = {}
     for e in evidence:
         best_sentence.setdefault(e.number, e.sentence)
-    citations = [
-        {"number": i, "source": c.source, "label": c.label, "chunk_index": c.chunk_index, "score": round(c.score, 4),
-         "cited": i in cited, "cited_by": cited_by if i in cited else None, "evidence": best_sentence.get(i, ""),
-         "text": c.text}
-        for i, c in enumerate(retrieved, start=1)
-    ]
+    citations = citation_records(retrieved, cited, cited_by, best_sentence)
     shown = [c for c in citations if c["cited"]] or citations
     heading = "Sources:" if cited else "Sources consulted:"
     footer = "\n".join(f"[{c['number']}] {c['label']}" for c in shown)

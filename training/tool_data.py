@@ -11,9 +11,9 @@ the house does not expose, values outside a field's range: the answer says what 
 Rows are rendered exactly as the home agent asks the model: the agent's system prompt with the
 device list, the tool instruction `models.constrained.tools_instruction` writes, the request as
 the user turn, and the envelope (`{"tool_calls": [{"name", "arguments"}]}` or `{"answer"}`) as
-the assistant turn. The 106 hand-written commands in evals/data/home_commands.jsonl are the test
-set: any generated request equal to one of them is dropped, and the written file is checked by
-`training.task_data.check_no_test_items`.
+the assistant turn. The hand-written command sets in evals/data (home_commands.jsonl and the
+blind home_commands_fresh*.jsonl) are the test sets: any generated request equal to one of their
+commands is dropped, and the written file is checked by `training.task_data.check_no_test_items`.
 """
 
 from __future__ import annotations
