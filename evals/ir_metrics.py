@@ -13,38 +13,10 @@ the two differ by a few points, so always say which one a number is.
 from __future__ import annotations
 
 import math
-from typing import Literal, Mapping, Sequence
+from typing import Mapping, Sequence
 
-from training.retrieval_pairs import load_beir  # noqa: F401  (the BEIR reader lives with the other pair formats)
-
-Gain = Literal["linear", "exponential"]
-
-
-def dcg(grades: Sequence[float], gain: Gain = "linear") -> float:
-    """Discounted cumulative gain: sum of gain(grade) / log2(rank + 1).
-
-    >>> round(dcg([3, 1]), 4), round(dcg([3, 1], gain="exponential"), 4)
-    (3.6309, 7.6309)
-    """
-    if gain not in ("linear", "exponential"):
-        raise ValueError(f"Unknown gain {gain!r}: use 'linear' (trec_eval, BEIR) or 'exponential' (2^rel - 1).")
-    value = (lambda g: g) if gain == "linear" else (lambda g: 2 ** g - 1)
-    return sum(value(g) / math.log2(i + 2) for i, g in enumerate(grades))
-
-
-def ndcg_at_k(ranked_ids: Sequence[str], relevance: Mapping[str, int], k: int = 10, gain: Gain = "linear") -> float:
-    """Normalised discounted cumulative gain of the first k ids.
-
-    >>> round(ndcg_at_k(["a", "b"], {"b": 1}, k=10), 4)
-    0.6309
-    >>> round(ndcg_at_k(["a", "b"], {"a": 1, "b": 2}), 3), round(ndcg_at_k(["a", "b"], {"a": 1, "b": 2}, gain="exponential"), 3)
-    (0.86, 0.797)
-    """
-    ideal = dcg(sorted(relevance.values(), reverse=True)[:k], gain)
-    if ideal == 0:
-        return 0.0
-    return dcg([relevance.get(doc_id, 0) for doc_id in ranked_ids[:k]], gain) / ideal
-
+# the BEIR reader and nDCG live with the other pair formats (training picks settings by nDCG too)
+from training.retrieval_pairs import Gain, dcg, load_beir, ndcg_at_k  # noqa: F401
 
 def recall_at_k(ranked_ids: Sequence[str], relevance: Mapping[str, int], k: int = 100) -> float:
     relevant = {d for d, r in relevance.items() if r > 0}

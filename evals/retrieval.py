@@ -22,8 +22,10 @@ Trained rows, cross-validated (`--cv 5`): the labelled queries are dealt into 5 
 fold the models named by `--trained` are trained on the other 4 and score only this fold's queries
 (each model's record of the queries it trained on is checked against the queries it scores):
 `rerank` (cross-encoder, `training.reranker`), `encoder` (whole bi-encoder fine-tuned, corpus
-re-embedded per fold, `training.embedding_finetune`), `both`, and `query` (query side tuned against
-the stored document vectors: nothing re-embedded, the cheapest). The table reports each row's
+re-embedded per fold, `training.embedding_finetune`), `both`, `query` (query side tuned against
+the stored document vectors: nothing re-embedded), and `fusion` / `fusion-weights` (learned weights
+over the pipeline's own signals, with / without the labelled queries as neighbours,
+`training.fusion_ranker`; seconds to train). The table reports each row's
 nDCG@10 per fold, mean and spread over folds, and the paired tests over all queries, each scored
 by models that never saw it:
 
@@ -226,7 +228,10 @@ TRAINED_RERANK = "best pipeline + trained cross-encoder"
 TRAINED_ENCODER = "best pipeline, fine-tuned bi-encoder"
 TRAINED_BOTH = "best pipeline, fine-tuned bi-encoder + trained cross-encoder"
 TRAINED_QUERY = "best pipeline, query encoder tuned (documents keep MiniLM vectors)"
-TRAINED_ROWS = {"rerank": TRAINED_RERANK, "encoder": TRAINED_ENCODER, "both": TRAINED_BOTH, "query": TRAINED_QUERY}
+TRAINED_FUSION = "best pipeline + learned fusion (weights + labelled neighbours)"
+TRAINED_FUSION_WEIGHTS = "best pipeline + learned fusion (weights only)"
+TRAINED_ROWS = {"rerank": TRAINED_RERANK, "encoder": TRAINED_ENCODER, "both": TRAINED_BOTH, "query": TRAINED_QUERY,
+                "fusion": TRAINED_FUSION, "fusion-weights": TRAINED_FUSION_WEIGHTS}
 
 
 @dataclass
@@ -251,9 +256,9 @@ class TrainedOnQueryError(RuntimeError):
 
 def check_held_out(model_folder: str | Path, query_ids) -> None:
     """Refuse to score `query_ids` with the model in `model_folder` if its training record
-    (`reranker.json` / `finetune.json`, "trained_query_ids") names any of them."""
+    (`reranker.json` / `finetune.json` / `fusion.json`, "trained_query_ids") names any of them."""
     folder = Path(model_folder)
-    records = [folder / name for name in ("reranker.json", "finetune.json") if (folder / name).is_file()]
+    records = [folder / name for name in ("reranker.json", "finetune.json", "fusion.json") if (folder / name).is_file()]
     if not records:
         raise TrainedOnQueryError(f"{folder} has no training record: cannot prove it never saw the scored queries.")
     for record in records:
@@ -291,6 +296,7 @@ def trained_systems(kb, pairs, settings: CVSettings, out: Path) -> tuple[dict, l
     from rag.knowledge_base import KnowledgeBase
     from rag.rerank import CrossEncoderReranker
     from training.embedding_finetune import FinetuneConfig, finetune_embeddings
+    from training.fusion_ranker import FusionConfig, train_fusion
     from training.reranker import RerankerConfig, train_reranker
 
     first_stage = kb.retriever("hybrid", candidates=100)
@@ -298,12 +304,17 @@ def trained_systems(kb, pairs, settings: CVSettings, out: Path) -> tuple[dict, l
     need_reranker = {"rerank", "both"} & set(settings.rows)
     need_encoder = {"encoder", "both"} & set(settings.rows)
     need_query = "query" in settings.rows
+    fusion_rows = {"fusion": True, "fusion-weights": False}  # row -> keeps the labelled queries as neighbours
+    need_fusion = [row for row in fusion_rows if row in settings.rows]
     times: dict = {"reranker_train_s": [], "encoder_train_s": [], "reranker_steps": [], "encoder_steps": [],
-                   "query_train_s": [], "query_steps": [], "reindex_s": [],
+                   "query_train_s": [], "query_steps": [], "reindex_s": [], "fusion_train_s": [], "fusion_c": [],
                    "settings": settings.__dict__ | {"rows": list(settings.rows)}}
     stored = {c.source: v for c, v in kb.store.iter_chunks_with_vectors()} if need_query else None
 
+    current = {"fold": 0}
+
     def train_fold(training, index: int) -> dict:
+        current["fold"] = index + 1
         fold, folders = out / "cv" / f"fold{index + 1}", {}
         common = {"data": "(cv fold)", "max_minutes": settings.minutes, "seed": settings.seed,
                   "threads": settings.threads, "mlruns": "off"}  # the standalone commands log to MLflow
@@ -318,6 +329,13 @@ def trained_systems(kb, pairs, settings: CVSettings, out: Path) -> tuple[dict, l
             folders["query"] = finetune_embeddings(FinetuneConfig(out=str(fold / "query_encoder"), queries_only=True,
                                                                   epochs=settings.query_epochs, **common),
                                                    pairs=training, document_vectors=stored)
+        for row in need_fusion:
+            folders[row] = train_fusion(FusionConfig(data="(cv fold)", out=str(fold / row), neighbours=fusion_rows[row],
+                                                     seed=settings.seed, mlruns="off"),
+                                        pairs=training, knowledge_base=kb, show_bar=False)
+            meta = json.loads((folders[row] / "fusion.json").read_text())
+            times["fusion_train_s"].append(meta["train_seconds"])
+            times["fusion_c"].append(meta["c"])
         for key, name in (("reranker", "reranker.json"), ("encoder", "finetune.json"), ("query", "finetune.json")):
             if key in folders:
                 meta = json.loads((folders[key] / name).read_text())
@@ -352,6 +370,9 @@ def trained_systems(kb, pairs, settings: CVSettings, out: Path) -> tuple[dict, l
             view.__dict__["embeddings"] = QueryTunedEmbeddings(kb.embeddings, folders["query"])
             view._query_vectors = {}
             systems[TRAINED_QUERY] = view.retriever("hybrid", feedback=True, candidates=BEST_CANDIDATES)
+        for row in need_fusion:
+            systems[TRAINED_ROWS[row]] = kb.retriever("hybrid", feedback=True, rerank=f"fusion:{folders[row]}",
+                                                      candidates=BEST_CANDIDATES)
         scored = {}
         for name, retriever in systems.items():
             scored[name] = {}
@@ -359,7 +380,7 @@ def trained_systems(kb, pairs, settings: CVSettings, out: Path) -> tuple[dict, l
                 began = time.perf_counter()
                 ranked = [h.source for h in retriever.retrieve(pairs.queries[qid], k=100)]
                 scored[name][qid] = (ranked, time.perf_counter() - began)
-        fold = out / "cv" / f"fold{max(len(times[k]) for k in ('reranker_train_s', 'encoder_train_s', 'query_train_s'))}"
+        fold = out / "cv" / f"fold{current['fold']}"
         fold.mkdir(parents=True, exist_ok=True)  # kept per fold, so a long run that is stopped still shows its folds
         (fold / "scored.json").write_text(json.dumps({name: {q: {"ndcg@10": ndcg_at_k(r, pairs.qrels[q], 10),
                                                                 "ranked": r[:20]} for q, (r, _) in by_query.items()}
@@ -408,7 +429,9 @@ def cv_table(rows: list[dict], parts: list[list[str]], tests: dict, times: dict)
               f"fine-tuned model {', '.join(f'{s:.0f}' for s in times['reindex_s']) or '-'} s; query-side tuning "
               f"{', '.join(f'{s:.0f}' for s in times.get('query_train_s', [])) or '-'} s "
               f"({', '.join(str(s) for s in times.get('query_steps', [])) or '-'} steps, "
-              f"up to {settings.get('query_epochs')} epochs)."]
+              f"up to {settings.get('query_epochs')} epochs); learned fusion "
+              f"{', '.join(f'{s:.0f}' for s in times.get('fusion_train_s', [])) or '-'} s "
+              f"(C chosen by inner CV on each fold's training queries: {', '.join(str(c) for c in times.get('fusion_c', [])) or '-'})."]
     return "\n".join(lines)
 
 
@@ -481,7 +504,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-minutes", type=float, default=CVSettings.minutes,
                         help="--cv: training budget per model per fold")
     parser.add_argument("--trained", default=",".join(CVSettings.rows),
-                        help="--cv: trained rows, any of rerank,encoder,both,query (query = query-side tuning, no re-index)")
+                        help="--cv: trained rows, any of rerank,encoder,both,query,fusion,fusion-weights (query = "
+                        "query-side tuning, no re-index; fusion = learned weights over the pipeline's own signals)")
     parser.add_argument("--rerank-top", type=int, default=CVSettings.rerank_top,
                         help="--cv: candidates the trained cross-encoder rescores")
     parser.add_argument("--reranker-layers", type=int, default=CVSettings.reranker_layers,

