@@ -244,6 +244,7 @@ class CVSettings:
     rerank_top: int = 20            # candidates the trained cross-encoder rescores
     reranker_layers: int = 3        # transformer layers kept in the cross-encoder (of MiniLM's 6)
     reranker_length: int = 128      # query + document tokens
+    reranker_base: str = "local"    # where each fold's cross-encoder starts: the bundled MiniLM or hf:FOLDER
     first_stage_weight: float = 1.0  # the reranker's order fused with the first stage's by reciprocal rank
     query_epochs: int = 8           # query-side tuning is cheap: short texts against fixed document vectors
     seed: int = 13
@@ -320,7 +321,8 @@ def trained_systems(kb, pairs, settings: CVSettings, out: Path) -> tuple[dict, l
                   "threads": settings.threads, "mlruns": "off"}  # the standalone commands log to MLflow
         if need_reranker:
             folders["reranker"] = train_reranker(RerankerConfig(
-                out=str(fold / "reranker"), layers=settings.reranker_layers, max_length=settings.reranker_length,
+                out=str(fold / "reranker"), base=settings.reranker_base, layers=settings.reranker_layers,
+                max_length=settings.reranker_length,
                 first_stage_weight=settings.first_stage_weight, **common), pairs=training, first_stage=first_stage)
         if need_encoder:
             folders["encoder"] = finetune_embeddings(FinetuneConfig(out=str(fold / "encoder"), **common),
@@ -421,8 +423,8 @@ def cv_table(rows: list[dict], parts: list[list[str]], tests: dict, times: dict)
     settings = times.get("settings", {})
     lines += ["", f"Training per fold, budget {settings.get('minutes', 0):g} min per model: "
               f"reranker {', '.join(f'{s:.0f}' for s in times['reranker_train_s']) or '-'} s "
-              f"({', '.join(str(s) for s in times['reranker_steps']) or '-'} steps; {settings.get('reranker_layers')} "
-              f"of 6 MiniLM layers, {settings.get('reranker_length')} tokens, rescoring the top "
+              f"({', '.join(str(s) for s in times['reranker_steps']) or '-'} steps from {settings.get('reranker_base')}; "
+              f"{settings.get('reranker_layers')} of 6 MiniLM layers, {settings.get('reranker_length')} tokens, rescoring the top "
               f"{settings.get('rerank_top')}, fused with the first stage at weight {settings.get('first_stage_weight')}); "
               f"bi-encoder {', '.join(f'{s:.0f}' for s in times['encoder_train_s']) or '-'} s "
               f"({', '.join(str(s) for s in times['encoder_steps']) or '-'} steps); re-embedding the corpus with the "
@@ -510,6 +512,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="--cv: candidates the trained cross-encoder rescores")
     parser.add_argument("--reranker-layers", type=int, default=CVSettings.reranker_layers,
                         help="--cv: MiniLM layers kept in the cross-encoder (1-6; fewer = faster)")
+    parser.add_argument("--reranker-base", default=CVSettings.reranker_base,
+                        help="--cv: where each fold's cross-encoder starts: 'local' (the bundled MiniLM) or hf:FOLDER "
+                        "(e.g. one trained on other labelled pairs)")
     parser.add_argument("--first-stage-weight", type=float, default=CVSettings.first_stage_weight,
                         help="--cv: weight of the first stage's order fused with the reranker's (0 = reranker only)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads for training (0 = torch's default)")
@@ -546,7 +551,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: unknown --trained {sorted(unknown)}: use any of {', '.join(TRAINED_ROWS)}.", file=sys.stderr)
             return 2
         settings = CVSettings(folds=args.cv, minutes=args.train_minutes, rows=rows_wanted, rerank_top=args.rerank_top,
-                              reranker_layers=args.reranker_layers, first_stage_weight=args.first_stage_weight,
+                              reranker_layers=args.reranker_layers, reranker_base=args.reranker_base,
+                              first_stage_weight=args.first_stage_weight,
                               seed=args.seed, threads=args.threads)
         results, parts, times = trained_systems(kb, pairs, settings, args.out)
         for name, scored in results.items():

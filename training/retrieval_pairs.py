@@ -3,6 +3,7 @@
     pairs = load_pairs("../shared/data/cranfield", split="dev")   # a BEIR folder: queries + graded qrels
     pairs = load_pairs("my_pairs.jsonl")                          # {"query", "positive"[, "negative"]} per line
     pairs = load_pairs("data/handbook")                           # no labels: pairs mined from the documents
+    python -m training.retrieval_pairs --corpus ../shared/data/cranfield/corpus.jsonl --out pretraining.jsonl
     negatives = mine_hard_negatives(pairs, first_stage_retriever(pairs.documents), per_query=8)
 
 Three input formats, one shape (`LabelledPairs`: documents, queries, graded qrels, given negatives):
@@ -287,3 +288,43 @@ def ndcg_at_k(ranked_ids: Sequence[str], relevance: Mapping[str, int], k: int = 
     if ideal == 0:
         return 0.0
     return dcg([relevance.get(doc_id, 0) for doc_id in ranked_ids[:k]], gain) / ideal
+
+
+def pretraining_pairs(corpus: str | Path, min_body_words: int = 15) -> list[dict]:
+    """{"query", "positive"} lines to train a cross-encoder before it sees any labelled query:
+    every question of XQuAD's training articles against its paragraph (question-passage relevance
+    in general), and every title of `corpus` against its body with the title removed (the
+    collection's own vocabulary, no labels used). Feed the file to `python -m training.reranker
+    --data`, then start the labelled training from that folder (`--base hf:FOLDER`)."""
+    from training.embedding_adapt import read_documents
+    from training.grounded_data import xquad_articles
+
+    lines = [{"query": qa["question"], "positive": paragraph["context"]}
+             for article in xquad_articles("train") for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
+    lines += [{"query": title.rstrip(" ."), "positive": body} for title, body in read_documents(corpus)
+              if title and len(body.split()) >= min_body_words]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m training.retrieval_pairs",
+                                     description="Write cross-encoder pretraining pairs (XQuAD + a corpus's titles).")
+    parser.add_argument("--corpus", required=True, help="a BEIR corpus.jsonl or documents with titles")
+    parser.add_argument("--out", required=True, type=Path, help="the JSONL file to write")
+    args = parser.parse_args(argv)
+    try:
+        lines = pretraining_pairs(args.corpus)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    print(f"{len(lines)} pairs written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

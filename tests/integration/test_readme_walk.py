@@ -157,6 +157,10 @@ WALK: dict[str, Run | Covered] = {
                 "test_answerability_checker_trains_on_a_squad_slice_and_serves_the_trained_mode"),
     "training.reranker --data ../shared/data/cranfield --out out/rerankers/cranfield":
         Covered(IT + "test_retrieval_training.py::test_reranker_trains_saves_and_serves_through_the_reranker_protocol"),
+    "training.retrieval_pairs --corpus ../shared/data/cranfield/corpus.jsonl --out out/pairs/cranfield-pretraining.jsonl":
+        Covered(UNIT + "test_retrieval_pairs.py::test_pretraining_pairs_use_no_held_out_article_and_strip_titles_from_bodies"),
+    "evals.retrieval_domains --reranker fusion:out/rankers/cranfield":
+        Covered(IT + "test_retrieval_training.py::test_fusion_ranker_trains_and_serves_through_the_knowledge_base"),
     "training.fusion_ranker --data ../shared/data/cranfield --out out/rankers/cranfield":
         Covered(IT + "test_retrieval_training.py::test_fusion_ranker_trains_and_serves_through_the_knowledge_base"),
     "training.embedding_finetune --data ../shared/data/cranfield --out out/embeddings/cranfield-tuned":

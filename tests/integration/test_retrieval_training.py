@@ -80,6 +80,26 @@ def test_fusion_ranker_trains_and_serves_through_the_knowledge_base(tmp_path):
 
     assert main(["--data", str(tmp_path / "missing")]) == 2
 
+    # the ranker trained on one collection, measured on two it never saw (the handbook and a PubMedQA file)
+    from evals import retrieval_domains
+
+    pubmed = tmp_path / "pubmed"
+    pubmed.mkdir()
+    (pubmed / "ori_pqal.json").write_text(json.dumps({
+        "1": {"QUESTION": "Do statins lower the risk of dementia?", "CONTEXTS": [
+            "Statin users had fewer dementia diagnoses over ten years of follow-up.", "Cohort of 4,000 adults."],
+            "YEAR": "2010", "final_decision": "yes"},
+        "2": {"QUESTION": "Does coffee raise blood pressure in adults?", "CONTEXTS": [
+            "Caffeine intake raised systolic pressure briefly in the adults we measured."],
+            "YEAR": "2012", "final_decision": "maybe"}}))
+    out = tmp_path / "domains"
+    assert retrieval_domains.main(["--reranker", f"fusion:{folder}", "--pubmed", str(pubmed), "--out", str(out)]) == 0
+    results = json.loads((out / "retrieval_domains.json").read_text())["results"]
+    assert results["handbook"][retrieval_domains.UNTRAINED]["hit@k"] >= 0.9
+    assert len(results["handbook"][f"+ fusion:{folder}"]["items"]) == len(retrieval_domains.handbook_questions())
+    assert results["pubmedqa"][retrieval_domains.UNTRAINED]["hit@k"] == 1.0
+    assert "| pubmedqa | + fusion:" in (out / "retrieval_domains.md").read_text()
+
 
 def test_finetuned_encoder_refuses_an_index_made_by_another_model_until_reindexed(tmp_path):
     from rag.knowledge_base import EmbeddingModelMismatchError, KnowledgeBase

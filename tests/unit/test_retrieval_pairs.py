@@ -122,3 +122,20 @@ def test_query_tuned_encoder_refuses_another_document_model(tmp_path):
     assert QueryTunedEmbeddings(Documents(base), query).queries.folder == str(query)
     with pytest.raises(ValueError, match="tuned against another document model"):
         QueryTunedEmbeddings(Documents(other), query)
+
+
+def test_pretraining_pairs_use_no_held_out_article_and_strip_titles_from_bodies(tmp_path):
+    from training.grounded_data import xquad_articles
+    from training.retrieval_pairs import main, pretraining_pairs
+
+    corpus = tmp_path / "corpus.jsonl"
+    body = "wing flutter was measured in the tunnel at several speeds and the damping fell sharply near the boundary"
+    corpus.write_text(json.dumps({"_id": "1", "title": "flutter of thin wings .", "text": "flutter of thin wings . " + body})
+                      + "\n" + json.dumps({"_id": "2", "title": "short", "text": "short . too short to learn from"}) + "\n")
+    lines = pretraining_pairs(corpus)
+    held_out = {qa["question"] for a in xquad_articles("test") for p in a["paragraphs"] for qa in p["qas"]}
+    trained = {qa["question"] for a in xquad_articles("train") for p in a["paragraphs"] for qa in p["qas"]}
+    queries = [line["query"] for line in lines]
+    assert set(queries) & trained and not set(queries) & held_out
+    assert {"query": "flutter of thin wings", "positive": body} in lines and "short" not in queries
+    assert main(["--corpus", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "x.jsonl")]) == 2
