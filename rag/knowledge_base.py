@@ -286,6 +286,17 @@ class KnowledgeBase:
         object until the collection changes)."""
         return self._corpus_index().chunks
 
+    def lexical_scores(self, query: str, chunks) -> list[float]:
+        """The BM25 score of each of `chunks` for `query` (0 for a chunk not in the collection)."""
+        from rag.retrievers import chunk_key
+
+        corpus = self._corpus_index()
+        scores = corpus.bm25.scores(query)
+        if scores is None:
+            return [0.0] * len(chunks)
+        rows = [corpus.position.get(chunk_key(c)) for c in chunks]
+        return [0.0 if row is None else float(scores[row]) for row in rows]
+
     def chunk_vectors(self, chunks) -> list:
         """The stored vectors of `chunks` (found by source and chunk index; None when not stored)."""
         return self._corpus_index().vectors_of(chunks)

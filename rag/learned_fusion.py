@@ -80,7 +80,7 @@ class Neighbours:
 
 class CandidateFeatures:
     """Feature rows for a query's first-stage candidates, from a KnowledgeBase's own indexes
-    (`bm25_index`, `corpus_chunks`, `chunk_vectors`, `embed_query`)."""
+    (`lexical_scores`, `chunk_vectors`, `embed_query`)."""
 
     def __init__(self, knowledge_base):
         self.knowledge_base = knowledge_base
@@ -126,15 +126,7 @@ class CandidateFeatures:
     def _bm25(self, query: str, chunks: Sequence[ScoredChunk]):
         import numpy as np
 
-        from rag.retrievers import chunk_key
-
-        kb = self.knowledge_base
-        scores = kb.bm25_index().scores(query)
-        if scores is None:
-            return np.zeros(len(chunks), dtype=np.float32)
-        position = _positions(kb.corpus_chunks())
-        return np.asarray([scores[position[chunk_key(c)]] if chunk_key(c) in position else 0.0 for c in chunks],
-                          dtype=np.float32)
+        return np.asarray(self.knowledge_base.lexical_scores(query, chunks), dtype=np.float32)
 
     def _term_share(self, query: str, chunks: Sequence[ScoredChunk]):
         import numpy as np
@@ -166,20 +158,6 @@ def _stemmer():
     import Stemmer
 
     return Stemmer.Stemmer("english")
-
-
-_POSITIONS: dict[int, dict] = {}
-
-
-def _positions(chunks: list[ScoredChunk]) -> dict:
-    """chunk key -> row of the corpus snapshot (one map per snapshot list)."""
-    from rag.retrievers import chunk_key
-
-    found = _POSITIONS.get(id(chunks))
-    if found is None or len(found) != len(chunks):
-        _POSITIONS.clear()
-        found = _POSITIONS[id(chunks)] = {chunk_key(c): i for i, c in enumerate(chunks)}
-    return found
 
 
 @dataclass
