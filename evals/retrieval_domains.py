@@ -61,15 +61,14 @@ def handbook_index(embeddings: str):
     return kb
 
 
-def pubmed_index(embeddings: str, folder: Path):
+def pubmed_index(embeddings: str, records):
     from rag.knowledge_base import KnowledgeBase
-    from rag.pubmed import index_pubmedqa, load_pubmedqa
+    from rag.pubmed import index_pubmedqa
 
     kb = KnowledgeBase(collection=f"domains-pubmed-{time.time_ns()}", location=":memory:", embeddings=embeddings,
                        query_cache_size=0)
-    records = load_pubmedqa(folder)
     index_pubmedqa(kb, records)
-    return kb, records
+    return kb
 
 
 def hit_rows(kb, questions: list[tuple[str, str]], rerank: str | None, k: int, matches) -> dict:
@@ -89,20 +88,14 @@ def hit_rows(kb, questions: list[tuple[str, str]], rerank: str | None, k: int, m
 
 def measure(rerankers: list[str], encoders: list[str], pubmed: Path | None, pubmed_queries: int, k: int) -> dict:
     """{collection: {system: row}} for the handbook and (unless `pubmed` is None) PubMedQA."""
-    from rag.pubmed import SOURCE_PREFIX
+    from rag.pubmed import SOURCE_PREFIX, load_pubmedqa
 
     results = {"handbook": _systems(handbook_index, handbook_questions(), lambda c, name: Path(c.source).name == name,
                                     rerankers, encoders, k)}
     if pubmed is not None:
-        holder: dict = {}
-
-        def build_pubmed(embeddings: str):
-            kb, records = pubmed_index(embeddings, pubmed)
-            holder.setdefault("questions", [(r.question, r.pmid) for r in records[:pubmed_queries]])
-            return kb
-
-        kb = build_pubmed("local")
-        results["pubmedqa"] = _systems(lambda e: kb if e == "local" else build_pubmed(e), holder["questions"],
+        records = load_pubmedqa(pubmed)
+        results["pubmedqa"] = _systems(lambda embeddings: pubmed_index(embeddings, records),
+                                       [(r.question, r.pmid) for r in records[:pubmed_queries]],
                                        lambda c, pmid: c.source == SOURCE_PREFIX + pmid, rerankers, encoders, k)
     return results
 

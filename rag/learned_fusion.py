@@ -25,7 +25,6 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -80,7 +79,7 @@ class Neighbours:
 
 class CandidateFeatures:
     """Feature rows for a query's first-stage candidates, from a KnowledgeBase's own indexes
-    (`lexical_scores`, `chunk_vectors`, `embed_query`)."""
+    (`lexical_scores`, `bm25_index`, `chunk_vectors`, `embed_query`)."""
 
     def __init__(self, knowledge_base):
         self.knowledge_base = knowledge_base
@@ -97,23 +96,23 @@ class CandidateFeatures:
         """(len(chunks), features) matrix, columns in FEATURES (+ NEIGHBOUR_FEATURES with `neighbours`)."""
         import numpy as np
 
+        from rag.query_expansion import feedback_vector
+
+        width = len(FEATURES) + (len(NEIGHBOUR_FEATURES) if neighbours is not None else 0)
+        if not chunks:
+            return np.zeros((0, width), dtype=np.float32)
         kb = self.knowledge_base
-        n = len(chunks)
         question = self.query_vector(query)
         vectors = kb.chunk_vectors(chunks)
-        dimension = len(question)
-        matrix = np.asarray([v if v is not None else np.zeros(dimension) for v in vectors], dtype=np.float32)
+        matrix = np.asarray([v if v is not None else np.zeros(len(question)) for v in vectors], dtype=np.float32)
         columns: list = []
-        lexical = self._bm25(query, chunks)
+        lexical = np.asarray(kb.lexical_scores(query, chunks), dtype=np.float32)
         dense = matrix @ question
-        feedback = []
-        top = matrix[:FEEDBACK_DOCS].mean(axis=0) if n else np.zeros(dimension)
-        for alpha in FEEDBACK_ALPHAS:
-            expanded = question + alpha * top
-            feedback.append(matrix @ (expanded / max(float(np.linalg.norm(expanded)), 1e-12)))
+        feedback = [matrix @ feedback_vector(question, matrix[:FEEDBACK_DOCS], alpha).astype(np.float32)
+                    for alpha in FEEDBACK_ALPHAS]
         for values in (lexical, dense, *feedback):
             columns += [values, (values - values.mean()) / (values.std() + 1e-9), values / (abs(values.max()) + 1e-9)]
-        ranks = np.arange(n, dtype=np.float32)
+        ranks = np.arange(len(chunks), dtype=np.float32)
         columns += [1.0 / (ranks + 1.0), -np.log1p(ranks),
                     np.log1p(np.asarray([len(c.text.split()) for c in chunks], dtype=np.float32)),
                     self._term_share(query, chunks)]
@@ -121,12 +120,7 @@ class CandidateFeatures:
             found = np.asarray(neighbours.scores(question, [text_key(c.text) for c in chunks], skip=skip),
                                dtype=np.float32)
             columns += [found, np.log1p(found)]
-        return np.stack(columns, axis=1) if n else np.zeros((0, len(columns)), dtype=np.float32)
-
-    def _bm25(self, query: str, chunks: Sequence[ScoredChunk]):
-        import numpy as np
-
-        return np.asarray(self.knowledge_base.lexical_scores(query, chunks), dtype=np.float32)
+        return np.stack(columns, axis=1)
 
     def _term_share(self, query: str, chunks: Sequence[ScoredChunk]):
         import numpy as np
@@ -137,27 +131,14 @@ class CandidateFeatures:
         return np.asarray([len(asked & self._stems(c.text)) / len(asked) for c in chunks], dtype=np.float32)
 
     def _stems(self, text: str) -> frozenset:
+        """The words of `text` as the collection's BM25 index counts them (cached per text)."""
         found = self._terms.get(text)
         if found is None:
-            found = frozenset(_stemmed_terms(text))
+            found = frozenset(self.knowledge_base.bm25_index().terms(text))
             if len(self._terms) > 100_000:
                 self._terms.clear()
             self._terms[text] = found
         return found
-
-
-def _stemmed_terms(text: str) -> list[str]:
-    import bm25s
-
-    tokens = bm25s.tokenize([text], stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=False)
-    return list(tokens[0]) if tokens else []
-
-
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
 
 
 @dataclass
@@ -229,4 +210,12 @@ class LearnedFusionReranker:
             return []
         scores = self.model.score(self.features.rows(query, chunks, self.model.neighbours))
         ranked = sorted(zip(chunks, scores), key=lambda pair: -pair[1])
-        return [replace(chunk, score=1.0 / (1.0 + math.exp(-score))) for chunk, score in ranked[:k]]
+        return [replace(chunk, score=_sigmoid(score)) for chunk, score in ranked[:k]]
+
+
+def _sigmoid(x: float) -> float:
+    """1 / (1 + e^-x) without overflow for large |x|."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)

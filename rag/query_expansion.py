@@ -110,6 +110,18 @@ def _mean(vectors: Sequence[Sequence[float]], weights: Sequence[float]) -> list[
     return [sum(w * v[i] for v, w in zip(vectors, weights)) for i in range(len(vectors[0]))]
 
 
+def feedback_vector(question, top_vectors, alpha: float):
+    """The query vector plus `alpha` x the mean of the top hits' vectors, at unit length (Rocchio).
+
+    >>> [round(float(x), 3) for x in feedback_vector([1.0, 0.0], [[0.0, 1.0], [0.0, 1.0]], alpha=1.0)]
+    [0.707, 0.707]
+    """
+    import numpy as np
+
+    expanded = np.asarray(question, dtype=float) + alpha * np.mean(np.asarray(top_vectors, dtype=float), axis=0)
+    return expanded / max(float(np.linalg.norm(expanded)), 1e-12)
+
+
 class FeedbackHybridRetriever:
     """Hybrid retrieval with one round of dense pseudo-relevance feedback.
 
@@ -137,7 +149,5 @@ class FeedbackHybridRetriever:
         found = [v for v in kb.chunk_vectors(first[:self.feedback_docs]) if v is not None]
         if not found:
             return first[:k]
-        expanded = question + self.alpha * np.mean(np.asarray(found, dtype=float), axis=0)
-        expanded /= max(float(np.linalg.norm(expanded)), 1e-12)
-        second = kb.search_by_vector(expanded.tolist(), k=n, filters=self.filters)
+        second = kb.search_by_vector(feedback_vector(question, found, self.alpha).tolist(), k=n, filters=self.filters)
         return reciprocal_rank_fusion([lexical, second])[:k]

@@ -174,6 +174,17 @@ class BM25Retriever:
             return bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False)
         return bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False, return_ids=False)
 
+    def terms(self, text: str) -> list[str]:
+        """The words of `text` as this index counts them: English stopwords dropped, stemmed.
+
+        >>> BM25Retriever.from_texts([("a", "wing")]).terms("The wings of a plane")
+        ['wing', 'plane']
+        """
+        import bm25s
+
+        tokens = bm25s.tokenize([text], stopwords="en", stemmer=self._stemmer, show_progress=False, return_ids=False)
+        return list(tokens[0]) if tokens else []
+
     @classmethod
     def from_texts(cls, texts: Iterable[tuple[str, str]], **kwargs) -> "BM25Retriever":
         """From (id, text) pairs: each text is one chunk whose source is its id."""

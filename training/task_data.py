@@ -100,9 +100,10 @@ def held_out_questions(home_commands: Path = HOME_COMMANDS, geoquery: Path | Non
         for pmid in test_ids:
             if pmid in items:
                 held[normalize_question(items[pmid]["QUESTION"])] = f"pubmedqa test:{pmid}"
-    xquad = shared_data() / "xquad" / "xquad.en.dev.json"
-    if xquad.is_file():
-        for article in json.loads(xquad.read_text(encoding="utf-8"))["data"][-XQUAD_TEST_ARTICLES:]:
+    if (shared_data() / "xquad" / "xquad.en.dev.json").is_file():
+        from training.grounded_data import xquad_articles
+
+        for article in xquad_articles("test"):
             for paragraph in article["paragraphs"]:
                 for qa in paragraph["qas"]:
                     held[normalize_question(qa["question"])] = f"xquad test:{qa['id']}"

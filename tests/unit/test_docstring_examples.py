@@ -15,6 +15,7 @@ import graphs.analysts.graph
 import rag.evidence
 import rag.learned_fusion
 import rag.mmr
+import rag.query_expansion
 import rag.rerank
 import rag.retrievers
 import tools.home.tools
@@ -35,7 +36,7 @@ import training.tool_data
 
 
 @pytest.mark.parametrize("module", [models.constrained, models.messages, models.runtime, models.settings, models.spec, rag.evidence, rag.retrievers,
-                                    rag.learned_fusion,
+                                    rag.learned_fusion, rag.query_expansion,
                                     evals.ir_metrics, evals.finetune, tools.home.tools, tools.market, graphs.analysts.graph,
                                     training.embedding_adapt, training.query_distill, training.retrieval_pairs,
                                     training.reranker, training.optim_step, training.preference_data, training.merge,
