@@ -68,6 +68,7 @@ class SFTSettings:
     warmup_steps: int = 10
     seed: int = 0
     threads: int = 1  # on a shared 2-core machine 2 threads were no faster (MACHINE.md); pass 2 when idle
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto = the CUDA GPU when torch sees one, else the CPU
     bf16: Optional[bool] = None  # None = only where the CPU has native bf16 (see bf16_is_fast)
     shared_prefix: bool = False  # rows share one long prompt (tool calls): run it once per step (shared_prefix_loss)
     gradient_checkpointing: bool = True  # TRL's default: recompute activations in the backward pass (less memory, slower)
@@ -94,6 +95,27 @@ def bf16_is_fast() -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def training_device(requested: str = "auto") -> str:
+    """'cuda' or 'cpu' for a run: `auto` takes a CUDA GPU when torch sees one. Asking for 'cuda' on a
+    machine without one is refused with the fix, not silently run on the CPU.
+
+    >>> training_device("cpu")
+    'cpu'
+    """
+    if requested not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device {requested!r} is not one of auto, cpu, cuda")
+    if requested == "cpu":
+        return "cpu"
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if requested == "cuda":
+        raise RuntimeError("--device cuda, but torch sees no CUDA GPU here (a CPU build of torch, or no driver): "
+                           "install a CUDA build of torch on a GPU machine, or pass --device cpu")
+    return "cpu"
 
 
 def runs_folder() -> Path:
@@ -328,6 +350,11 @@ def run_sft(settings: SFTSettings, run_folder: str | Path | None = None, progres
     from trl import SFTConfig
 
     torch.set_num_threads(max(1, settings.threads))
+    device = training_device(settings.device)
+    if device == "cuda":  # bf16 is native on every GPU TRL trains on here; the CPU rule does not apply
+        use_bf16 = torch.cuda.is_bf16_supported() if settings.bf16 is None else settings.bf16
+    else:
+        use_bf16 = bf16_is_fast() if settings.bf16 is None else settings.bf16
     if run_folder is not None and (Path(run_folder) / "run.json").is_file():  # resuming a run
         run = Path(run_folder)
         saved = json.loads((run / "run.json").read_text(encoding="utf-8"))["settings"]
@@ -361,7 +388,7 @@ def run_sft(settings: SFTSettings, run_folder: str | Path | None = None, progres
         per_device_eval_batch_size=settings.batch_size, gradient_accumulation_steps=settings.grad_accum,
         learning_rate=settings.lr, lr_scheduler_type="cosine", warmup_steps=settings.warmup_steps,
         num_train_epochs=settings.epochs, max_steps=settings.max_steps, seed=settings.seed, data_seed=settings.seed,
-        bf16=bf16_is_fast() if settings.bf16 is None else settings.bf16, use_cpu=True, logging_steps=5, logging_first_step=True,
+        bf16=use_bf16, use_cpu=device == "cpu", logging_steps=5, logging_first_step=True,
         eval_strategy="steps" if has_val else "no", eval_steps=settings.eval_steps,
         save_strategy="steps", save_steps=settings.eval_steps, save_total_limit=2,
         load_best_model_at_end=has_val, metric_for_best_model="eval_loss", greater_is_better=False,
@@ -408,7 +435,7 @@ def run_sft(settings: SFTSettings, run_folder: str | Path | None = None, progres
                "seconds_per_step": round(seconds / max(1, steps), 2), "examples_seen": examples_seen,
                "tokens_per_second": round(examples_seen * mean_tokens / max(seconds, 1e-9), 1),
                "best_eval_loss": min(evals) if evals else None, "first_eval_loss": first_eval,
-               "trainable_parameters": trainable, "rows_too_long": too_long, "stopped_early": bool(steps < trainer.state.max_steps)}
+               "trainable_parameters": trainable, "rows_too_long": too_long, "device": device, "stopped_early": bool(steps < trainer.state.max_steps)}
     plot_losses(history, run / "loss.png", f"{run.name}: {settings.method}, lr {settings.lr:g}, {steps} steps")
     summary = {"settings": asdict(settings), "mlflow_run_id": run_id, "base_folder": str(base_folder),
                "dataset_sha256": data_hash, "dataset_rows": len(rows), "state": "done", "run_folder": str(run),
@@ -442,6 +469,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--patience", type=int, default=3, help="evaluations without improvement before stopping (0 = off)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (2 helps only on an idle 2-core machine)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="where to train: auto takes a CUDA GPU when torch sees one (bf16 there), else the CPU")
     parser.add_argument("--fp32", action="store_true", help="no bf16 autocast (default: bf16 only on CPUs with native bf16)")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast even without native bf16 support")
     parser.add_argument("--limit", type=int, default=None, help="use the first N rows only")
@@ -460,6 +489,7 @@ def main(argv: list[str] | None = None) -> dict:
                            time_budget_s=args.time_budget, batch_size=args.batch_size, grad_accum=args.grad_accum,
                            max_length=args.max_length, val_fraction=args.val_fraction, val_max=args.val_max,
                            eval_steps=args.eval_steps, patience=args.patience, warmup_steps=args.warmup_steps, seed=args.seed, threads=args.threads,
+                           device=args.device,
                            bf16=False if args.fp32 else (True if args.bf16 else None), limit=args.limit, out=args.out,
                            shared_prefix=args.shared_prefix, gradient_checkpointing=not args.no_gradient_checkpointing)
     if args.resume and not (Path(args.resume) / "run.json").is_file():

@@ -241,6 +241,21 @@ def test_split_keeps_validation_rows_out_of_training():
     assert split_rows(rows, 0.1, 48, seed=3) == (train, val)
 
 
+def test_a_gpu_asked_for_where_there_is_none_is_refused_with_the_fix(monkeypatch):
+    import torch
+
+    from training.sft import training_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert training_device("auto") == "cpu" and training_device("cpu") == "cpu"
+    with pytest.raises(RuntimeError, match="--device cpu"):
+        training_device("cuda")
+    with pytest.raises(ValueError, match="auto, cpu, cuda"):
+        training_device("tpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert training_device("auto") == "cuda" and training_device("cpu") == "cpu"
+
+
 def test_grounded_rows_use_the_rag_prompt_cite_their_support_and_skip_pubmedqa_test_questions(tmp_path):
     from models.settings import shared_data
     from rag.answering import SYSTEM_PROMPT
