@@ -37,7 +37,7 @@ import time
 import warnings
 from pathlib import Path
 
-from training.base_model import load_model
+from training.base_model import load_model, resolve_base
 
 LEVELS = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q4_1")
 DEFAULT_LEVELS = ("F16", "Q8_0")
@@ -64,6 +64,20 @@ def run_info(run: str | Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def run_base_folder(info: dict) -> Path:
+    """The folder a LoRA run's adapter applies to: the one it trained on, or, for a run trained on another
+    machine (a GPU box, whose paths do not exist here), the same base resolved on this one."""
+    recorded = Path(info.get("base_folder") or "")
+    if (recorded / "config.json").is_file():
+        return recorded
+    base = info.get("settings", {}).get("base", "bundled")
+    try:
+        return resolve_base(base)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"the run's base model {str(recorded)!r} (--base {base!r}) is not on this machine: copy it "
+                                "here and set base_folder in the run's run.json to its folder") from exc
+
+
 def merge_run(run: str | Path, force: bool = False) -> Path:
     """The run's weights as one plain transformers folder `run/merged` (LoRA merged into the base)."""
     run = Path(run)
@@ -76,7 +90,7 @@ def merge_run(run: str | Path, force: bool = False) -> Path:
     else:
         from peft import PeftModel
 
-        model, tokenizer = load_model(info["base_folder"])
+        model, tokenizer = load_model(run_base_folder(info))
         model = PeftModel.from_pretrained(model, str(run / "adapter")).merge_and_unload()
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)

@@ -53,6 +53,9 @@ def test_sft_merge_gguf_quantize_round_trip(tmp_path, tiny_sql_data):
     assert tracked.data.params["dataset_sha256"] == tiny_sql_data["sha256"]
     assert "loss" in tracked.data.metrics or "train_loss" in tracked.data.metrics or "final_train_loss" in tracked.data.metrics
 
+    # a run trained on another machine (a GPU box) records a base folder that is not here: the same base is used
+    info = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**info, "base_folder": "/gpu-box/hearth/finetune/base/smollm2"}))
     merged = merge_run(run)
     assert (merged / "model.safetensors").is_file() and (merged / "chat_template.jinja").is_file()
     f16 = convert_to_gguf(merged, run / "export" / "tiny-F16.gguf")
