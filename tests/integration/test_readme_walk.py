@@ -246,6 +246,9 @@ WALK: dict[str, Run | Covered] = {
     "python -m training.sft --data .hearth/finetune/data/home_tools.jsonl --name home-tools --method full --shared-prefix "
     "--max-length 2048":
         Covered(IT + "test_finetune_lifecycle.py::test_shared_prefix_loss_equals_the_full_pass_on_real_tool_rows"),
+    "python -m training.sft --data .hearth/finetune/data/sql.jsonl --name sql --device cuda --epochs 3 --batch-size 16 "
+    "--no-gradient-checkpointing":
+        Covered(UNIT + "test_finetune_data.py::test_a_gpu_asked_for_where_there_is_none_is_refused_with_the_fix"),
     "python -m training.export RUN --levels F16,Q8_0,Q4_K_M --lora-gguf":
         Covered(IT + "test_finetune_lifecycle.py::test_sft_merge_gguf_quantize_round_trip"),
     "python -m training.registry register RUN --name hearth-sql --alias production":
