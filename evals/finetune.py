@@ -122,13 +122,13 @@ def geoquery_stored_examples(folder: Path, limit: int | None) -> dict:
 
 def paired_against_stored(model_result: dict, stored: dict) -> dict | None:
     """Exact McNemar test of a model's own SQL against the best stored example, item by item."""
-    from evals.text2sql import mcnemar
+    from training.significance import exact_mcnemar
 
     if "items" not in stored:
         return None
     ids = [r["id"] for r in model_result["records"] if r["id"] in stored["items"]]
     by_id = {r["id"]: r["correct"] for r in model_result["records"]}
-    return mcnemar([bool(by_id[i]) for i in ids], [stored["items"][i] for i in ids])
+    return exact_mcnemar([bool(by_id[i]) for i in ids], [stored["items"][i] for i in ids])
 
 
 def home_model_only(spec: str, limit: int | None, system: str = "model", commands: Path | None = None,
@@ -308,7 +308,7 @@ def markdown(report: dict) -> str:
 
     def paired(tests: dict, m: str) -> str:  # an exact McNemar test against another row, or "-"
         test = tests.get(m)
-        return f"{test['a_only']} / {test['b_only']}, {p_value(test['p'])}" if test else "-"
+        return f"{test['only_a']} / {test['only_b']}, {p_value(test['p'])}" if test else "-"
 
     if "geoquery_dev" in suites:
         geo = suites["geoquery_dev"]
@@ -431,14 +431,14 @@ def main(argv: list[str] | None = None) -> dict:
             system = "agent" if args.routing else "matcher+model"
             results["home_agent"] = {name: cached(agent, spec, limit, lambda s=spec: home(system, s), folder=args.out)
                                      for name, spec in specs.items()}
-        from evals.text2sql import mcnemar
+        from training.significance import exact_mcnemar
 
         home = results["home_commands"]
         ids = sorted(home["base"].get("items", {}))
-        results["home_paired"] = {name: mcnemar([home[name]["items"][i] for i in ids], [home["base"]["items"][i] for i in ids])
+        results["home_paired"] = {name: exact_mcnemar([home[name]["items"][i] for i in ids], [home["base"]["items"][i] for i in ids])
                                   for name in specs if name != "base" and ids and "items" in home[name]}
     if "grounded" in suites:
-        from evals.text2sql import mcnemar
+        from training.significance import exact_mcnemar
 
         results["grounded"] = {name: cached("grounded", spec, limit, lambda s=spec: grounded_model(s, limit), folder=args.out)
                                for name, spec in specs.items()}
@@ -446,7 +446,7 @@ def main(argv: list[str] | None = None) -> dict:
                                               folder=args.out)
         grounded = results["grounded"]
         ids = sorted(grounded["base"]["items"])
-        results["grounded_paired"] = {name: mcnemar([grounded[name]["items"][i] for i in ids],
+        results["grounded_paired"] = {name: exact_mcnemar([grounded[name]["items"][i] for i in ids],
                                                     [grounded["base"]["items"][i] for i in ids])
                                       for name in specs if name != "base"}
     if "handbook" in suites:

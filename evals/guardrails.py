@@ -54,6 +54,7 @@ from agents.guardrails.injection import EmbeddingInjectionDetector, detect_injec
 from agents.guardrails.pii import ALL_KINDS, find_pii
 from training.injection_classifier import chunk_sized, file_paragraphs, package_readme_paragraphs, text_paragraphs
 from training.preference_data import xstest_rows
+from training.significance import mcnemar_p
 from models.settings import PROJECT_ROOT, shared_data
 
 DEFAULT_DATA = shared_data() / "xstest"
@@ -229,21 +230,6 @@ def summarise_injection(items: list[dict], records: dict, threshold: float | Non
                           "embedding alone: xstest safe FP": pick("safe", alone)})
         summary["sweep"] = sweep
     return summary
-
-
-def mcnemar_p(only_a: int, only_b: int) -> float:
-    """Two-sided exact McNemar p-value from the discordant pairs (a binomial test at 1/2).
-
-    >>> round(mcnemar_p(10, 0), 4), mcnemar_p(3, 3)
-    (0.002, 1.0)
-    """
-    from math import comb
-
-    n = only_a + only_b
-    if n == 0:
-        return 1.0
-    k = min(only_a, only_b)
-    return min(1.0, 2 * sum(comb(n, i) for i in range(k + 1)) / 2 ** n)
 
 
 def paired_tests(records: dict, indices: list[int], systems: list[str]) -> list[dict]:

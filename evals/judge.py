@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import math
 import random
 import sys
 import time
@@ -41,6 +40,7 @@ from typing import Any, Callable
 import numpy as np
 
 from models.settings import shared_data
+from training.significance import wilson_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -261,20 +261,6 @@ def load_hh_pairs(folder: Path, limit: int | None, seed: int = 0, leave_out: set
     if leave_out is not None:   # a pair whose prompt cannot be keyed cannot be shown unseen: left out too
         pairs = [p for p in pairs if p["prompt_key"] is not None and p["prompt_key"] not in leave_out]
     return pairs[:limit] if limit else pairs
-
-
-def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval for a proportion.
-
-    >>> tuple(round(x, 3) for x in wilson_interval(8, 10))
-    (0.49, 0.943)
-    """
-    if trials == 0:
-        return (0.0, 1.0)
-    p = successes / trials
-    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def bootstrap_interval(values: list[float], rounds: int = 2000, seed: int = 0) -> tuple[float, float]:

@@ -101,7 +101,7 @@ def measure(rerankers: list[str], encoders: list[str], pubmed: Path | None, pubm
 
 
 def _systems(build, questions, matches, rerankers, encoders, k) -> dict:
-    from evals.text2sql import mcnemar
+    from training.significance import exact_mcnemar
 
     kb = build("local")
     rows = {UNTRAINED: hit_rows(kb, questions, None, k, matches)}
@@ -112,7 +112,7 @@ def _systems(build, questions, matches, rerankers, encoders, k) -> dict:
     base = [r["hit"] for r in rows[UNTRAINED]["items"]]
     for name, row in rows.items():
         if name != UNTRAINED:
-            row["vs_untrained"] = mcnemar([r["hit"] for r in row["items"]], base)
+            row["vs_untrained"] = exact_mcnemar([r["hit"] for r in row["items"]], base)
     return rows
 
 
@@ -126,7 +126,7 @@ def table(results: dict, k: int) -> str:
     for collection, rows in results.items():
         for name, row in rows.items():
             test = row.get("vs_untrained")
-            paired = f"{test['a_only']} / {test['b_only']}" if test else "-"
+            paired = f"{test['only_a']} / {test['only_b']}" if test else "-"
             lines.append(f"| {collection} | {name} | {len(row['items'])} | {row['hit@k']:.3f} | {row['mrr@10']:.3f} | "
                          f"{paired} | {p_value(test['p']) if test else '-'} | {row['p50_ms']:.1f} |")
     return "\n".join(lines)

@@ -50,6 +50,7 @@ from collections import Counter
 from pathlib import Path
 
 from evals.ir_metrics import percentile
+from training.significance import exact_mcnemar
 from models.settings import PROJECT_ROOT, shared_data
 
 DEFAULT_DATA = shared_data() / "geoquery"
@@ -175,16 +176,6 @@ def run_few_shot_prompt(question: str, db, llm, selector) -> dict:
     except Exception as err:  # noqa: BLE001
         return {"sql": None, "steps": 1, "error": f"{type(err).__name__}: {err}"[:300]}
     return {"sql": extract_sql(reply.text), "steps": 1, "error": None}
-
-
-def mcnemar(a: list[bool], b: list[bool]) -> dict:
-    """Exact McNemar test on paired right/wrong outcomes: {a_only, b_only, p}."""
-    from scipy.stats import binomtest
-
-    a_only = sum(x and not y for x, y in zip(a, b))
-    b_only = sum(y and not x for x, y in zip(a, b))
-    p = binomtest(a_only, a_only + b_only, 0.5).pvalue if a_only + b_only else 1.0
-    return {"a_only": a_only, "b_only": b_only, "p": round(float(p), 4)}
 
 
 def retrieval_check(train: list[dict], items: list[dict], url: str, gold_rows: dict, per_item: dict | None = None) -> dict:
@@ -368,7 +359,7 @@ def summarize(records: dict[str, list[dict]], args, skipped: list[str]) -> dict:
         full = [r["correct"] for r in records["full"]]
         for other in ("examples_only", "model_only", PEER, PEER_FEW_SHOT):
             if other in records:
-                report["paired"][f"full vs {other}"] = mcnemar(full, [r["correct"] for r in records[other]])
+                report["paired"][f"full vs {other}"] = exact_mcnemar(full, [r["correct"] for r in records[other]])
     return report
 
 
@@ -386,7 +377,7 @@ def markdown(report: dict) -> str:
                      f"{s['latency_p50_s']} | {s['latency_p95_s']} |")
     if report.get("paired"):
         lines += ["", "Paired exact McNemar tests (items only the first system got right / only the second / p):", ""]
-        lines += [f"- {k}: {v['a_only']} / {v['b_only']} / p = {v['p']}" for k, v in report["paired"].items()]
+        lines += [f"- {k}: {v['only_a']} / {v['only_b']} / p = {v['p']}" for k, v in report["paired"].items()]
     stages = ["list_tables", "link_schema", "retrieve_examples", "generate_sql", "check_sql", "total"]
     lines += ["", "Mean seconds per graph stage:", "", "| system | " + " | ".join(stages) + " |",
               "|---|" + "---|" * len(stages)]

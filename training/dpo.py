@@ -61,8 +61,8 @@ from models.runtime import configure_runtime
 from models.settings import PROJECT_ROOT, shared_data
 from training.base_model import BUNDLED, chat_token_ids, load_model, resolve_base
 from training.preference_data import load_split, train_part, xstest_rows
-from training.reward_model import (answer_ids, evaluate_with_reward, exact_mcnemar, is_reward_weights, load_reward_model,
-                                   peak_rss_mb, wilson)
+from training.reward_model import answer_ids, evaluate_with_reward, is_reward_weights, load_reward_model, peak_rss_mb
+from training.significance import exact_mcnemar, wilson_interval
 from training.sft import LORA_TARGETS, _callbacks, bf16_is_fast, plot_losses, runs_folder
 
 configure_runtime()
@@ -269,7 +269,7 @@ def win_rate(dpo_scores: list[float], start_scores: list[float]) -> dict:
     wins = sum(1 for d, s in zip(dpo_scores, start_scores) if d > s)
     ties = sum(1 for d, s in zip(dpo_scores, start_scores) if d == s)
     n = len(dpo_scores)
-    low, high = wilson(wins + ties // 2, n)
+    low, high = wilson_interval(wins + ties // 2, n)
     sign = exact_mcnemar([d > s for d, s in zip(dpo_scores, start_scores)], [s > d for d, s in zip(dpo_scores, start_scores)])
     return {"prompts": n, "wins": wins, "ties": ties, "losses": n - wins - ties,
             "win_rate": round((wins + ties / 2) / n, 4) if n else None, "ci95_low": low, "ci95_high": high,
@@ -289,7 +289,7 @@ def measure(model, tokenizer, settings: DPOSettings, test_pairs: list[dict], rew
     # preference: ties are counted apart and the accuracy is over the decided pairs.
     ties = sum(1 for m in margins if abs(m) < 1e-9)
     implicit_right = [m > 0 for m in margins if abs(m) >= 1e-9]
-    low, high = wilson(sum(implicit_right), len(implicit_right))
+    low, high = wilson_interval(sum(implicit_right), len(implicit_right))
     implicit = {"pairs": len(implicit_pairs), "ties": ties,
                 "accuracy": round(sum(implicit_right) / len(implicit_right), 4) if implicit_right else None,
                 "ci95_low": low, "ci95_high": high, "mean_margin": round(sum(margins) / max(1, len(margins)), 5)}
@@ -325,7 +325,7 @@ def measure(model, tokenizer, settings: DPOSettings, test_pairs: list[dict], rew
             idx = [i for i, row in enumerate(items) if row["label"] == label]
             for name, answers in (("before", before), ("after", after)):
                 k = sum(is_refusal(answers[i]) for i in idx)
-                low, high = wilson(k, len(idx))
+                low, high = wilson_interval(k, len(idx))
                 table[f"{label}_{name}"] = {"prompts": len(idx), "refused": k, "rate": round(k / max(1, len(idx)), 4),
                                             "ci95_low": low, "ci95_high": high}
         result["xstest"] = table

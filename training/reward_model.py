@@ -48,6 +48,7 @@ from models.settings import PROJECT_ROOT
 from training.base_model import BUNDLED, chat_token_ids, finetune_home, load_model, resolve_base
 from training.preference_data import load_split, train_part
 from training.reward_probe import ProbeReward, is_probe_folder
+from training.significance import exact_mcnemar, wilson_interval
 from training.sft import _callbacks, bf16_is_fast, freeze_below, plot_losses
 
 configure_runtime()
@@ -190,31 +191,6 @@ def answer_logprobs(model, sequences: list[tuple[list[int], int]]) -> list[float
     return means
 
 
-def wilson(successes: int, trials: int) -> tuple[float, float]:
-    """95% Wilson score interval of a proportion (scipy's binomtest)."""
-    from scipy.stats import binomtest
-
-    if trials == 0:
-        return (0.0, 1.0)
-    ci = binomtest(successes, trials).proportion_ci(0.95, method="wilson")
-    return (round(ci.low, 4), round(ci.high, 4))
-
-
-def exact_mcnemar(a: list[bool], b: list[bool]) -> dict:
-    """Exact McNemar test of two classifiers on the same items: a two-sided binomial test on the
-    items exactly one of them gets right.
-
-    >>> exact_mcnemar([True] * 10, [False] * 10)["p"] < 0.01
-    True
-    """
-    from scipy.stats import binomtest
-
-    only_a = sum(1 for x, y in zip(a, b) if x and not y)
-    only_b = sum(1 for x, y in zip(a, b) if y and not x)
-    p = binomtest(only_a, only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
-    return {"only_a": only_a, "only_b": only_b, "p": float(p)}
-
-
 def length_baseline(pairs: list[dict], seed: int) -> list[bool]:
     """Per pair: does "the longer answer wins" pick the chosen one? Equal lengths go by a seeded coin."""
     coin = random.Random(seed)
@@ -227,7 +203,7 @@ def length_baseline(pairs: list[dict], seed: int) -> list[bool]:
 
 def accuracy_row(name: str, right: list[bool]) -> dict:
     k, n = sum(right), len(right)
-    low, high = wilson(k, n)
+    low, high = wilson_interval(k, n)
     return {"method": name, "correct": k, "pairs": n, "accuracy": round(k / n, 4) if n else None,
             "ci95_low": low, "ci95_high": high}
 

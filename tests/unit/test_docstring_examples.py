@@ -32,6 +32,7 @@ import training.query_distill
 import training.reranker
 import training.retrieval_pairs
 import training.sft
+import training.significance
 import training.tool_data
 
 
@@ -41,7 +42,7 @@ import training.tool_data
                                     training.embedding_adapt, training.query_distill, training.retrieval_pairs,
                                     training.reranker, training.optim_step, training.preference_data, training.merge,
                                     training.answerability, training.dpo, training.injection_classifier, training.sft,
-                                    training.tool_data, training.grounded_data])
+                                    training.tool_data, training.grounded_data, training.significance])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

@@ -11,7 +11,8 @@ import re
 import pytest
 
 from evals.judge import (VERDICT_SCHEMA, agreement, grade, judge_hh, judge_pair, load_hh_pairs, rule_rows,
-                         split_dialogue, wilson_interval)
+                         split_dialogue)
+from training.significance import wilson_interval
 
 
 def fake_position_judge(position: str):

@@ -10,7 +10,8 @@ import pytest
 
 from training.preference_data import (SPLIT_PARTS, check_no_test_in_training, load_split, parse_pair, read_pairs,
                                       split_pairs)
-from training.reward_model import accuracy_row, exact_mcnemar, length_baseline
+from training.reward_model import accuracy_row, length_baseline
+from training.significance import exact_mcnemar
 
 
 def _dialogue(*turns: str) -> str:
