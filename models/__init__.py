@@ -42,7 +42,9 @@ def _build_chat_model(spec: ModelSpec) -> BaseChatModel:
         path = smollm2_gguf_path() if spec.provider == "local" else Path(spec.name).expanduser()
         if not path.is_file():
             raise ModelSpecError(f"GGUF file {str(path)!r} does not exist. Check the path after 'gguf:'.")
-        return LlamaCppChatModel(model_path=str(path), n_ctx=spec.option("n_ctx", 4096, int),
+        lora = spec.options.get("lora")  # a task adapter over this base: local?lora=RUN/export/NAME-lora-F16.gguf
+        return LlamaCppChatModel(model_path=str(path), lora_path=str(Path(lora).expanduser()) if lora else None,
+                                 n_ctx=spec.option("n_ctx", 4096, int),
                                  n_threads=spec.option("n_threads", 0, int), temperature=temperature,
                                  max_tokens=max_tokens, seed=spec.option("seed", 0, int),
                                  max_string_length=max_string)

@@ -36,14 +36,15 @@ _OPEN: dict[tuple, tuple] = {}
 _OPEN_LOCK = threading.Lock()
 
 
-def open_llama(model_path: str, n_ctx: int, n_threads: int, logits_all: bool = False):
-    """Load a GGUF once per (path, context, threads, logits_all); returns (Llama, lock for its calls).
+def open_llama(model_path: str, n_ctx: int, n_threads: int, logits_all: bool = False, lora_path: str | None = None):
+    """Load a GGUF once per (path, context, threads, logits_all, LoRA adapter); returns (Llama, lock for its calls).
+    `lora_path`, a GGUF LoRA adapter (`training.export RUN --lora-gguf`), is applied over the weights at load time.
     `logits_all` keeps every position's logits (n_ctx x vocabulary floats: about 800 MB for
     SmolLM2 at 4096), which prompt log-probabilities need; it is opened only when asked for."""
-    key = (model_path, n_ctx, n_threads, logits_all)
+    key = (model_path, n_ctx, n_threads, logits_all, lora_path)
     with _OPEN_LOCK:
         if key not in _OPEN:
-            _OPEN[key] = _load_llama(model_path, n_ctx, n_threads, logits_all)
+            _OPEN[key] = _load_llama(model_path, n_ctx, n_threads, logits_all, lora_path)
         return _OPEN[key]
 
 
@@ -76,13 +77,22 @@ def close_at_exit() -> None:
 close_at_exit()
 
 
-def _load_llama(model_path: str, n_ctx: int, n_threads: int, logits_all: bool = False):
+def _load_llama(model_path: str, n_ctx: int, n_threads: int, logits_all: bool = False, lora_path: str | None = None):
     path = Path(model_path)
     if not path.is_file():
         raise ModelSpecError(f"Model file {model_path!r} does not exist. Check the path in the 'gguf:' spec.")
     with open(path, "rb") as fh:
         if fh.read(4) != b"GGUF":
             raise ModelSpecError(f"{model_path!r} is not a GGUF file (bad magic bytes). Convert it with llama.cpp's convert_hf_to_gguf.py.")
+    if lora_path is not None:
+        adapter = Path(lora_path)
+        if not adapter.is_file():
+            raise ModelSpecError(f"LoRA adapter {lora_path!r} does not exist: write it with "
+                                 "`python -m training.export RUN --lora-gguf` and pass its path as ?lora=")
+        with open(adapter, "rb") as fh:
+            if fh.read(4) != b"GGUF":
+                raise ModelSpecError(f"{lora_path!r} is not a GGUF LoRA adapter (bad magic bytes): convert the run's "
+                                     "adapter with `python -m training.export RUN --lora-gguf`")
     try:
         from llama_cpp import Llama
     except ImportError as exc:  # pragma: no cover - setup problem
@@ -90,7 +100,7 @@ def _load_llama(model_path: str, n_ctx: int, n_threads: int, logits_all: bool = 
     close_at_exit()
     try:
         llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
-                      n_batch=512, logits_all=logits_all, verbose=False)
+                      n_batch=512, logits_all=logits_all, lora_path=lora_path, verbose=False)
     except ValueError as exc:
         raise ModelSpecError(f"llama.cpp could not load {model_path!r}: {exc}. The file may be truncated; download or convert it again.") from exc
     return llama, threading.Lock()
@@ -119,6 +129,7 @@ class LlamaCppChatModel(EmbeddedChatModel):
     n_ctx: int = 4096
     n_threads: int = 0  # 0: every core, at most 4
     seed: int = 0
+    lora_path: str | None = None  # a GGUF LoRA adapter applied over model_path at load time
 
     _load_seconds: float | None = PrivateAttr(default=None)
 
@@ -128,7 +139,7 @@ class LlamaCppChatModel(EmbeddedChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"model_path": self.model_path, "n_ctx": self.n_ctx, "n_threads": self.threads}
+        return {"model_path": self.model_path, "lora_path": self.lora_path, "n_ctx": self.n_ctx, "n_threads": self.threads}
 
     @property
     def threads(self) -> int:
@@ -141,7 +152,7 @@ class LlamaCppChatModel(EmbeddedChatModel):
 
     def _open(self):
         start = time.perf_counter()
-        opened = open_llama(self.model_path, self.n_ctx, self.threads)
+        opened = open_llama(self.model_path, self.n_ctx, self.threads, lora_path=self.lora_path)
         if self._load_seconds is None:
             self._load_seconds = time.perf_counter() - start
         return opened
@@ -217,7 +228,8 @@ def complete_text(model: "LlamaCppChatModel", prompt: str | list[int], *, max_to
         ...               echo=True)["logprobs"]["token_logprobs"][:2]            # doctest: +SKIP
         [None, -9.2...]
     """
-    llama, lock = open_llama(model.model_path, model.n_ctx, model.threads, logits_all=logprobs is not None)
+    llama, lock = open_llama(model.model_path, model.n_ctx, model.threads, logits_all=logprobs is not None,
+                             lora_path=model.lora_path)
     # The prompt is echoed here, not by llama-cpp-python: its echo fails on token-id prompts (it adds
     # the id list to the text), and for text prompts it scores the prompt from the wrong logits rows
     # and leaves the generated token out of `tokens` (measured with 0.3.36).

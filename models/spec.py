@@ -10,7 +10,9 @@
     registry:NAME[@ALIAS]       a fine-tuned model registered in MLflow (`models.registry`): its GGUF, else its HF folder
 
 Options follow after `?`, as query parameters: `local?n_ctx=4096&n_threads=1`,
-`ollama:qwen2.5?num_ctx=8192`.
+`ollama:qwen2.5?num_ctx=8192`. On llama.cpp, `lora=ADAPTER.gguf` applies a task's LoRA adapter
+(`python -m training.export RUN --lora-gguf`) over the base at load time, with no merge:
+`local?lora=.hearth/finetune/runs/sql/export/sql-lora-F16.gguf`.
 
     >>> parse_model_spec("vllm:Qwen/Qwen2.5-7B@http://gpu:8000/v1?temperature=0")
     ModelSpec(provider='vllm', name='Qwen/Qwen2.5-7B', url='http://gpu:8000/v1', options={'temperature': '0'})

@@ -154,7 +154,7 @@ def convert_lora_to_gguf(run: str | Path, out: str | Path | None = None) -> Path
     info = run_info(run)
     out = Path(out or run / "export" / "lora-F16.gguf")
     out.parent.mkdir(parents=True, exist_ok=True)
-    _run_converter("convert_lora_to_gguf.py", [str(run / "adapter"), "--base", info["base_folder"], "--outfile", str(out),
+    _run_converter("convert_lora_to_gguf.py", [str(run / "adapter"), "--base", str(run_base_folder(info)), "--outfile", str(out),
                                                "--outtype", "f16"])
     return out
 

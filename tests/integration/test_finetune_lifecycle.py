@@ -67,6 +67,17 @@ def test_sft_merge_gguf_quantize_round_trip(tmp_path, tiny_sql_data):
     assert all(reference) and agreement(reference, answers) >= 0.5, (reference, answers)
     assert "FROM ./tiny-Q8_0.gguf" in write_modelfile(q8).read_text()
 
+    # the adapter alone, applied by the `local?lora=` spec over the shipped base at load time
+    from models import load_chat_model
+    from models.llamacpp import complete_text
+    from training.export import convert_lora_to_gguf
+
+    adapter = convert_lora_to_gguf(run)
+    prompt = "SELECT name FROM"
+    base_scores = complete_text(load_chat_model("local?temperature=0"), prompt, max_tokens=1, logprobs=1, echo=True)
+    tuned_scores = complete_text(load_chat_model(f"local?temperature=0&lora={adapter}"), prompt, max_tokens=1, logprobs=1, echo=True)
+    assert base_scores["logprobs"]["token_logprobs"][1:] != tuned_scores["logprobs"]["token_logprobs"][1:]
+
 
 def test_registry_spec_resolves_the_registered_gguf_and_follows_the_alias(tmp_path):
     from models import ModelSpecError

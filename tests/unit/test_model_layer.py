@@ -85,6 +85,15 @@ def test_missing_model_file_is_a_clear_error(tmp_path):
         load_chat_model(f"hf:{tmp_path}")
 
 
+def test_a_missing_or_corrupt_lora_adapter_is_refused_with_the_export_command(tmp_path):
+    with pytest.raises(ModelSpecError, match="--lora-gguf"):
+        load_chat_model(f"local?lora={tmp_path / 'nope.gguf'}").invoke("hi")
+    corrupt = tmp_path / "adapter.gguf"
+    corrupt.write_bytes(b"PK\x03\x04 a zip, not a GGUF adapter")
+    with pytest.raises(ModelSpecError, match="not a GGUF LoRA adapter"):
+        load_chat_model(f"local?lora={corrupt}").invoke("hi")
+
+
 def test_reply_schema_accepts_calls_and_direct_answers_only():
     defs = constrained.tool_definitions([get_weather, add])
     schema = constrained.reply_schema(defs, "auto")
