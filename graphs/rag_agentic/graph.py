@@ -355,12 +355,11 @@ def synthesize_answer(state: State, runtime: Runtime[Context]) -> dict:
         for chunk in finding["chunks"]:
             retrieved_by.setdefault(_key(chunk), []).append(finding["index"])
     ordered = sorted(union, key=numbers.__getitem__)
-    citations = [
-        {"number": numbers[k], "source": union[k].source, "label": union[k].label, "chunk_index": union[k].chunk_index,
-         "score": round(union[k].score, 4), "cited": numbers[k] in cited, "cited_by": written_by if numbers[k] in cited else None,
-         "evidence": first_sentence.get(k, ""), "sub_questions": retrieved_by.get(k, []), "text": union[k].text}
-        for k in ordered
-    ]
+    # numbers run 1..n in `ordered`, as citation_records numbers them; each record also says which sub-questions found it
+    citations = answering.citation_records([union[k] for k in ordered], cited, written_by,
+                                           {numbers[k]: first_sentence[k] for k in ordered if k in first_sentence})
+    for record, key in zip(citations, ordered):
+        record["sub_questions"] = retrieved_by.get(key, [])
     footer = "\n".join(f"[{c['number']}] {c['label']}" for c in citations if c["cited"])
     if left_out:  # the covered part is answered; the uncovered part is named, not guessed
         answer += "\n\n" + answerability.ABSTAIN_PART.format(collection=context.collection, parts="; ".join(left_out))
