@@ -52,21 +52,26 @@ def handbook_questions() -> list[tuple[str, str]]:
     return found
 
 
-def handbook_index(embeddings: str):
-    from rag.knowledge_base import SAMPLE_HANDBOOK, KnowledgeBase
+def _empty_index(name: str, embeddings: str):
+    """A fresh in-memory collection with the query cache off."""
+    from rag.knowledge_base import KnowledgeBase
 
-    kb = KnowledgeBase(collection=f"domains-handbook-{time.time_ns()}", location=":memory:", embeddings=embeddings,
-                       query_cache_size=0)
+    return KnowledgeBase(collection=f"domains-{name}-{time.time_ns()}", location=":memory:", embeddings=embeddings,
+                         query_cache_size=0)
+
+
+def handbook_index(embeddings: str):
+    from rag.knowledge_base import SAMPLE_HANDBOOK
+
+    kb = _empty_index("handbook", embeddings)
     kb.ingest([SAMPLE_HANDBOOK])
     return kb
 
 
 def pubmed_index(embeddings: str, records):
-    from rag.knowledge_base import KnowledgeBase
     from rag.pubmed import index_pubmedqa
 
-    kb = KnowledgeBase(collection=f"domains-pubmed-{time.time_ns()}", location=":memory:", embeddings=embeddings,
-                       query_cache_size=0)
+    kb = _empty_index("pubmed", embeddings)
     index_pubmedqa(kb, records)
     return kb
 

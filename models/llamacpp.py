@@ -77,22 +77,24 @@ def close_at_exit() -> None:
 close_at_exit()
 
 
-def _load_llama(model_path: str, n_ctx: int, n_threads: int, logits_all: bool = False, lora_path: str | None = None):
-    path = Path(model_path)
+def _check_gguf(path: Path, missing: str, not_gguf: str) -> None:
+    """Refuse, with the message given, a file that is not there or does not start with GGUF's magic bytes."""
     if not path.is_file():
-        raise ModelSpecError(f"Model file {model_path!r} does not exist. Check the path in the 'gguf:' spec.")
+        raise ModelSpecError(missing)
     with open(path, "rb") as fh:
         if fh.read(4) != b"GGUF":
-            raise ModelSpecError(f"{model_path!r} is not a GGUF file (bad magic bytes). Convert it with llama.cpp's convert_hf_to_gguf.py.")
+            raise ModelSpecError(not_gguf)
+
+
+def _load_llama(model_path: str, n_ctx: int, n_threads: int, logits_all: bool = False, lora_path: str | None = None):
+    path = Path(model_path)
+    _check_gguf(path, f"Model file {model_path!r} does not exist. Check the path in the 'gguf:' spec.",
+                f"{model_path!r} is not a GGUF file (bad magic bytes). Convert it with llama.cpp's convert_hf_to_gguf.py.")
     if lora_path is not None:
-        adapter = Path(lora_path)
-        if not adapter.is_file():
-            raise ModelSpecError(f"LoRA adapter {lora_path!r} does not exist: write it with "
-                                 "`python -m training.export RUN --lora-gguf` and pass its path as ?lora=")
-        with open(adapter, "rb") as fh:
-            if fh.read(4) != b"GGUF":
-                raise ModelSpecError(f"{lora_path!r} is not a GGUF LoRA adapter (bad magic bytes): convert the run's "
-                                     "adapter with `python -m training.export RUN --lora-gguf`")
+        _check_gguf(Path(lora_path), f"LoRA adapter {lora_path!r} does not exist: write it with "
+                    "`python -m training.export RUN --lora-gguf` and pass its path as ?lora=",
+                    f"{lora_path!r} is not a GGUF LoRA adapter (bad magic bytes): convert the run's "
+                    "adapter with `python -m training.export RUN --lora-gguf`")
     try:
         from llama_cpp import Llama
     except ImportError as exc:  # pragma: no cover - setup problem

@@ -167,12 +167,12 @@ class BM25Retriever:
             # rank_bm25 cannot index an empty corpus; retrieve() returns [] for it anyway
             self._index = BM25Okapi(documents, k1=k1, b=b) if any(documents) else None
 
-    def _tokenize(self, texts: list[str]):
+    def _tokenize(self, texts: list[str], return_ids: bool | None = None):
+        """English stopwords dropped, stemmed: token ids for the bm25s backend, words otherwise (or as asked)."""
         import bm25s
 
-        if self.backend == "bm25s":
-            return bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False)
-        return bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False, return_ids=False)
+        ids = self.backend == "bm25s" if return_ids is None else return_ids
+        return bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False, return_ids=ids)
 
     def terms(self, text: str) -> list[str]:
         """The words of `text` as this index counts them: English stopwords dropped, stemmed.
@@ -180,9 +180,7 @@ class BM25Retriever:
         >>> BM25Retriever.from_texts([("a", "wing")]).terms("The wings of a plane")
         ['wing', 'plane']
         """
-        import bm25s
-
-        tokens = bm25s.tokenize([text], stopwords="en", stemmer=self._stemmer, show_progress=False, return_ids=False)
+        tokens = self._tokenize([text], return_ids=False)
         return list(tokens[0]) if tokens else []
 
     @classmethod
