@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
 import sys
@@ -59,11 +58,12 @@ from typing import Optional
 
 from models.runtime import configure_runtime
 from models.settings import PROJECT_ROOT, shared_data
+from training.cli import run_command
 from training.base_model import BUNDLED, chat_token_ids, load_model, resolve_base
 from training.preference_data import load_split, train_part, xstest_rows
 from training.reward_model import answer_ids, evaluate_with_reward, is_reward_weights, load_reward_model, peak_rss_mb
 from training.significance import exact_mcnemar, wilson_interval
-from training.sft import LORA_TARGETS, _callbacks, bf16_is_fast, plot_losses, runs_folder
+from training.sft import LORA_TARGETS, _callbacks, add_device_argument, device_and_bf16, plot_losses, runs_folder
 
 configure_runtime()
 
@@ -108,6 +108,7 @@ class DPOSettings:
     temperature: float = 0.7
     top_p: float = 0.9
     threads: int = 1
+    device: str = "auto"  # auto = the CUDA GPU when torch sees one, else the CPU
     bf16: Optional[bool] = None
     experiment: str = "hearth-dpo"
     out: Optional[str] = None
@@ -171,7 +172,7 @@ def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, s
     for start in tqdm(range(0, len(prompts), batch_size), desc=desc, disable=desc is None, unit="batch"):
         batch = prompts[start:start + batch_size]
         texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in batch]
-        enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
         torch.manual_seed(seed + start)
         with torch.inference_mode():
             out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=sample,
@@ -257,7 +258,7 @@ def sequence_logps(model, tokenizer, pairs: list[dict], max_length: int, desc: s
             for answer in (pair["chosen"], pair["rejected"]):
                 ids, start = answer_ids(tokenizer, pair["prompt"], answer, max_length)
                 start = max(1, start)
-                tensor = torch.tensor([ids])
+                tensor = torch.tensor([ids], device=model.device)
                 logits = model(input_ids=tensor).logits[0, start - 1:-1].float()
                 sums.append(float(torch.log_softmax(logits, -1).gather(1, tensor[0, start:].unsqueeze(1)).sum()))
             results.append((sums[0], sums[1]))
@@ -367,7 +368,9 @@ def run_dpo(settings: DPOSettings, progress=None) -> dict:
     run = Path(settings.out or runs_folder() / f"{settings.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     run.mkdir(parents=True, exist_ok=True)
     base_folder = resolve_base(settings.base)
+    device, use_bf16 = device_and_bf16(settings.device, settings.bf16)
     model, tokenizer = load_model(base_folder)
+    model.to(device)  # on-policy sampling runs before the trainer would move it
     reward_folder = reward_weights_folder(settings.reward_model)
     on_policy = None
     if settings.pairs == "on-policy":
@@ -386,7 +389,7 @@ def run_dpo(settings: DPOSettings, progress=None) -> dict:
         per_device_train_batch_size=settings.batch_size, gradient_accumulation_steps=settings.grad_accum,
         learning_rate=settings.learning_rate, lr_scheduler_type="linear", warmup_steps=settings.warmup_steps,
         num_train_epochs=settings.epochs, max_steps=settings.max_steps, seed=settings.seed, data_seed=settings.seed,
-        bf16=bf16_is_fast() if settings.bf16 is None else settings.bf16, use_cpu=True, logging_steps=5,
+        bf16=use_bf16, use_cpu=device == "cpu", logging_steps=5,
         logging_first_step=True, eval_strategy="no", save_strategy="no", report_to="none",
         dataloader_num_workers=0, disable_tqdm=False)
     peft_config = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=0.0,
@@ -513,6 +516,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--xstest", type=int, default=20, help="XSTest prompts per label (0 = skip)")
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--threads", type=int, default=1)
+    add_device_argument(parser)
     parser.add_argument("--out", default=None)
     parser.add_argument("--tables", default="out")
     args = parser.parse_args(argv)
@@ -523,7 +527,8 @@ def main(argv: list[str] | None = None) -> dict:
                            max_length=args.max_length, max_prompt_length=args.max_prompt_length, max_steps=args.max_steps,
                            time_budget_s=args.time_budget, batch_size=args.batch_size, grad_accum=args.grad_accum,
                            train_limit=args.train_limit, implicit_pairs=args.implicit_pairs, win_prompts=args.win_prompts,
-                           xstest=args.xstest, max_new_tokens=args.max_new_tokens, threads=args.threads, out=args.out)
+                           xstest=args.xstest, max_new_tokens=args.max_new_tokens, threads=args.threads, device=args.device,
+                           out=args.out)
     summary = remeasure(args.measure, settings) if args.measure else run_dpo(settings)
     print(write_tables(summary, args.tables).read_text(encoding="utf-8"))
     print(json.dumps({k: summary[k] for k in ("run_folder", "weights", "mlflow_run_id", "metrics")}, indent=2))
@@ -531,5 +536,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    sys.exit(0 if main() else 1)
+    sys.exit(run_command(main))

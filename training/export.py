@@ -37,6 +37,7 @@ import time
 import warnings
 from pathlib import Path
 
+from training.cli import run_command
 from training.base_model import load_model, resolve_base
 
 LEVELS = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q4_1")
@@ -365,4 +366,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+    sys.exit(run_command(main))

@@ -40,6 +40,7 @@ from pathlib import Path
 
 from models.settings import shared_data
 from rag.answering import UNCOVERED_ANSWER
+from training.cli import run_command
 from training.task_data import XQUAD_TEST_ARTICLES, data_folder, held_out_questions, normalize_question, write_dataset
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(])")
@@ -252,4 +253,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+    sys.exit(run_command(main))

@@ -25,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+from training.cli import run_command
 from training.base_model import BUNDLED, finetune_home, resolve_base
 
 METHODS = ("linear", "ties", "task_arithmetic", "slerp")
@@ -133,5 +134,4 @@ def main(argv: list[str] | None = None) -> Path:
 
 
 if __name__ == "__main__":
-    main()
-    sys.exit(0)
+    sys.exit(run_command(main, succeeded=lambda result: True))

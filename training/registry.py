@@ -21,6 +21,7 @@ import json
 import sys
 from pathlib import Path
 
+from training.cli import run_command
 from training.tracking import mlflow_client
 
 
@@ -150,4 +151,4 @@ def main(argv: list[str] | None = None) -> object:
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() is not None else 1)
+    sys.exit(run_command(main, succeeded=lambda result: result is not None))

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import random
 import sys
 import time
@@ -45,11 +44,12 @@ from typing import Optional
 
 from models.runtime import configure_runtime
 from models.settings import PROJECT_ROOT
+from training.cli import run_command
 from training.base_model import BUNDLED, chat_token_ids, finetune_home, load_model, resolve_base
 from training.preference_data import load_split, train_part
 from training.reward_probe import ProbeReward, is_probe_folder
 from training.significance import exact_mcnemar, wilson_interval
-from training.sft import _callbacks, bf16_is_fast, freeze_below, plot_losses
+from training.sft import _callbacks, add_device_argument, device_and_bf16, freeze_below, plot_losses
 
 configure_runtime()
 
@@ -79,6 +79,7 @@ class RewardSettings:
     train_limit: Optional[int] = None
     test_limit: Optional[int] = None
     threads: int = 1
+    device: str = "auto"  # method head: auto = the CUDA GPU when torch sees one; the probe runs on the CPU
     bf16: Optional[bool] = None
     experiment: str = "hearth-reward"
     out: Optional[str] = None
@@ -146,6 +147,7 @@ def score_ids(model, sequences: list[list[int]], pad_id: int, batch_size: int = 
                 ids[row, :len(seq)] = torch.tensor(seq)
                 mask[row, :len(seq)] = 1
             # the head reads the last non-pad token; pad == <|im_end|> here, so pass positions explicitly
+            ids, mask = ids.to(model.device), mask.to(model.device)
             hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state
             last = mask.sum(dim=1) - 1
             logits = model.score(hidden[torch.arange(len(batch)), last])
@@ -183,7 +185,7 @@ def answer_logprobs(model, sequences: list[tuple[list[int], int]]) -> list[float
     with torch.inference_mode():
         for ids, start in sequences:
             start = max(1, start)
-            tensor = torch.tensor([ids])
+            tensor = torch.tensor([ids], device=model.device)
             hidden = model.get_decoder()(input_ids=tensor).last_hidden_state
             logits = model.get_output_embeddings()(hidden[0, start - 1:-1]).float()
             logp = torch.log_softmax(logits, dim=-1).gather(1, tensor[0, start:].unsqueeze(1))
@@ -310,12 +312,13 @@ def run_reward_model(settings: RewardSettings, progress=None) -> dict:
     train_rows = tokenize_pairs(tokenizer, train_pairs, settings.max_length)
     val_rows = tokenize_pairs(tokenizer, val_pairs, settings.max_length) if settings.eval_steps > 0 else []
     has_val = bool(val_rows) and settings.eval_steps > 0
+    device, use_bf16 = device_and_bf16(settings.device, settings.bf16)
     config = RewardConfig(
         output_dir=str(run / "checkpoints"), max_length=settings.max_length, per_device_train_batch_size=settings.batch_size,
         per_device_eval_batch_size=settings.batch_size, gradient_accumulation_steps=settings.grad_accum,
         learning_rate=settings.learning_rate, lr_scheduler_type="linear", warmup_steps=settings.warmup_steps,
         num_train_epochs=settings.epochs, max_steps=settings.max_steps, seed=settings.seed, data_seed=settings.seed,
-        bf16=bf16_is_fast() if settings.bf16 is None else settings.bf16, use_cpu=True, logging_steps=5,
+        bf16=use_bf16, use_cpu=device == "cpu", logging_steps=5,
         logging_first_step=True, eval_strategy="steps" if has_val else "no", eval_steps=settings.eval_steps,
         save_strategy="no", report_to="none", dataloader_num_workers=0, disable_tqdm=False)
     (run / "run.json").write_text(json.dumps({"settings": asdict(settings), "split": manifest, "state": "training"},
@@ -437,6 +440,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--train-limit", type=int, default=None, help="train on the first N train pairs only")
     parser.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test pairs only")
     parser.add_argument("--threads", type=int, default=1)
+    add_device_argument(parser)
     parser.add_argument("--out", default=None, help="run folder (default $HEARTH_HOME/finetune/reward/NAME-STAMP)")
     parser.add_argument("--tables", default="out", help="folder for reward_model.json/.md")
     args = parser.parse_args(argv)
@@ -445,7 +449,8 @@ def main(argv: list[str] | None = None) -> dict:
                               train_top_layers=args.train_top_layers or None, learning_rate=args.lr, epochs=args.epochs,
                               max_steps=args.max_steps, time_budget_s=args.time_budget, batch_size=args.batch_size,
                               grad_accum=args.grad_accum, warmup_steps=args.warmup_steps, eval_steps=args.eval_steps, val_max=args.val_max,
-                              train_limit=args.train_limit, test_limit=args.test_limit, threads=args.threads, out=args.out)
+                              train_limit=args.train_limit, test_limit=args.test_limit, threads=args.threads, device=args.device,
+                              out=args.out)
     summary = run_reward_model(settings)
     table = write_tables(summary, args.tables)
     print(table.read_text(encoding="utf-8"))
@@ -454,5 +459,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    sys.exit(0 if main() else 1)
+    sys.exit(run_command(main))

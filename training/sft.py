@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import time
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Literal, Optional
 
 from models.runtime import configure_runtime  # OMP_WAIT_POLICY=PASSIVE etc. before torch starts its threads
+from training.cli import run_command
 from training.base_model import BUNDLED, chat_token_ids, finetune_home, load_model, resolve_base
 from training.task_data import file_sha256, read_dataset
 
@@ -116,6 +116,30 @@ def training_device(requested: str = "auto") -> str:
         raise RuntimeError("--device cuda, but torch sees no CUDA GPU here (a CPU build of torch, or no driver): "
                            "install a CUDA build of torch on a GPU machine, or pass --device cpu")
     return "cpu"
+
+
+def device_and_bf16(requested: str = "auto", bf16: Optional[bool] = None) -> tuple[str, bool]:
+    """(device, bf16 autocast) for a run: the device as `training_device` picks it; bf16 as asked, else
+    on a GPU that supports it, else only on a CPU with native bf16 (`bf16_is_fast`). SFT, DPO and the
+    reward model all decide it here.
+
+    >>> device_and_bf16("cpu", False)
+    ('cpu', False)
+    """
+    device = training_device(requested)
+    if bf16 is not None:
+        return device, bf16
+    if device == "cuda":  # bf16 is native on every GPU TRL trains on here; the CPU rule does not apply
+        import torch
+
+        return device, torch.cuda.is_bf16_supported()
+    return device, bf16_is_fast()
+
+
+def add_device_argument(parser) -> None:
+    """The `--device` option every training command shares."""
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="where to train: auto takes a CUDA GPU when torch sees one (bf16 there), else the CPU")
 
 
 def runs_folder() -> Path:
@@ -350,11 +374,7 @@ def run_sft(settings: SFTSettings, run_folder: str | Path | None = None, progres
     from trl import SFTConfig
 
     torch.set_num_threads(max(1, settings.threads))
-    device = training_device(settings.device)
-    if device == "cuda":  # bf16 is native on every GPU TRL trains on here; the CPU rule does not apply
-        use_bf16 = torch.cuda.is_bf16_supported() if settings.bf16 is None else settings.bf16
-    else:
-        use_bf16 = bf16_is_fast() if settings.bf16 is None else settings.bf16
+    device, use_bf16 = device_and_bf16(settings.device, settings.bf16)
     if run_folder is not None and (Path(run_folder) / "run.json").is_file():  # resuming a run
         run = Path(run_folder)
         saved = json.loads((run / "run.json").read_text(encoding="utf-8"))["settings"]
@@ -469,8 +489,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--patience", type=int, default=3, help="evaluations without improvement before stopping (0 = off)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (2 helps only on an idle 2-core machine)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                        help="where to train: auto takes a CUDA GPU when torch sees one (bf16 there), else the CPU")
+    add_device_argument(parser)
     parser.add_argument("--fp32", action="store_true", help="no bf16 autocast (default: bf16 only on CPUs with native bf16)")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast even without native bf16 support")
     parser.add_argument("--limit", type=int, default=None, help="use the first N rows only")
@@ -500,5 +519,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    sys.exit(0 if main() else 1)
+    sys.exit(run_command(main))

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from training.cli import run_command
 from training.task_data import (data_folder, geoquery_folder, held_out_questions, held_out_sql, normalize_question,
                                 write_dataset)
 
@@ -507,4 +508,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+    sys.exit(run_command(main))

@@ -24,6 +24,7 @@ import random
 import sys
 from pathlib import Path
 
+from training.cli import run_command
 from training.task_data import data_folder, held_out_questions, normalize_question, write_dataset
 
 PHRASINGS = {
@@ -412,4 +413,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+    sys.exit(run_command(main))

@@ -4,6 +4,7 @@ by execution, tool-call rows valid for the house, the Modelfile and the refused 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 
@@ -254,6 +255,42 @@ def test_a_gpu_asked_for_where_there_is_none_is_refused_with_the_fix(monkeypatch
         training_device("tpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert training_device("auto") == "cuda" and training_device("cpu") == "cpu"
+
+
+@pytest.mark.parametrize("command", ["training.sft", "training.dpo", "training.reward_model"])
+def test_every_trainer_refuses_a_missing_gpu_in_one_line_naming_the_fix(command, tmp_path):
+    """sft, DPO and the reward model share `--device`; a refused input ends with `error: ...` and
+    exit status 2, not a traceback."""
+    import subprocess
+    import sys
+
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    data = tmp_path / "rows.jsonl"
+    data.write_text(json.dumps({"prompt": [{"role": "user", "content": "hi"}],
+                                "completion": [{"role": "assistant", "content": "hello"}]}) + "\n")
+    extra = ["--data", str(data)] if command == "training.sft" else []
+    done = subprocess.run([sys.executable, "-m", command, "--device", "cuda", "--max-steps", "1", *extra],
+                          capture_output=True, text=True, timeout=240, env={**os.environ, "HEARTH_TRACEBACK": ""})
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "error: --device cuda, but torch sees no CUDA GPU" in done.stderr and "pass --device cpu" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_bf16_follows_the_device_unless_asked(monkeypatch):
+    import torch
+
+    from training import sft
+    from training.sft import device_and_bf16
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    monkeypatch.setattr(sft, "bf16_is_fast", lambda: False)
+    assert device_and_bf16("auto") == ("cuda", True)
+    assert device_and_bf16("cpu") == ("cpu", False)
+    assert device_and_bf16("auto", bf16=False) == ("cuda", False)
 
 
 def test_grounded_rows_use_the_rag_prompt_cite_their_support_and_skip_pubmedqa_test_questions(tmp_path):
