@@ -93,7 +93,7 @@ def test_one_validity_rule_for_both_benchmarks():
 
 
 @pytest.mark.parametrize("name, shared_with_first_set", [("home_commands_fresh.jsonl", 10), ("home_commands_fresh3.jsonl", 6),
-                                                          ("home_commands_fresh4.jsonl", 4)])
+                                                          ("home_commands_fresh4.jsonl", 4), ("home_commands_fresh5.jsonl", 8)])
 def test_blind_home_set_is_valid_for_the_house_and_scored_by_the_matcher_without_a_model(name, shared_with_first_set):
     """evals/data/home_commands_fresh*.jsonl: 80 commands each in users' words, written without the
     code (the third after the tool data's second revision). Every expected call is one the house
