@@ -4,6 +4,7 @@ still answer the questions they do cover?
     python -m evals.abstention                                   # frozen test part, every RAG graph, bundled model
     python -m evals.abstention --part fresh2 --settings off rules trained   # the latest blind part
     python -m evals.abstention --part tuning --sweep             # how rag.answerability.THRESHOLDS were chosen
+    python -m evals.abstention --part fresh3 --decisions         # abstain or answer only, no model: seconds
     python -m evals.abstention --graphs rag rag_graph --settings off rules --limit 20
     python -m evals.abstention --model ollama:qwen2.5:7b --settings rules rules+model
     python -m evals.abstention --part fresh2 --model local gguf:GROUNDED.gguf --settings off rules   # side by side
@@ -40,6 +41,7 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import models  # noqa: F401  (offline switches before anything else loads)
@@ -192,6 +194,24 @@ def sweep(signals: list[dict], max_false_abstention: float = 0.05, grid=RULES_GR
     return results, best
 
 
+def decisions(signals: list[dict], thresholds=None) -> list[dict]:
+    """Abstention recall and false abstention of `thresholds` (default: the shipped ones) on measured
+    signals, per retrieval, with the reasons for each wrong refusal (no answer is generated: the
+    cheap half of the benchmark)."""
+    from rag.answerability import THRESHOLDS, decide
+
+    rows = []
+    for graph_name in dict.fromkeys(s["graph"] for s in signals):
+        verdicts = [(s["answerable"], decide(s, thresholds or THRESHOLDS)) for s in signals if s["graph"] == graph_name]
+        bad = [v for a, v in verdicts if not a]
+        good = [v for a, v in verdicts if a]
+        rows.append({"graph": graph_name, "unanswerable": len(bad), "answerable": len(good),
+                     "abstention_recall": sum(not v.answerable for v in bad) / max(1, len(bad)),
+                     "false_abstention": sum(not v.answerable for v in good) / max(1, len(good)),
+                     "wrongly_refused_by": dict(Counter(v.reason for v in good if not v.answerable))})
+    return rows
+
+
 def grade_confusion(signals: list[dict], items: dict[int, dict], index: str, model: str) -> dict:
     """How the model's yes/no grade splits the questions the measured checks let through."""
     from rag.answerability import decide, grade_with_model
@@ -222,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="at most this many questions per graph (quick runs)")
     parser.add_argument("--sweep", action="store_true", help="sweep the thresholds on the signals instead of running graphs")
     parser.add_argument("--grade", action="store_true", help="with --sweep: also measure the model's yes/no grade")
+    parser.add_argument("--decisions", action="store_true",
+                        help="abstain-or-answer only, no answer generated (seconds, not an hour): the shipped "
+                             "thresholds' abstention recall and false abstention with rag and rag_hybrid retrieval")
     parser.add_argument("--data", type=Path, default=QUESTIONS)
     parser.add_argument("--out", type=Path, default=Path("out/abstention"))
     args = parser.parse_args(argv)
@@ -250,6 +273,11 @@ def main(argv: list[str] | None = None) -> int:
             report["model_grade"] = grade_confusion(signals, {i["id"]: i for i in items}, index, args.model[0])
         (args.out / "abstention_sweep.json").write_text(json.dumps(report, indent=2, default=str))
         print(json.dumps({"chosen": best, "model_grade": report.get("model_grade")}, indent=2))
+        return 0
+    if args.decisions:
+        result = decisions(signals_for(items, index))
+        (args.out / f"abstention_decisions_{args.part}.json").write_text(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=2))
         return 0
     started = time.perf_counter()
     rows = [row for model in args.model for row in run(args.graphs, args.settings, items, model, index, args.limit)]
