@@ -219,6 +219,19 @@ def test_sweep_keeps_false_abstention_at_most_five_percent():
     assert best["abstention_recall"] == 1.0 and best["false_abstention"] <= 0.05 and best["check_names"]
 
 
+def test_decisions_report_recall_false_abstention_and_the_rule_behind_each_wrong_refusal():
+    from evals.abstention import decisions
+
+    covered = {"missing_names": [], "unknown_terms": [], "coverage": 0.9, "chunk_coverage": 0.9, "similarity": 0.6}
+    signals = [{"graph": "rag", "answerable": True, **covered},
+               {"graph": "rag", "answerable": True, **covered, "chunk_coverage": 0.2, "similarity": 0.4},
+               {"graph": "rag", "answerable": False, **covered, "missing_names": ["Porto"]},
+               {"graph": "rag", "answerable": False, **covered}]
+    [row] = decisions(signals)
+    assert (row["abstention_recall"], row["false_abstention"]) == (0.5, 0.5)
+    assert row["wrongly_refused_by"] == {"low_coverage": 1}
+
+
 @pytest.mark.parametrize("module", [rag.answerability, evals.handbook_qa])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
