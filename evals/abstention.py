@@ -54,9 +54,11 @@ GRAPHS = ("rag", "rag_hybrid", "rag_conversational", "rag_agentic", "rag_graph")
 COLLECTIONS = {"handbook": "handbook", "travel": "travel"}
 
 
-def load_items(part: str, path: Path = QUESTIONS) -> list[dict]:
+def load_items(part: str | list[str], path: Path = QUESTIONS) -> list[dict]:
+    """The questions of one part, of several (a list), or "all"."""
+    parts = {part} if isinstance(part, str) else set(part)
     items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [i for i in items if part == "all" or i["split"] == part]
+    return [i for i in items if "all" in parts or i["split"] in parts]
 
 
 def prepare(index: str) -> None:
@@ -164,50 +166,54 @@ def signals_for(items: list[dict], index: str, checker=None) -> list[dict]:
 
 
 RULES_GRID = ((True, False), (True, False), (0, 1, 2, 99), (0.0, 0.3, 0.4, 0.5, 0.6), (0.0, 0.3, 0.4, 0.5, 0.6, 0.7),
-              (0.0, 0.2, 0.3, 0.4), (0.5, 0.55, 0.6, 0.65, 0.7, 1.01), (0.0,))
+              (0.0, 0.2, 0.3, 0.4), (0.5, 0.55, 0.6, 0.65, 0.7, 1.01), (0.0,), (0.55, 0.6, 0.65, 0.7, 1.01))
 # mode 'trained': the checker's score threshold with the cheap rules it may still need beside it
 TRAINED_GRID = ((True, False), (True, False), (99,), (0.0,), (0.0, 0.3, 0.5), (0.0, 0.2), (0.6, 1.01),
-                tuple(round(0.05 * i, 2) for i in range(1, 20)))
+                tuple(round(0.05 * i, 2) for i in range(1, 20)), (1.01,))
 
 
 def sweep(signals: list[dict], max_false_abstention: float = 0.05, grid=RULES_GRID) -> tuple[list[dict], dict]:
     """Every threshold combination of `grid` scored on `signals`; the chosen one has the highest
     abstention recall with at most `max_false_abstention`, ties broken by fewer false abstentions,
     then by the loosest thresholds (lowest similarity, coverage, answer score; most unknown terms tolerated)."""
-    from rag.answerability import Thresholds, decide
+    from rag.answerability import Thresholds, decide, soft_coverage
 
+    # the (soft) coverages once per soft threshold, not once per combination
+    softened = {soft: [{**s, **dict(zip(("coverage", "chunk_coverage"), soft_coverage(s, soft))), "chunk_term_similarity": None}
+                       for s in signals] for soft in grid[-1]}
     results = []
-    for names, typed, unknown, coverage, chunk_coverage, similarity, trusted, answer in itertools.product(*grid):
+    for names, typed, unknown, coverage, chunk_coverage, similarity, trusted, answer, soft in itertools.product(*grid):
         thresholds = Thresholds(min_similarity=similarity, min_coverage=coverage, min_chunk_coverage=chunk_coverage,
                                 max_unknown_terms=unknown, check_names=names, check_answer_type=typed,
                                 trust_similarity=trusted, min_answer_score=answer)
-        verdicts = [(s["answerable"], decide(s, thresholds).answerable) for s in signals]
+        verdicts = [(s["answerable"], decide(s, thresholds).answerable) for s in softened[soft]]
         bad = [v for a, v in verdicts if not a]
         good = [v for a, v in verdicts if a]
         results.append({"check_names": names, "check_answer_type": typed, "max_unknown_terms": unknown,
                         "min_coverage": coverage, "min_chunk_coverage": chunk_coverage, "min_similarity": similarity,
-                        "trust_similarity": trusted, "min_answer_score": answer,
+                        "trust_similarity": trusted, "min_answer_score": answer, "soft_match": soft,
                         "abstention_recall": sum(not v for v in bad) / max(1, len(bad)),
                         "false_abstention": sum(not v for v in good) / max(1, len(good))})
     allowed = [r for r in results if r["false_abstention"] <= max_false_abstention] or results
     best = max(allowed, key=lambda r: (r["abstention_recall"], -r["false_abstention"], -r["min_similarity"],
                                        -r["min_coverage"], -r["min_chunk_coverage"], -r["min_answer_score"],
-                                       r["max_unknown_terms"], r["trust_similarity"]))
+                                       r["max_unknown_terms"], r["trust_similarity"], r["soft_match"]))
     return results, best
 
 
-def decisions(signals: list[dict], thresholds=None) -> list[dict]:
-    """Abstention recall and false abstention of `thresholds` (default: the shipped ones) on measured
-    signals, per retrieval, with the reasons for each wrong refusal (no answer is generated: the
-    cheap half of the benchmark)."""
-    from rag.answerability import THRESHOLDS, decide
+def decisions(signals: list[dict], settings: dict | None = None) -> list[dict]:
+    """Abstention recall and false abstention of each named threshold setting (default: the shipped
+    one beside `strict`, the earlier one chosen on the tuning part alone) on measured signals, per retrieval,
+    with the rule behind each wrong refusal (no answer is generated: the cheap half of the benchmark)."""
+    from rag.answerability import STRICT_THRESHOLDS, THRESHOLDS, decide
 
+    settings = settings or {"rules": THRESHOLDS, "strict": STRICT_THRESHOLDS}
     rows = []
-    for graph_name in dict.fromkeys(s["graph"] for s in signals):
-        verdicts = [(s["answerable"], decide(s, thresholds or THRESHOLDS)) for s in signals if s["graph"] == graph_name]
+    for graph_name, (name, thresholds) in itertools.product(dict.fromkeys(s["graph"] for s in signals), settings.items()):
+        verdicts = [(s["answerable"], decide(s, thresholds)) for s in signals if s["graph"] == graph_name]
         bad = [v for a, v in verdicts if not a]
         good = [v for a, v in verdicts if a]
-        rows.append({"graph": graph_name, "unanswerable": len(bad), "answerable": len(good),
+        rows.append({"graph": graph_name, "setting": name, "unanswerable": len(bad), "answerable": len(good),
                      "abstention_recall": sum(not v.answerable for v in bad) / max(1, len(bad)),
                      "false_abstention": sum(not v.answerable for v in good) / max(1, len(good)),
                      "wrongly_refused_by": dict(Counter(v.reason for v in good if not v.answerable))})
@@ -236,28 +242,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.abstention", description=__doc__.splitlines()[0])
     parser.add_argument("--model", nargs="+", default=["local?temperature=0&max_tokens=96"],
                         help="one or more chat model specs, run side by side on the same questions")
-    parser.add_argument("--part", choices=["test", "fresh", "fresh2", "fresh3", "fresh4", "tuning", "all"], default="test")
+    parser.add_argument("--part", nargs="+", choices=["test", "fresh", "fresh2", "fresh3", "fresh4", "tuning", "all"],
+                        default=["test"], help="one part, or several together (a sweep over tuning and earlier blind parts)")
     parser.add_argument("--graphs", nargs="+", default=list(GRAPHS), choices=GRAPHS)
-    parser.add_argument("--settings", nargs="+", default=["off", "rules"], choices=["off", "rules", "rules+model", "trained"])
+    parser.add_argument("--settings", nargs="+", default=["off", "rules"], choices=["off", "rules", "strict", "rules+model", "trained"])
     parser.add_argument("--checker", default="", help="the trained checker's folder for setting 'trained' and the "
                                                       "sweep (default: rag.answerability.checker_folder())")
     parser.add_argument("--limit", type=int, default=None, help="at most this many questions per graph (quick runs)")
     parser.add_argument("--sweep", action="store_true", help="sweep the thresholds on the signals instead of running graphs")
     parser.add_argument("--grade", action="store_true", help="with --sweep: also measure the model's yes/no grade")
     parser.add_argument("--decisions", action="store_true",
-                        help="abstain-or-answer only, no answer generated (seconds, not an hour): the shipped "
-                             "thresholds' abstention recall and false abstention with rag and rag_hybrid retrieval")
+                        help="abstain-or-answer only, no answer generated (seconds, not an hour): abstention recall "
+                             "and false abstention of the shipped thresholds and the earlier ones, rag and rag_hybrid retrieval")
     parser.add_argument("--data", type=Path, default=QUESTIONS)
     parser.add_argument("--out", type=Path, default=Path("out/abstention"))
     args = parser.parse_args(argv)
     if args.checker:
         os.environ["HEARTH_ANSWER_CHECKER"] = args.checker
     items = load_items(args.part, args.data)
+    part = "+".join(args.part)
     index = tempfile.mkdtemp(prefix="abstention-")
     prepare(index)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.sweep:
-        if args.part == "test":
+        if {"test", "all"} & set(args.part):
             parser.error("--sweep chooses thresholds: run it on --part tuning, never on the frozen test part")
         from rag.answerability import load_checker
 
@@ -267,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             checker = None
         signals = signals_for(items, index, checker)
         results, best = sweep(signals)
-        report = {"part": args.part, "signals": signals, "sweep": results, "chosen": best}
+        report = {"part": part, "signals": signals, "sweep": results, "chosen": best}
         if checker is not None:
             report["sweep_trained"], report["chosen_trained"] = sweep(signals, grid=TRAINED_GRID)
             best = {"rules": best, "trained": report["chosen_trained"]}
@@ -278,14 +286,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.decisions:
         result = decisions(signals_for(items, index))
-        (args.out / f"abstention_decisions_{args.part}.json").write_text(json.dumps(result, indent=2))
+        (args.out / f"abstention_decisions_{part}.json").write_text(json.dumps(result, indent=2))
         print(json.dumps(result, indent=2))
         return 0
     started = time.perf_counter()
     rows = [row for model in args.model for row in run(args.graphs, args.settings, items, model, index, args.limit)]
     summary = summarise(rows)
-    markdown = table(summary, args.model, args.part)
-    (args.out / "abstention.json").write_text(json.dumps({"models": args.model, "part": args.part, "summary": summary,
+    markdown = table(summary, args.model, part)
+    (args.out / "abstention.json").write_text(json.dumps({"models": args.model, "part": part, "summary": summary,
                                                           "rows": rows, "seconds": time.perf_counter() - started},
                                                          indent=2, default=str))
     (args.out / "abstention.md").write_text(markdown + "\n")

@@ -28,7 +28,8 @@ class Context(BaseContext):
                        "registry:), whole chunks for served models). Env: HEARTH_EVIDENCE_SENTENCES."})
     answerability: str = field(default_factory=env("HEARTH_ANSWERABILITY", "rules"), metadata={
         "description": "Check that the sources cover the question before answering (rag.answerability): 'rules' "
-                       "(names and terms the collection lacks, similarity; no model call), 'rules+model' (plus the "
+                       "(names and terms the collection lacks, similarity; no model call), 'strict' (the same checks, tighter: "
+                       "more near misses refused, and more answerable questions in users' own words), 'rules+model' (plus the "
                        "model's constrained yes/no grade), 'trained' (names plus the cross-encoder that "
                        "`python -m training.answerability` trains; HEARTH_ANSWER_CHECKER) or 'off'. Env: HEARTH_ANSWERABILITY."})
     history_turns: int = field(default_factory=env("HEARTH_HISTORY_TURNS", 3, int), metadata={
