@@ -16,7 +16,9 @@ The store is MLflow's SQLite database in $HEARTH_HOME/mlflow (default .hearth/ml
 
 from __future__ import annotations
 
+import json
 import os
+from functools import lru_cache
 from pathlib import Path
 
 from models.settings import data_home
@@ -84,3 +86,31 @@ def resolve_registry_spec(spec: ModelSpec) -> ModelSpec:
     raise ModelSpecError(
         f"Registered model {name!r} version {version.version} points at files that are gone (gguf={gguf!r}, hf={hf!r}). "
         "Export the run again (`python -m training.export RUN`) and register the new files.")
+
+
+@lru_cache(maxsize=32)
+def model_task(spec: str) -> str | None:
+    """What a model spec's fine-tune was trained for ("tool_calls", "sql", "grounded"):
+    the registry version's `task` tag, else the export.json beside its GGUF file (a `gguf:` file or a
+    `?lora=` adapter that `python -m training.export` wrote); None for any other model (the bundled
+    one, a served one, a file with no export record).
+
+    >>> model_task("local"), model_task("ollama:qwen2.5:7b")
+    (None, None)
+    """
+    from models.spec import parse_model_spec
+
+    parsed = parse_model_spec(spec)
+    if parsed.provider == "registry":
+        version = registered_version(*split_registry_name(parsed.name))
+        if (version.tags or {}).get("task"):
+            return version.tags["task"]
+        parsed = resolve_registry_spec(parsed)
+    path = parsed.options.get("lora") or (parsed.name if parsed.provider == "gguf" else "")
+    record = Path(path).parent / "export.json" if path else None
+    if record is None or not record.is_file():
+        return None
+    try:
+        return json.loads(record.read_text(encoding="utf-8")).get("task")
+    except (OSError, ValueError):
+        return None

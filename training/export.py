@@ -65,6 +65,23 @@ def run_info(run: str | Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def run_task(info: dict) -> str | None:
+    """What a run was fine-tuned for ("tool_calls", "sql", "grounded"): the most common
+    task of its training rows, from run.json, else counted in its data file when that is still here."""
+    tasks = info.get("tasks")
+    if not tasks:
+        data = Path(info.get("settings", {}).get("data") or "")
+        if not data.is_file():
+            return None
+        tasks = {}
+        with open(data, encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    task = json.loads(line).get("task") or "chat"
+                    tasks[task] = tasks.get(task, 0) + 1
+    return max(tasks, key=tasks.get) if tasks else None
+
+
 def run_base_folder(info: dict) -> Path:
     """The folder a LoRA run's adapter applies to: the one it trained on, or, for a run trained on another
     machine (a GPU box, whose paths do not exist here), the same base resolved on this one."""
@@ -316,7 +333,8 @@ def export_run(run: str | Path, levels: tuple[str, ...] = DEFAULT_LEVELS, *, che
             files[level] = quantize_gguf(f16, folder / f"{run.name}-{level}.gguf", level, threads=threads)
     if "F16" not in levels:
         files.pop("F16")
-    result = {"run": str(run), "merged": str(merged), "folder": str(folder), "levels": {}, "check_prompts": 0}
+    result = {"run": str(run), "task": run_task(info), "merged": str(merged), "folder": str(folder), "levels": {},
+              "check_prompts": 0}
     prompts = check_prompts(run, check) if check else []
     reference = transformers_greedy(merged, prompts) if prompts else []
     result["check_prompts"] = len(prompts)

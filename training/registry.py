@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from training.cli import run_command
+from training.export import run_task
 from training.tracking import mlflow_client
 
 
@@ -43,7 +44,8 @@ def register_run(run: str | Path, name: str, alias: str | None = None, level: st
                          f"register another level, e.g. --level {export.get('default_level')}.")
     tags = {"gguf": str(Path(chosen["path"]).resolve()), "hf": str(Path(export["merged"]).resolve()), "level": level,
             "run_folder": str(run), "dataset_sha256": info.get("dataset_sha256", ""),
-            "base": str(info.get("base_folder", "")), "agreement": str(chosen.get("agreement", ""))}
+            "base": str(info.get("base_folder", "")), "agreement": str(chosen.get("agreement", "")),
+            "task": export.get("task") or run_task(info) or ""}
     result = _new_version(name, Path(export["folder"]).resolve(), info, tags, metrics, alias, f"{run.name}, {level}",
                           description or f"Fine-tuned task model ({info['settings'].get('name')}).")
     return {**result, "gguf": tags["gguf"], "hf": tags["hf"], "level": level}

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 import random
 import sys
 import time
@@ -458,7 +459,8 @@ def run_sft(settings: SFTSettings, run_folder: str | Path | None = None, progres
                "trainable_parameters": trainable, "rows_too_long": too_long, "device": device, "stopped_early": bool(steps < trainer.state.max_steps)}
     plot_losses(history, run / "loss.png", f"{run.name}: {settings.method}, lr {settings.lr:g}, {steps} steps")
     summary = {"settings": asdict(settings), "mlflow_run_id": run_id, "base_folder": str(base_folder),
-               "dataset_sha256": data_hash, "dataset_rows": len(rows), "state": "done", "run_folder": str(run),
+               "dataset_sha256": data_hash, "dataset_rows": len(rows), "tasks": dict(Counter(r.get("task") or "chat" for r in rows)),
+               "state": "done", "run_folder": str(run),
                "weights": str(weights), "metrics": metrics, "log_history": history}
     from training.tracking import record_run
 

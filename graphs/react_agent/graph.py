@@ -57,7 +57,8 @@ def plan(state: State, runtime: Runtime[Context]) -> dict:
     toolset = toolset_for(context)
     # a fresh request (the last message is the human's), not a turn after a tool answered
     text = state.messages[-1].text if state.messages and state.messages[-1].type == "human" else None
-    if text is not None and context.local_commands and toolset.match_command is not None:
+    assisted = context.assisted()  # off for a tool-call fine-tune: it does better alone
+    if text is not None and assisted and context.local_commands and toolset.match_command is not None:
         calls = toolset.match_command(text)
         if calls:
             return {"messages": [AIMessage(content="", tool_calls=[
@@ -68,8 +69,8 @@ def plan(state: State, runtime: Runtime[Context]) -> dict:
             steps=len(state.messages), findings=_findings(state)))]}
     system = SystemMessage(content=prompts.SYSTEM_PROMPT.format(toolset_notes=toolset.notes))
     request = last_human_text(state.messages)
-    may_route = context.tool_routing_threshold > 0 and not _tools_already_ran(state)
-    tools, routed = offered_tools(toolset.tools, request, context.tool_shortlist,
+    may_route = assisted and context.tool_routing_threshold > 0 and not _tools_already_ran(state)
+    tools, routed = offered_tools(toolset.tools, request, context.tool_shortlist if assisted else 0,
                                   context.tool_routing_threshold if may_route else 0.0, context.tool_routing_margin,
                                   context.embeddings)
     if routed is not None:

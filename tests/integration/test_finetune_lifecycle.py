@@ -55,6 +55,9 @@ def test_sft_merge_gguf_quantize_round_trip(tmp_path, tiny_sql_data):
 
     # a run trained on another machine (a GPU box) records a base folder that is not here: the same base is used
     info = json.loads((run / "run.json").read_text())
+    from training.export import run_task
+
+    assert run_task(info) == "sql" and run_task({**info, "tasks": None}) == "sql"  # recorded, or counted in the data
     (run / "run.json").write_text(json.dumps({**info, "base_folder": "/gpu-box/hearth/finetune/base/smollm2"}))
     merged = merge_run(run)
     assert (merged / "model.safetensors").is_file() and (merged / "chat_template.jinja").is_file()
@@ -92,7 +95,7 @@ def test_registry_spec_resolves_the_registered_gguf_and_follows_the_alias(tmp_pa
         gguf = run / "export" / f"{name}-Q8_0.gguf"
         gguf.write_bytes(b"GGUF")
         (run / "run.json").write_text(json.dumps({"settings": {"name": "sql"}, "dataset_sha256": "abc",
-                                                  "metrics": {"train_loss": 0.5}}))
+                                                  "metrics": {"train_loss": 0.5}, "tasks": {"sql": 9, "chat": 1}}))
         (run / "export" / "export.json").write_text(json.dumps({
             "merged": str(run / "merged"), "folder": str(run / "export"), "default_level": "Q8_0",
             "levels": {"Q8_0": {"path": str(gguf), "agreement": 1.0, "loses_finetune": False}}}))
@@ -111,6 +114,9 @@ def test_registry_spec_resolves_the_registered_gguf_and_follows_the_alias(tmp_pa
     assert listed[two["version"]]["aliases"] == ["production"] and listed[one["version"]]["aliases"] == []
     with pytest.raises(ModelSpecError, match="training.registry register"):
         resolve_model_spec("registry:no-such-model@production")
+    from models.registry import model_task
+
+    assert model_task("registry:hearth-sql-test@production") == "sql"  # the run's main task, as a registry tag
 
 
 def test_shared_prefix_loss_equals_the_full_pass_on_real_tool_rows(tmp_path):

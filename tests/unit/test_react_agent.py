@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 from langchain_core.messages import AIMessage
@@ -79,6 +81,27 @@ def test_recognised_command_runs_without_the_model(home, hub, monkeypatch):
     assert thermostat(hub) == 21.0
     assert out["messages"][-1].content == "Raised the thermostat from 20 °C to 21 °C (the room is at 19.5 °C)."
     assert llm.prompts == []
+
+
+def test_a_tool_call_fine_tune_plans_alone_the_matcher_and_shortlist_step_aside(home, hub, monkeypatch, tmp_path):
+    """HEARTH_TOOL_ASSIST=auto: a GGUF whose export record says it was fine-tuned on tool calls gets
+    the request itself, with every tool, though the sentence matcher knows the command (scripted
+    fake model, named as such; the file is never loaded)."""
+    export = tmp_path / "run" / "export"
+    export.mkdir(parents=True)
+    (export / "export.json").write_text(json.dumps({"task": "tool_calls"}))
+    tuned = f"gguf:{export / 'run-Q8_0.gguf'}"
+    llm = scripted(monkeypatch, [AIMessage(content="", tool_calls=[call("climate_change_temperature", entity_id="climate.thermostat", change=1)]),
+                                 AIMessage(content="Warmer by one degree.")])
+    graph = agent.builder.compile(checkpointer=InMemorySaver())
+    out = graph.invoke({"messages": [("human", "make it warmer in here")]}, {"configurable": {"thread_id": "ft"}},
+                       context=Context(toolset="home", model=tuned))
+    assert thermostat(hub) == 21.0 and out["messages"][-1].content == "Warmer by one degree."
+    assert len(llm.offered[0]) == len(home.tools)  # no shortlist, no routed tool
+    assert Context(model=tuned).assisted() is False and Context(model=tuned, tool_assist="on").assisted() is True
+    assert Context(model="local").assisted() is True and Context(model="local", tool_assist="off").assisted() is False
+    with pytest.raises(ValueError, match="auto, on, off"):
+        Context(tool_assist="maybe").assisted()
 
 
 def test_model_tool_call_runs_and_model_answers_from_the_result(home, hub, monkeypatch):
