@@ -145,7 +145,25 @@ RELATIVE = {"light_change_brightness": ("dimmer", "brighter"), "media_player_cha
             "climate_change_temperature": ("cooler", "warmer")}
 JOINERS = [" and ", ", then ", ", and also ", " and please "]
 UNEXPOSED = ["garden sprinkler", "attic window", "dishwasher", "pool heater", "garage light", "TV", "doorbell camera",
-             "basement fan", "kids' room light", "washing machine"]
+             "basement fan", "kids' room light", "washing machine", "oven", "robot vacuum", "kettle", "hot tub",
+             "tumble dryer", "security camera", "air purifier", "printer", "electric blanket", "towel rail"]
+UNEXPOSED_FORMS = ["turn on the {d}", "switch off the {d}", "open the {d}", "start the {d}", "can you turn the {d} on",
+                   "{d} on please", "shut the {d} off", "is the {d} on?"]
+# A kind the house has, asked for in an area where it has none ("the bathroom light"): refused, with
+# where that kind is. Each kind: (words people use, request forms).
+KIND_IN_AREA = {
+    "light": (["light", "lamp", "lights"], ["turn on the {area} {word}", "switch off the {word} in the {area}",
+                                           "{area} {word} on please", "dim the {area} {word}"]),
+    "cover": (["blinds"], ["open the {area} {word}", "close the {word} in the {area}", "{area} {word} halfway please"]),
+    "fan": (["fan"], ["turn on the {area} {word}", "switch the {word} in the {area} off"]),
+    "media_player": (["speaker"], ["turn up the {area} {word}", "switch on the {word} in the {area}"]),
+}
+OTHER_AREAS = ["bathroom", "office", "dining room", "kids' room", "guest room", "basement", "attic"]
+OUT_OF_RANGE = [  # (request, the field's range in words) for values no schema accepts
+    ("set the speaker volume to {v}%", "Volume goes from 0 to 100%", (120, 150, 200)),
+    ("run the fan at {v}%", "Fan speed goes from 0 to 100%", (110, 150)),
+    ("open the bedroom blinds to {v}%", "Blinds open from 0 to 100%", (120, 150)),
+]
 
 
 def home_toolset():
@@ -365,9 +383,14 @@ def generate_home_requests(per_call: int = 3, seed: int = 0, min_per_tool: int =
                                     person=rng.choice(PEOPLE)), _answer(reply), "no_call"))
     out = [(casual(request, rng) if kind in ("call", "multi") and rng.random() < 0.35 else request, reply, kind)
            for request, reply, kind in out]
-    for device in UNEXPOSED:
-        verb = rng.choice(["turn on the {d}", "switch off the {d}", "open the {d}", "start the {d}"]).format(d=device)
-        out.append((verb, _answer(f"There is no {device} among the devices I can control."), "refusal"))
+    for device in UNEXPOSED:  # a device the house does not have: said so, nothing called
+        for form in rng.sample(UNEXPOSED_FORMS, 2):
+            out.append((casual(form.format(d=device), rng) if rng.random() < 0.35 else form.format(d=device),
+                        _answer(f"There is no {device} among the devices I can control."), "refusal"))
+    out += missing_in_area_requests(box.entities.values(), rng)
+    for form, valid, values in OUT_OF_RANGE:
+        for value in values:
+            out.append((form.format(v=value), _answer(f"{valid}; {value}% is out of range."), "refusal"))
     thermostat = by_name.get("climate_set_temperature")
     if thermostat:
         spec = _schema_fields(thermostat)["temperature"]
@@ -379,6 +402,39 @@ def generate_home_requests(per_call: int = 3, seed: int = 0, min_per_tool: int =
         out.append((f"set the kitchen light to {value}%", _answer(f"Brightness goes from 0 to 100%; {value}% is out of range."),
                     "refusal"))
     return out
+
+
+def missing_in_area_requests(entities, rng: random.Random) -> list[tuple[str, str, str]]:
+    """Requests for a kind of device the house has, in an area where it has none ("turn on the
+    bathroom light"), refused with the areas that do have one.
+
+    >>> from tools.home.house import default_house
+    >>> rows = missing_in_area_requests(default_house(), random.Random(0))
+    >>> any("bathroom" in r and "light" in r for r, _, _ in rows), all(k == "refusal" for _, _, k in rows)
+    (True, True)
+    >>> [r for r, _, _ in rows if "bedroom fan" in r or "fan in the bedroom" in r]   # the house has that one
+    []
+    """
+    entities = list(entities)
+    areas = sorted({e.area for e in entities if e.area and e.area != "outside"} | set(OTHER_AREAS))
+    rows = []
+    for domain, (words, forms) in KIND_IN_AREA.items():
+        have = [e for e in entities if e.domain == domain  # covers: the blinds, not the garage door
+                and (domain != "cover" or any(w in e.friendly_name.lower() for w in words))]
+        if not have:
+            continue
+        where = sorted({e.area for e in have})
+        listed = ", ".join(where[:-1]) + (" and " if len(where) > 1 else "") + where[-1]
+        for area in areas:
+            if area in where:
+                continue
+            word = rng.choice(words)
+            request = rng.choice(forms).format(area=area, word=word)
+            reply = f"There is no {area} {words[0]} among the devices I can control; the {words[0]}s I can control are in: {listed}."
+            if words[0].endswith("s"):
+                reply = f"There are no {area} {words[0]} among the devices I can control; the {words[0]} I can control are in: {listed}."
+            rows.append((request, _answer(reply), "refusal"))
+    return rows
 
 
 def build_tool_dataset(out: str | Path, per_call: int = 3, seed: int = 0) -> dict:

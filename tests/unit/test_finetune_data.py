@@ -209,6 +209,12 @@ def test_tool_call_rows_are_valid_calls_for_the_house(tmp_path):
     for row in arithmetic:  # generated general questions carry the right answer
         a, b = map(int, re.findall(r"\d+", row["question"]))
         assert json.loads(row["completion"][0]["content"])["answer"] == f"{a + b}."
+    refusals = {r["question"].lower(): json.loads(r["completion"][0]["content"])["answer"]
+                for r in rows if r["source"] == "home:refusal"}
+    bathroom = [q for q in refusals if "bathroom" in q and ("light" in q or "lamp" in q)]
+    assert bathroom and "living room" in refusals[bathroom[0]]  # a kind in an area without it: where that kind is
+    missing = [q for q, answer in refusals.items() if answer.startswith(("There is no", "There are no"))]
+    assert not [q for q in missing if re.search(r"\b(bedroom|kitchen|living room) (light|lamp)s?\b", q)]  # those exist
 
 
 def test_modelfile_has_the_chatml_template_and_stop_tokens(tmp_path):
