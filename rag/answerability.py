@@ -13,8 +13,11 @@ Every RAG graph runs this step between retrieval and the answer. Four signals, a
    collection cannot be about something it never mentions.
 2. Terms: the question's content words (stemmed; question-framing words such as "how much" or
    "cost" left out) that occur nowhere in the collection ("jury", "dog", "sabbatical"), and the
-   IDF-weighted share of them that the best single retrieved chunk contains (a near miss such as
-   "company car" finds "company" in one chunk and "car" in another, never both in one).
+   IDF-weighted share of them that the retrieved chunks hold, together and in the best single
+   chunk, a word counting as held when a chunk has a word whose vector is close to it ("flu" is
+   held by "sickness": `soft_term_matches`). The default checks the chunks together; `strict`
+   checks the best single chunk (a near miss such as "company car" finds "company" in one chunk
+   and "car" in another, never both in one).
 3. Similarity: the best cosine similarity between the question and a retrieved chunk, from the
    vectors already in the index (no extra model call). It does not depend on the search mode, so
    dense, hybrid and reranked retrieval share one threshold.
@@ -362,9 +365,15 @@ def soft_term_matches(terms: dict[str, str], chunks: Sequence[ScoredChunk], per_
     out = []
     for found, words in zip(per_chunk, chunk_words):
         matrix = np.stack([vectors[w] for w in words.values()]) if words else None
-        out.append({stem: 1.0 if stem in found else
-                    round(float(np.max(matrix @ vectors[asked[stem]])), 4) if stem in asked and matrix is not None else 0.0
-                    for stem in terms})
+
+        def closeness(stem: str) -> float:
+            if stem in found:
+                return 1.0
+            if stem not in asked or matrix is None:  # a number, or a chunk with no content words
+                return 0.0
+            return round(float(np.max(matrix @ vectors[asked[stem]])), 4)
+
+        out.append({stem: closeness(stem) for stem in terms})
     return out
 
 
