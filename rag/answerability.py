@@ -328,21 +328,23 @@ def answer_score(question: str, chunks: Sequence[ScoredChunk], checker) -> float
     return max(checker.score_pairs([(question, p) for p in passages]), default=0.0)
 
 
-_word_vectors: dict[str, dict[str, object]] = {}  # embedding model spec -> word -> unit vector
+_word_vectors: dict[int, tuple[object, dict[str, object]]] = {}  # id(embedding model) -> (it, word -> unit vector)
 WORD_VECTOR_CACHE = 20_000
 
 
 def word_vectors(words: Sequence[str], kb) -> dict:
     """Unit vectors of single words from the collection's own embedding model (MiniLM by default),
-    kept per model for the process: chunks repeat their words across questions."""
+    kept per model object for the process (it is held, so its id is not reused): chunks repeat their
+    words across questions."""
     import numpy as np
 
-    cache = _word_vectors.setdefault(str(getattr(kb, "embeddings_spec", "")), {})
+    embeddings = kb.embeddings
+    _, cache = _word_vectors.setdefault(id(embeddings), (embeddings, {}))
     wanted = [w for w in dict.fromkeys(words) if w not in cache]
     if wanted:
         if len(cache) + len(wanted) > WORD_VECTOR_CACHE:
             cache.clear()
-        vectors = np.asarray(kb.embeddings.embed_documents(wanted), dtype=np.float32)
+        vectors = np.asarray(embeddings.embed_documents(wanted), dtype=np.float32)
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         cache.update(zip(wanted, vectors))
     return {w: cache[w] for w in words}

@@ -242,6 +242,25 @@ def test_soft_matches_come_from_the_collections_embedding_model():
     assert rows[1][flu] < 0.5 and rows[1]["note"] < 1.0
 
 
+def test_word_vectors_are_kept_per_embedding_model_not_per_spec_name():
+    """Two collections whose models give vectors of different sizes (the full suite once mixed a
+    fake 16-dimensional model's words with another's) each get their own word vectors."""
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    from rag.answerability import soft_term_matches
+
+    class Collection:
+        def __init__(self, size):
+            self.embeddings = DeterministicFakeEmbedding(size=size)
+
+    terms = content_stems("off with flu, when do I need a note")
+    for size, text in ((16, "Employees on sickness absence must send a note."), (8, "A note from a doctor after three days."),
+                       (16, "Staff with influenza stay home and send a note.")):
+        sick = chunk("sick.md", text)  # each text adds words the earlier ones lack
+        rows = soft_term_matches(terms, [sick], [set(stems(sick.text))], Collection(size))
+        assert rows[0]["note"] == 1.0 and 0.0 <= max(rows[0].values()) <= 1.0
+
+
 def test_sweep_keeps_false_abstention_at_most_five_percent():
     signals = ([{"answerable": True, "missing_names": [], "unknown_terms": [], "coverage": 0.9, "similarity": 0.6}] * 19
                + [{"answerable": True, "missing_names": [], "unknown_terms": [], "coverage": 0.45, "similarity": 0.3}]
