@@ -68,10 +68,11 @@ def registered_version(name: str, alias: str | None = None):
     return max(versions, key=lambda v: int(v.version))
 
 
-def resolve_registry_spec(spec: ModelSpec) -> ModelSpec:
-    """A `registry:` spec as the concrete `gguf:` or `hf:` spec of the registered files."""
+def resolve_registry_spec(spec: ModelSpec, version=None) -> ModelSpec:
+    """A `registry:` spec as the concrete `gguf:` or `hf:` spec of the registered files (`version`: the
+    registry entry, when the caller has already looked it up)."""
     name, alias = split_registry_name(spec.name)
-    version = registered_version(name, alias)
+    version = version or registered_version(name, alias)
     tags = dict(version.tags or {})
     if tags.get("kind") == "reward":
         raise ModelSpecError(f"Registered model {name!r} is a reward model (a scorer, not a chat model): use it as a "
@@ -105,7 +106,7 @@ def model_task(spec: str) -> str | None:
         version = registered_version(*split_registry_name(parsed.name))
         if (version.tags or {}).get("task"):
             return version.tags["task"]
-        parsed = resolve_registry_spec(parsed)
+        parsed = resolve_registry_spec(parsed, version)
     path = parsed.options.get("lora") or (parsed.name if parsed.provider == "gguf" else "")
     record = Path(path).parent / "export.json" if path else None
     if record is None or not record.is_file():

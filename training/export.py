@@ -68,17 +68,14 @@ def run_info(run: str | Path) -> dict:
 def run_task(info: dict) -> str | None:
     """What a run was fine-tuned for ("tool_calls", "sql", "grounded"): the most common
     task of its training rows, from run.json, else counted in its data file when that is still here."""
+    from training.task_data import read_dataset, task_counts
+
     tasks = info.get("tasks")
     if not tasks:
         data = Path(info.get("settings", {}).get("data") or "")
         if not data.is_file():
             return None
-        tasks = {}
-        with open(data, encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    task = json.loads(line).get("task") or "chat"
-                    tasks[task] = tasks.get(task, 0) + 1
+        tasks = task_counts(read_dataset(data, check=False))
     return max(tasks, key=tasks.get) if tasks else None
 
 

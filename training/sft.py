@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter
 import random
 import sys
 import time
@@ -38,7 +37,7 @@ from typing import Literal, Optional
 from models.runtime import configure_runtime  # OMP_WAIT_POLICY=PASSIVE etc. before torch starts its threads
 from training.cli import run_command
 from training.base_model import BUNDLED, chat_token_ids, finetune_home, load_model, resolve_base
-from training.task_data import file_sha256, read_dataset
+from training.task_data import file_sha256, read_dataset, task_counts
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -459,7 +458,7 @@ def run_sft(settings: SFTSettings, run_folder: str | Path | None = None, progres
                "trainable_parameters": trainable, "rows_too_long": too_long, "device": device, "stopped_early": bool(steps < trainer.state.max_steps)}
     plot_losses(history, run / "loss.png", f"{run.name}: {settings.method}, lr {settings.lr:g}, {steps} steps")
     summary = {"settings": asdict(settings), "mlflow_run_id": run_id, "base_folder": str(base_folder),
-               "dataset_sha256": data_hash, "dataset_rows": len(rows), "tasks": dict(Counter(r.get("task") or "chat" for r in rows)),
+               "dataset_sha256": data_hash, "dataset_rows": len(rows), "tasks": task_counts(rows),
                "state": "done", "run_folder": str(run),
                "weights": str(weights), "metrics": metrics, "log_history": history}
     from training.tracking import record_run

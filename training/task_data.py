@@ -132,6 +132,19 @@ def check_no_test_items(rows: Iterable[dict], held_out: dict[str, str] | None = 
             "the fine-tune is measured on these items, so training on them would report a memorised lift.")
 
 
+def task_counts(rows: Iterable[dict]) -> dict[str, int]:
+    """How many rows of each task a data set holds (a row without one counts as "chat").
+
+    >>> task_counts([{"task": "sql"}, {"task": "sql"}, {}])
+    {'sql': 2, 'chat': 1}
+    """
+    counts: dict[str, int] = {}
+    for row in rows:
+        task = row.get("task") or "chat"
+        counts[task] = counts.get(task, 0) + 1
+    return counts
+
+
 def file_sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

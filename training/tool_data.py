@@ -385,7 +385,8 @@ def generate_home_requests(per_call: int = 3, seed: int = 0, min_per_tool: int =
            for request, reply, kind in out]
     for device in UNEXPOSED:  # a device the house does not have: said so, nothing called
         for form in rng.sample(UNEXPOSED_FORMS, 2):
-            out.append((casual(form.format(d=device), rng) if rng.random() < 0.35 else form.format(d=device),
+            request = form.format(d=device)
+            out.append((casual(request, rng) if rng.random() < 0.35 else request,
                         _answer(f"There is no {device} among the devices I can control."), "refusal"))
     out += missing_in_area_requests(box.entities.values(), rng)
     for form, valid, values in OUT_OF_RANGE:
@@ -430,9 +431,9 @@ def missing_in_area_requests(entities, rng: random.Random) -> list[tuple[str, st
                 continue
             word = rng.choice(words)
             request = rng.choice(forms).format(area=area, word=word)
-            reply = f"There is no {area} {words[0]} among the devices I can control; the {words[0]}s I can control are in: {listed}."
-            if words[0].endswith("s"):
-                reply = f"There are no {area} {words[0]} among the devices I can control; the {words[0]} I can control are in: {listed}."
+            plural = words[0].endswith("s")  # "blinds"
+            reply = (f"There {'are' if plural else 'is'} no {area} {words[0]} among the devices I can control; "
+                     f"the {words[0]}{'' if plural else 's'} I can control are in: {listed}.")
             rows.append((request, _answer(reply), "refusal"))
     return rows
 

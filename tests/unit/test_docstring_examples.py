@@ -6,6 +6,7 @@ import pytest
 
 import models.constrained
 import models.messages
+import models.registry
 import models.runtime
 import models.settings
 import models.spec
@@ -33,6 +34,7 @@ import training.reranker
 import training.retrieval_pairs
 import training.sft
 import training.significance
+import training.task_data
 import training.tool_data
 
 
@@ -42,7 +44,8 @@ import training.tool_data
                                     training.embedding_adapt, training.query_distill, training.retrieval_pairs,
                                     training.reranker, training.optim_step, training.preference_data, training.merge,
                                     training.answerability, training.dpo, training.injection_classifier, training.sft,
-                                    training.tool_data, training.grounded_data, training.significance])
+                                    training.tool_data, training.grounded_data, training.significance, training.task_data,
+                                    models.registry])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
