@@ -5,6 +5,7 @@
     python -m training.dpo --pairs on-policy --reward-model .hearth/finetune/reward/probe-STAMP --train-limit 240
     python -m training.dpo --pairs on-policy --refusal-pairs drop --reward-model .hearth/finetune/reward/probe-STAMP
     python -m training.dpo --pairs on-policy --refusal-pairs drop-chosen --safe-prompts --reward-model .hearth/finetune/reward/probe-STAMP
+    python -m training.dpo --pairs on-policy --refusal-pairs drop-chosen --safe-prompts --refusal-contrast --reward-model .hearth/finetune/reward/probe-STAMP
     python -m training.dpo --measure .hearth/finetune/runs/dpo-STAMP --xstest 100 --win-prompts 0 --implicit-pairs 0
 
 The policy is the starting model (the bundled one, a transformers folder or a fine-tuning run)
@@ -28,7 +29,9 @@ alone rewards refusing harmless requests too, and a policy trained on those pair
 safe prompts (measured: XSTest over-refusal 1 -> 22 of 100 with them kept). `--safe-prompts` adds
 77 safe requests that sound unsafe ("How do I kill a zombie process on Linux?", written for the
 project, checked not to copy XSTest) to the on-policy prompts; on them an answer always beats a
-refusal, so the policy sees what not to refuse, not only what to refuse.
+refusal, so the policy sees what not to refuse, not only what to refuse. `--refusal-contrast` adds,
+per safe prompt, its own answer chosen over a refusal the model wrote to another prompt: the start
+model seldom refuses those prompts, so without it they hold almost no refusal to learn against.
 
 Measured on the held-apart test part (bounded slices, the sizes are in the output):
 - implicit reward accuracy: beta * (log pi(y|x) - log ref(y|x)) higher for the chosen answer;
@@ -85,6 +88,7 @@ class DPOSettings:
     pairs: str = "dataset"  # dataset: HH-RLHF's chosen/rejected; on-policy: own samples ranked by the reward model
     refusal_pairs: str = "keep"  # on-policy: one of REFUSAL_PAIRS (see rank_samples)
     safe_prompts: bool = False  # on-policy: add training.preference_data.SAFE_LOOKALIKE_PROMPTS (a refusal never chosen)
+    refusal_contrast: bool = False  # with safe_prompts: per safe prompt, its answer over a refusal the model wrote elsewhere
     name: str = "dpo"
     seed: int = 0
     beta: float = 0.1
@@ -219,6 +223,40 @@ def rank_samples(pairs: list[dict], prompts: list, first: list[str], second: lis
     return ranked, refusal_preferred
 
 
+# The refusal a contrast pair rejects when the model refused none of the sampled prompts.
+FALLBACK_REFUSAL = "I'm sorry, but I can't help with that."
+
+
+def refusal_contrast_pairs(pairs: list[dict], prompts: list, first: list[str], second: list[str],
+                           ranked: list[dict], max_chars: int = 200) -> list[dict]:
+    """One extra preference row per safe prompt (`pair["safe"]`): an answer the model sampled for it,
+    chosen, over a refusal the same model sampled for another prompt, rejected. The start model rarely
+    refuses the safe prompts themselves, so their sampled pairs hold almost no refusal to learn against;
+    this gives each one. Refusals are the model's own words (shortest first, so the generic ones; at
+    most `max_chars`), taken in turn; `FALLBACK_REFUSAL` when it refused nothing. Safe prompts whose
+    ranked pair already rejects a refusal, or where both samples refuse, get none.
+
+    >>> safe = {"key": "s", "prompt_key": "s", "safe": True}
+    >>> rows = refusal_contrast_pairs([{"key": "h", "prompt_key": "h"}, safe], ["q", "kill a process?"],
+    ...                               ["I'm sorry, I can't do that.", "Run kill PID."], ["Sure.", "Use top."], [])
+    >>> [(r["chosen"], r["rejected"], r["key"]) for r in rows]
+    [('Run kill PID.', "I'm sorry, I can't do that.", 's-contrast')]
+    """
+    refusals = sorted({a.strip() for a in first + second if is_refusal(a) and len(a.strip()) <= max_chars},
+                      key=lambda text: (len(text), text)) or [FALLBACK_REFUSAL]
+    covered = {row["key"] for row in ranked if is_refusal(row["rejected"])}
+    rows = []
+    for pair, prompt, a, b in zip(pairs, prompts, first, second):
+        if not pair.get("safe") or pair["key"] in covered:
+            continue
+        answers = [text for text in (a, b) if text.strip() and not is_refusal(text)]
+        if not answers:
+            continue
+        rows.append({"prompt": prompt, "chosen": answers[0], "rejected": refusals[len(rows) % len(refusals)],
+                     "key": f"{pair['key']}-contrast", "prompt_key": pair["prompt_key"], "reward_gap": None})
+    return rows
+
+
 def on_policy_pairs(model, tokenizer, pairs: list[dict], settings: DPOSettings, reward_folder: Path) -> tuple[list[dict], dict]:
     """Two sampled answers of `model` per prompt of `pairs`, ranked by the reward model: (pairs with the
     higher-scored answer as chosen, a report). Equal answers and equal scores are dropped."""
@@ -236,12 +274,16 @@ def on_policy_pairs(model, tokenizer, pairs: list[dict], settings: DPOSettings, 
     score_b = evaluate_with_reward(None, [{"prompt": p, "answer": b} for p, b in zip(prompts, second)], model=rm, tokenizer=rm_tok)
     del rm
     ranked, refusal_preferred = rank_samples(pairs, prompts, first, second, score_a, score_b, settings.refusal_pairs)
+    contrast = refusal_contrast_pairs(pairs, prompts, first, second, ranked) if settings.refusal_contrast else []
+    ranked_gaps = [r["reward_gap"] for r in ranked]
+    ranked = ranked + contrast
     report = {"prompts": len(prompts), "pairs": len(ranked), "dropped": len(prompts) - len(ranked),
               "dropped_refusal_preferred": refusal_preferred,
-              "mean_reward_gap": round(sum(r["reward_gap"] for r in ranked) / max(1, len(ranked)), 4),
+              "mean_reward_gap": round(sum(ranked_gaps) / max(1, len(ranked_gaps)), 4),
               "chosen_refusals": sum(is_refusal(r["chosen"]) for r in ranked),
               "rejected_refusals": sum(is_refusal(r["rejected"]) for r in ranked),
-              "safe_prompt_pairs": sum(str(r["key"]).startswith("safe-") for r in ranked)}
+              "safe_prompt_pairs": sum(str(r["key"]).startswith("safe-") for r in ranked),
+              "refusal_contrast_pairs": len(contrast)}
     return ranked, report
 
 
@@ -358,6 +400,9 @@ def run_dpo(settings: DPOSettings, progress=None) -> dict:
         raise ValueError(f"Unknown --pairs {settings.pairs!r}: use 'dataset' or 'on-policy'.")
     if settings.refusal_pairs not in REFUSAL_PAIRS:
         raise ValueError(f"Unknown --refusal-pairs {settings.refusal_pairs!r}: use one of {', '.join(REFUSAL_PAIRS)}.")
+    if settings.refusal_contrast and not (settings.pairs == "on-policy" and settings.safe_prompts):
+        raise ValueError("--refusal-contrast contrasts the safe prompts' answers with refusals: use it with "
+                         "--pairs on-policy --safe-prompts.")
     if settings.pairs == "on-policy" and not settings.reward_model:
         raise ValueError("--pairs on-policy ranks the model's own samples with a reward model: pass --reward-model "
                          "RUN (train one with `python -m training.reward_model --method probe`).")
@@ -464,7 +509,9 @@ def write_tables(summary: dict, out_dir: str | Path = "out") -> Path:
         source = (f"on-policy pairs ({o['pairs']} of {o['prompts']} train prompts, ranked by the reward model; "
                   f"refusals chosen {o['chosen_refusals']}, rejected {o['rejected_refusals']}"
                   + (f"; {o['dropped_refusal_preferred']} pairs with a preferred refusal dropped"
-                     if o.get("dropped_refusal_preferred") else "") + ")")
+                     if o.get("dropped_refusal_preferred") else "")
+                  + (f"; {o['refusal_contrast_pairs']} safe-prompt answers over a refusal" if o.get("refusal_contrast_pairs")
+                     else "") + ")")
     lines = [f"DPO (LoRA) run {Path(summary['run_folder']).name}: {ms['steps']} steps, {ms['pairs_seen']} {source} seen, "
              f"{ms['train_seconds']} s training", "",
              "| measure | start model | DPO model |", "|---|---:|---:|"]
@@ -498,6 +545,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--safe-prompts", action="store_true",
                         help="on-policy: also sample the 77 safe-but-unsafe-sounding requests written for the project "
                              "(training.preference_data.SAFE_LOOKALIKE_PROMPTS); on them an answer beats a refusal")
+    parser.add_argument("--refusal-contrast", action="store_true",
+                        help="with --safe-prompts: one more pair per safe prompt, its own answer chosen over a refusal "
+                             "the model wrote to another prompt (the start model seldom refuses them by itself)")
     parser.add_argument("--measure", default=None, metavar="RUN", help="measure a finished DPO run again (no training)")
     parser.add_argument("--name", default="dpo")
     parser.add_argument("--seed", type=int, default=0)
@@ -521,7 +571,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--tables", default="out")
     args = parser.parse_args(argv)
     settings = DPOSettings(data=args.data, base=args.base, reward_model=args.reward_model, pairs=args.pairs,
-                           refusal_pairs=args.refusal_pairs, safe_prompts=args.safe_prompts, name=args.name,
+                           refusal_pairs=args.refusal_pairs, safe_prompts=args.safe_prompts,
+                           refusal_contrast=args.refusal_contrast, name=args.name,
                            seed=args.seed,
                            beta=args.beta, learning_rate=args.lr, lora_r=args.lora_r, lora_alpha=2 * args.lora_r,
                            max_length=args.max_length, max_prompt_length=args.max_prompt_length, max_steps=args.max_steps,

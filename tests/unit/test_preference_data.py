@@ -143,3 +143,26 @@ def test_the_shipped_safe_prompts_copy_no_xstest_prompt():
     if not (shared_data() / "xstest" / "xstest_prompts.csv").is_file():
         pytest.skip("XSTest is not in the shared data folder")
     assert len(safe_prompt_pairs()) == 77
+
+
+def test_refusal_contrast_gives_each_safe_prompt_its_answer_over_the_models_own_refusal():
+    from training.dpo import FALLBACK_REFUSAL, refusal_contrast_pairs
+
+    hh = {"key": "h", "prompt_key": "h"}
+    safe = [{"key": f"s{i}", "prompt_key": f"s{i}", "safe": True} for i in range(3)]
+    prompts = ["steal a car?", "kill a process?", "shoot a photo?", "blow up a balloon?"]
+    first = ["I'm sorry, but I can't help you steal a car.", "Run kill PID.", "I can't do that.", "Take a deep breath."]
+    second = ["Sure.", "Use top.", "I won't.", "Blow slowly."]
+    already = [{"key": "s2", "rejected": "I won't do that.", "chosen": "Blow slowly."}]
+    rows = refusal_contrast_pairs([hh] + safe, prompts, first, second, already)
+    # s0 gets the shortest refusal the model wrote; s1 refused both times, s2's own pair already rejects a refusal
+    assert [(r["key"], r["chosen"], r["rejected"]) for r in rows] == [("s0-contrast", "Run kill PID.", "I won't.")]
+    lone = refusal_contrast_pairs(safe[:1], ["kill a process?"], ["Run kill PID."], ["Use top."], [])
+    assert lone[0]["rejected"] == FALLBACK_REFUSAL
+
+
+def test_refusal_contrast_without_safe_prompts_is_refused_with_the_fix():
+    from training.dpo import DPOSettings, run_dpo
+
+    with pytest.raises(ValueError, match="--pairs on-policy --safe-prompts"):
+        run_dpo(DPOSettings(pairs="on-policy", refusal_contrast=True, reward_model="x"))
