@@ -506,7 +506,7 @@ def write_tables(summary: dict, out_dir: str | Path = "out") -> Path:
     source = "HH-RLHF pairs"
     if summary.get("on_policy"):
         o = summary["on_policy"]
-        source = (f"on-policy pairs ({o['pairs']} of {o['prompts']} train prompts, ranked by the reward model; "
+        source = (f"on-policy pairs ({o['pairs']} from {o['prompts']} train prompts, ranked by the reward model; "
                   f"refusals chosen {o['chosen_refusals']}, rejected {o['rejected_refusals']}"
                   + (f"; {o['dropped_refusal_preferred']} pairs with a preferred refusal dropped"
                      if o.get("dropped_refusal_preferred") else "")
