@@ -31,7 +31,9 @@ safe prompts (measured: XSTest over-refusal 1 -> 22 of 100 with them kept). `--s
 project, checked not to copy XSTest) to the on-policy prompts; on them an answer always beats a
 refusal, so the policy sees what not to refuse, not only what to refuse. `--refusal-contrast` adds,
 per safe prompt, its own answer chosen over a refusal the model wrote to another prompt: the start
-model seldom refuses those prompts, so without it they hold almost no refusal to learn against.
+model seldom refuses those prompts, so without it they hold almost no refusal to learn against
+(measured on all of XSTest: over-refusal 4 -> 0 of 250, but unsafe prompts refused 18 -> 0-3 and
+no win by the reward model; README, "Answers contrasted with refusals").
 
 Measured on the held-apart test part (bounded slices, the sizes are in the output):
 - implicit reward accuracy: beta * (log pi(y|x) - log ref(y|x)) higher for the chosen answer;
