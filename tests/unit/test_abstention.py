@@ -432,3 +432,29 @@ def test_the_benchmark_table_puts_several_models_side_by_side():
         ("local", 0.0, 0.0), ("gguf:grounded.gguf", 1.0, 1.0)]
     lines = table(summary, ["local", "gguf:grounded.gguf"], "test").splitlines()
     assert lines[2].startswith("| model | graph |") and lines[-1].startswith("| `gguf:grounded.gguf` | rag | rules |")
+
+
+@pytest.mark.parametrize("part, first_id", [("fresh", 2000), ("fresh2", 3000), ("fresh3", 4000), ("fresh4", 5000),
+                                            ("fresh5", 6000)])
+def test_each_blind_part_is_balanced_and_its_answers_are_in_its_documents(part, first_id):
+    """A blind part holds as many answerable questions as near misses per collection, in its own id block,
+    and every expected fact of an answerable one is in that collection's text (so a right answer exists)."""
+    import json
+    from collections import Counter
+
+    from evals.abstention import QUESTIONS
+
+    rows = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len({r["id"] for r in rows}) == len(rows)
+    items = [r for r in rows if r["split"] == part]
+    assert items and all(first_id <= r["id"] < first_id + 1000 for r in items)
+    counts = Counter((r["corpus"], r["answerable"]) for r in items)
+    assert all(counts[(corpus, True)] == counts[(corpus, False)] for corpus in {r["corpus"] for r in items})
+    folders = {"handbook": "data/handbook", "travel": "data/travel/guides"}
+    root = QUESTIONS.parents[2]
+    texts = {c: " ".join(p.read_text(encoding="utf-8") for p in (root / f).iterdir()).lower() for c, f in folders.items()}
+    for r in items:
+        if r["answerable"]:
+            assert r["expected"] and all(e.lower() in texts[r["corpus"]] for e in r["expected"]), r
+        else:
+            assert r["expected"] == [], r
