@@ -423,14 +423,15 @@ def measure(question: str, chunks: Sequence[ScoredChunk], kb, checker=None, soft
 
 
 def decide(signals: dict, thresholds: Thresholds = THRESHOLDS) -> Assessment:
-    """Abstain or answer from measured signals (split from `measure` so that evals can sweep thresholds)."""
-    similarity, coverage = signals["similarity"], signals["coverage"]
+    """Abstain or answer from measured signals (split from `measure` so that evals can sweep thresholds).
+    Every verdict reports the coverage the thresholds read: soft-matched when `soft_match` <= 1."""
+    similarity = signals["similarity"]
+    coverage, chunk_coverage = soft_coverage(signals, thresholds.soft_match)
     if thresholds.check_names and signals["missing_names"]:
         return Assessment(False, "unknown_names", signals["missing_names"], similarity, coverage)
     if len(signals["unknown_terms"]) > thresholds.max_unknown_terms:
         return Assessment(False, "unknown_terms", signals["unknown_terms"], similarity, coverage)
     similar = similarity is not None and similarity >= thresholds.trust_similarity
-    coverage, chunk_coverage = soft_coverage(signals, thresholds.soft_match)
     if not similar and (coverage < thresholds.min_coverage or chunk_coverage < thresholds.min_chunk_coverage):
         return Assessment(False, "low_coverage", [], similarity, coverage)
     if thresholds.check_answer_type and signals.get("states_answer_type") is False:
