@@ -277,16 +277,27 @@ def on_policy_pairs(model, tokenizer, pairs: list[dict], settings: DPOSettings, 
     del rm
     ranked, refusal_preferred = rank_samples(pairs, prompts, first, second, score_a, score_b, settings.refusal_pairs)
     contrast = refusal_contrast_pairs(pairs, prompts, first, second, ranked) if settings.refusal_contrast else []
-    ranked_gaps = [r["reward_gap"] for r in ranked]
-    ranked = ranked + contrast
-    report = {"prompts": len(prompts), "pairs": len(ranked), "dropped": len(prompts) - len(ranked),
-              "dropped_refusal_preferred": refusal_preferred,
-              "mean_reward_gap": round(sum(ranked_gaps) / max(1, len(ranked_gaps)), 4),
-              "chosen_refusals": sum(is_refusal(r["chosen"]) for r in ranked),
-              "rejected_refusals": sum(is_refusal(r["rejected"]) for r in ranked),
-              "safe_prompt_pairs": sum(str(r["key"]).startswith("safe-") for r in ranked),
-              "refusal_contrast_pairs": len(contrast)}
-    return ranked, report
+    return ranked + contrast, pairs_report(len(prompts), ranked, contrast, refusal_preferred)
+
+
+def pairs_report(prompts: int, ranked: list[dict], contrast: list[dict], refusal_preferred: int) -> dict:
+    """What the on-policy step made of `prompts` prompts: the ranked pairs (those not dropped as ties or
+    for a preferred refusal) and the contrast pairs added on top, counted apart.
+
+    >>> ranked = [{"key": "h", "chosen": "Paris.", "rejected": "I'm sorry, I can't.", "reward_gap": 0.5}]
+    >>> contrast = [{"key": "safe-1-contrast", "chosen": "Run kill.", "rejected": "I won't.", "reward_gap": None}]
+    >>> r = pairs_report(3, ranked, contrast, 1)
+    >>> r["pairs"], r["dropped"], r["mean_reward_gap"], r["rejected_refusals"], r["refusal_contrast_pairs"]
+    (2, 2, 0.5, 2, 1)
+    """
+    rows = ranked + contrast
+    return {"prompts": prompts, "pairs": len(rows), "dropped": prompts - len(ranked),
+            "dropped_refusal_preferred": refusal_preferred,
+            "mean_reward_gap": round(sum(r["reward_gap"] for r in ranked) / max(1, len(ranked)), 4),
+            "chosen_refusals": sum(is_refusal(r["chosen"]) for r in rows),
+            "rejected_refusals": sum(is_refusal(r["rejected"]) for r in rows),
+            "safe_prompt_pairs": sum(str(r["key"]).startswith("safe-") for r in rows),
+            "refusal_contrast_pairs": len(contrast)}
 
 
 def sequence_logps(model, tokenizer, pairs: list[dict], max_length: int, desc: str | None = None) -> list[tuple[float, float]]:
