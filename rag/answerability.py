@@ -78,10 +78,15 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+def tokens_and_stems(text: str) -> tuple[list[str], list[str]]:
+    """The folded tokens of `text` (numbers kept whole: "3.20", "2,500") and their stems, in order."""
+    tokens = _TOKEN.findall(fold(text))
+    return tokens, _stemmer().stemWords(tokens)
+
+
 def stems(text: str) -> list[str]:
     """Folded, stemmed tokens of `text` (numbers kept whole: "3.20", "2,500")."""
-    tokens = _TOKEN.findall(fold(text))
-    return _stemmer().stemWords(tokens)
+    return tokens_and_stems(text)[1]
 
 
 def content_stems(question: str) -> dict[str, str]:
@@ -350,22 +355,22 @@ def word_vectors(words: Sequence[str], kb) -> dict:
     return {w: cache[w] for w in words}
 
 
-def soft_term_matches(terms: dict[str, str], chunks: Sequence[ScoredChunk], per_chunk: list[set[str]], kb) -> list[dict] | None:
-    """Per chunk, each question stem -> 1.0 when the chunk has it, else the cosine between the
-    question's word and the chunk's closest content word ("flu" -> "sickness" 0.67, "vacation" ->
-    "holidays" 0.65, but "jury" -> "cases" 0.41 over the handbook); None for a knowledge base without
-    an embedding model (unit-test fakes)."""
+def soft_term_matches(terms: dict[str, str], chunk_terms: list[tuple[list[str], list[str]]], kb) -> list[dict] | None:
+    """Per chunk (its `tokens_and_stems`, as `measure` already has them), each question stem -> 1.0
+    when the chunk has it, else the cosine between the question's word and the chunk's closest content
+    word ("flu" -> "sickness" 0.67, "vacation" -> "holidays" 0.65, but "jury" -> "cases" 0.41 over the
+    handbook); None for a knowledge base without an embedding model (unit-test fakes)."""
     import numpy as np
 
     if not hasattr(kb, "embeddings"):
         return None
-    chunk_words = [{stem: word for word, stem in zip(words, _stemmer().stemWords(words))
+    chunk_words = [{stem: word for word, stem in zip(tokens, stemmed)
                     if word not in FRAMING_WORDS and len(word) > 2 and not word.isdigit()}
-                   for words in (_TOKEN.findall(fold(f"{c.title}\n{c.text}")) for c in chunks)]
+                   for tokens, stemmed in chunk_terms]
     asked = {stem: word for stem, word in terms.items() if not word.isdigit()}
     vectors = word_vectors([*asked.values(), *{w for words in chunk_words for w in words.values()}], kb)
     out = []
-    for found, words in zip(per_chunk, chunk_words):
+    for found, words in zip((set(stemmed) for _, stemmed in chunk_terms), chunk_words):
         matrix = np.stack([vectors[w] for w in words.values()]) if words else None
 
         def closeness(stem: str) -> float:
@@ -403,7 +408,8 @@ def measure(question: str, chunks: Sequence[ScoredChunk], kb, checker=None, soft
     missing_names = [n for n in names if not all(s in vocabulary for s in stems(n))]
     terms = content_stems(question)
     unknown = [word for t, word in terms.items() if t not in vocabulary]
-    per_chunk = [set(stems(f"{c.title}\n{c.text}")) for c in chunks]
+    chunk_terms = [tokens_and_stems(f"{c.title}\n{c.text}") for c in chunks]
+    per_chunk = [set(stemmed) for _, stemmed in chunk_terms]
     weights = {t: vocabulary.idf(t) for t in terms}
     total = sum(weights.values())
 
@@ -413,7 +419,7 @@ def measure(question: str, chunks: Sequence[ScoredChunk], kb, checker=None, soft
     retrieved = set().union(*per_chunk)
     coverage = share(retrieved)
     chunk_coverage = max((share(found) for found in per_chunk), default=0.0 if total else 1.0)
-    soft = soft_term_matches(terms, chunks, per_chunk, kb) if soft_matching and chunks and total else None
+    soft = soft_term_matches(terms, chunk_terms, kb) if soft_matching and chunks and total else None
     return {"missing_names": missing_names, "unknown_terms": unknown, "coverage": coverage,
             "chunk_coverage": chunk_coverage, "term_weights": weights, "chunk_term_similarity": soft,
             "answer_type": expected_answer_type(question),

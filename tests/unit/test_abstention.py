@@ -11,6 +11,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langgraph.checkpoint.memory import InMemorySaver
 
+import evals.abstention
 import evals.handbook_qa
 import graphs.rag.graph as rag_chat
 import graphs.rag_agentic.graph as agentic
@@ -25,7 +26,8 @@ from graphs.rag_agentic.context import Context as AgenticContext
 from graphs.rag_conversational.context import Context as ConversationalContext
 from graphs.rag_graph.context import Context as GraphContext
 from graphs.rag_hybrid.context import Context as HybridContext
-from rag.answerability import Thresholds, content_stems, decide, named_terms, soft_coverage, stems
+from rag.answerability import (Thresholds, content_stems, decide, named_terms, soft_coverage,
+                               tokens_and_stems)
 from rag.graph_extraction import ingest_documents
 from rag.graph_store import KuzuGraphStore
 from rag.store import ScoredChunk
@@ -236,7 +238,7 @@ def test_soft_matches_come_from_the_collections_embedding_model():
     sick = chunk("sick.md", "Employees on sickness absence must send a doctor's note after three days.", title="Sick leave")
     tram = chunk("tram.md", "Tram 28 rattles through Alfama past the cathedral.", title="Tram 28")
     terms = content_stems("off with flu, when do I need a note")
-    rows = soft_term_matches(terms, [sick, tram], [set(stems(f"{c.title} {c.text}")) for c in (sick, tram)], Collection())
+    rows = soft_term_matches(terms, [tokens_and_stems(f"{c.title}\n{c.text}") for c in (sick, tram)], Collection())
     flu = next(stem for stem, word in terms.items() if word == "flu")
     assert rows[0]["note"] == 1.0 and rows[0][flu] >= 0.6
     assert rows[1][flu] < 0.5 and rows[1]["note"] < 1.0
@@ -257,7 +259,7 @@ def test_word_vectors_are_kept_per_embedding_model_not_per_spec_name():
     for size, text in ((16, "Employees on sickness absence must send a note."), (8, "A note from a doctor after three days."),
                        (16, "Staff with influenza stay home and send a note.")):
         sick = chunk("sick.md", text)  # each text adds words the earlier ones lack
-        rows = soft_term_matches(terms, [sick], [set(stems(sick.text))], Collection(size))
+        rows = soft_term_matches(terms, [tokens_and_stems(sick.text)], Collection(size))
         assert rows[0]["note"] == 1.0 and 0.0 <= max(rows[0].values()) <= 1.0
 
 
@@ -283,7 +285,7 @@ def test_decisions_report_recall_false_abstention_and_the_rule_behind_each_wrong
     assert row["wrongly_refused_by"] == {"low_coverage": 1}
 
 
-@pytest.mark.parametrize("module", [rag.answerability, evals.handbook_qa])
+@pytest.mark.parametrize("module", [rag.answerability, evals.handbook_qa, evals.abstention])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
