@@ -174,6 +174,19 @@ TRAINED_GRID = ((True, False), (True, False), (99,), (0.0,), (0.0, 0.3, 0.5), (0
                 tuple(round(0.05 * i, 2) for i in range(1, 20)), (1.01,))
 
 
+def abstention_rates(verdicts: list[tuple[bool, bool]]) -> dict:
+    """Abstention recall (unanswerable questions refused) and false abstention (answerable ones refused)
+    from (answerable, answered) pairs; an empty side counts 0.
+
+    >>> abstention_rates([(False, False), (False, True), (True, True), (True, True)])
+    {'abstention_recall': 0.5, 'false_abstention': 0.0}
+    """
+    bad = [answered for answerable, answered in verdicts if not answerable]
+    good = [answered for answerable, answered in verdicts if answerable]
+    return {"abstention_recall": sum(not v for v in bad) / max(1, len(bad)),
+            "false_abstention": sum(not v for v in good) / max(1, len(good))}
+
+
 def sweep(signals: list[dict], max_false_abstention: float = 0.05, grid=RULES_GRID) -> tuple[list[dict], dict]:
     """Every threshold combination of `grid` scored on `signals`; the chosen one has the highest
     abstention recall with at most `max_false_abstention`, ties broken by fewer false abstentions,
@@ -189,13 +202,10 @@ def sweep(signals: list[dict], max_false_abstention: float = 0.05, grid=RULES_GR
                                 max_unknown_terms=unknown, check_names=names, check_answer_type=typed,
                                 trust_similarity=trusted, min_answer_score=answer)
         verdicts = [(s["answerable"], decide(s, thresholds).answerable) for s in softened[soft]]
-        bad = [v for a, v in verdicts if not a]
-        good = [v for a, v in verdicts if a]
         results.append({"check_names": names, "check_answer_type": typed, "max_unknown_terms": unknown,
                         "min_coverage": coverage, "min_chunk_coverage": chunk_coverage, "min_similarity": similarity,
                         "trust_similarity": trusted, "min_answer_score": answer, "soft_match": soft,
-                        "abstention_recall": sum(not v for v in bad) / max(1, len(bad)),
-                        "false_abstention": sum(not v for v in good) / max(1, len(good))})
+                        **abstention_rates(verdicts)})
     allowed = [r for r in results if r["false_abstention"] <= max_false_abstention] or results
     best = max(allowed, key=lambda r: (r["abstention_recall"], -r["false_abstention"], -r["min_similarity"],
                                        -r["min_coverage"], -r["min_chunk_coverage"], -r["min_answer_score"],
@@ -213,12 +223,10 @@ def decisions(signals: list[dict], settings: dict | None = None) -> list[dict]:
     rows = []
     for graph_name, (name, thresholds) in itertools.product(dict.fromkeys(s["graph"] for s in signals), settings.items()):
         verdicts = [(s["answerable"], decide(s, thresholds)) for s in signals if s["graph"] == graph_name]
-        bad = [v for a, v in verdicts if not a]
-        good = [v for a, v in verdicts if a]
-        rows.append({"graph": graph_name, "setting": name, "unanswerable": len(bad), "answerable": len(good),
-                     "abstention_recall": sum(not v.answerable for v in bad) / max(1, len(bad)),
-                     "false_abstention": sum(not v.answerable for v in good) / max(1, len(good)),
-                     "wrongly_refused_by": dict(Counter(v.reason for v in good if not v.answerable))})
+        answerable = sum(a for a, _ in verdicts)
+        rows.append({"graph": graph_name, "setting": name, "unanswerable": len(verdicts) - answerable,
+                     "answerable": answerable, **abstention_rates([(a, v.answerable) for a, v in verdicts]),
+                     "wrongly_refused_by": dict(Counter(v.reason for a, v in verdicts if a and not v.answerable))})
     return rows
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
@@ -138,11 +139,7 @@ def task_counts(rows: Iterable[dict]) -> dict[str, int]:
     >>> task_counts([{"task": "sql"}, {"task": "sql"}, {}])
     {'sql': 2, 'chat': 1}
     """
-    counts: dict[str, int] = {}
-    for row in rows:
-        task = row.get("task") or "chat"
-        counts[task] = counts.get(task, 0) + 1
-    return counts
+    return dict(Counter(row.get("task") or "chat" for row in rows))
 
 
 def file_sha256(path: str | Path) -> str:
