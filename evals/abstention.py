@@ -9,7 +9,7 @@ still answer the questions they do cover?
     python -m evals.abstention --model ollama:qwen2.5:7b --settings rules rules+model
     python -m evals.abstention --part fresh2 --model local gguf:GROUNDED.gguf --settings off rules   # side by side
 
-The set (evals/data/abstention.jsonl, 548 questions written for this benchmark) has answerable
+The set (evals/data/abstention.jsonl, 612 questions written for this benchmark) has answerable
 questions and near misses over the handbook, the Lisbon guides and the film graph: other policies,
 other years, other cities and regions, other attributes of covered things, people and films the
 graph lacks. Each item records its part:
@@ -27,6 +27,8 @@ graph lacks. Each item records its part:
   threshold chosen with fresh3 in view.
 - `fresh5` (ids 6000-6063): written the same way on 2026-12-05, after the last threshold change,
   to measure that setting once more on questions no choice has seen.
+- `fresh6` (ids 7000-7063): written the same way on 2026-12-05, before this session's measurements
+  and any change they lead to.
 
 Per graph and setting (`off`: no answerability step, the graph as it was; `rules`: the measured
 checks; `rules+model`: plus the model's constrained yes/no grade; `trained`: names plus the trained
@@ -252,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.abstention", description=__doc__.splitlines()[0])
     parser.add_argument("--model", nargs="+", default=["local?temperature=0&max_tokens=96"],
                         help="one or more chat model specs, run side by side on the same questions")
-    parser.add_argument("--part", nargs="+", choices=["test", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "tuning", "all"],
+    parser.add_argument("--part", nargs="+", choices=["test", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tuning", "all"],
                         default=["test"], help="one part, or several together (a sweep over tuning and earlier blind parts)")
     parser.add_argument("--graphs", nargs="+", default=list(GRAPHS), choices=GRAPHS)
     parser.add_argument("--settings", nargs="+", default=["off", "rules"], choices=["off", "rules", "strict", "rules+model", "trained"])

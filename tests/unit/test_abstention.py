@@ -437,7 +437,7 @@ def test_the_benchmark_table_puts_several_models_side_by_side():
 
 
 @pytest.mark.parametrize("part, first_id", [("fresh", 2000), ("fresh2", 3000), ("fresh3", 4000), ("fresh4", 5000),
-                                            ("fresh5", 6000)])
+                                            ("fresh5", 6000), ("fresh6", 7000)])
 def test_each_blind_part_is_balanced_and_its_answers_are_in_its_documents(part, first_id):
     """A blind part holds as many answerable questions as near misses per collection, in its own id block,
     and every expected fact of an answerable one is in that collection's text (so a right answer exists)."""
