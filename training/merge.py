@@ -1,14 +1,17 @@
-"""Merge fine-tunes of one base with mergekit (linear, TIES, task arithmetic, SLERP), tokenizer and chat template kept.
+"""Merge fine-tunes of one base with mergekit (linear, TIES, DARE-TIES, task arithmetic, SLERP), tokenizer and chat template kept.
 
     python -m training.merge --method ties --models RUN_A RUN_B --base bundled --out .hearth/finetune/merged/sql-tools-ties
     python -m training.merge --method slerp --models RUN_A RUN_B --t 0.5
     python -m training.merge --method linear --models RUN_A RUN_B --weights 0.7 0.3
     python -m training.merge --method ties --models RUN_A RUN_B --gguf      # + merged-F16.gguf for llama.cpp
+    python -m training.merge --method dare_ties --density 0.3 --no-normalize --models RUN_A RUN_B
 
 Each model is a transformers folder or a fine-tuning run (a LoRA run is merged into its base first,
 `training.base_model.resolve_base`). `--base` is the common starting model: task arithmetic and
 TIES add the models' differences from it (TIES keeps the top `--density` of each difference and
-resolves sign conflicts), SLERP interpolates two models on the sphere (`--t`), linear averages
+resolves sign conflicts; DARE-TIES keeps a random `--density` share instead, rescaled so the expected
+difference is unchanged; both divide the agreeing differences by their summed weights unless
+`--no-normalize`, which adds them as task arithmetic does), SLERP interpolates two models on the sphere (`--t`), linear averages
 them. mergekit runs on the CPU (`MergeOptions(cuda=False)`) in float32.
 
 A merge can lose the chat template (mergekit #469: the tokenizer is copied, the template file is
@@ -28,13 +31,14 @@ from pathlib import Path
 from training.cli import run_command
 from training.base_model import BUNDLED, finetune_home, resolve_base
 
-METHODS = ("linear", "ties", "task_arithmetic", "slerp")
+METHODS = ("linear", "ties", "dare_ties", "task_arithmetic", "slerp")
+SPARSE = ("ties", "dare_ties")  # the methods that keep a `density` share of each difference
 PROBE_CHAT = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Name a prime."},
               {"role": "assistant", "content": "7"}]
 
 
 def merge_config(method: str, models: list[str], base: str | None, weights: list[float] | None = None,
-                 density: float = 0.5, t: float = 0.5) -> dict:
+                 density: float = 0.5, t: float = 0.5, normalize: bool = True) -> dict:
     """The mergekit YAML (as a dict) for `method` over the model folders.
 
     >>> merge_config("linear", ["a", "b"], None)["models"]
@@ -60,10 +64,10 @@ def merge_config(method: str, models: list[str], base: str | None, weights: list
         if base is None:
             raise ValueError(f"{method} adds the models' differences from their common base: pass --base")
         weights = weights or [1.0] * len(models)
-        params = [{"weight": w} | ({"density": density} if method == "ties" else {}) for w in weights]
+        params = [{"weight": w} | ({"density": density} if method in SPARSE else {}) for w in weights]
         config.update(base_model=base, models=[{"model": m, "parameters": p} for m, p in zip(models, params)])
-        if method == "ties":
-            config["parameters"] = {"normalize": True}
+        if method in SPARSE:
+            config["parameters"] = {"normalize": normalize}
     return config
 
 
@@ -75,16 +79,17 @@ def render_probe(folder: str | Path) -> str:
 
 
 def merge_models(method: str, models: list[str | Path], base: str | Path | None = BUNDLED, out: str | Path | None = None,
-                 weights: list[float] | None = None, density: float = 0.5, t: float = 0.5, seed: int = 0) -> Path:
+                 weights: list[float] | None = None, density: float = 0.5, t: float = 0.5, seed: int = 0,
+                 normalize: bool = True) -> Path:
     """Merge `models` with mergekit into `out` (a transformers folder); returns `out`."""
     import yaml
     from mergekit.config import MergeConfiguration
     from mergekit.merge import MergeOptions, run_merge
 
     folders = [str(resolve_base(m)) for m in models]
-    base_folder = str(resolve_base(base)) if base is not None and method in ("ties", "task_arithmetic") else None
+    base_folder = str(resolve_base(base)) if base is not None and method in (*SPARSE, "task_arithmetic") else None
     out = Path(out or finetune_home() / "merged" / f"{method}-{time.strftime('%Y%m%d-%H%M%S')}")
-    config = merge_config(method, folders, base_folder, weights, density, t)
+    config = merge_config(method, folders, base_folder, weights, density, t, normalize)
     start = time.monotonic()
     run_merge(MergeConfiguration.model_validate(config), str(out),
               MergeOptions(cuda=False, copy_tokenizer=True, random_seed=seed, write_model_card=False, quiet=True,
@@ -117,13 +122,16 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--models", nargs="+", required=True, help="two or more transformers folders or run folders")
     parser.add_argument("--base", default=BUNDLED, help="the models' common base (ties, task_arithmetic)")
     parser.add_argument("--weights", nargs="+", type=float, default=None, help="one weight per model")
-    parser.add_argument("--density", type=float, default=0.5, help="TIES: share of each difference kept")
+    parser.add_argument("--density", type=float, default=0.5, help="TIES, DARE-TIES: share of each difference kept")
+    parser.add_argument("--no-normalize", dest="normalize", action="store_false",
+                        help="TIES, DARE-TIES: add the kept differences (as task arithmetic) instead of averaging them")
     parser.add_argument("--t", type=float, default=0.5, help="SLERP: 0 = first model, 1 = second")
     parser.add_argument("--out", default=None, help="output folder (default $HEARTH_HOME/finetune/merged/METHOD-STAMP)")
     parser.add_argument("--gguf", action="store_true",
                         help="also write OUT/merged-F16.gguf (llama.cpp's converter): `gguf:OUT/merged-F16.gguf` serves it")
     args = parser.parse_args(argv)
-    out = merge_models(args.method, args.models, args.base, args.out, args.weights, args.density, args.t)
+    out = merge_models(args.method, args.models, args.base, args.out, args.weights, args.density, args.t,
+                       normalize=args.normalize)
     extra = {"out": str(out)}
     if args.gguf:
         from training.export import convert_to_gguf
