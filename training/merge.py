@@ -1,4 +1,5 @@
-"""Merge fine-tunes of one base with mergekit (linear, TIES, DARE-TIES, task arithmetic, SLERP), tokenizer and chat template kept.
+"""Merge fine-tunes of one base with mergekit (linear, TIES, DARE-TIES, task arithmetic, SLERP), with the
+tokenizer and chat template kept.
 
     python -m training.merge --method ties --models RUN_A RUN_B --base bundled --out .hearth/finetune/merged/sql-tools-ties
     python -m training.merge --method slerp --models RUN_A RUN_B --t 0.5
@@ -11,8 +12,8 @@ Each model is a transformers folder or a fine-tuning run (a LoRA run is merged i
 TIES add the models' differences from it (TIES keeps the top `--density` of each difference and
 resolves sign conflicts; DARE-TIES keeps a random `--density` share instead, rescaled so the expected
 difference is unchanged; both divide the agreeing differences by their summed weights unless
-`--no-normalize`, which adds them as task arithmetic does), SLERP interpolates two models on the sphere (`--t`), linear averages
-them. mergekit runs on the CPU (`MergeOptions(cuda=False)`) in float32.
+`--no-normalize`, which adds them as task arithmetic does), SLERP interpolates two models on the
+sphere (`--t`), linear averages them. mergekit runs on the CPU (`MergeOptions(cuda=False)`) in float32.
 
 A merge can lose the chat template (mergekit #469: the tokenizer is copied, the template file is
 not always): `merge_models` checks the output's tokenizer renders a chat exactly as the first
@@ -45,6 +46,9 @@ def merge_config(method: str, models: list[str], base: str | None, weights: list
     [{'model': 'a', 'parameters': {'weight': 0.5}}, {'model': 'b', 'parameters': {'weight': 0.5}}]
     >>> merge_config("slerp", ["a", "b"], None)["base_model"], merge_config("slerp", ["a", "b"], None)["parameters"]
     ('a', {'t': 0.5})
+    >>> config = merge_config("dare_ties", ["a", "b"], "base", density=0.3, normalize=False)
+    >>> config["models"][0]["parameters"], config["parameters"]
+    ({'weight': 1.0, 'density': 0.3}, {'normalize': False})
     """
     if method not in METHODS:
         raise ValueError(f"unknown merge method {method!r}: choose one of {', '.join(METHODS)}")
