@@ -89,12 +89,12 @@ def resolve_registry_spec(spec: ModelSpec, version=None) -> ModelSpec:
         "Export the run again (`python -m training.export RUN`) and register the new files.")
 
 
-@lru_cache(maxsize=32)
 def model_task(spec: str) -> str | None:
     """What a model spec's fine-tune was trained for ("tool_calls", "sql", "grounded"):
     the registry version's `task` tag, else the export.json beside its GGUF file (a `gguf:` file or a
     `?lora=` adapter that `python -m training.export` wrote); None for any other model (the bundled
-    one, a served one, a file with no export record).
+    one, a served one, a file with no export record). A `registry:` spec is looked up on every call,
+    as `load_chat_model` does, so the task follows an alias that moved while the process runs.
 
     >>> model_task("local"), model_task("ollama:qwen2.5:7b")
     (None, None)
@@ -110,6 +110,16 @@ def model_task(spec: str) -> str | None:
     path = parsed.options.get("lora") or (parsed.name if parsed.provider == "gguf" else "")
     record = Path(path).parent / "export.json" if path else None
     if record is None or not record.is_file():
+        return None
+    return _recorded_task(str(record), record.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=32)
+def _recorded_task(record: str, mtime_ns: int) -> str | None:
+    """The `task` of an export.json, read once per version of the file (`mtime_ns` is the cache key)."""
+    try:
+        return json.loads(Path(record).read_text(encoding="utf-8")).get("task")
+    except (OSError, ValueError):
         return None
     try:
         return json.loads(record.read_text(encoding="utf-8")).get("task")

@@ -84,10 +84,11 @@ def test_sft_merge_gguf_quantize_round_trip(tmp_path, tiny_sql_data):
 
 def test_registry_spec_resolves_the_registered_gguf_and_follows_the_alias(tmp_path):
     from models import ModelSpecError
+    from models.registry import model_task
     from models.spec import resolve_model_spec
     from training.registry import list_models, promote, register_run
 
-    def fake_export(name: str) -> None:
+    def fake_export(name: str, task: str) -> None:
         run = tmp_path / name
         (run / "merged").mkdir(parents=True)
         (run / "merged" / "config.json").write_text("{}")
@@ -95,16 +96,17 @@ def test_registry_spec_resolves_the_registered_gguf_and_follows_the_alias(tmp_pa
         gguf = run / "export" / f"{name}-Q8_0.gguf"
         gguf.write_bytes(b"GGUF")
         (run / "run.json").write_text(json.dumps({"settings": {"name": "sql"}, "dataset_sha256": "abc",
-                                                  "metrics": {"train_loss": 0.5}, "tasks": {"sql": 9, "chat": 1}}))
+                                                  "metrics": {"train_loss": 0.5}, "tasks": {task: 9, "chat": 1}}))
         (run / "export" / "export.json").write_text(json.dumps({
             "merged": str(run / "merged"), "folder": str(run / "export"), "default_level": "Q8_0",
             "levels": {"Q8_0": {"path": str(gguf), "agreement": 1.0, "loses_finetune": False}}}))
 
-    fake_export("first")
-    fake_export("second")
+    fake_export("first", "sql")
+    fake_export("second", "tool_calls")
     one = register_run(tmp_path / "first", "hearth-sql-test", alias="production")
     two = register_run(tmp_path / "second", "hearth-sql-test")
     assert resolve_model_spec("registry:hearth-sql-test@production").name.endswith("first-Q8_0.gguf")
+    assert model_task("registry:hearth-sql-test@production") == "sql"  # the run's main task, as a registry tag
     latest = resolve_model_spec("registry:hearth-sql-test?n_ctx=2048")
     assert latest.provider == "gguf" and latest.name.endswith("second-Q8_0.gguf") and latest.options == {"n_ctx": "2048"}
     assert resolve_model_spec("registry:hearth-sql-test@production?format=hf").provider == "hf"
@@ -114,9 +116,8 @@ def test_registry_spec_resolves_the_registered_gguf_and_follows_the_alias(tmp_pa
     assert listed[two["version"]]["aliases"] == ["production"] and listed[one["version"]]["aliases"] == []
     with pytest.raises(ModelSpecError, match="training.registry register"):
         resolve_model_spec("registry:no-such-model@production")
-    from models.registry import model_task
-
-    assert model_task("registry:hearth-sql-test@production") == "sql"  # the run's main task, as a registry tag
+    # the task follows the moved alias in the same process, as the model itself does
+    assert model_task("registry:hearth-sql-test@production") == "tool_calls"
 
 
 def test_shared_prefix_loss_equals_the_full_pass_on_real_tool_rows(tmp_path):
