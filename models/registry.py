@@ -121,7 +121,3 @@ def _recorded_task(record: str, mtime_ns: int) -> str | None:
         return json.loads(Path(record).read_text(encoding="utf-8")).get("task")
     except (OSError, ValueError):
         return None
-    try:
-        return json.loads(record.read_text(encoding="utf-8")).get("task")
-    except (OSError, ValueError):
-        return None
