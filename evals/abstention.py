@@ -58,6 +58,11 @@ GRAPHS = ("rag", "rag_hybrid", "rag_conversational", "rag_agentic", "rag_graph")
 COLLECTIONS = {"handbook": "handbook", "travel": "travel"}
 
 
+def part_names(path: Path = QUESTIONS) -> list[str]:
+    """The parts the question file holds, in file order (a new blind part needs no code change)."""
+    return list(dict.fromkeys(json.loads(line)["split"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()))
+
+
 def load_items(part: str | list[str], path: Path = QUESTIONS) -> list[dict]:
     """The questions of one part, of several (a list), or "all"."""
     parts = {part} if isinstance(part, str) else set(part)
@@ -254,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.abstention", description=__doc__.splitlines()[0])
     parser.add_argument("--model", nargs="+", default=["local?temperature=0&max_tokens=96"],
                         help="one or more chat model specs, run side by side on the same questions")
-    parser.add_argument("--part", nargs="+", choices=["test", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "tuning", "all"],
+    parser.add_argument("--part", nargs="+", choices=[*part_names(), "all"],
                         default=["test"], help="one part, or several together (a sweep over tuning and earlier blind parts)")
     parser.add_argument("--graphs", nargs="+", default=list(GRAPHS), choices=GRAPHS)
     parser.add_argument("--settings", nargs="+", default=["off", "rules"], choices=["off", "rules", "strict", "rules+model", "trained"])
